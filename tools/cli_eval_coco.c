@@ -1,0 +1,11 @@
+/* Placeholder until its owner lands the real subcommand. */
+#include <stdio.h>
+
+#include "tools/cli.h"
+
+int nala_cli_eval_coco(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "nala: 'eval_coco' is not built yet\n");
+  return NALA_EXIT_RUNTIME;
+}
