@@ -38,9 +38,13 @@ nala_status nala_err_prefix(nala_err *err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
-  char old[NALA_ERR_MSG_MAX];
-  memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+  /* Shift the old message right, then copy the prefix in front (truncating at the end). */
+  size_t cap = sizeof err->msg, plen = strnlen(prefix, cap - 1), olen = strnlen(err->msg, cap - 1);
+  if (plen + olen > cap - 1)
+    olen = cap - 1 - plen;
+  memmove(err->msg + plen, err->msg, olen);
+  memcpy(err->msg, prefix, plen);
+  err->msg[plen + olen] = '\0';
   return err->status;
 }
 
