@@ -12,4 +12,8 @@ int nala_cli_eval_coco(int argc, char **argv); /* nala eval coco --gt G --result
 int nala_cli_eval_seg(int argc, char **argv);  /* nala eval seg --dataset D --pred P --gt G */
 int nala_cli_config(int argc, char **argv);    /* nala config show FILE */
 
+/* Benchmarks dispatched by nala_cli_bench. */
+int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
+int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
+
 #endif
