@@ -31,12 +31,12 @@ WEIGHT_SEED = 0
 # whole fixture folder stays around 15 MB.
 CASES = [
     ("xt_224x224_llvv", "xt", "llvv", 224, 224, 101,
-     ["patch_embed", "layers.0.blocks.0.attn.qkvg", "layers.0.blocks.0.attn", "layers.0.blocks.0",
+     ["patch_embed", "layers.0.blocks.0.attn.qkvg", "layers.0.blocks.0.attn",
       "layers.2.blocks.0.attn"], True),
     ("xt_200x328_llvv", "xt", "llvv", 200, 328, 102, ["patch_embed", "layers.2.blocks.0.attn"], False),
     ("xt_200x328_llll", "xt", "llll", 200, 328, 103,
-     ["layers.0.blocks.0.attn", "layers.2.blocks.0.attn", "layers.3.blocks.0.attn"], False),
-    ("t_224x224_llvv", "t", "llvv", 224, 224, 104, ["layers.2.blocks.0.attn"], True),
+     ["layers.2.blocks.0.attn", "layers.3.blocks.0.attn"], False),
+    ("t_224x224_llvv", "t", "llvv", 224, 224, 104, ["layers.2.blocks.0.attn"], False),
     ("t_200x328_llvv", "t", "llvv", 200, 328, 105, ["layers.2.blocks.0.attn"], False),
 ]
 
