@@ -56,11 +56,33 @@ const nala_st_tensor *nala_st_find(const nala_st_file *file, const char *name);
 /* The file's path as opened (for messages). */
 const char *nala_st_path(const nala_st_file *file);
 
+/* Value of key in the header's "__metadata__" string map, or NULL when absent. */
+const char *nala_st_metadata(const nala_st_file *file, const char *key);
+
+/* Number of metadata entries, and the i-th key/value pair in header order (i < count). */
+size_t nala_st_metadata_count(const nala_st_file *file);
+void nala_st_metadata_at(const nala_st_file *file, size_t i, const char **key, const char **value);
+
+/* Byte offset of t's data from the start of the file (t must belong to file). */
+size_t nala_st_file_offset(const nala_st_file *file, const nala_st_tensor *t);
+
+/* Element count (product of shape; 1 for a scalar). */
+size_t nala_st_numel(const nala_st_tensor *t);
+
+/* Dtype by safetensors name ("BF16"); returns 0 when the name is unknown. */
+int nala_dtype_from_name(const char *name, nala_dtype *out);
+
 /* Converts a F32/F16/BF16/F64 tensor to n float32 values in dst (n must equal its element count). */
 nala_status nala_st_to_f32(const nala_st_tensor *t, float *dst, size_t n, nala_err *err);
 
 /* Writes tensors to path atomically (temporary file, then rename): nothing half-written. */
 nala_status nala_st_write(const char *path, const nala_st_tensor *tensors, size_t count, nala_err *err);
+
+/* Same, with n_meta "__metadata__" string pairs (meta_keys[i] -> meta_values[i]). Tensors are
+ * stored in the given order, header padded with spaces so the data block is 8-byte aligned. */
+nala_status nala_st_write_meta(const char *path, const nala_st_tensor *tensors, size_t count,
+                               const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                               nala_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,199 @@
+/* safetensors writer: header JSON written by hand (cJSON would print large integers in exponent
+ * form, which strict readers reject), padded with spaces so the data block starts 8-byte aligned as
+ * in the reference implementation, then data in the given order; temp file + fsync + rename. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/safetensors_util.h"
+#include "nala/safetensors.h"
+
+typedef struct text_buf {
+  char *data;
+  size_t len, cap;
+  int oom;
+} text_buf;
+
+static void put(text_buf *b, const char *s, size_t n) {
+  if (b->oom)
+    return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown) {
+      b->oom = 1;
+      return;
+    }
+    b->data = grown;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
+static void putf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(text_buf *b, const char *fmt, ...) {
+  char tmp[64];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* JSON string literal; bytes >= 0x80 pass through (the caller checked they are UTF-8). */
+static void put_json_string(text_buf *b, const char *s) {
+  put(b, "\"", 1);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\') {
+      char esc[2] = {'\\', (char)*c};
+      put(b, esc, 2);
+    } else if (*c < 0x20) {
+      putf(b, "\\u%04x", *c);
+    } else {
+      put(b, (const char *)c, 1);
+    }
+  }
+  put(b, "\"", 1);
+}
+
+static nala_status check_tensor(const nala_st_tensor *t, size_t i, nala_err *err) {
+  if (!t->name)
+    return nala_fail(err, NALA_E_ARG, "tensor %zu has no name", i);
+  if (!strcmp(t->name, "__metadata__"))
+    return nala_fail(err, NALA_E_ARG, "tensor %zu: the name \"__metadata__\" is reserved", i);
+  if (nala_st_utf8_invalid_at(t->name, strlen(t->name)) != strlen(t->name))
+    return nala_fail(err, NALA_E_ARG, "tensor %zu: name is not valid UTF-8", i);
+  if (!nala_dtype_size(t->dtype))
+    return nala_fail(err, NALA_E_ARG, "tensor \"%s\": invalid dtype %d", t->name, (int)t->dtype);
+  if (t->ndim < 0 || t->ndim > NALA_ST_MAX_DIMS)
+    return nala_fail(err, NALA_E_ARG, "tensor \"%s\": ndim %d outside 0..%d", t->name, t->ndim, NALA_ST_MAX_DIMS);
+  size_t nbytes = nala_dtype_size(t->dtype);
+  for (int d = 0; d < t->ndim; d++)
+    if (t->shape[d] < 0 || __builtin_mul_overflow(nbytes, (size_t)t->shape[d], &nbytes))
+      return nala_fail(err, NALA_E_ARG, "tensor \"%s\": shape[%d] = %lld is negative or overflows", t->name, d,
+                       (long long)t->shape[d]);
+  if (nbytes != t->nbytes)
+    return nala_fail(err, NALA_E_ARG, "tensor \"%s\": nbytes %zu, but dtype %s and the shape need %zu", t->name,
+                     t->nbytes, nala_dtype_name(t->dtype), nbytes);
+  if (nbytes && !t->data)
+    return nala_fail(err, NALA_E_ARG, "tensor \"%s\": NULL data", t->name);
+  return NALA_OK;
+}
+
+static nala_status build_header(const nala_st_tensor *tensors, size_t count, const char *const *meta_keys,
+                                const char *const *meta_values, size_t n_meta, text_buf *b, nala_err *err) {
+  put(b, "{", 1);
+  if (n_meta) {
+    put(b, "\"__metadata__\":{", 16);
+    for (size_t i = 0; i < n_meta; i++) {
+      if (!meta_keys || !meta_values || !meta_keys[i] || !meta_values[i])
+        return nala_fail(err, NALA_E_ARG, "metadata entry %zu: NULL key or value", i);
+      if (nala_st_utf8_invalid_at(meta_keys[i], strlen(meta_keys[i])) != strlen(meta_keys[i]) ||
+          nala_st_utf8_invalid_at(meta_values[i], strlen(meta_values[i])) != strlen(meta_values[i]))
+        return nala_fail(err, NALA_E_ARG, "metadata entry %zu: not valid UTF-8", i);
+      put(b, i ? "," : "", i ? 1 : 0);
+      put_json_string(b, meta_keys[i]);
+      put(b, ":", 1);
+      put_json_string(b, meta_values[i]);
+    }
+    put(b, "}", 1);
+  }
+  size_t offset = 0;
+  for (size_t i = 0; i < count; i++) {
+    const nala_st_tensor *t = &tensors[i];
+    NALA_CHECK(check_tensor(t, i, err));
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(tensors[j].name, t->name))
+        return nala_fail(err, NALA_E_ARG, "tensor \"%s\" given twice", t->name);
+    put(b, n_meta || i ? "," : "", n_meta || i ? 1 : 0);
+    put_json_string(b, t->name);
+    putf(b, ":{\"dtype\":\"%s\",\"shape\":[", nala_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++)
+      putf(b, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    putf(b, "],\"data_offsets\":[%zu,%zu]}", offset, offset + t->nbytes);
+    offset += t->nbytes;
+  }
+  put(b, "}", 1);
+  while (b->len % 8)
+    put(b, " ", 1);
+  if (b->oom)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory building the header");
+  return NALA_OK;
+}
+
+static int write_all(int fd, const void *data, size_t n) {
+  const char *p = data;
+  while (n) {
+    ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return 0;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 1;
+}
+
+nala_status nala_st_write_meta(const char *path, const nala_st_tensor *tensors, size_t count,
+                               const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
+                               nala_err *err) {
+  if (!path || (count && !tensors))
+    return nala_fail(err, NALA_E_ARG, "nala_st_write: NULL argument");
+  text_buf header = {0};
+  nala_status status = build_header(tensors, count, meta_keys, meta_values, n_meta, &header, err);
+  if (status != NALA_OK) {
+    free(header.data);
+    return nala_err_prefix(err, "%s: ", path);
+  }
+  char *tmp_path = malloc(strlen(path) + 32);
+  if (!tmp_path) {
+    free(header.data);
+    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
+  }
+  sprintf(tmp_path, "%s.tmp.%ld", path, (long)getpid());
+  char reason[128];
+  int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    nala_st_errno_text(errno, reason, sizeof reason);
+    status = nala_fail(err, NALA_E_IO, "%s: cannot create %s: %s", path, tmp_path, reason);
+  } else {
+    unsigned char len_bytes[8];
+    for (int i = 0; i < 8; i++)
+      len_bytes[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+    int ok = write_all(fd, len_bytes, 8) && write_all(fd, header.data, header.len);
+    for (size_t i = 0; ok && i < count; i++)
+      ok = write_all(fd, tensors[i].data, tensors[i].nbytes);
+    if (ok)
+      ok = fsync(fd) == 0;
+    int saved_errno = errno;
+    if (close(fd) != 0 && ok) {
+      ok = 0;
+      saved_errno = errno;
+    }
+    if (ok && rename(tmp_path, path) != 0) {
+      ok = 0;
+      saved_errno = errno;
+    }
+    if (!ok) {
+      nala_st_errno_text(saved_errno, reason, sizeof reason);
+      status = nala_fail(err, NALA_E_IO, "%s: write failed (%s); target left untouched", path, reason);
+      unlink(tmp_path);
+    }
+  }
+  free(tmp_path);
+  free(header.data);
+  return status;
+}
+
+nala_status nala_st_write(const char *path, const nala_st_tensor *tensors, size_t count, nala_err *err) {
+  return nala_st_write_meta(path, tensors, count, NULL, NULL, 0, err);
+}
