@@ -293,10 +293,12 @@ static nala_status parse_file(nala_st_file *file, const uint8_t *bytes, size_t s
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--)
     n = n << 8 | bytes[i];
-  if (n > size - 8 || n > ST_MAX_HEADER_BYTES)
-    return nala_fail(err, NALA_E_FORMAT,
-                     "header length %llu runs past the end of the file (%zu bytes) or exceeds the %llu-byte limit",
-                     (unsigned long long)n, size, (unsigned long long)ST_MAX_HEADER_BYTES);
+  if (n > size - 8)
+    return nala_fail(err, NALA_E_FORMAT, "header length %llu runs past the end of the file (%zu bytes)",
+                     (unsigned long long)n, size);
+  if (n > ST_MAX_HEADER_BYTES)
+    return nala_fail(err, NALA_E_FORMAT, "header length %llu exceeds the %llu-byte limit", (unsigned long long)n,
+                     (unsigned long long)ST_MAX_HEADER_BYTES);
   if (n == 0)
     return nala_fail(err, NALA_E_FORMAT, "header length is 0 (expected a JSON object)");
   const char *header = (const char *)bytes + 8;
@@ -308,7 +310,7 @@ static nala_status parse_file(nala_st_file *file, const uint8_t *bytes, size_t s
   cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)n, &parse_end, 0);
   if (!root) {
     size_t at = parse_end && parse_end >= header && parse_end <= header + n ? (size_t)(parse_end - header) : 0;
-    return nala_fail(err, NALA_E_FORMAT, "header is not valid JSON: error at header byte %zu (file offset %zu)", at,
+    return nala_fail(err, NALA_E_FORMAT, "header is not valid JSON: error near header byte %zu (file offset %zu)", at,
                      at + 8);
   }
   nala_status status = NALA_OK;
