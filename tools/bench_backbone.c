@@ -1,11 +1,80 @@
-/* Placeholder until its owner lands the real benchmark. */
+/* nala bench backbone: build once, warm up, time R forwards; the last line is machine-readable. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "nala/backbone.h"
 #include "tools/cli.h"
+#include "tools/cli_model.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: nala bench backbone --model M --size HxW [--threads N] [--runs R] [--warmup K] [options]\n"
+          "prints median latency, GFLOP/s (2 x multiply-adds of convs, linears and attention products)\n"
+          "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z>\n%s",
+          cli_model_usage());
+}
 
 int nala_bench_backbone(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "nala: 'bench_backbone' is not built yet\n");
-  return NALA_EXIT_RUNTIME;
+  cli_model_opts o = {0};
+  int h = 512, w = 512, runs = 10, warmup = 2;
+  for (int i = 1; i < argc; i++) {
+    int r = cli_model_arg(&o, argc, argv, &i);
+    if (r < 0)
+      return NALA_EXIT_USAGE;
+    if (r)
+      continue;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return NALA_EXIT_OK;
+    } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+      if (!cli_parse_size(argv[++i], &h, &w)) {
+        fprintf(stderr, "nala bench backbone: --size '%s': expected HxW, e.g. 512x512\n", argv[i]);
+        return NALA_EXIT_USAGE;
+      }
+    } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+      runs = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
+      warmup = atoi(argv[++i]);
+    } else {
+      fprintf(stderr, "nala bench backbone: unknown or incomplete option '%s'\n", argv[i]);
+      usage(stderr);
+      return NALA_EXIT_USAGE;
+    }
+  }
+  if (runs < 1 || warmup < 0) {
+    fprintf(stderr, "nala bench backbone: --runs must be >= 1 and --warmup >= 0\n");
+    return NALA_EXIT_USAGE;
+  }
+  int usage_error;
+  nala_backbone *m = cli_model_build(&o, &usage_error);
+  if (!m)
+    return usage_error ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
+  nala_err err;
+  nala_err_clear(&err);
+  nala_backbone_ctx *ctx = NULL;
+  float *x = cli_synthetic_image(h, w, 1);
+  int rc = NALA_EXIT_RUNTIME;
+  double median = 0, t0 = cli_now_ms();
+  if (x && !nala_backbone_ctx_create(m, o.threads, &ctx, &err) && !nala_backbone_plan(ctx, h, w, &err)) {
+    double plan_ms = cli_now_ms() - t0;
+    if (!cli_time_backbone(ctx, x, warmup, runs, &median)) {
+      double gflop = 2e-9 * nala_backbone_macs(nala_backbone_config(m), h, w);
+      size_t ws = 0;
+      nala_backbone_workspace_size(ctx, h, w, &ws, &err);
+      double rss = cli_peak_rss_mb();
+      printf("model %s  size %dx%d  threads %d  runs %d  plan %.1f ms  workspace %.1f MB\n",
+             o.model ? o.model : "nalaformer_t", h, w, o.threads, runs, plan_ms, ws / 1048576.0);
+      printf("median %.2f ms  %.1f GFLOP/s (%.2f GFLOP)  peak RSS %.1f MB\n", median, gflop / (median * 1e-3), gflop,
+             rss);
+      printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflop / (median * 1e-3), rss);
+      rc = NALA_EXIT_OK;
+    }
+  } else {
+    fprintf(stderr, "nala: %s\n", x ? err.msg : "out of memory");
+  }
+  free(x);
+  nala_backbone_ctx_free(ctx);
+  nala_backbone_free(m);
+  return rc;
 }

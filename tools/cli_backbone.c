@@ -1,11 +1,151 @@
-/* Placeholder until its owner lands the real subcommand. */
+/* nala backbone: run the backbone on one input and dump the pyramid as safetensors. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "nala/backbone.h"
+#include "nala/image_io.h"
+#include "nala/safetensors.h"
 #include "tools/cli.h"
+#include "tools/cli_model.h"
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: nala backbone --model M --input X --dump OUT.safetensors [options]\n"
+          "  --input X        image file (mmdet normalisation: RGB, mean 123.675,116.28,103.53,\n"
+          "                   std 58.395,57.12,57.375; no resize) or a safetensors file holding a\n"
+          "                   float32 tensor 'input' of shape [1,3,H,W]\n"
+          "  --dump OUT       writes out0..out3 (float32, [1,C,H,W]) for the requested levels\n"
+          "%s",
+          cli_model_usage());
+}
+
+/* Loads --input as a normalised NCHW float image; returns NULL (message printed) on failure. */
+static float *load_input(const char *path, int *h, int *w) {
+  nala_err err;
+  nala_err_clear(&err);
+  size_t len = strlen(path);
+  if (len > 12 && !strcmp(path + len - 12, ".safetensors")) {
+    nala_st_file *f = NULL;
+    if (nala_st_open(path, &f, &err)) {
+      fprintf(stderr, "nala: %s\n", err.msg);
+      return NULL;
+    }
+    const nala_st_tensor *t = nala_st_find(f, "input");
+    if (!t || t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 || t->shape[2] < 1 || t->shape[3] < 1) {
+      fprintf(stderr, "nala: %s: expected a tensor 'input' of shape [1,3,H,W]\n", path);
+      nala_st_close(f);
+      return NULL;
+    }
+    *h = (int)t->shape[2], *w = (int)t->shape[3];
+    size_t n = (size_t)3 * *h * *w;
+    float *x = malloc(n * sizeof(float));
+    if (!x || nala_st_to_f32(t, x, n, &err)) {
+      fprintf(stderr, "nala: %s\n", x ? err.msg : "out of memory");
+      free(x);
+      x = NULL;
+    }
+    nala_st_close(f);
+    return x;
+  }
+  nala_image img;
+  if (nala_image_read(path, NALA_RGB, 0, &img, &err)) {
+    fprintf(stderr, "nala: %s\n", err.msg);
+    return NULL;
+  }
+  static const float mean[3] = {123.675f, 116.28f, 103.53f}, stdv[3] = {58.395f, 57.12f, 57.375f};
+  *h = img.h, *w = img.w;
+  size_t hw = (size_t)img.h * img.w;
+  float *x = malloc(3 * hw * sizeof(float));
+  if (x)
+    for (int y = 0; y < img.h; y++)
+      for (int xx = 0; xx < img.w; xx++)
+        for (int c = 0; c < 3; c++)
+          x[c * hw + (size_t)y * img.w + xx] = ((float)img.data[y * img.stride + xx * 3 + c] - mean[c]) / stdv[c];
+  else
+    fprintf(stderr, "nala: out of memory\n");
+  nala_image_free(&img);
+  return x;
+}
+
+static int dump(const nala_backbone *m, nala_backbone_ctx *ctx, const char *path) {
+  const nala_backbone_cfg *cfg = nala_backbone_config(m);
+  nala_st_tensor t[4];
+  float *bufs[4] = {0};
+  static const char *const names[4] = {"out0", "out1", "out2", "out3"};
+  int n = 0, rc = NALA_EXIT_OK;
+  nala_err err;
+  nala_err_clear(&err);
+  for (int i = 0; i < cfg->n_out; i++) {
+    int level = cfg->out_indices[i];
+    nala_feature f;
+    nala_backbone_output(ctx, level, &f, &err);
+    size_t count = (size_t)f.c * f.h * f.w;
+    bufs[n] = malloc(count * sizeof(float));
+    if (!bufs[n]) {
+      fprintf(stderr, "nala: out of memory\n");
+      rc = NALA_EXIT_RUNTIME;
+      goto done;
+    }
+    nala_feature_to_nchw(&f, bufs[n]);
+    t[n] = (nala_st_tensor){.name = names[level], .dtype = NALA_DT_F32, .ndim = 4,
+                            .shape = {1, f.c, f.h, f.w}, .data = bufs[n], .nbytes = count * sizeof(float)};
+    printf("%s: [1, %d, %d, %d]\n", names[level], f.c, f.h, f.w);
+    n++;
+  }
+  if (nala_st_write(path, t, (size_t)n, &err)) {
+    fprintf(stderr, "nala: %s\n", err.msg);
+    rc = NALA_EXIT_RUNTIME;
+  }
+done:
+  for (int i = 0; i < 4; i++)
+    free(bufs[i]);
+  return rc;
+}
 
 int nala_cli_backbone(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "nala: 'backbone' is not built yet\n");
-  return NALA_EXIT_RUNTIME;
+  cli_model_opts o = {0};
+  const char *input = NULL, *out = NULL;
+  for (int i = 1; i < argc; i++) {
+    int r = cli_model_arg(&o, argc, argv, &i);
+    if (r < 0)
+      return NALA_EXIT_USAGE;
+    if (r)
+      continue;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return NALA_EXIT_OK;
+    } else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
+      input = argv[++i];
+    } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      fprintf(stderr, "nala backbone: unknown or incomplete option '%s'\n", argv[i]);
+      usage(stderr);
+      return NALA_EXIT_USAGE;
+    }
+  }
+  if (!o.model || !input || !out) {
+    fprintf(stderr, "nala backbone: --model, --input and --dump are required\n");
+    usage(stderr);
+    return NALA_EXIT_USAGE;
+  }
+  int usage_error, h, w;
+  nala_backbone *m = cli_model_build(&o, &usage_error);
+  if (!m)
+    return usage_error ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
+  float *x = load_input(input, &h, &w);
+  int rc = NALA_EXIT_RUNTIME;
+  nala_backbone_ctx *ctx = NULL;
+  nala_err err;
+  nala_err_clear(&err);
+  if (x && !nala_backbone_ctx_create(m, o.threads, &ctx, &err) && !nala_backbone_plan(ctx, h, w, &err) &&
+      !nala_backbone_forward(ctx, x, &err))
+    rc = dump(m, ctx, out);
+  else if (x)
+    fprintf(stderr, "nala: %s\n", err.msg);
+  free(x);
+  nala_backbone_ctx_free(ctx);
+  nala_backbone_free(m);
+  return rc;
 }

@@ -1,0 +1,344 @@
+/* Building the immutable backbone model: read every weight under "backbone.", fold BatchNorm into
+ * the preceding conv and layerscale gammas into the last linear of each branch, split qkvg, and
+ * reorder weights once into the formats oneDNN picks for this CPU. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backbone/internal.h"
+#include "core/kernels/rope.h"
+
+#define BN_EPS 1e-5 /* nn.BatchNorm2d default */
+
+/* Representative sizes for picking weight formats; the format depends on channels and ISA,
+ * not on the spatial size, and the plan reuses it for every input size. */
+#define FORMAT_PICK_ROWS 1024
+#define FORMAT_PICK_HW 32
+
+typedef struct loader {
+  nala_weights *w;
+  char key[256];
+} loader;
+
+static const char *key(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *key(loader *ld, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ld->key, sizeof ld->key, fmt, ap);
+  va_end(ap);
+  return ld->key;
+}
+
+/* Reads a tensor of the given PyTorch shape into a new float array (zeros when missing: the
+ * binder records the problem and create() fails at the end with every problem listed). */
+static float *take(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  int64_t shape[4] = {d0, d1, d2, d3};
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)shape[i];
+  float *dst = calloc(n ? n : 1, sizeof(float));
+  if (dst)
+    nala_weights_take(ld->w, name, ndim, shape, dst);
+  return dst;
+}
+
+static void free_layer(nala_layer *L) {
+  if (L->w)
+    dnnl_memory_destroy(L->w);
+  if (L->b)
+    dnnl_memory_destroy(L->b);
+  L->w = L->b = NULL;
+}
+
+static nala_status bias_memory(dnnl_engine_t eng, const float *bias, int n, dnnl_memory_t *out, nala_err *err) {
+  dnnl_memory_desc_t md;
+  dnnl_dims_t dims = {n};
+  dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a);
+  NALA_DNNL(dnnl_memory_create(out, &md, eng, DNNL_MEMORY_ALLOCATE), err);
+  void *p = NULL;
+  NALA_DNNL(dnnl_memory_get_data_handle(*out, &p), err);
+  memcpy(p, bias, (size_t)n * sizeof(float));
+  return NALA_OK;
+}
+
+/* Linear layer y = x W^T + b from PyTorch [out][in] weights (rows_of_w selects a row block). */
+static nala_status linear_init(nala_backbone *m, nala_layer *L, int in, int out, const float *w, const float *b,
+                               nala_err *err) {
+  L->in = in;
+  L->out = out;
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(nala_matmul_pd(m->engine, FORMAT_PICK_ROWS, in, out, in, out, NULL, 0, &pd, err));
+  L->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl_primitive_desc_destroy(pd);
+  dnnl_memory_desc_t torch_md;
+  nala_linear_torch_md(in, out, &torch_md);
+  NALA_CHECK(nala_dnnl_reorder_new(m->engine, &torch_md, w, &L->wmd, &L->w, err));
+  return bias_memory(m->engine, b, out, &L->b, err);
+}
+
+static nala_status conv_init(nala_backbone *m, nala_layer *L, nala_conv_shape s, const float *w, const float *b,
+                             nala_err *err) {
+  s.h = s.w = FORMAT_PICK_HW;
+  L->conv = s;
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(nala_conv_pd(m->engine, &s, NULL, 0, &pd, err));
+  L->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl_primitive_desc_destroy(pd);
+  dnnl_memory_desc_t torch_md;
+  nala_conv_torch_md(&s, &torch_md);
+  NALA_CHECK(nala_dnnl_reorder_new(m->engine, &torch_md, w, &L->wmd, &L->w, err));
+  return bias_memory(m->engine, b, s.oc, &L->b, err);
+}
+
+/* Conv weights [oc][ic/groups][k][k] + bias, optionally followed by BatchNorm at bn_prefix. */
+static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_conv_shape s, const char *conv_prefix,
+                             const char *bn_prefix, nala_err *err) {
+  char cp[200], bp[200];
+  snprintf(cp, sizeof cp, "%s", conv_prefix);
+  snprintf(bp, sizeof bp, "%s", bn_prefix ? bn_prefix : "");
+  int icg = s.ic / s.groups;
+  size_t per_oc = (size_t)icg * s.k * s.k;
+  float *w = take(ld, key(ld, "%s.weight", cp), 4, s.oc, icg, s.k, s.k);
+  float *b = take(ld, key(ld, "%s.bias", cp), 1, s.oc, 0, 0, 0);
+  float *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
+  if (bn_prefix) {
+    g = take(ld, key(ld, "%s.weight", bp), 1, s.oc, 0, 0, 0);
+    beta = take(ld, key(ld, "%s.bias", bp), 1, s.oc, 0, 0, 0);
+    mean = take(ld, key(ld, "%s.running_mean", bp), 1, s.oc, 0, 0, 0);
+    var = take(ld, key(ld, "%s.running_var", bp), 1, s.oc, 0, 0, 0);
+  }
+  nala_status st = NALA_OK;
+  if (!w || !b || (bn_prefix && (!g || !beta || !mean || !var))) {
+    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", cp);
+  } else {
+    if (bn_prefix) {
+      for (int o = 0; o < s.oc; o++) {
+        double scale = g[o] / sqrt((double)var[o] + BN_EPS);
+        for (size_t i = 0; i < per_oc; i++)
+          w[o * per_oc + i] = (float)(w[o * per_oc + i] * scale);
+        b[o] = (float)((b[o] - (double)mean[o]) * scale + beta[o]);
+      }
+    }
+    st = conv_init(m, L, s, w, b, err);
+  }
+  free(w), free(b), free(g), free(beta), free(mean), free(var);
+  return st;
+}
+
+static nala_status load_ln(loader *ld, nala_ln *ln, int c, float eps, const char *prefix) {
+  ln->c = c;
+  ln->eps = eps;
+  ln->gamma = take(ld, key(ld, "%s.weight", prefix), 1, c, 0, 0, 0);
+  ln->beta = take(ld, key(ld, "%s.bias", prefix), 1, c, 0, 0, 0);
+  return ln->gamma && ln->beta ? NALA_OK : NALA_E_NOMEM;
+}
+
+static nala_status load_block(nala_backbone *m, loader *ld, nala_stage *S, int si, int bi, nala_err *err) {
+  nala_block *B = &S->blocks[bi];
+  int C = S->dim, F = S->ffn;
+  char p[128];
+  snprintf(p, sizeof p, "backbone.layers.%d.blocks.%d", si, bi);
+  B->flag = m->cfg.attn[si][bi];
+  char name[200], name2[200];
+  nala_conv_shape dw3 = {C, C, 3, 1, C, 0, 0}, dw5 = {C, C, 5, 1, C, 0, 0}, dwf = {F, F, 3, 1, F, 0, 0};
+  snprintf(name, sizeof name, "%s.cpe1", p);
+  NALA_CHECK(load_conv(m, ld, &B->cpe1, dw3, name, NULL, err));
+  snprintf(name, sizeof name, "%s.cpe2", p);
+  NALA_CHECK(load_conv(m, ld, &B->cpe2, dw3, name, NULL, err));
+  snprintf(name, sizeof name, "%s.attn.lepe", p);
+  NALA_CHECK(load_conv(m, ld, &B->lepe, dw5, name, NULL, err));
+  snprintf(name, sizeof name, "%s.ffn.dwconv", p);
+  NALA_CHECK(load_conv(m, ld, &B->ffn_dw, dwf, name, NULL, err));
+  /* LayerNorm2d (norm1, norm2) uses eps 1e-6; attn.ln is a plain nn.LayerNorm, eps 1e-5. */
+  snprintf(name, sizeof name, "%s.norm1.norm", p);
+  snprintf(name2, sizeof name2, "%s.norm2.norm", p);
+  if (load_ln(ld, &B->norm1, C, 1e-6f, name) || load_ln(ld, &B->norm2, C, 1e-6f, name2))
+    return nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", p);
+  snprintf(name, sizeof name, "%s.attn.ln", p);
+  if (load_ln(ld, &B->attn_ln, C, 1e-5f, name))
+    return nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", p);
+
+  float *qkvg_w = take(ld, key(ld, "%s.attn.qkvg.weight", p), 2, 4 * C, C, 0, 0);
+  float *qkvg_b = take(ld, key(ld, "%s.attn.qkvg.bias", p), 1, 4 * C, 0, 0, 0);
+  float *out_w = take(ld, key(ld, "%s.attn.out_proj.weight", p), 2, C, C, 0, 0);
+  float *out_b = take(ld, key(ld, "%s.attn.out_proj.bias", p), 1, C, 0, 0, 0);
+  float *fc1_w = take(ld, key(ld, "%s.ffn.fc1.weight", p), 2, F, C, 0, 0);
+  float *fc1_b = take(ld, key(ld, "%s.ffn.fc1.bias", p), 1, F, 0, 0, 0);
+  float *fc2_w = take(ld, key(ld, "%s.ffn.fc2.weight", p), 2, C, F, 0, 0);
+  float *fc2_b = take(ld, key(ld, "%s.ffn.fc2.bias", p), 1, C, 0, 0, 0);
+  float *g1 = NULL, *g2 = NULL;
+  if (m->cfg.layerscales[si]) {
+    g1 = take(ld, key(ld, "%s.gamma_1", p), 4, 1, C, 1, 1);
+    g2 = take(ld, key(ld, "%s.gamma_2", p), 4, 1, C, 1, 1);
+  }
+  nala_status st = NALA_OK;
+  if (!qkvg_w || !qkvg_b || !out_w || !out_b || !fc1_w || !fc1_b || !fc2_w || !fc2_b ||
+      (m->cfg.layerscales[si] && (!g1 || !g2))) {
+    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", p);
+    goto done;
+  }
+  /* x + gamma * (W a + b) == x + (gamma W) a + gamma b: fold so the residual add is a sum post-op. */
+  for (int o = 0; o < C && g1; o++) {
+    for (int i = 0; i < C; i++)
+      out_w[(size_t)o * C + i] *= g1[o];
+    out_b[o] *= g1[o];
+  }
+  for (int o = 0; o < C && g2; o++) {
+    for (int i = 0; i < F; i++)
+      fc2_w[(size_t)o * F + i] *= g2[o];
+    fc2_b[o] *= g2[o];
+  }
+  /* qkvg rows: q [0,C), k [C,2C), v [2C,3C), g [3C,4C). v gets its own contiguous output so the
+   * lepe conv reads dense NHWC; g gets its own so SiLU runs as a post-op. */
+  if ((st = linear_init(m, &B->qk, C, 2 * C, qkvg_w, qkvg_b, err)) ||
+      (st = linear_init(m, &B->v, C, C, qkvg_w + (size_t)2 * C * C, qkvg_b + 2 * C, err)) ||
+      (st = linear_init(m, &B->g, C, C, qkvg_w + (size_t)3 * C * C, qkvg_b + 3 * C, err)) ||
+      (st = linear_init(m, &B->out_proj, C, C, out_w, out_b, err)) ||
+      (st = linear_init(m, &B->fc1, C, F, fc1_w, fc1_b, err)) ||
+      (st = linear_init(m, &B->fc2, F, C, fc2_w, fc2_b, err)))
+    goto done;
+done:
+  free(qkvg_w), free(qkvg_b), free(out_w), free(out_b);
+  free(fc1_w), free(fc1_b), free(fc2_w), free(fc2_b), free(g1), free(g2);
+  return st;
+}
+
+static nala_status load_stage(nala_backbone *m, loader *ld, int si, nala_err *err) {
+  nala_stage *S = &m->stages[si];
+  const nala_backbone_cfg *c = &m->cfg;
+  S->dim = c->embed_dims[si];
+  S->heads = c->num_heads[si];
+  S->head_dim = S->dim / S->heads;
+  S->depth = c->depths[si];
+  S->ffn = c->ffn_dims[si];
+  S->blocks = calloc((size_t)S->depth, sizeof *S->blocks);
+  S->angle = malloc((size_t)S->head_dim / 2 * sizeof(float));
+  if (!S->blocks || !S->angle)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for stage %d", si);
+  nala_rope_angle(S->head_dim, S->angle);
+  /* The official RoPE.angle buffer is derived from the config; when a checkpoint carries it, it
+   * must agree with the head_dim we were configured with (a mismatch means a wrong config). */
+  float *file_angle = malloc((size_t)S->head_dim / 2 * sizeof(float));
+  if (!file_angle)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for stage %d", si);
+  int64_t ashape[1] = {S->head_dim / 2};
+  const char *akey = key(ld, "backbone.layers.%d.RoPE.angle", si);
+  if (nala_weights_optional(ld->w, akey, 1, ashape, file_angle)) {
+    for (int i = 0; i < S->head_dim / 2; i++) {
+      if (fabsf(file_angle[i] - S->angle[i]) > 1e-6f * fabsf(S->angle[i])) {
+        nala_status st = nala_fail(err, NALA_E_FORMAT,
+                                   "%s[%d] = %.9g but head_dim %d gives %.9g: the config does not match the weights",
+                                   akey, i, file_angle[i], S->head_dim, S->angle[i]);
+        free(file_angle);
+        return st;
+      }
+    }
+    memcpy(S->angle, file_angle, (size_t)S->head_dim / 2 * sizeof(float));
+  }
+  free(file_angle);
+  for (int bi = 0; bi < S->depth; bi++)
+    NALA_CHECK(load_block(m, ld, S, si, bi, err));
+  char name[128];
+  snprintf(name, sizeof name, "backbone.extra_norms.%d.norm", si);
+  if (load_ln(ld, &S->extra_norm, S->dim, 1e-6f, name))
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for stage %d", si);
+  if (si < 3) {
+    char conv[96], bn[96];
+    snprintf(conv, sizeof conv, "backbone.layers.%d.downsample.reduction", si);
+    snprintf(bn, sizeof bn, "backbone.layers.%d.downsample.norm", si);
+    nala_conv_shape s = {S->dim, c->embed_dims[si + 1], 3, 2, 1, 0, 0};
+    NALA_CHECK(load_conv(m, ld, &S->down, s, conv, bn, err));
+  }
+  return NALA_OK;
+}
+
+static nala_status load_stem(nala_backbone *m, loader *ld, nala_err *err) {
+  int c0 = m->cfg.embed_dims[0], half = c0 / 2;
+  nala_conv_shape s[4] = {{3, half, 3, 2, 1, 0, 0}, {half, half, 3, 1, 1, 0, 0}, {half, half, 3, 1, 1, 0, 0},
+                          {half, c0, 3, 2, 1, 0, 0}};
+  static const int conv_idx[4] = {0, 3, 6, 9};
+  for (int i = 0; i < 4; i++) {
+    char conv[64], bn[64];
+    snprintf(conv, sizeof conv, "backbone.patch_embed.proj.%d", conv_idx[i]);
+    snprintf(bn, sizeof bn, "backbone.patch_embed.proj.%d", conv_idx[i] + 1);
+    NALA_CHECK(load_conv(m, ld, &m->stem[i], s[i], conv, bn, err));
+  }
+  return NALA_OK;
+}
+
+static void free_ln(nala_ln *ln) {
+  free(ln->gamma);
+  free(ln->beta);
+}
+
+void nala_backbone_free(nala_backbone *m) {
+  if (!m)
+    return;
+  for (int i = 0; i < 4; i++)
+    free_layer(&m->stem[i]);
+  for (int si = 0; si < 4; si++) {
+    nala_stage *S = &m->stages[si];
+    for (int bi = 0; S->blocks && bi < S->depth; bi++) {
+      nala_block *B = &S->blocks[bi];
+      nala_layer *layers[] = {&B->cpe1, &B->cpe2, &B->lepe, &B->ffn_dw, &B->qk,
+                              &B->v,    &B->g,    &B->out_proj, &B->fc1, &B->fc2};
+      for (size_t k = 0; k < sizeof layers / sizeof *layers; k++)
+        free_layer(layers[k]);
+      free_ln(&B->norm1), free_ln(&B->norm2), free_ln(&B->attn_ln);
+    }
+    free(S->blocks);
+    free(S->angle);
+    free_ln(&S->extra_norm);
+    free_layer(&S->down);
+  }
+  if (m->engine)
+    dnnl_engine_destroy(m->engine);
+  free(m);
+}
+
+nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *weights,
+                                 const nala_backbone_opts *opts, nala_backbone **out, nala_err *err) {
+  if (!cfg || !weights || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_backbone_create: cfg, weights and out must not be NULL");
+  *out = NULL;
+  NALA_CHECK(nala_backbone_cfg_validate(cfg, err));
+  nala_backbone *m = calloc(1, sizeof *m);
+  if (!m)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for the backbone");
+  m->cfg = *cfg;
+  for (int i = 0; i < cfg->n_out; i++) {
+    m->want[cfg->out_indices[i]] = 1;
+    if (cfg->out_indices[i] > m->last_stage)
+      m->last_stage = cfg->out_indices[i];
+  }
+  m->isa = (opts && opts->force_ref) ? NALA_ISA_REF : nala_isa_detect();
+  m->attn_linear = nala_attn_linear_for(m->isa);
+  m->attn_softmax = nala_attn_softmax_for(m->isa);
+  m->norm.ln = m->isa == NALA_ISA_AVX512 ? nala_ln_avx512 : nala_ln_ref;
+  m->norm.ln_gate = m->isa == NALA_ISA_AVX512 ? nala_ln_gate_avx512 : nala_ln_gate_ref;
+
+  nala_status st;
+  dnnl_status_t ds = dnnl_engine_create(&m->engine, dnnl_cpu, 0);
+  if (ds != dnnl_success) {
+    st = nala_dnnl_status(ds, "dnnl_engine_create", err);
+    goto fail;
+  }
+  loader ld = {.w = weights};
+  nala_weights_ignore_suffix(weights, ".num_batches_tracked");
+  if ((st = load_stem(m, &ld, err)))
+    goto fail;
+  for (int si = 0; si < 4; si++)
+    if ((st = load_stage(m, &ld, si, err)))
+      goto fail;
+  if ((st = nala_weights_finish(weights, "backbone.", err)))
+    goto fail;
+  *out = m;
+  return NALA_OK;
+fail:
+  nala_backbone_free(m);
+  return st;
+}
+
+const nala_backbone_cfg *nala_backbone_config(const nala_backbone *m) { return &m->cfg; }

@@ -1,0 +1,165 @@
+#include "backbone/dnnl_util.h"
+
+#include <string.h>
+
+nala_status nala_dnnl_status(dnnl_status_t st, const char *what, nala_err *err) {
+  const char *name = "unknown";
+  switch (st) {
+  case dnnl_out_of_memory: return nala_fail(err, NALA_E_NOMEM, "oneDNN: out of memory in %s", what);
+  case dnnl_invalid_arguments: name = "invalid arguments"; break;
+  case dnnl_unimplemented: name = "unimplemented"; break;
+  case dnnl_runtime_error: name = "runtime error"; break;
+  default: break;
+  }
+  return nala_fail(err, NALA_E_BACKEND, "oneDNN: %s (status %d) in %s", name, (int)st, what);
+}
+
+static void nhwc_md(dnnl_memory_desc_t *md, int c, int h, int w) {
+  dnnl_dims_t dims = {1, c, h, w};
+  dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
+}
+
+static nala_status make_attr(int posts, const dnnl_memory_desc_t *dst_md, dnnl_primitive_attr_t *attr,
+                             nala_err *err) {
+  NALA_DNNL(dnnl_primitive_attr_create(attr), err);
+  /* User scratchpad: the context carves it from its workspace, so one primitive may run in many
+   * contexts (threads) at once. */
+  NALA_DNNL(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), err);
+  if (posts == NALA_POST_NONE)
+    return NALA_OK;
+  dnnl_post_ops_t po;
+  NALA_DNNL(dnnl_post_ops_create(&po), err);
+  dnnl_status_t st = dnnl_success;
+  if (posts & NALA_POST_SUM)
+    st = dnnl_post_ops_append_sum(po, 1.0f);
+  if (st == dnnl_success && (posts & NALA_POST_ADD_SRC1))
+    st = dnnl_post_ops_append_binary(po, dnnl_binary_add, dst_md);
+  if (st == dnnl_success && (posts & NALA_POST_GELU))
+    st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
+  if (st == dnnl_success && (posts & NALA_POST_SWISH))
+    st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.f, 0.f);
+  if (st == dnnl_success)
+    st = dnnl_primitive_attr_set_post_ops(*attr, po);
+  dnnl_post_ops_destroy(po);
+  if (st != dnnl_success) {
+    dnnl_primitive_attr_destroy(*attr);
+    return nala_dnnl_status(st, "post-ops", err);
+  }
+  return NALA_OK;
+}
+
+static nala_status create_pd(const void *desc, int posts, const dnnl_memory_desc_t *dst_md, dnnl_engine_t eng,
+                             dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_primitive_attr_t attr;
+  NALA_CHECK(make_attr(posts, dst_md, &attr, err));
+  dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, eng, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  if (st != dnnl_success)
+    return nala_dnnl_status(st, "dnnl_primitive_desc_create", err);
+  return NALA_OK;
+}
+
+void nala_conv_torch_md(const nala_conv_shape *s, dnnl_memory_desc_t *md) {
+  if (s->groups > 1) {
+    dnnl_dims_t dims = {s->groups, s->oc / s->groups, s->ic / s->groups, s->k, s->k};
+    dnnl_memory_desc_init_by_tag(md, 5, dims, dnnl_f32, dnnl_goihw);
+  } else {
+    dnnl_dims_t dims = {s->oc, s->ic, s->k, s->k};
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_oihw);
+  }
+}
+
+nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
+                         dnnl_primitive_desc_t *pd, nala_err *err) {
+  int oh = (s->h + s->stride - 1) / s->stride, ow = (s->w + s->stride - 1) / s->stride;
+  dnnl_memory_desc_t src, wei, bias, dst;
+  nhwc_md(&src, s->ic, s->h, s->w);
+  nhwc_md(&dst, s->oc, oh, ow);
+  if (wfmt) {
+    wei = *wfmt;
+  } else if (s->groups > 1) {
+    dnnl_dims_t dims = {s->groups, s->oc / s->groups, s->ic / s->groups, s->k, s->k};
+    dnnl_memory_desc_init_by_tag(&wei, 5, dims, dnnl_f32, dnnl_format_tag_any);
+  } else {
+    dnnl_dims_t dims = {s->oc, s->ic, s->k, s->k};
+    dnnl_memory_desc_init_by_tag(&wei, 4, dims, dnnl_f32, dnnl_format_tag_any);
+  }
+  dnnl_dims_t bdims = {s->oc};
+  dnnl_memory_desc_init_by_tag(&bias, 1, bdims, dnnl_f32, dnnl_a);
+  /* PyTorch's padding k/2 on every side; the far side needs only what the last output touches. */
+  int pad = s->k / 2;
+  dnnl_dims_t strides = {s->stride, s->stride}, pad_l = {pad, pad};
+  dnnl_dims_t pad_r = {(oh - 1) * s->stride + s->k - s->h - pad, (ow - 1) * s->stride + s->k - s->w - pad};
+  dnnl_convolution_desc_t desc;
+  NALA_DNNL(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
+                                               &bias, &dst, strides, pad_l, pad_r),
+            err);
+  return create_pd(&desc, posts, &dst, eng, pd, err);
+}
+
+void nala_linear_torch_md(int k, int n, dnnl_memory_desc_t *md) {
+  /* nn.Linear stores [out, in] row-major: as the [k, n] weights matrix that is format "ba". */
+  dnnl_dims_t dims = {k, n};
+  dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ba);
+}
+
+nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
+                           const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_memory_desc_t src, wei, bias, dst;
+  dnnl_dims_t sdims = {m, k}, sstr = {lda, 1}, ddims = {m, n}, dstr = {ldc, 1}, wdims = {k, n}, bdims = {1, n};
+  dnnl_memory_desc_init_by_strides(&src, 2, sdims, dnnl_f32, sstr);
+  dnnl_memory_desc_init_by_strides(&dst, 2, ddims, dnnl_f32, dstr);
+  if (wfmt)
+    wei = *wfmt;
+  else
+    dnnl_memory_desc_init_by_tag(&wei, 2, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&bias, 2, bdims, dnnl_f32, dnnl_ab);
+  dnnl_matmul_desc_t desc;
+  NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
+  return create_pd(&desc, posts, &dst, eng, pd, err);
+}
+
+nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const float *src,
+                                  const dnnl_memory_desc_t *dst_md, dnnl_memory_t *out, nala_err *err) {
+  dnnl_memory_t src_mem = NULL, dst_mem = NULL;
+  dnnl_primitive_desc_t rpd = NULL;
+  dnnl_primitive_t reorder = NULL;
+  dnnl_stream_t stream = NULL;
+  nala_status st = NALA_OK;
+  dnnl_status_t ds = dnnl_memory_create(&src_mem, src_md, eng, (void *)src);
+  if (ds == dnnl_success)
+    ds = dnnl_memory_create(&dst_mem, dst_md, eng, DNNL_MEMORY_ALLOCATE);
+  if (ds == dnnl_success)
+    ds = dnnl_reorder_primitive_desc_create(&rpd, src_md, eng, dst_md, eng, NULL);
+  if (ds == dnnl_success)
+    ds = dnnl_primitive_create(&reorder, rpd);
+  if (ds == dnnl_success)
+    ds = dnnl_stream_create(&stream, eng, dnnl_stream_default_flags);
+  if (ds == dnnl_success) {
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src_mem}, {DNNL_ARG_TO, dst_mem}};
+    ds = dnnl_primitive_execute(reorder, stream, 2, args);
+  }
+  if (ds == dnnl_success)
+    ds = dnnl_stream_wait(stream);
+  if (ds != dnnl_success) {
+    st = nala_dnnl_status(ds, "weights reorder", err);
+    dnnl_memory_destroy(dst_mem);
+    dst_mem = NULL;
+  }
+  if (stream)
+    dnnl_stream_destroy(stream);
+  if (reorder)
+    dnnl_primitive_destroy(reorder);
+  if (rpd)
+    dnnl_primitive_desc_destroy(rpd);
+  dnnl_memory_destroy(src_mem);
+  *out = dst_mem;
+  return st;
+}
+
+const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd) {
+  const char *name = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success || !name)
+    return "?";
+  return name;
+}

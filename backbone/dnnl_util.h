@@ -1,0 +1,54 @@
+/* Thin helpers over oneDNN's C API: status translation and primitive descriptors for the layer
+ * kinds the backbone uses (NHWC activations, weights in the format oneDNN picks). */
+#ifndef NALA_BACKBONE_DNNL_UTIL_H
+#define NALA_BACKBONE_DNNL_UTIL_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "nala/status.h"
+
+/* Turns a failing oneDNN call into NALA_E_BACKEND with the call's text in the message. */
+nala_status nala_dnnl_status(dnnl_status_t st, const char *what, nala_err *err);
+#define NALA_DNNL(call, err)                                         \
+  do {                                                               \
+    dnnl_status_t nala_dnnl_st_ = (call);                            \
+    if (nala_dnnl_st_ != dnnl_success)                               \
+      return nala_dnnl_status(nala_dnnl_st_, #call, err);            \
+  } while (0)
+
+/* Elementwise post-op kinds a layer may carry. */
+typedef enum nala_post {
+  NALA_POST_NONE = 0,
+  NALA_POST_GELU = 1,   /* erf GELU, as F.gelu / nn.GELU */
+  NALA_POST_SWISH = 2,  /* x * sigmoid(x), as nn.SiLU */
+  NALA_POST_SUM = 4,    /* dst += result (residual into the destination) */
+  NALA_POST_ADD_SRC1 = 8 /* dst = result + src1 (a same-shape tensor; binary post-op) */
+} nala_post;
+
+/* Convolution over NHWC [1, h, w, ic] -> [1, oh, ow, oc] with square kernel k, stride, pad k/2,
+ * groups (1 or ic for depthwise). wfmt: NULL for 'any' (then the chosen weights md is reported),
+ * or the fixed weights md. */
+typedef struct nala_conv_shape {
+  int ic, oc, k, stride, groups;
+  int h, w; /* input size; output is ceil(h/stride) x ceil(w/stride) with pad k/2 */
+} nala_conv_shape;
+
+nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
+                         dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* Matmul [m, k] x [k, n] + bias -> [m, n]; src/dst rows have leading dimensions lda/ldc (>= k/n). */
+nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
+                           const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* PyTorch weight layouts as oneDNN memory descs: conv OIHW (groups: GOIHW), linear [out, in]. */
+void nala_conv_torch_md(const nala_conv_shape *s, dnnl_memory_desc_t *md);
+void nala_linear_torch_md(int k, int n, dnnl_memory_desc_t *md);
+
+/* Reorders plain float data described by src_md into a new memory of dst_md (owned by the caller). */
+nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const float *src,
+                                  const dnnl_memory_desc_t *dst_md, dnnl_memory_t *out, nala_err *err);
+
+/* Implementation name oneDNN picked (e.g. "brg:avx512_core"), for logs and the bench. */
+const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd);
+
+#endif

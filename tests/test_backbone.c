@@ -1,0 +1,302 @@
+/* NaLaFormer backbone against the PyTorch reference (tools/reference/make_fixtures.py): every
+ * pyramid level of every fixture case, with the AVX-512 kernels and with the plain-C fallback;
+ * contexts shared across threads; workspace planning; bad weights. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernels/attention.h"
+#include "nala/backbone.h"
+#include "nala/safetensors.h"
+#include "nala/weights.h"
+#include "tests/support/compare.h"
+
+/* PyTorch's own fp32-vs-fp64 noise on these cases is ~7e-7 relative L2 (fixture metadata); our
+ * summation orders differ from PyTorch's, so allow 20x that, well inside the issue's 1e-4. */
+#define REL_L2_MAX 2e-5
+
+static const char *const cases[] = {"xt_224x224_llvv", "xt_200x328_llvv", "xt_200x328_llll", "t_224x224_llvv",
+                                    "t_200x328_llvv"};
+
+typedef struct fixture {
+  nala_st_file *file;
+  nala_backbone_cfg cfg;
+  uint64_t seed;
+  int h, w;
+  float *input;
+} fixture;
+
+static void fixture_open(const char *name, fixture *fx) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/backbone/%s.safetensors", NALA_FIXTURES, name);
+  nala_err err;
+  nala_err_clear(&err);
+  ck_assert_msg(nala_st_open(path, &fx->file, &err) == NALA_OK, "%s", err.msg);
+  const char *variant = nala_st_metadata(fx->file, "variant"), *flags = nala_st_metadata(fx->file, "flags");
+  ck_assert_ptr_nonnull(variant);
+  ck_assert_ptr_nonnull(flags);
+  ck_assert_int_eq(nala_backbone_cfg_preset(variant, &fx->cfg, &err), NALA_OK);
+  /* flags: JSON list of per-stage block strings, e.g. ["ll", "ll", "vv", "vv"]. */
+  cJSON *list = cJSON_Parse(flags);
+  ck_assert_ptr_nonnull(list);
+  char spec[300] = "";
+  for (int s = 0; s < cJSON_GetArraySize(list); s++) {
+    if (s)
+      strcat(spec, ",");
+    strncat(spec, cJSON_GetArrayItem(list, s)->valuestring, 60);
+  }
+  cJSON_Delete(list);
+  ck_assert_msg(nala_backbone_cfg_set_attn(&fx->cfg, spec, &err) == NALA_OK, "%s", err.msg);
+  fx->seed = strtoull(nala_st_metadata(fx->file, "seed"), NULL, 10);
+  const nala_st_tensor *in = nala_st_find(fx->file, "input");
+  ck_assert_ptr_nonnull(in);
+  fx->h = (int)in->shape[2], fx->w = (int)in->shape[3];
+  size_t n = nala_st_numel(in);
+  fx->input = malloc(n * sizeof(float));
+  ck_assert_int_eq(nala_st_to_f32(in, fx->input, n, &err), NALA_OK);
+}
+
+static void fixture_close(fixture *fx) {
+  nala_st_close(fx->file);
+  free(fx->input);
+}
+
+static nala_backbone *build(const nala_backbone_cfg *cfg, uint64_t seed, int force_ref) {
+  nala_err err;
+  nala_err_clear(&err);
+  nala_weights *w = NULL;
+  ck_assert_int_eq(nala_weights_seeded(seed, &w, &err), NALA_OK);
+  nala_backbone *m = NULL;
+  nala_backbone_opts opts = {.force_ref = force_ref};
+  nala_status st = nala_backbone_create(cfg, w, &opts, &m, &err);
+  nala_weights_close(w);
+  ck_assert_msg(st == NALA_OK, "create: %s", err.msg);
+  return m;
+}
+
+/* Compares every level of ctx with the fixture; returns the worst relative L2. */
+static double compare_levels(const char *label, fixture *fx, nala_backbone_ctx *ctx) {
+  double worst = 0;
+  nala_err err;
+  for (int level = 0; level < 4; level++) {
+    char name[8], tag[128];
+    snprintf(name, sizeof name, "out%d", level);
+    const nala_st_tensor *want = nala_st_find(fx->file, name);
+    ck_assert_ptr_nonnull(want);
+    nala_feature f;
+    ck_assert_int_eq(nala_backbone_output(ctx, level, &f, &err), NALA_OK);
+    long long got_shape[4] = {1, f.c, f.h, f.w}, want_shape[4];
+    for (int i = 0; i < 4; i++)
+      want_shape[i] = want->shape[i];
+    snprintf(tag, sizeof tag, "%s %s", label, name);
+    ck_assert(nala_compare_shape(tag, got_shape, 4, want_shape, want->ndim));
+    size_t n = (size_t)f.c * f.h * f.w;
+    float *got = malloc(n * sizeof(float)), *ref = malloc(n * sizeof(float));
+    nala_feature_to_nchw(&f, got);
+    ck_assert_int_eq(nala_st_to_f32(want, ref, n, &err), NALA_OK);
+    nala_cmp r = nala_compare_f32(tag, got, ref, n, 1e-3, 1e-3);
+    ck_assert_uint_eq(r.n_nonfinite, 0);
+    ck_assert_msg(r.rel_l2 <= REL_L2_MAX, "%s: rel_l2 %.3e > %.1e", tag, r.rel_l2, REL_L2_MAX);
+    if (r.rel_l2 > worst)
+      worst = r.rel_l2;
+    free(got), free(ref);
+  }
+  return worst;
+}
+
+static void run_case(int case_index, int force_ref) {
+  if (!force_ref && nala_isa_detect() != NALA_ISA_AVX512) {
+    printf("%s: no AVX-512 on this CPU, fast path skipped\n", cases[case_index]);
+    return;
+  }
+  fixture fx;
+  fixture_open(cases[case_index], &fx);
+  nala_backbone *m = build(&fx.cfg, fx.seed, force_ref);
+  nala_err err;
+  nala_err_clear(&err);
+  nala_backbone_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
+  ck_assert_msg(nala_backbone_plan(ctx, fx.h, fx.w, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_msg(nala_backbone_forward(ctx, fx.input, &err) == NALA_OK, "%s", err.msg);
+  char label[96];
+  snprintf(label, sizeof label, "%s [%s]", cases[case_index], force_ref ? "ref" : "avx512");
+  compare_levels(label, &fx, ctx);
+  nala_backbone_ctx_free(ctx);
+  nala_backbone_free(m);
+  fixture_close(&fx);
+}
+
+START_TEST(fixture_fast_path) { run_case(_i, 0); }
+END_TEST
+
+START_TEST(fixture_reference_path) { run_case(_i, 1); }
+END_TEST
+
+typedef struct thread_job {
+  const nala_backbone *model;
+  fixture *fx;
+  float *result; /* out0 NHWC */
+  nala_status st;
+} thread_job;
+
+static void *thread_run(void *arg) {
+  thread_job *job = arg;
+  nala_err err;
+  nala_backbone_ctx *ctx = NULL;
+  job->st = nala_backbone_ctx_create(job->model, 1, &ctx, &err);
+  for (int rep = 0; rep < 2 && !job->st; rep++) {
+    if (!(job->st = nala_backbone_plan(ctx, job->fx->h, job->fx->w, &err)))
+      job->st = nala_backbone_forward(ctx, job->fx->input, &err);
+  }
+  nala_feature f;
+  if (!job->st && !(job->st = nala_backbone_output(ctx, 0, &f, &err)))
+    memcpy(job->result, f.data, (size_t)f.c * f.h * f.w * sizeof(float));
+  nala_backbone_ctx_free(ctx);
+  return NULL;
+}
+
+/* One model, two contexts in two threads: both results equal the single-threaded one. */
+START_TEST(two_threads_share_a_model) {
+  fixture fx;
+  fixture_open("xt_200x328_llvv", &fx);
+  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  size_t n = (size_t)32 * 50 * 82;
+  thread_job jobs[2];
+  pthread_t tid[2];
+  for (int i = 0; i < 2; i++) {
+    jobs[i] = (thread_job){m, &fx, malloc(n * sizeof(float)), NALA_OK};
+    ck_assert_int_eq(pthread_create(&tid[i], NULL, thread_run, &jobs[i]), 0);
+  }
+  for (int i = 0; i < 2; i++)
+    pthread_join(tid[i], NULL);
+  thread_job single = {m, &fx, malloc(n * sizeof(float)), NALA_OK};
+  thread_run(&single);
+  ck_assert_int_eq(single.st, NALA_OK);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(jobs[i].st, NALA_OK);
+    nala_cmp r = nala_compare_f32("thread vs single", jobs[i].result, single.result, n, 0, 0);
+    ck_assert(r.rel_l2 < 1e-6);
+    free(jobs[i].result);
+  }
+  free(single.result);
+  nala_backbone_free(m);
+  fixture_close(&fx);
+}
+END_TEST
+
+/* Caller-owned workspace: too small is refused with both sizes; a big-enough one is used as is,
+ * for two sizes in turn (explicit replans, no reallocation), and the result matches. */
+START_TEST(caller_workspace_and_replan) {
+  fixture fx;
+  fixture_open("xt_200x328_llvv", &fx);
+  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  nala_err err;
+  nala_err_clear(&err);
+  nala_backbone_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
+  float dummy[4];
+  ck_assert_int_eq(nala_backbone_forward(ctx, dummy, &err), NALA_E_STATE);
+  size_t big = 0, small = 0;
+  ck_assert_int_eq(nala_backbone_workspace_size(ctx, 224, 352, &big, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_workspace_size(ctx, 64, 64, &small, &err), NALA_OK);
+  ck_assert(small < big);
+  void *buf = aligned_alloc(64, (big + 63) / 64 * 64);
+  ck_assert_int_eq(nala_backbone_set_workspace(ctx, buf, small, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_plan(ctx, fx.h, fx.w, &err), NALA_E_NOMEM);
+  printf("too small: %s\n", err.msg);
+  ck_assert(strstr(err.msg, "too small") != NULL);
+  ck_assert_int_eq(nala_backbone_set_workspace(ctx, buf, big, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_plan(ctx, 64, 64, &err), NALA_OK);
+  float *tiny = calloc(3 * 64 * 64, sizeof(float));
+  ck_assert_int_eq(nala_backbone_forward(ctx, tiny, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_plan(ctx, fx.h, fx.w, &err), NALA_OK);
+  size_t planned = 0;
+  ck_assert_int_eq(nala_backbone_workspace_size(ctx, fx.h, fx.w, &planned, &err), NALA_OK);
+  ck_assert(planned <= big);
+  ck_assert_int_eq(nala_backbone_forward(ctx, fx.input, &err), NALA_OK);
+  compare_levels("caller workspace", &fx, ctx);
+  nala_feature f;
+  ck_assert_int_eq(nala_backbone_output(ctx, 0, &f, &err), NALA_OK);
+  ck_assert_ptr_eq(f.data >= (const float *)buf ? f.data : NULL, f.data);
+  nala_backbone_ctx_free(ctx);
+  free(buf);
+  free(tiny);
+  nala_backbone_free(m);
+  fixture_close(&fx);
+}
+END_TEST
+
+/* Only some levels requested: later stages are not run, other levels are refused by name. */
+START_TEST(out_indices_subset) {
+  fixture fx;
+  fixture_open("xt_224x224_llvv", &fx);
+  fx.cfg.n_out = 2;
+  fx.cfg.out_indices[0] = 0, fx.cfg.out_indices[1] = 1;
+  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  nala_err err;
+  nala_backbone_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_plan(ctx, fx.h, fx.w, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_forward(ctx, fx.input, &err), NALA_OK);
+  nala_feature f;
+  ck_assert_int_eq(nala_backbone_output(ctx, 1, &f, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_output(ctx, 2, &f, &err), NALA_E_ARG);
+  ck_assert(strstr(err.msg, "level 2") != NULL);
+  const nala_st_tensor *want = nala_st_find(fx.file, "out1");
+  ck_assert_int_eq(nala_backbone_output(ctx, 1, &f, &err), NALA_OK);
+  size_t n = nala_st_numel(want);
+  float *got = malloc(n * 4), *ref = malloc(n * 4);
+  nala_feature_to_nchw(&f, got);
+  nala_st_to_f32(want, ref, n, &err);
+  ck_assert(nala_compare_f32("out_indices 0,1: out1", got, ref, n, 1e-3, 1e-3).rel_l2 <= REL_L2_MAX);
+  free(got), free(ref);
+  nala_backbone_ctx_free(ctx);
+  nala_backbone_free(m);
+  fixture_close(&fx);
+}
+END_TEST
+
+/* A config whose head_dim disagrees with the weights is refused with every bad key named. */
+START_TEST(wrong_config_for_weights_is_reported) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/backbone/tiny_weights.safetensors", NALA_FIXTURES);
+  nala_err err;
+  nala_err_clear(&err);
+  nala_weights *w = NULL;
+  if (nala_weights_open(path, &w, &err) != NALA_OK) {
+    printf("tiny weights fixture not present (%s): skipped\n", err.msg);
+    return;
+  }
+  nala_backbone_cfg cfg;
+  nala_backbone_cfg_preset("xt", &cfg, &err);
+  nala_backbone *m = NULL;
+  ck_assert_int_ne(nala_backbone_create(&cfg, w, NULL, &m, &err), NALA_OK);
+  ck_assert_ptr_null(m);
+  printf("mismatch report (first 300 chars): %.300s\n", err.msg);
+  ck_assert(strstr(err.msg, "backbone.") != NULL);
+  nala_weights_close(w);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("backbone");
+  TCase *tc = tcase_create("fixtures");
+  int n_cases = (int)(sizeof cases / sizeof *cases);
+  tcase_add_loop_test(tc, fixture_fast_path, 0, n_cases);
+  tcase_add_loop_test(tc, fixture_reference_path, 0, n_cases);
+  suite_add_tcase(s, tc);
+  TCase *rt = tcase_create("runtime");
+  tcase_add_test(rt, two_threads_share_a_model);
+  tcase_add_test(rt, caller_workspace_and_replan);
+  tcase_add_test(rt, out_indices_subset);
+  tcase_add_test(rt, wrong_config_for_weights_is_reported);
+  suite_add_tcase(s, rt);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
