@@ -1,0 +1,222 @@
+/* Image and video I/O through the OpenCV shim. Fixtures: tests/fixtures/images (~130 KB), made by
+ * tools/fixtures/make_preprocess_fixtures.py with Debian's python3-opencv 4.6. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nala/image_io.h"
+
+#define IMG(name) NALA_FIXTURES "/images/" name
+
+/* Reads a whole file into malloc'd memory; returns its size via n. */
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
+  ck_assert(buf);
+  ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return buf;
+}
+
+/* Number of pixels that differ between two images of equal shape (rows compared over w*c bytes). */
+static size_t count_diff(const nala_image *a, const nala_image *b) {
+  ck_assert_int_eq(a->h, b->h);
+  ck_assert_int_eq(a->w, b->w);
+  ck_assert_int_eq(a->c, b->c);
+  size_t diff = 0;
+  for (int r = 0; r < a->h; r++)
+    for (int x = 0; x < a->w * a->c; x++)
+      diff += a->data[r * a->stride + x] != b->data[r * b->stride + x];
+  return diff;
+}
+
+/* Temp path in the build tree's working directory, unique per process. */
+static void tmp_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "nala_test_image_io_%ld_%s", (long)getpid(), name);
+}
+
+START_TEST(labels_read_exact_values) {
+  nala_err err;
+  nala_image lab;
+  ck_assert_int_eq(nala_image_read_labels(IMG("labels_29x31.png"), &lab, &err), NALA_OK);
+  ck_assert_int_eq(lab.h, 29);
+  ck_assert_int_eq(lab.w, 31);
+  ck_assert_int_eq(lab.c, 1);
+  size_t bad = 0;
+  for (int y = 0; y < 29; y++)
+    for (int x = 0; x < 31; x++) {
+      int want = (y >= 3 && y < 9 && x >= 4 && x < 12) ? 255 : (y * 31 + x) % 151;
+      bad += lab.data[y * lab.stride + x] != want;
+    }
+  ck_assert_uint_eq(bad, 0);
+  nala_image_free(&lab);
+  ck_assert_ptr_null(lab.data);
+}
+END_TEST
+
+START_TEST(labels_refuse_color_and_16bit) {
+  nala_err err;
+  nala_image lab;
+  ck_assert_int_eq(nala_image_read_labels(IMG("color_37x53.png"), &lab, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "color_37x53.png"));
+  ck_assert_ptr_nonnull(strstr(err.msg, "3 channel"));
+  ck_assert_ptr_null(lab.data);
+  ck_assert_int_eq(nala_image_read_labels(IMG("labels16_29x31.png"), &lab, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "16-bit"));
+  ck_assert_int_eq(nala_image_read_labels(IMG("no_such_file.png"), &lab, &err), NALA_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.msg, "no_such_file.png"));
+}
+END_TEST
+
+START_TEST(png_round_trip_exact_rgb_bgr_gray) {
+  nala_err err;
+  nala_image bgr, rgb, back;
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_BGR, 0, &bgr, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_RGB, 0, &rgb, &err), NALA_OK);
+  ck_assert_int_eq(bgr.h, 37);
+  ck_assert_int_eq(bgr.w, 53);
+  ck_assert_int_eq(bgr.c, 3);
+  ck_assert_int_eq(rgb.order, NALA_RGB);
+  size_t swapped_bad = 0;
+  for (int y = 0; y < 37; y++)
+    for (int x = 0; x < 53; x++)
+      for (int ch = 0; ch < 3; ch++)
+        swapped_bad += bgr.data[y * bgr.stride + x * 3 + ch] != rgb.data[y * rgb.stride + x * 3 + 2 - ch];
+  ck_assert_uint_eq(swapped_bad, 0);
+
+  char path[256];
+  /* An RGB image written and read back as BGR must equal the BGR read: order is honoured on write. */
+  tmp_path(path, sizeof path, "rt.png");
+  ck_assert_int_eq(nala_image_write(path, &rgb, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_read(path, NALA_BGR, 0, &back, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&bgr, &back), 0);
+  nala_image_free(&back);
+
+  /* Borrowed image with row padding (stride > w*c): only the w*c bytes of each row are written. */
+  size_t stride = 53 * 3 + 13;
+  uint8_t *padded = malloc(stride * 37);
+  memset(padded, 0xAB, stride * 37);
+  for (int y = 0; y < 37; y++)
+    memcpy(padded + y * stride, bgr.data + y * bgr.stride, 53 * 3);
+  nala_image borrowed = {.h = 37, .w = 53, .c = 3, .stride = stride, .data = padded, .order = NALA_BGR};
+  ck_assert_int_eq(nala_image_write(path, &borrowed, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_read(path, NALA_BGR, 0, &back, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&bgr, &back), 0);
+  nala_image_free(&back);
+  free(padded);
+
+  /* Labels written as PNG come back unchanged. */
+  nala_image lab, lab_back;
+  ck_assert_int_eq(nala_image_read_labels(IMG("labels_29x31.png"), &lab, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_write(path, &lab, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_read_labels(path, &lab_back, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&lab, &lab_back), 0);
+  nala_image_free(&lab);
+  nala_image_free(&lab_back);
+  unlink(path);
+  nala_image_free(&bgr);
+  nala_image_free(&rgb);
+}
+END_TEST
+
+START_TEST(jpeg_matches_cv2_and_ignores_exif_orientation) {
+  nala_err err;
+  size_t n;
+  uint8_t *want = slurp(IMG("color_37x53.jpg.bgr.u8"), &n);
+  ck_assert_uint_eq(n, 37 * 53 * 3);
+  nala_image ref = {.h = 37, .w = 53, .c = 3, .stride = 53 * 3, .data = want, .order = NALA_BGR};
+  nala_image jpg, rot;
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.jpg"), NALA_BGR, 0, &jpg, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&jpg, &ref), 0);
+  /* cv2.imread's default would rotate this to 53x37; mmcv's 'color' flag keeps the stored layout. */
+  ck_assert_int_eq(nala_image_read(IMG("exif_rot6_37x53.jpg"), NALA_BGR, 0, &rot, &err), NALA_OK);
+  ck_assert_int_eq(rot.h, 37);
+  ck_assert_int_eq(rot.w, 53);
+  ck_assert_uint_eq(count_diff(&rot, &ref), 0);
+  nala_image_free(&jpg);
+  nala_image_free(&rot);
+  free(want);
+  /* Gray files are read as 3 equal channels, as cv2.IMREAD_COLOR does. */
+  nala_image gray;
+  ck_assert_int_eq(nala_image_read(IMG("gray_21x17.png"), NALA_RGB, 0, &gray, &err), NALA_OK);
+  ck_assert_int_eq(gray.c, 3);
+  ck_assert_int_eq(gray.h, 21);
+  ck_assert_int_eq(gray.w, 17);
+  ck_assert_int_eq(gray.data[5 * gray.stride + 3 * 3], gray.data[5 * gray.stride + 3 * 3 + 2]);
+  nala_image_free(&gray);
+}
+END_TEST
+
+/* Every bad file gives a status and a message naming the file; out stays zeroed. */
+static void expect_read_error(const char *path, size_t max_pixels, nala_status want_status, const char *want_text) {
+  nala_err err;
+  nala_image img;
+  nala_err_clear(&err);
+  nala_status st = nala_image_read(path, NALA_BGR, max_pixels, &img, &err);
+  ck_assert_msg(st == want_status, "%s: got %s (%s)", path, nala_status_string(st), err.msg);
+  ck_assert_msg(strstr(err.msg, path) != NULL, "message does not name the file: %s", err.msg);
+  ck_assert_msg(strstr(err.msg, want_text) != NULL, "message lacks '%s': %s", want_text, err.msg);
+  ck_assert_ptr_null(img.data);
+  printf("expected error: %s\n", err.msg);
+}
+
+START_TEST(bad_images_give_clear_errors) {
+  expect_read_error(IMG("no_such_file.jpg"), 0, NALA_E_IO, "cannot open");
+  expect_read_error(IMG("empty.png"), 0, NALA_E_FORMAT, "0 bytes");
+  expect_read_error(IMG("truncated_37x53.jpg"), 0, NALA_E_FORMAT, "truncated");
+  expect_read_error(IMG("truncated_37x53.png"), 0, NALA_E_FORMAT, "cannot decode");
+  expect_read_error(IMG("garbage.png"), 0, NALA_E_FORMAT, "cannot decode");
+  expect_read_error(NALA_FIXTURES "/images", 0, NALA_E_IO, "not a regular file");
+  /* The limit is applied from the header, before decoding (this file's pixel data is 37x53). */
+  expect_read_error(IMG("huge_header.png"), 1000000, NALA_E_ARG, "100000x100000");
+  expect_read_error(IMG("color_37x53.png"), 37 * 53 - 1, NALA_E_ARG, "exceeds the limit of 1960");
+  expect_read_error(IMG("color_37x53.jpg"), 100, NALA_E_ARG, "before decoding");
+  nala_err err;
+  nala_image img;
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_BGR, 37 * 53, &img, &err), NALA_OK);
+  nala_image_free(&img);
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_GRAY, 0, &img, &err), NALA_E_ARG);
+}
+END_TEST
+
+START_TEST(write_errors_name_the_file) {
+  nala_err err;
+  nala_image img;
+  ck_assert_int_eq(nala_image_alloc(4, 5, 3, NALA_BGR, &img, &err), NALA_OK);
+  memset(img.data, 7, img.stride * 4);
+  ck_assert_int_eq(nala_image_write("/nonexistent_dir_nala/x.png", &img, &err), NALA_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent_dir_nala/x.png"));
+  ck_assert_int_eq(nala_image_write("out.bmpx", &img, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "out.bmpx"));
+  nala_image bad = img;
+  bad.stride = 3; /* < w*c */
+  ck_assert_int_eq(nala_image_write("x.png", &bad, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "stride"));
+  nala_image_free(&img);
+}
+END_TEST
+
+
+int main(void) {
+  Suite *s = suite_create("image_io");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, labels_read_exact_values);
+  tcase_add_test(tc, labels_refuse_color_and_16bit);
+  tcase_add_test(tc, png_round_trip_exact_rgb_bgr_gray);
+  tcase_add_test(tc, jpeg_matches_cv2_and_ignores_exif_orientation);
+  tcase_add_test(tc, bad_images_give_clear_errors);
+  tcase_add_test(tc, write_errors_name_the_file);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
