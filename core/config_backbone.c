@@ -152,11 +152,11 @@ nala_status nala_backbone_cfg_validate(const nala_backbone_cfg *cfg, nala_err *e
     if (heads < 1)
       return nala_fail(err, NALA_E_ARG, "num_heads[%d]: expected positive integer, got %d", s, heads);
     if (dim % heads)
-      return nala_fail(err, NALA_E_ARG, "embed_dims[%d] = %d is not divisible by num_heads[%d] = %d", s, dim, s,
-                       heads);
+      return nala_fail(err, NALA_E_ARG, "num_heads[%d]: %d does not divide embed_dims[%d] = %d", s, heads, s, dim);
     if ((dim / heads) % 4)
       return nala_fail(err, NALA_E_ARG,
-                       "stage %d: head_dim = embed_dims[%d] / num_heads[%d] = %d is not divisible by 4 (2-D RoPE)",
+                       "num_heads[%d]: head_dim = embed_dims[%d] / num_heads[%d] = %d is not divisible by 4 "
+                       "(2-D RoPE)",
                        s, s, s, dim / heads);
     if (depth < 1 || depth > NALA_BACKBONE_MAX_DEPTH)
       return nala_fail(err, NALA_E_ARG, "depths[%d]: expected integer in 1..%d, got %d", s, NALA_BACKBONE_MAX_DEPTH,

@@ -111,7 +111,7 @@ START_TEST(validate_names_the_field_at_fault) {
   ck_assert_int_eq(nala_backbone_cfg_preset("s", &cfg, &err), NALA_OK);
   cfg.num_heads[2] = 3; /* 320 % 3 != 0 */
   ck_assert_int_eq(nala_backbone_cfg_validate(&cfg, &err), NALA_E_ARG);
-  ck_assert_str_eq(err.msg, "embed_dims[2] = 320 is not divisible by num_heads[2] = 3");
+  ck_assert_str_eq(err.msg, "num_heads[2]: 3 does not divide embed_dims[2] = 320");
   cfg.num_heads[2] = 10; /* head_dim 32 */
   ck_assert_int_eq(nala_backbone_cfg_validate(&cfg, &err), NALA_OK);
   cfg.num_heads[2] = 16; /* head_dim 20 */
@@ -119,7 +119,7 @@ START_TEST(validate_names_the_field_at_fault) {
   cfg.num_heads[2] = 32; /* head_dim 10 */
   ck_assert_int_eq(nala_backbone_cfg_validate(&cfg, &err), NALA_E_ARG);
   ck_assert_str_eq(err.msg,
-                   "stage 2: head_dim = embed_dims[2] / num_heads[2] = 10 is not divisible by 4 (2-D RoPE)");
+                   "num_heads[2]: head_dim = embed_dims[2] / num_heads[2] = 10 is not divisible by 4 (2-D RoPE)");
   ck_assert_int_eq(nala_backbone_cfg_preset("s", &cfg, &err), NALA_OK);
   cfg.depths[1] = 0;
   ck_assert_int_eq(nala_backbone_cfg_validate(&cfg, &err), NALA_E_ARG);

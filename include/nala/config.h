@@ -60,6 +60,81 @@ void nala_backbone_cfg_derive_ffn(nala_backbone_cfg *cfg);
  * <= 63, attn flags 'l'/'v' with one per block, out_indices unique in 0..3. Names the field at fault. */
 nala_status nala_backbone_cfg_validate(const nala_backbone_cfg *cfg, nala_err *err);
 
+/* ---- JSON config files ----
+ * mmdet/mmseg-style: "_base_" (a path or list of paths, relative to the including file) are merged
+ * first, in order, then the file's own keys; objects merge key by key, later values win, lists and
+ * scalars replace; {"_delete_": true} in an object replaces the base object instead of merging.
+ * Unknown keys, wrong types and out-of-range values are errors naming the file and the JSON path.
+ * Relative data paths (ann_file, img_dir, seg_map_dir) are joined to data_root, as mmdet/mmseg do;
+ * data_root and weights are used as written (relative to the working directory). */
+
+/* Image normalisation and test-time resize: model.data_preprocessor + the Resize step of test_pipeline. */
+typedef struct nala_preprocess_section {
+  float mean[3], std[3];  /* per channel, in the channel order after bgr_to_rgb */
+  int bgr_to_rgb;
+  int pad_size_divisor;   /* pad bottom/right to a multiple of this; 1 = none */
+  int pad_size[2];        /* fixed (h, w) to pad to (mmseg's "size"); 0 = none */
+  float pad_val;
+  int seg_pad_val;
+  int has_resize;         /* test_pipeline has a Resize step */
+  int scale[2];           /* its scale as mmcv reads it: (w, h), or (long, short) edges with keep_ratio */
+  int keep_ratio;
+} nala_preprocess_section;
+
+/* model.test_cfg for segmentors: "whole" image or "slide" windows (mmseg). Sizes are (h, w). */
+typedef struct nala_test_cfg {
+  char mode[8];
+  int crop_size[2];
+  int stride[2];
+} nala_test_cfg;
+
+typedef struct nala_model_cfg {
+  char type[32];                      /* "Backbone", "EncoderDecoder", "MaskRCNN", "RetinaNet" */
+  nala_backbone_cfg backbone;
+  nala_preprocess_section preprocess;
+  nala_test_cfg test_cfg;
+} nala_model_cfg;
+
+typedef enum nala_dataset_type { NALA_DATASET_COCO, NALA_DATASET_ADE20K, NALA_DATASET_CITYSCAPES } nala_dataset_type;
+
+/* The "dataset" section, with per-type defaults filled and relative paths joined to data_root. */
+typedef struct nala_dataset_cfg {
+  nala_dataset_type type;
+  char type_name[32];       /* "CocoDataset", "ADE20KDataset", "CityscapesDataset" */
+  char data_root[4096];
+  char ann_file[4096];      /* COCO instances JSON */
+  char img_dir[4096];
+  char seg_map_dir[4096];   /* ADE20K / Cityscapes annotations */
+  int reduce_zero_label;
+  char **classes;           /* class names from the config, or NULL (use the dataset's own) */
+  int n_classes;
+} nala_dataset_cfg;
+
+/* A loaded, merged and validated config file; immutable, may be shared between threads. */
+typedef struct nala_config nala_config;
+struct cJSON;
+
+/* Loads path and its _base_ files, validates everything and fills the typed sections. */
+nala_status nala_config_load(const char *path, nala_config **out, nala_err *err);
+
+/* Frees a config from nala_config_load; NULL is fine. */
+void nala_config_free(nala_config *cfg);
+
+/* The typed model section, or NULL when the file has no "model" (e.g. a dataset base file). */
+const nala_model_cfg *nala_config_model(const nala_config *cfg);
+
+/* The typed dataset section, or NULL when the file has no "dataset". */
+const nala_dataset_cfg *nala_config_dataset(const nala_config *cfg);
+
+/* The merged, validated JSON tree (sections without a typed struct are read from here). */
+const struct cJSON *nala_config_json(const nala_config *cfg);
+
+/* Pretty JSON of the merged config, keys in merge order (bases first); free() it. NULL if out of memory. */
+char *nala_config_to_json(const nala_config *cfg);
+
+/* Merges path with its _base_ files without validating; *out is freed with cJSON_Delete. */
+nala_status nala_config_merge_file(const char *path, struct cJSON **out, nala_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,123 @@
+/* What a config file may contain: one row per key. The head issues add their sections (neck,
+ * decode_head, roi_head, ...) here as rows of model_keys with tables of their own. Keys and
+ * defaults mirror the mmdet 3.x / mmseg 1.x dicts of the same name. */
+#include "core/config_internal.h"
+
+#define NUM_OR_LIST4 (NALA_SK_NUMBER | NALA_SK_ARRAY)
+
+/* model.backbone: {"type": "NaLaFormer", "variant": "t", ...}; explicit lists override the variant. */
+static const char *const variants[] = {"xt", "t", "s", "b", "l", NULL};
+static const nala_schema_key nalaformer_keys[] = {
+    NALA_SKEY_ENUM("variant", variants, 0),
+    NALA_SKEY_POS_INT_LIST("embed_dims", 4, 4, 0),
+    {.key = "depths", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_INT, .has_min = 1, .min = 1, .has_max = 1,
+     .max = NALA_BACKBONE_MAX_DEPTH, .min_items = 4, .max_items = 4},
+    NALA_SKEY_POS_INT_LIST("num_heads", 4, 4, 0),
+    /* A single number applies to all four stages. */
+    {.key = "mlp_ratios", .kinds = NUM_OR_LIST4, .item_kinds = NALA_SK_NUMBER, .has_min = 1, .min = 0,
+     .min_exclusive = 1, .min_items = 4, .max_items = 4},
+    {.key = "layerscales", .kinds = NALA_SK_BOOL | NALA_SK_ARRAY, .item_kinds = NALA_SK_BOOL, .min_items = 4,
+     .max_items = 4},
+    {.key = "layer_init_values", .kinds = NUM_OR_LIST4, .item_kinds = NALA_SK_NUMBER, .min_items = 4,
+     .max_items = 4},
+    /* "llvv", "l,l,v,v", per-block strings, or a list of 4 per-stage strings ("l" or one flag per block). */
+    {.key = "attn", .kinds = NALA_SK_STRING | NALA_SK_ARRAY, .item_kinds = NALA_SK_STRING, .min_items = 4,
+     .max_items = 4},
+    {.key = "out_indices", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_INT, .has_min = 1, .min = 0, .has_max = 1,
+     .max = 3, .min_items = 1, .max_items = 4},
+    {.key = "weights", .kinds = NALA_SK_STRING | NALA_SK_NULL},
+};
+static const nala_schema nalaformer_schema = NALA_SCHEMA(nalaformer_keys);
+static const nala_schema_type backbone_types[] = {{"NaLaFormer", &nalaformer_schema}};
+static const nala_schema backbone_schema = NALA_SCHEMA_TYPED(backbone_types);
+
+/* model.data_preprocessor (mmdet DetDataPreprocessor / mmseg SegDataPreProcessor). */
+static const nala_schema_key preprocessor_keys[] = {
+    NALA_SKEY_LIST("mean", NALA_SK_NUMBER, 3, 3, 0),
+    {.key = "std", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_NUMBER, .has_min = 1, .min = 0,
+     .min_exclusive = 1, .min_items = 3, .max_items = 3},
+    NALA_SKEY_BOOL("bgr_to_rgb", 0),
+    NALA_SKEY_POS_INT("pad_size_divisor", 0),
+    NALA_SKEY_POS_INT_LIST("size", 2, 2, 0),
+    NALA_SKEY_NUMBER("pad_val", 0),
+    NALA_SKEY_INT("seg_pad_val", 0, 255, 0),
+    NALA_SKEY_BOOL("pad_mask", 0),
+};
+static const nala_schema preprocessor_keys_schema = NALA_SCHEMA(preprocessor_keys);
+static const nala_schema_type preprocessor_types[] = {
+    {"DetDataPreprocessor", &preprocessor_keys_schema},
+    {"SegDataPreProcessor", &preprocessor_keys_schema},
+    {"ImgDataPreprocessor", &preprocessor_keys_schema},
+};
+static const nala_schema preprocessor_schema = NALA_SCHEMA_TYPED(preprocessor_types);
+
+/* model.test_cfg; mmseg's whole/slide inference (mmdet's rpn/rcnn keys come with the heads). */
+static const char *const test_modes[] = {"whole", "slide", NULL};
+static const nala_schema_key test_cfg_keys[] = {
+    NALA_SKEY_ENUM("mode", test_modes, 0),
+    NALA_SKEY_POS_INT_LIST("crop_size", 2, 2, 0),
+    NALA_SKEY_POS_INT_LIST("stride", 2, 2, 0),
+};
+static const nala_schema test_cfg_schema = NALA_SCHEMA(test_cfg_keys);
+
+static const char *const model_types[] = {"Backbone", "EncoderDecoder", "MaskRCNN", "RetinaNet", NULL};
+static const nala_schema_key model_keys[] = {
+    NALA_SKEY_ENUM("type", model_types, 1),
+    NALA_SKEY_OBJECT("data_preprocessor", &preprocessor_schema, 0),
+    NALA_SKEY_OBJECT("backbone", &backbone_schema, 1),
+    NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
+};
+static const nala_schema model_schema = NALA_SCHEMA(model_keys);
+
+/* test_pipeline: a list of transforms, each {"type": ..., its keys}. */
+static const nala_schema_key no_keys[] = {{.key = "backend_args", .kinds = NALA_SK_NULL}};
+static const nala_schema load_image_schema = NALA_SCHEMA(no_keys);
+static const nala_schema_key resize_keys[] = {
+    NALA_SKEY_POS_INT_LIST("scale", 2, 2, 1),
+    NALA_SKEY_BOOL("keep_ratio", 0),
+};
+static const nala_schema resize_schema = NALA_SCHEMA(resize_keys);
+static const nala_schema_key load_annotations_keys[] = {
+    NALA_SKEY_BOOL("with_bbox", 0),
+    NALA_SKEY_BOOL("with_mask", 0),
+    NALA_SKEY_BOOL("reduce_zero_label", 0),
+};
+static const nala_schema load_annotations_schema = NALA_SCHEMA(load_annotations_keys);
+static const nala_schema_key pack_keys[] = {NALA_SKEY_LIST("meta_keys", NALA_SK_STRING, 0, 0, 0)};
+static const nala_schema pack_schema = NALA_SCHEMA(pack_keys);
+static const nala_schema_type transform_types[] = {
+    {"LoadImageFromFile", &load_image_schema},   {"Resize", &resize_schema},
+    {"LoadAnnotations", &load_annotations_schema}, {"PackDetInputs", &pack_schema},
+    {"PackSegInputs", &pack_schema},
+};
+static const nala_schema transform_schema = NALA_SCHEMA_TYPED(transform_types);
+
+/* dataset: the evaluation split; per-type keys so a COCO key on ADE20K is caught. */
+static const nala_schema_key coco_keys[] = {
+    NALA_SKEY_STRING("data_root", 1),
+    NALA_SKEY_STRING("ann_file", 0),
+    NALA_SKEY_STRING("img_dir", 0),
+    NALA_SKEY_LIST("classes", NALA_SK_STRING, 1, 0, 0),
+};
+static const nala_schema coco_schema = NALA_SCHEMA(coco_keys);
+static const nala_schema_key seg_dataset_keys[] = {
+    NALA_SKEY_STRING("data_root", 1),
+    NALA_SKEY_STRING("img_dir", 0),
+    NALA_SKEY_STRING("seg_map_dir", 0),
+    NALA_SKEY_BOOL("reduce_zero_label", 0),
+    NALA_SKEY_LIST("classes", NALA_SK_STRING, 1, 0, 0),
+};
+static const nala_schema seg_dataset_schema = NALA_SCHEMA(seg_dataset_keys);
+static const nala_schema_type dataset_types[] = {
+    {"CocoDataset", &coco_schema},
+    {"ADE20KDataset", &seg_dataset_schema},
+    {"CityscapesDataset", &seg_dataset_schema},
+};
+static const nala_schema dataset_schema = NALA_SCHEMA_TYPED(dataset_types);
+
+static const nala_schema_key root_keys[] = {
+    NALA_SKEY_OBJECT("model", &model_schema, 0),
+    {.key = "test_pipeline", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_OBJECT, .object = &transform_schema},
+    NALA_SKEY_OBJECT("dataset", &dataset_schema, 0),
+};
+const nala_schema cfg_root_schema = NALA_SCHEMA(root_keys);
