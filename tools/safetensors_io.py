@@ -52,10 +52,20 @@ def _encode(name, array, dtype):
                                    "mapping; pass dtype= (F32, F16, BF16, F64, I64)")
     if dtype == "BF16":
         raw = f32_to_bf16_bits(array.astype(np.float32)).astype("<u2")
+        narrowed = bf16_bits_to_f32(raw)
     elif dtype in _NP_DTYPES:
-        raw = array.astype(np.dtype(_NP_DTYPES[dtype]).newbyteorder("<"))
+        with np.errstate(over="ignore"):
+            raw = array.astype(np.dtype(_NP_DTYPES[dtype]).newbyteorder("<"))
+        narrowed = raw
     else:
         raise SafetensorsError(f"tensor '{name}': unsupported dtype '{dtype}'")
+    if dtype in ("F16", "BF16", "F32") and array.dtype.kind == "f":
+        # A finite weight that overflows the narrower type would silently become Inf.
+        overflow = np.isfinite(array) & ~np.isfinite(narrowed)
+        if overflow.any():
+            index = np.unravel_index(int(np.argmax(overflow)), array.shape)
+            raise SafetensorsError(f"tensor '{name}': value {array[index]!r} at index {list(index)} "
+                                   f"overflows {dtype}")
     return dtype, np.ascontiguousarray(raw).tobytes()
 
 

@@ -131,43 +131,51 @@ class _AttnBase(nn.Module):
         return res.reshape(B, H, W, self.dim).permute(0, 3, 1, 2)
 
 
+def nala_attention(q, k, v, sin, cos, official_nan=False):
+    """NaLa core on per-head q, k, v (B, heads, N, d) -> (B, heads, N, d), before lepe/ln/gate."""
+    N = q.shape[-2]
+    k = k ** 3
+    q_pos, q_neg = torch.relu(q), torch.relu(-q)
+    k_pos, k_neg = torch.relu(k), torch.relu(-k)
+    q_norm = q.norm(dim=-1, p=2, keepdim=True)
+    divisor = q_norm if official_nan else torch.where(q_norm > 0, q_norm, torch.ones_like(q_norm))
+    power = 3 * (0.5 + torch.tanh(q_norm))
+    q_pos = (q_pos / divisor) ** power
+    q_neg = (q_neg / divisor) ** power
+    # RoPE rotates only the numerator features; the normaliser z uses the unrotated ones.
+    q_rope = torch.cat([theta_shift(q_pos, sin, cos), theta_shift(q_neg, sin, cos)], dim=-1)
+    k_rope = torch.cat([theta_shift(k_pos, sin, cos), theta_shift(k_neg, sin, cos)], dim=-1)
+    q_feat = torch.cat([q_pos, q_neg], dim=-1)
+    k_feat = torch.cat([k_pos, k_neg], dim=-1)
+    z = 1 / (q_feat @ k_feat.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
+    kv = (k_rope.transpose(-2, -1) * (N ** -0.5)) @ (v * (N ** -0.5))
+    return q_rope @ kv * z
+
+
+def softmax_attention(q, k, v, sin, cos):
+    """Vanilla core: RoPE on q and k, softmax(q k^T / sqrt(d)) v; (B, heads, N, d)."""
+    scale = q.shape[-1] ** -0.5
+    q = theta_shift(q, sin, cos)
+    k = theta_shift(k, sin, cos)
+    return torch.softmax(scale * q @ k.transpose(-1, -2), dim=-1) @ v
+
+
 class NormAwareLinearAttn(_AttnBase):
     """NaLa: ReLU-split directions, query-norm-gated power, linear attention with RoPE numerator."""
 
     official_nan = False
 
     def forward(self, x, sin, cos):
-        H, W = x.shape[2:]
-        N = H * W
         q, k, v, g, lepe = self.split(x)
-        k = k ** 3
-        q_pos, q_neg = torch.relu(q), torch.relu(-q)
-        k_pos, k_neg = torch.relu(k), torch.relu(-k)
-        q_norm = q.norm(dim=-1, p=2, keepdim=True)
-        divisor = q_norm if self.official_nan else torch.where(q_norm > 0, q_norm, torch.ones_like(q_norm))
-        power = 3 * (0.5 + torch.tanh(q_norm))
-        q_pos = (q_pos / divisor) ** power
-        q_neg = (q_neg / divisor) ** power
-        # RoPE rotates only the numerator features; the normaliser z uses the unrotated ones.
-        q_rope = torch.cat([theta_shift(q_pos, sin, cos), theta_shift(q_neg, sin, cos)], dim=-1)
-        k_rope = torch.cat([theta_shift(k_pos, sin, cos), theta_shift(k_neg, sin, cos)], dim=-1)
-        q_feat = torch.cat([q_pos, q_neg], dim=-1)
-        k_feat = torch.cat([k_pos, k_neg], dim=-1)
-        z = 1 / (q_feat @ k_feat.mean(dim=-2, keepdim=True).transpose(-2, -1) + 1e-6)
-        kv = (k_rope.transpose(-2, -1) * (N ** -0.5)) @ (v * (N ** -0.5))
-        return self.finish(q_rope @ kv * z, g, lepe, H, W)
+        return self.finish(nala_attention(q, k, v, sin, cos, self.official_nan), g, lepe, *x.shape[2:])
 
 
 class VanillaSelfAttention(_AttnBase):
     """Softmax attention with RoPE on q and k."""
 
     def forward(self, x, sin, cos):
-        H, W = x.shape[2:]
         q, k, v, g, lepe = self.split(x)
-        q = theta_shift(q, sin, cos)
-        k = theta_shift(k, sin, cos)
-        attn = torch.softmax(self.scale * q @ k.transpose(-1, -2), dim=-1)
-        return self.finish(attn @ v, g, lepe, H, W)
+        return self.finish(softmax_attention(q, k, v, sin, cos), g, lepe, *x.shape[2:])
 
 
 class FeedForwardNetwork(nn.Module):
