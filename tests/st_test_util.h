@@ -11,14 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static void st_write_file(const char *file_path, const void *data, size_t n) {
+static inline void st_write_file(const char *file_path, const void *data, size_t n) {
   FILE *f = fopen(file_path, "wb");
   ck_assert_msg(f != NULL, "cannot create %s", file_path);
   ck_assert_uint_eq(n ? fwrite(data, 1, n, f) : 0, n);
   ck_assert_int_eq(fclose(f), 0);
 }
 
-static unsigned char *st_read_file(const char *file_path, size_t *size) {
+static inline unsigned char *st_read_file(const char *file_path, size_t *size) {
   FILE *f = fopen(file_path, "rb");
   ck_assert_msg(f != NULL, "cannot open %s", file_path);
   fseek(f, 0, SEEK_END);
@@ -33,7 +33,7 @@ static unsigned char *st_read_file(const char *file_path, size_t *size) {
 }
 
 /* Writes an 8-byte length (header_len, may lie), the header text and data_len zero bytes. */
-static void st_write_raw(const char *file_path, uint64_t header_len, const char *header, size_t data_len) {
+static inline void st_write_raw(const char *file_path, uint64_t header_len, const char *header, size_t data_len) {
   size_t hlen = strlen(header), total = 8 + hlen + data_len;
   unsigned char *buf = calloc(1, total);
   ck_assert_ptr_nonnull(buf);
@@ -45,7 +45,7 @@ static void st_write_raw(const char *file_path, uint64_t header_len, const char 
 }
 
 /* Removes the files of a flat temp dir, then the dir. */
-static void st_remove_dir(const char *dir_path) {
+static inline void st_remove_dir(const char *dir_path) {
   DIR *d = opendir(dir_path);
   if (!d)
     return;

@@ -1,13 +1,13 @@
 /* Seeded weights against values computed from the shared spec by an independent Python
- * transcription (bit patterns below), RoPE.angle against torch 1.13, and, once it lands,
+ * transcription (bit patterns below), RoPE.angle against torch 1.13, and
  * tests/fixtures/seeded/sample.safetensors (written by tools/reference/seeded_init.py) bit for bit. */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
@@ -109,20 +109,19 @@ START_TEST(rope_angle_matches_torch) {
 }
 END_TEST
 
-/* The Python twin's fixture: every tensor must be reproduced bit for bit. Skipped (with a note)
- * until tools/reference/seeded_init.py has written it. */
+/* The Python twin's fixture (tools/reference/fixtures_extra.py, 7 KB): one tensor per range rule
+ * with odd shapes and extreme seeds (per-key seeds in the "seeds" metadata, JSON), plus
+ * rope_angle.head_dim_<d> tensors. Every value must be reproduced bit for bit. */
 START_TEST(python_fixture_matches_bit_for_bit) {
   const char *path = NALA_FIXTURES "/seeded/sample.safetensors";
-  if (access(path, R_OK) != 0) {
-    fprintf(stderr, "seeded_init: %s not present yet, bit-for-bit fixture check skipped\n", path);
-    return;
-  }
   nala_st_file *file = NULL;
   nala_err err;
   ck_assert_msg(nala_st_open(path, &file, &err) == NALA_OK, "%s", err.msg);
-  const char *seed_text = nala_st_metadata(file, "seed");
-  uint64_t seed = seed_text ? strtoull(seed_text, NULL, 10) : 0;
-  size_t checked = 0;
+  const char *seeds_text = nala_st_metadata(file, "seeds");
+  ck_assert_ptr_nonnull(seeds_text);
+  cJSON *seeds = cJSON_Parse(seeds_text);
+  ck_assert_ptr_nonnull(seeds);
+  size_t seeded = 0, angles = 0;
   for (size_t i = 0; i < nala_st_count(file); i++) {
     const nala_st_tensor *t = nala_st_at(file, i);
     size_t n = nala_st_numel(t);
@@ -130,25 +129,29 @@ START_TEST(python_fixture_matches_bit_for_bit) {
     ck_assert_ptr_nonnull(want);
     ck_assert_ptr_nonnull(got);
     ck_assert_msg(nala_st_to_f32(t, want, n, &err) == NALA_OK, "%s", err.msg);
-    const char *rope = strstr(t->name, "RoPE.angle");
-    if (rope && t->ndim == 1) {
-      nala_rope_angle((int)(2 * t->shape[0]), got);
-    } else if (nala_seeded_range(t->name, t->ndim, t->shape, NULL, NULL)) {
-      ck_assert_msg(nala_seeded_fill(seed, t->name, t->ndim, t->shape, got, &err) == NALA_OK, "%s", err.msg);
+    int head_dim = 0;
+    if (sscanf(t->name, "rope_angle.head_dim_%d", &head_dim) == 1) {
+      ck_assert_uint_eq(n, (size_t)(2 * (head_dim / 4)));
+      nala_rope_angle(head_dim, got);
+      angles++;
     } else {
-      free(want);
-      free(got);
-      continue; /* e.g. num_batches_tracked */
+      const cJSON *seed_item = cJSON_GetObjectItemCaseSensitive(seeds, t->name);
+      ck_assert_msg(cJSON_IsString(seed_item), "no seed for %s", t->name);
+      uint64_t seed = strtoull(seed_item->valuestring, NULL, 10);
+      ck_assert_msg(nala_seeded_fill(seed, t->name, t->ndim, t->shape, got, &err) == NALA_OK, "%s", err.msg);
+      seeded++;
     }
     for (size_t k = 0; k < n; k++)
       ck_assert_msg(bits_of(got[k]) == bits_of(want[k]), "%s[%zu]: C 0x%08x, Python 0x%08x", t->name, k,
                     bits_of(got[k]), bits_of(want[k]));
-    checked++;
     free(want);
     free(got);
   }
-  fprintf(stderr, "seeded_init: %zu tensors of %s identical bit for bit\n", checked, path);
-  ck_assert_uint_gt(checked, 0);
+  fprintf(stderr, "seeded_init: %zu seeded tensors and %zu RoPE angle tables of %s identical bit for bit\n", seeded,
+          angles, path);
+  ck_assert_uint_ge(seeded, 10);
+  ck_assert_uint_ge(angles, 4);
+  cJSON_Delete(seeds);
   nala_st_close(file);
 }
 END_TEST
