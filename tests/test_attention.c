@@ -1,0 +1,517 @@
+/* Attention kernels: reference vs a plain double-precision restatement of NALA.py's formulas,
+ * AVX-512 vs reference, PyTorch fixtures, RoPE tables, defined edge cases, argument errors. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernels/attention.h"
+#include "core/kernels/rope.h"
+#include "tests/support/compare.h"
+
+#define FIX NALA_FIXTURES "/attention/"
+
+/* ---- problems: seeded inputs laid out like the backbone's qkvg output ---- */
+
+typedef struct problem {
+  int H, W, N, heads, d, C, ld_qk, ld_v, ld_out, nthreads;
+  float *qk, *v, *out, *ws, *rope_buf, *angle;
+  nala_rope rope;
+} problem;
+
+static unsigned long long rng_next(unsigned long long *s) {
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return *s;
+}
+
+/* Approximately N(0, 1): sum of four uniforms, rescaled. */
+static float rng_normal(unsigned long long *s) {
+  double u = 0;
+  for (int i = 0; i < 4; i++)
+    u += (double)(rng_next(s) >> 11) / 9007199254740992.0;
+  return (float)((u - 2.0) * 1.7320508);
+}
+
+/* q at columns [0, C) and k at [C, 2C) of rows of ld_qk = 2C + 3 (odd padding exercises the
+ * strides), v rows of C + 1, out rows of C + 5. */
+static void problem_init(problem *p, int H, int W, int heads, int d, unsigned long long seed, float qs, float ks,
+                         float vs) {
+  memset(p, 0, sizeof *p);
+  p->H = H, p->W = W, p->N = H * W, p->heads = heads, p->d = d, p->C = heads * d;
+  p->ld_qk = 2 * p->C + 3, p->ld_v = p->C + 1, p->ld_out = p->C + 5, p->nthreads = 3;
+  p->qk = malloc(sizeof(float) * (size_t)p->N * p->ld_qk);
+  p->v = malloc(sizeof(float) * (size_t)p->N * p->ld_v);
+  p->out = malloc(sizeof(float) * (size_t)p->N * p->ld_out);
+  size_t wl = nala_attn_linear_ws_floats(p->N, heads, d, p->nthreads);
+  size_t wsm = nala_attn_softmax_ws_floats(p->N, heads, d, p->nthreads);
+  p->ws = malloc(sizeof(float) * (wl > wsm ? wl : wsm));
+  p->angle = malloc(sizeof(float) * (size_t)d / 2);
+  p->rope_buf = malloc(sizeof(float) * nala_rope_tables_floats(H, W, d));
+  ck_assert(p->qk && p->v && p->out && p->ws && p->angle && p->rope_buf);
+  unsigned long long s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (int n = 0; n < p->N; n++) {
+    for (int c = 0; c < p->ld_qk; c++)
+      p->qk[(size_t)n * p->ld_qk + c] = (c < p->C ? qs : ks) * rng_normal(&s);
+    for (int c = 0; c < p->ld_v; c++)
+      p->v[(size_t)n * p->ld_v + c] = vs * rng_normal(&s);
+  }
+  nala_rope_angle(d, p->angle);
+  nala_rope_build(H, W, d, p->angle, p->rope_buf, &p->rope);
+}
+
+static void problem_free(problem *p) {
+  free(p->qk), free(p->v), free(p->out), free(p->ws), free(p->angle), free(p->rope_buf);
+}
+
+static float *qrow(const problem *p, int n, int h) { return p->qk + (size_t)n * p->ld_qk + (size_t)h * p->d; }
+static float *krow(const problem *p, int n, int h) { return qrow(p, n, h) + p->C; }
+
+static nala_attn_args problem_args(problem *p, nala_err *err) {
+  nala_attn_args a = {.q = p->qk, .k = p->qk + p->C, .v = p->v, .ld_qk = p->ld_qk, .ld_v = p->ld_v,
+                      .out = p->out, .ld_out = p->ld_out, .N = p->N, .heads = p->heads, .d = p->d,
+                      .rope = &p->rope, .ws = p->ws, .nthreads = p->nthreads, .err = err};
+  return a;
+}
+
+/* Runs fn and returns the output packed as [N][C] (caller frees). */
+static float *run(problem *p, nala_attn_fn fn) {
+  nala_err err;
+  nala_err_clear(&err);
+  for (size_t i = 0; i < (size_t)p->N * p->ld_out; i++)
+    p->out[i] = NAN; /* every element the kernel owns must be written */
+  nala_attn_args a = problem_args(p, &err);
+  nala_status st = fn(&a);
+  ck_assert_msg(st == NALA_OK, "kernel failed: %s", err.msg);
+  float *packed = malloc(sizeof(float) * (size_t)p->N * p->C);
+  ck_assert(packed);
+  for (int n = 0; n < p->N; n++)
+    memcpy(packed + (size_t)n * p->C, p->out + (size_t)n * p->ld_out, sizeof(float) * p->C);
+  return packed;
+}
+
+/* ---- the formulas of NALA.py, restated plainly in double (same fp32 RoPE tables) ---- */
+
+static void rope_d(const problem *p, int n, const double *x, double *out) {
+  int half = p->d / 2, y = n / p->W, xw = n % p->W;
+  for (int i = 0; i < p->d; i++) {
+    const float *sn = i < half ? p->rope.sin_h + (size_t)y * half + i : p->rope.sin_w + (size_t)xw * half + i - half;
+    const float *cs = i < half ? p->rope.cos_h + (size_t)y * half + i : p->rope.cos_w + (size_t)xw * half + i - half;
+    double rot = i % 2 == 0 ? -x[i + 1] : x[i - 1];
+    out[i] = x[i] * *cs + rot * *sn;
+  }
+}
+
+static float *direct_linear(const problem *p) {
+  int N = p->N, d = p->d, F = 2 * d;
+  float *out = calloc((size_t)N * p->C, sizeof(float));
+  double *K = malloc(sizeof(double) * (size_t)N * F), *Kr = malloc(sizeof(double) * (size_t)N * F);
+  double *kv = malloc(sizeof(double) * (size_t)F * d), kmean[128], Q[128], Qr[128];
+  for (int h = 0; h < p->heads; h++) {
+    memset(kv, 0, sizeof(double) * (size_t)F * d);
+    memset(kmean, 0, sizeof kmean);
+    for (int n = 0; n < N; n++) {
+      const float *k = krow(p, n, h);
+      double *Kn = K + (size_t)n * F, *Krn = Kr + (size_t)n * F;
+      for (int i = 0; i < d; i++) {
+        double k3 = (double)k[i] * k[i] * k[i];
+        Kn[i] = fmax(k3, 0.0), Kn[d + i] = fmax(-k3, 0.0);
+      }
+      rope_d(p, n, Kn, Krn);
+      rope_d(p, n, Kn + d, Krn + d);
+      for (int f = 0; f < F; f++) {
+        kmean[f] += Kn[f] / N;
+        for (int j = 0; j < d; j++)
+          kv[(size_t)f * d + j] += Krn[f] * p->v[(size_t)n * p->ld_v + (size_t)h * d + j] / N;
+      }
+    }
+    for (int n = 0; n < N; n++) {
+      const float *q = qrow(p, n, h);
+      double qn = 0;
+      for (int i = 0; i < d; i++)
+        qn += (double)q[i] * q[i];
+      qn = sqrt(qn);
+      if (qn == 0.0)
+        continue; /* defined as 0 (PyTorch: NaN) */
+      double pw = 3.0 * (0.5 + tanh(qn));
+      for (int i = 0; i < d; i++) {
+        Q[i] = pow(fmax(q[i], 0.0) / qn, pw);
+        Q[d + i] = pow(fmax(-q[i], 0.0) / qn, pw);
+      }
+      rope_d(p, n, Q, Qr);
+      rope_d(p, n, Q + d, Qr + d);
+      double den = 0;
+      for (int f = 0; f < F; f++)
+        den += Q[f] * kmean[f];
+      for (int j = 0; j < d; j++) {
+        double acc = 0;
+        for (int f = 0; f < F; f++)
+          acc += Qr[f] * kv[(size_t)f * d + j];
+        out[(size_t)n * p->C + (size_t)h * d + j] = (float)(acc / (den + 1e-6));
+      }
+    }
+  }
+  free(K), free(Kr), free(kv);
+  return out;
+}
+
+/* Softmax with the whole N x N score matrix (small N only). */
+static float *direct_softmax(const problem *p) {
+  int N = p->N, d = p->d;
+  float *out = calloc((size_t)N * p->C, sizeof(float));
+  double *qr = malloc(sizeof(double) * (size_t)N * d), *kr = malloc(sizeof(double) * (size_t)N * d);
+  double *S = malloc(sizeof(double) * (size_t)N * N), x[64];
+  for (int h = 0; h < p->heads; h++) {
+    for (int n = 0; n < N; n++) {
+      for (int i = 0; i < d; i++)
+        x[i] = qrow(p, n, h)[i];
+      rope_d(p, n, x, qr + (size_t)n * d);
+      for (int i = 0; i < d; i++)
+        x[i] = krow(p, n, h)[i];
+      rope_d(p, n, x, kr + (size_t)n * d);
+    }
+    for (int n = 0; n < N; n++) {
+      double mx = -INFINITY, sum = 0;
+      for (int m = 0; m < N; m++) {
+        double s = 0;
+        for (int i = 0; i < d; i++)
+          s += qr[(size_t)n * d + i] * kr[(size_t)m * d + i];
+        S[(size_t)n * N + m] = s / sqrt((double)d);
+        mx = fmax(mx, S[(size_t)n * N + m]);
+      }
+      for (int m = 0; m < N; m++)
+        sum += (S[(size_t)n * N + m] = exp(S[(size_t)n * N + m] - mx));
+      for (int j = 0; j < d; j++) {
+        double acc = 0;
+        for (int m = 0; m < N; m++)
+          acc += S[(size_t)n * N + m] * p->v[(size_t)m * p->ld_v + (size_t)h * d + j];
+        out[(size_t)n * p->C + (size_t)h * d + j] = (float)(acc / sum);
+      }
+    }
+  }
+  free(qr), free(kr), free(S);
+  return out;
+}
+
+/* ---- comparisons ---- */
+
+static void expect_close(const char *label, const float *got, const float *want, size_t n, double rel_l2_max,
+                         double max_abs_rel) {
+  double peak = 0;
+  for (size_t i = 0; i < n; i++)
+    peak = fmax(peak, fabs(want[i]));
+  nala_cmp c = nala_compare_f32(label, got, want, n, max_abs_rel * peak, 0);
+  ck_assert_msg(c.n_nonfinite == 0, "%s: %zu non-finite outputs", label, c.n_nonfinite);
+  ck_assert_msg(c.rel_l2 <= rel_l2_max, "%s: rel_l2 %.3e > %.1e", label, c.rel_l2, rel_l2_max);
+  ck_assert_msg(c.max_abs <= max_abs_rel * peak, "%s: max_abs %.3e > %.1e * max|want| %.3e", label, c.max_abs,
+                max_abs_rel, peak);
+}
+
+static int have_avx512(void) {
+  if (nala_isa_has_avx512())
+    return 1;
+  printf("AVX-512 not available on this CPU: avx512-vs-ref comparison skipped\n");
+  return 0;
+}
+
+/* Reference vs double: the reference keeps PyTorch's fp32 features and RoPE (rounding of
+ * ~6e-8 relative per op, a few ops deep, amplified by the power p <= 4.5) and sums in double;
+ * measured rel_l2 ~1e-7 and max_abs ~5e-7 * max|want|: the bounds leave a 10x margin. */
+#define REF_VS_DOUBLE_L2 2e-6
+#define REF_VS_DOUBLE_ABS 5e-6
+/* AVX-512 vs reference: the vector pow/exp/tanh approximations are ~1e-7 relative and fp32
+ * block sums add ~1e-7 per term; both far below PyTorch's own fp32 noise (~1e-6). */
+#define AVX_VS_REF_L2 1e-5
+#define AVX_VS_REF_ABS 1e-4
+
+typedef struct shape {
+  int H, W, heads, d;
+} shape;
+
+static const shape shapes[] = {{7, 9, 1, 32}, {13, 21, 2, 64}, {1, 1, 3, 64}, {1, 37, 2, 32},
+                               {5, 3, 3, 32}, {9, 8, 1, 64},   {16, 16, 2, 64}};
+
+static void check_kind(int softmax, float qs, float ks, const char *tag) {
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const shape *s = &shapes[i];
+    problem p;
+    problem_init(&p, s->H, s->W, s->heads, s->d, 100 + i, qs, ks, 1.0f);
+    char label[128];
+    snprintf(label, sizeof label, "%s %s %dx%d heads=%d d=%d", softmax ? "softmax" : "linear", tag, s->H, s->W,
+             s->heads, s->d);
+    float *want = softmax ? direct_softmax(&p) : direct_linear(&p);
+    float *ref = run(&p, softmax ? nala_attn_softmax_ref : nala_attn_linear_ref);
+    char l2[160];
+    snprintf(l2, sizeof l2, "%s ref-vs-double", label);
+    expect_close(l2, ref, want, (size_t)p.N * p.C, REF_VS_DOUBLE_L2, REF_VS_DOUBLE_ABS);
+    if (have_avx512()) {
+      float *avx = run(&p, softmax ? nala_attn_softmax_avx512 : nala_attn_linear_avx512);
+      snprintf(l2, sizeof l2, "%s avx512-vs-ref", label);
+      expect_close(l2, avx, ref, (size_t)p.N * p.C, AVX_VS_REF_L2, AVX_VS_REF_ABS);
+      free(avx);
+    }
+    free(want), free(ref);
+    problem_free(&p);
+  }
+}
+
+START_TEST(linear_matches_formula) { check_kind(0, 1.0f, 1.0f, "unit"); }
+END_TEST
+
+START_TEST(softmax_matches_formula) { check_kind(1, 1.0f, 1.0f, "unit"); }
+END_TEST
+
+/* Large but finite magnitudes: q 1e4 (norm 1e5, p = 4.5), k 30 (k^3 ~ 3e4), and a small-q
+ * case (p near 1.5). Softmax gets scores of ~+-50, where fp32 score rounding (~1e-5 absolute)
+ * moves the weights by ~1e-5 relative, hence the looser bound. */
+START_TEST(large_and_small_magnitudes) {
+  check_kind(0, 1e4f, 30.0f, "q1e4-k30");
+  check_kind(0, 1e-3f, 1e-2f, "q1e-3-k1e-2");
+  for (size_t i = 0; i < 2; i++) {
+    problem p;
+    problem_init(&p, 6, 7, 2, i ? 64 : 32, 7 + i, 3.0f, 3.0f, 100.0f);
+    float *want = direct_softmax(&p), *ref = run(&p, nala_attn_softmax_ref);
+    expect_close("softmax scores~50 ref-vs-double", ref, want, (size_t)p.N * p.C, 1e-4, 1e-3);
+    if (have_avx512()) {
+      float *avx = run(&p, nala_attn_softmax_avx512);
+      expect_close("softmax scores~50 avx512-vs-ref", avx, ref, (size_t)p.N * p.C, 1e-4, 1e-3);
+      free(avx);
+    }
+    free(want), free(ref);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+static nala_attn_fn linear_kernels[2] = {nala_attn_linear_ref, nala_attn_linear_avx512};
+static nala_attn_fn softmax_kernels[2] = {nala_attn_softmax_ref, nala_attn_softmax_avx512};
+
+/* A zero query row makes PyTorch divide 0 by 0; we define that token's output as 0. Rows whose
+ * norm overflows fp32 (|q| ~ 1e20) give 0 in PyTorch too. Other tokens are unaffected. */
+START_TEST(zero_and_overflowing_query_rows_give_zero) {
+  for (int isa = 0; isa < 2; isa++) {
+    if (isa && !have_avx512())
+      break;
+    problem p;
+    problem_init(&p, 5, 6, 2, 64, 11, 1.0f, 1.0f, 1.0f);
+    memset(qrow(&p, 4, 1), 0, sizeof(float) * p.d);
+    for (int i = 0; i < p.d; i++)
+      qrow(&p, 9, 0)[i] = (i % 3 ? 2e20f : -3e20f);
+    float *want = direct_linear(&p), *got = run(&p, linear_kernels[isa]);
+    for (int j = 0; j < p.d; j++) {
+      ck_assert_float_eq(got[(size_t)4 * p.C + p.d + j], 0.0f);
+      ck_assert_float_eq(got[(size_t)9 * p.C + j], 0.0f);
+      want[(size_t)9 * p.C + j] = 0.0f; /* the double formula has no fp32 overflow */
+    }
+    expect_close(isa ? "zero-q avx512" : "zero-q ref", got, want, (size_t)p.N * p.C, REF_VS_DOUBLE_L2,
+                 REF_VS_DOUBLE_ABS);
+    free(want), free(got);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+/* All-zero keys: NaLa's kv and kmean vanish, so out = 0 * 1e6 = 0; softmax scores are all equal,
+ * so out is the plain mean of v. N = 1: softmax returns v itself. */
+START_TEST(equal_keys_and_single_token) {
+  for (int isa = 0; isa < 2; isa++) {
+    if (isa && !have_avx512())
+      break;
+    problem p;
+    problem_init(&p, 4, 5, 2, 32, 12, 1.0f, 1.0f, 1.0f);
+    for (int n = 0; n < p.N; n++)
+      memset(krow(&p, n, 0), 0, sizeof(float) * p.C);
+    float *lin = run(&p, linear_kernels[isa]), *sm = run(&p, softmax_kernels[isa]);
+    for (int n = 0; n < p.N; n++)
+      for (int c = 0; c < p.C; c++) {
+        double mean = 0;
+        for (int m = 0; m < p.N; m++)
+          mean += p.v[(size_t)m * p.ld_v + c] / p.N;
+        ck_assert_float_eq(lin[(size_t)n * p.C + c], 0.0f);
+        ck_assert_msg(fabs(sm[(size_t)n * p.C + c] - mean) < 1e-6, "softmax equal keys: %g vs mean %g",
+                      sm[(size_t)n * p.C + c], mean);
+      }
+    free(lin), free(sm);
+    problem_free(&p);
+
+    problem_init(&p, 1, 1, 2, 64, 13, 1.0f, 1.0f, 1.0f);
+    sm = run(&p, softmax_kernels[isa]);
+    for (int c = 0; c < p.C; c++)
+      ck_assert_float_eq(sm[c], p.v[c]);
+    free(sm);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+/* Per-thread partial sums must not change the result beyond summation-order noise. */
+START_TEST(thread_count_does_not_change_result) {
+  for (int isa = 0; isa < 2; isa++) {
+    if (isa && !have_avx512())
+      break;
+    problem p;
+    problem_init(&p, 11, 13, 2, 64, 14, 1.0f, 1.0f, 1.0f);
+    float *lin3 = run(&p, linear_kernels[isa]), *sm3 = run(&p, softmax_kernels[isa]);
+    p.nthreads = 1;
+    float *lin1 = run(&p, linear_kernels[isa]), *sm1 = run(&p, softmax_kernels[isa]);
+    expect_close("linear 1 vs 3 threads", lin1, lin3, (size_t)p.N * p.C, 1e-6, 1e-5);
+    expect_close("softmax 1 vs 3 threads", sm1, sm3, (size_t)p.N * p.C, 1e-7, 1e-6);
+    free(lin3), free(sm3), free(lin1), free(sm1);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+/* ---- PyTorch fixtures (gen_attention_fixtures.py) ---- */
+
+static float *load_f32(const char *name, size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, FIX "%s", name);
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  float *buf = malloc(sizeof(float) * n);
+  ck_assert(buf);
+  size_t got = fread(buf, sizeof(float), n, f);
+  int extra = fgetc(f);
+  fclose(f);
+  ck_assert_msg(got == n && extra == EOF, "%s: expected exactly %zu floats", path, n);
+  return buf;
+}
+
+/* fp32 PyTorch vs us: both sides carry fp32 rounding (~1e-6 relative after the power). */
+START_TEST(matches_pytorch_fixtures) {
+  const char *prefix[2] = {"lin", "sm"};
+  int heads[2] = {2, 1}, dims[2] = {32, 64};
+  for (int kind = 0; kind < 2; kind++) {
+    problem p;
+    problem_init(&p, 5, 7, heads[kind], dims[kind], 1, 1.0f, 1.0f, 1.0f);
+    char name[64];
+    snprintf(name, sizeof name, "%s_qk.f32", prefix[kind]);
+    float *qk = load_f32(name, (size_t)p.N * 2 * p.C);
+    snprintf(name, sizeof name, "%s_v.f32", prefix[kind]);
+    float *v = load_f32(name, (size_t)p.N * p.C);
+    snprintf(name, sizeof name, "%s_out.f32", prefix[kind]);
+    float *want = load_f32(name, (size_t)p.N * p.C);
+    for (int n = 0; n < p.N; n++) {
+      memcpy(p.qk + (size_t)n * p.ld_qk, qk + (size_t)n * 2 * p.C, sizeof(float) * 2 * p.C);
+      memcpy(p.v + (size_t)n * p.ld_v, v + (size_t)n * p.C, sizeof(float) * p.C);
+    }
+    for (int isa = 0; isa < 2; isa++) {
+      if (isa && !have_avx512())
+        break;
+      float *got = run(&p, kind ? softmax_kernels[isa] : linear_kernels[isa]);
+      snprintf(name, sizeof name, "%s %s vs pytorch", prefix[kind], isa ? "avx512" : "ref");
+      expect_close(name, got, want, (size_t)p.N * p.C, 1e-5, 1e-4);
+      free(got);
+    }
+    free(qk), free(v), free(want);
+    problem_free(&p);
+  }
+}
+END_TEST
+
+/* Angles are bit-identical to PyTorch's; sin/cos within 1 ulp (PyTorch uses SLEEF, we libm). */
+START_TEST(rope_tables_match_pytorch_and_direct) {
+  for (int d = 32; d <= 64; d += 32) {
+    char name[64];
+    float angle[32];
+    nala_rope_angle(d, angle);
+    snprintf(name, sizeof name, "angle_d%d.f32", d);
+    float *want_angle = load_f32(name, (size_t)d / 2);
+    for (int i = 0; i < d / 2; i++)
+      ck_assert_msg(angle[i] == want_angle[i], "angle d=%d [%d]: %.9g vs torch %.9g", d, i, angle[i], want_angle[i]);
+    size_t nt = nala_rope_tables_floats(5, 7, d);
+    float *tables = malloc(sizeof(float) * nt);
+    nala_rope rope;
+    nala_rope_build(5, 7, d, angle, tables, &rope);
+    snprintf(name, sizeof name, "rope_d%d_h5w7.f32", d);
+    float *want = load_f32(name, nt);
+    double worst = 0;
+    for (size_t i = 0; i < nt; i++)
+      worst = fmax(worst, fabs(tables[i] - want[i]));
+    printf("rope d=%d tables vs torch: max_abs=%.3e\n", d, worst);
+    ck_assert_msg(worst <= 0x1p-24 * 2, "rope d=%d differs from torch by %.3e", d, worst);
+    /* direct: sin/cos in double of the fp32 product position * angle */
+    for (int y = 0; y < 5; y++)
+      for (int j = 0; j < d / 2; j++) {
+        double th = (double)((float)y * angle[j]);
+        ck_assert(fabs(rope.sin_h[y * (d / 2) + j] - sin(th)) < 1.2e-7);
+        ck_assert(fabs(rope.cos_h[y * (d / 2) + j] - cos(th)) < 1.2e-7);
+      }
+    /* the official formula 1 / 10000^(j/(d/4-1)) in exact arithmetic: fp32 linspace is off by up
+     * to ~3e-8, which 10000^t turns into ~9.2 * 3e-8 relative, plus two fp32 roundings */
+    for (int j = 0; j < d / 4; j++)
+      ck_assert(fabs(angle[2 * j] - pow(10000.0, -(double)j / (d / 4 - 1))) <= 6e-7 * angle[2 * j]);
+    free(want_angle), free(tables), free(want);
+  }
+}
+END_TEST
+
+START_TEST(isa_override_and_selectors) {
+  setenv("NALA_ISA", "ref", 1);
+  ck_assert_int_eq(nala_isa_detect(), NALA_ISA_REF);
+  unsetenv("NALA_ISA");
+  ck_assert_int_eq(nala_isa_detect(), nala_isa_has_avx512() ? NALA_ISA_AVX512 : NALA_ISA_REF);
+  setenv("NALA_ISA", "avx512", 1);
+  ck_assert_int_eq(nala_isa_detect(), nala_isa_has_avx512() ? NALA_ISA_AVX512 : NALA_ISA_REF);
+  unsetenv("NALA_ISA");
+  ck_assert(nala_attn_linear_for(NALA_ISA_REF) == nala_attn_linear_ref);
+  ck_assert(nala_attn_softmax_for(NALA_ISA_REF) == nala_attn_softmax_ref);
+  ck_assert(nala_attn_linear_for(NALA_ISA_AVX512) == nala_attn_linear_avx512);
+  ck_assert(nala_attn_softmax_for(NALA_ISA_AVX512) == nala_attn_softmax_avx512);
+  ck_assert_str_eq(nala_isa_name(NALA_ISA_AVX512), "avx512");
+}
+END_TEST
+
+START_TEST(bad_arguments_are_reported) {
+  problem p;
+  problem_init(&p, 3, 4, 2, 32, 15, 1.0f, 1.0f, 1.0f);
+  nala_err err;
+  nala_attn_fn all[4] = {nala_attn_linear_ref, nala_attn_linear_avx512, nala_attn_softmax_ref,
+                         nala_attn_softmax_avx512};
+  for (int i = 0; i < 4; i++) {
+    nala_attn_args a = problem_args(&p, &err);
+    a.q = NULL;
+    ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    ck_assert_msg(strstr(err.msg, "NULL q") != NULL, "%s", err.msg);
+    a = problem_args(&p, &err);
+    a.d = 30;
+    ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    ck_assert_msg(strstr(err.msg, "d=30") != NULL, "%s", err.msg);
+    a = problem_args(&p, &err);
+    a.N = 13; /* rope is 3x4 */
+    ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    ck_assert_msg(strstr(err.msg, "3x4") != NULL, "%s", err.msg);
+    a = problem_args(&p, &err);
+    a.ld_v = 63;
+    ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    ck_assert_msg(strstr(err.msg, "ld_v=63") != NULL, "%s", err.msg);
+    a = problem_args(&p, &err);
+    a.ws = NULL;
+    ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    ck_assert_int_eq(all[i](NULL), NALA_E_ARG);
+  }
+  problem_free(&p);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("attention");
+  TCase *tc = tcase_create("kernels");
+  tcase_add_test(tc, linear_matches_formula);
+  tcase_add_test(tc, softmax_matches_formula);
+  tcase_add_test(tc, large_and_small_magnitudes);
+  tcase_add_test(tc, zero_and_overflowing_query_rows_give_zero);
+  tcase_add_test(tc, equal_keys_and_single_token);
+  tcase_add_test(tc, thread_count_does_not_change_result);
+  tcase_add_test(tc, matches_pytorch_fixtures);
+  tcase_add_test(tc, rope_tables_match_pytorch_and_direct);
+  tcase_add_test(tc, isa_override_and_selectors);
+  tcase_add_test(tc, bad_arguments_are_reported);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
