@@ -324,3 +324,269 @@ nala_status nala_image_write(const char *path, const nala_image *img, nala_err *
 }
 
 } // extern "C"
+
+// ---- resize and colour conversion ----------------------------------------------------------
+
+extern "C" nala_status nala_image_resize(const nala_image *src, nala_image *dst, nala_interp interp, nala_err *err) {
+  NALA_CHECK(check_image(src, "nala_image_resize: src", err));
+  NALA_CHECK(check_image(dst, "nala_image_resize: dst", err));
+  if (src->c != dst->c)
+    return nala_fail(err, NALA_E_SHAPE, "nala_image_resize: src has %d channels, dst %d", src->c, dst->c);
+  if (interp != NALA_INTERP_BILINEAR && interp != NALA_INTERP_NEAREST)
+    return nala_fail(err, NALA_E_ARG, "nala_image_resize: unknown interpolation %d", (int)interp);
+  NALA_SHIM_TRY
+  cv::Mat out = wrap(dst);
+  cv::resize(wrap(src), out, cv::Size(dst->w, dst->h), 0, 0,
+             interp == NALA_INTERP_BILINEAR ? cv::INTER_LINEAR : cv::INTER_NEAREST);
+  // resize() only reallocates when size or type differ, which the checks above exclude.
+  if (out.data != dst->data)
+    return nala_fail(err, NALA_E_BACKEND, "nala_image_resize: OpenCV reallocated the destination");
+  dst->order = src->order;
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "resizing", "nala_image_resize")
+}
+
+extern "C" nala_status nala_image_convert(const nala_image *src, nala_image *dst, nala_err *err) {
+  NALA_CHECK(check_image(src, "nala_image_convert: src", err));
+  NALA_CHECK(check_image(dst, "nala_image_convert: dst", err));
+  if (src->h != dst->h || src->w != dst->w)
+    return nala_fail(err, NALA_E_SHAPE, "nala_image_convert: src is %dx%d, dst %dx%d (HxW)", src->h, src->w, dst->h,
+                     dst->w);
+  if (dst->c == 3 && dst->order != NALA_BGR && dst->order != NALA_RGB)
+    return nala_fail(err, NALA_E_ARG, "nala_image_convert: a 3-channel dst needs order NALA_BGR or NALA_RGB");
+  NALA_SHIM_TRY
+  cv::Mat in = wrap(src), out = wrap(dst);
+  bool src_rgb = src->order == NALA_RGB, dst_rgb = dst->order == NALA_RGB;
+  if (src->c == dst->c && (src->c == 1 || src_rgb == dst_rgb))
+    in.copyTo(out);
+  else if (src->c == 3 && dst->c == 3)
+    cv::cvtColor(in, out, cv::COLOR_BGR2RGB); // the same swap serves both directions
+  else if (src->c == 3)
+    cv::cvtColor(in, out, src_rgb ? cv::COLOR_RGB2GRAY : cv::COLOR_BGR2GRAY);
+  else
+    cv::cvtColor(in, out, dst_rgb ? cv::COLOR_GRAY2RGB : cv::COLOR_GRAY2BGR);
+  if (out.data != dst->data)
+    return nala_fail(err, NALA_E_BACKEND, "nala_image_convert: OpenCV reallocated the destination");
+  if (dst->c == 1)
+    dst->order = NALA_GRAY;
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "converting colours", "nala_image_convert")
+}
+
+// ---- video ------------------------------------------------------------------------------------
+
+struct nala_video_reader {
+  cv::VideoCapture cap;
+  std::string name; // path or "camera N", for messages
+  nala_video_info info;
+  long frames_read;
+};
+
+struct nala_video_writer {
+  cv::VideoWriter out;
+  std::string path, tmp_path;
+  int w, h;
+};
+
+namespace {
+
+nala_status reader_finish_open(nala_video_reader *r, nala_video_reader **out, nala_err *err) {
+  if (!r->cap.isOpened())
+    return nala_fail(err, NALA_E_FORMAT, "%s: cannot open video (corrupt, truncated or unsupported format)",
+                     r->name.c_str());
+  r->info.w = (int)r->cap.get(cv::CAP_PROP_FRAME_WIDTH);
+  r->info.h = (int)r->cap.get(cv::CAP_PROP_FRAME_HEIGHT);
+  double fps = r->cap.get(cv::CAP_PROP_FPS);
+  double count = r->cap.get(cv::CAP_PROP_FRAME_COUNT);
+  r->info.fps = fps > 0 ? fps : 0;
+  r->info.frame_count = count > 0 ? (long)count : 0;
+  if (r->info.w <= 0 || r->info.h <= 0)
+    return nala_fail(err, NALA_E_FORMAT, "%s: video reports a zero frame size (%dx%d, WxH)", r->name.c_str(),
+                     r->info.w, r->info.h);
+  *out = r;
+  return NALA_OK;
+}
+
+} // namespace
+
+extern "C" nala_status nala_video_open(const char *path, nala_video_reader **out, nala_err *err) {
+  if (!path || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_video_open: path or out is NULL");
+  *out = nullptr;
+  struct stat info;
+  if (::stat(path, &info) != 0)
+    return nala_fail(err, NALA_E_IO, "%s: cannot open video: %s", path, std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    return nala_fail(err, NALA_E_IO, "%s: not a regular file", path);
+  if (info.st_size == 0)
+    return nala_fail(err, NALA_E_FORMAT, "%s: empty file (0 bytes), not a video", path);
+  nala_video_reader *r = nullptr;
+  NALA_SHIM_TRY
+  r = new nala_video_reader();
+  r->name = path;
+  // FFmpeg only: CAP_ANY would let the image-sequence backend treat a bad file as a pattern.
+  r->cap.open(path, cv::CAP_FFMPEG);
+  nala_status st = reader_finish_open(r, out, err);
+  if (st != NALA_OK)
+    delete r;
+  return st;
+  NALA_SHIM_CATCH((delete r, err), "opening video", path)
+}
+
+extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err *err) {
+  if (!out || index < 0)
+    return nala_fail(err, NALA_E_ARG, "nala_video_open_camera: out is NULL or index %d < 0", index);
+  *out = nullptr;
+  nala_video_reader *r = nullptr;
+  NALA_SHIM_TRY
+  r = new nala_video_reader();
+  r->name = "camera " + std::to_string(index);
+  r->cap.open(index);
+  nala_status st = reader_finish_open(r, out, err);
+  if (st != NALA_OK)
+    delete r;
+  return st;
+  NALA_SHIM_CATCH((delete r, err), "opening camera", "nala_video_open_camera")
+}
+
+extern "C" nala_video_info nala_video_get_info(const nala_video_reader *reader) {
+  nala_video_info none = {0, 0, 0.0, 0};
+  return reader ? reader->info : none;
+}
+
+extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
+                                       nala_err *err) {
+  if (got)
+    *got = 0;
+  if (!reader || !frame || !got)
+    return nala_fail(err, NALA_E_ARG, "nala_video_read: reader, frame or got is NULL");
+  if (order != NALA_BGR && order != NALA_RGB)
+    return nala_fail(err, NALA_E_ARG, "%s: nala_video_read: order must be NALA_BGR or NALA_RGB", reader->name.c_str());
+  NALA_SHIM_TRY
+  cv::Mat decoded;
+  if (!reader->cap.read(decoded) || decoded.empty())
+    return NALA_OK; // end of stream: OpenCV does not tell a clean end from a decode failure
+  if (decoded.type() != CV_8UC3)
+    return nala_fail(err, NALA_E_FORMAT, "%s: frame %ld is not 8-bit 3-channel (OpenCV type %d)",
+                     reader->name.c_str(), reader->frames_read, decoded.type());
+  if (!frame->data || frame->h != decoded.rows || frame->w != decoded.cols || frame->c != 3) {
+    nala_image_free(frame);
+    NALA_CHECK(nala_image_alloc(decoded.rows, decoded.cols, 3, order, frame, err));
+  }
+  cv::Mat dst = wrap(frame);
+  if (order == NALA_RGB)
+    cv::cvtColor(decoded, dst, cv::COLOR_BGR2RGB);
+  else
+    decoded.copyTo(dst);
+  frame->order = order;
+  reader->frames_read++;
+  *got = 1;
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "reading a frame", reader->name.c_str())
+}
+
+extern "C" void nala_video_close(nala_video_reader *reader) {
+  try {
+    delete reader;
+  } catch (...) { // a destructor that throws must still not unwind into C
+  }
+}
+
+extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, double fps, const char *fourcc,
+                                              nala_video_writer **out, nala_err *err) {
+  if (!path || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_video_writer_open: path or out is NULL");
+  *out = nullptr;
+  if (w <= 0 || h <= 0 || !(fps > 0))
+    return nala_fail(err, NALA_E_ARG, "%s: bad video size %dx%d (WxH) or fps %g", path, w, h, fps);
+  if (fourcc && std::strlen(fourcc) != 4)
+    return nala_fail(err, NALA_E_ARG, "%s: fourcc '%s' must have 4 characters", path, fourcc);
+  std::string ext = extension_of(path);
+  if (ext.empty())
+    return nala_fail(err, NALA_E_ARG, "%s: video path needs an extension (.mp4, .avi) to pick the container", path);
+  nala_video_writer *v = nullptr;
+  NALA_SHIM_TRY
+  v = new nala_video_writer();
+  v->path = path;
+  v->w = w;
+  v->h = h;
+  // The temp name keeps the extension: FFmpeg picks the container from it.
+  std::string tmpl = v->path + ".tmp.XXXXXX" + ext;
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemps(name.data(), (int)ext.size());
+  if (fd < 0) {
+    delete v;
+    return nala_fail(err, NALA_E_IO, "%s: cannot create temp file: %s", path, std::strerror(errno));
+  }
+  ::close(fd);
+  v->tmp_path = name.data();
+  const char *tries[2] = {fourcc ? fourcc : "avc1", fourcc ? nullptr : "mp4v"};
+  for (const char *cc : tries)
+    if (cc && !v->out.isOpened())
+      v->out.open(v->tmp_path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc(cc[0], cc[1], cc[2], cc[3]), fps,
+                  cv::Size(w, h), true);
+  if (!v->out.isOpened()) {
+    ::unlink(v->tmp_path.c_str());
+    delete v;
+    return nala_fail(err, NALA_E_UNSUPPORTED, "%s: OpenCV/FFmpeg cannot write codec %s into a '%s' file", path,
+                     fourcc ? fourcc : "avc1 or mp4v", ext.c_str());
+  }
+  *out = v;
+  return NALA_OK;
+  NALA_SHIM_CATCH((delete v, err), "opening video writer", path)
+}
+
+extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_image *frame, nala_err *err) {
+  if (!writer)
+    return nala_fail(err, NALA_E_ARG, "nala_video_write: writer is NULL");
+  NALA_CHECK(check_image(frame, writer->path.c_str(), err));
+  if (frame->c != 3 || frame->w != writer->w || frame->h != writer->h)
+    return nala_fail(err, NALA_E_SHAPE, "%s: frame is %dx%dx%d (HxWxC), the video is %dx%dx3", writer->path.c_str(),
+                     frame->h, frame->w, frame->c, writer->h, writer->w);
+  NALA_SHIM_TRY
+  cv::Mat m = wrap(frame);
+  if (frame->order == NALA_RGB) {
+    cv::Mat bgr;
+    cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+    writer->out.write(bgr);
+  } else {
+    writer->out.write(m);
+  }
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "writing a frame", writer->path.c_str())
+}
+
+extern "C" void nala_video_writer_abort(nala_video_writer *writer) {
+  if (!writer)
+    return;
+  try {
+    writer->out.release();
+  } catch (...) {
+  }
+  ::unlink(writer->tmp_path.c_str());
+  delete writer;
+}
+
+extern "C" nala_status nala_video_writer_close(nala_video_writer *writer, nala_err *err) {
+  if (!writer)
+    return nala_fail(err, NALA_E_ARG, "nala_video_writer_close: writer is NULL");
+  nala_status st = NALA_OK;
+  try {
+    writer->out.release();
+    struct stat info;
+    if (::stat(writer->tmp_path.c_str(), &info) != 0 || info.st_size == 0)
+      st = nala_fail(err, NALA_E_IO, "%s: the encoder wrote nothing", writer->path.c_str());
+    else if (std::rename(writer->tmp_path.c_str(), writer->path.c_str()) != 0)
+      st = nala_fail(err, NALA_E_IO, "%s: cannot rename temp file into place: %s", writer->path.c_str(),
+                     std::strerror(errno));
+  } catch (const std::exception &e) {
+    st = nala_fail(err, NALA_E_BACKEND, "%s: finishing video: %s", writer->path.c_str(), e.what());
+  } catch (...) {
+    st = nala_fail(err, NALA_E_BACKEND, "%s: finishing video: unknown C++ exception", writer->path.c_str());
+  }
+  if (st != NALA_OK)
+    ::unlink(writer->tmp_path.c_str());
+  delete writer;
+  return st;
+}

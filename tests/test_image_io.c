@@ -1,6 +1,7 @@
 /* Image and video I/O through the OpenCV shim. Fixtures: tests/fixtures/images (~130 KB), made by
  * tools/fixtures/make_preprocess_fixtures.py with Debian's python3-opencv 4.6. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,151 @@ START_TEST(write_errors_name_the_file) {
 END_TEST
 
 
+/* Flat frame i: colour (40*i, 255-20*i, 100) in BGR, so read-back frames can be told apart. */
+static void fill_frame(nala_image *f, int i) {
+  for (int y = 0; y < f->h; y++)
+    for (int x = 0; x < f->w; x++) {
+      uint8_t *p = f->data + y * f->stride + x * 3;
+      p[0] = (uint8_t)(40 * i), p[1] = (uint8_t)(255 - 20 * i), p[2] = 100;
+    }
+}
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+START_TEST(video_write_read_back) {
+  static const char *codecs[] = {"mp4v", NULL}; /* NULL = default (avc1, else mp4v) */
+  for (int k = 0; k < 2; k++) {
+    nala_err err;
+    char path[256];
+    tmp_path(path, sizeof path, k ? "default.mp4" : "mp4v.mp4");
+    nala_video_writer *vw;
+    ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 12.5, codecs[k], &vw, &err), NALA_OK);
+    nala_image frame;
+    ck_assert_int_eq(nala_image_alloc(48, 64, 3, NALA_BGR, &frame, &err), NALA_OK);
+    for (int i = 0; i < 6; i++) {
+      fill_frame(&frame, i);
+      ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
+      ck_assert_int_eq(file_exists(path), 0); /* nothing at the final path until close */
+    }
+    nala_image wrong;
+    ck_assert_int_eq(nala_image_alloc(40, 64, 3, NALA_BGR, &wrong, &err), NALA_OK);
+    ck_assert_int_eq(nala_video_write(vw, &wrong, &err), NALA_E_SHAPE);
+    nala_image_free(&wrong);
+    ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
+
+    nala_video_reader *vr;
+    ck_assert_int_eq(nala_video_open(path, &vr, &err), NALA_OK);
+    nala_video_info info = nala_video_get_info(vr);
+    printf("video %s: %dx%d fps=%g frames=%ld\n", codecs[k] ? codecs[k] : "default", info.w, info.h, info.fps,
+           info.frame_count);
+    ck_assert_int_eq(info.w, 64);
+    ck_assert_int_eq(info.h, 48);
+    ck_assert_double_eq_tol(info.fps, 12.5, 1e-9);
+    ck_assert_int_eq(info.frame_count, 6);
+    nala_image got_frame = {0};
+    int got, n = 0;
+    uint8_t *first_data = NULL;
+    while (nala_video_read(vr, NALA_RGB, &got_frame, &got, &err) == NALA_OK && got) {
+      if (!first_data)
+        first_data = got_frame.data;
+      ck_assert_ptr_eq(got_frame.data, first_data); /* the frame buffer is reused, not reallocated */
+      ck_assert_int_eq(got_frame.order, NALA_RGB);
+      /* Lossy codec: the flat colour comes back within a few levels (RGB order now). */
+      const uint8_t *p = got_frame.data + 24 * got_frame.stride + 32 * 3;
+      ck_assert_int_le(abs(p[2] - 40 * n), 6);
+      ck_assert_int_le(abs(p[1] - (255 - 20 * n)), 6);
+      ck_assert_int_le(abs(p[0] - 100), 6);
+      n++;
+    }
+    ck_assert_int_eq(n, 6);
+    nala_image_free(&got_frame);
+    nala_video_close(vr);
+    unlink(path);
+    nala_image_free(&frame);
+  }
+}
+END_TEST
+
+START_TEST(video_errors_name_the_file) {
+  nala_err err;
+  nala_video_reader *vr = (nala_video_reader *)&err; /* must be reset to NULL on failure */
+  ck_assert_int_eq(nala_video_open(IMG("no_such_video.mp4"), &vr, &err), NALA_E_IO);
+  ck_assert_ptr_null(vr);
+  ck_assert_ptr_nonnull(strstr(err.msg, "no_such_video.mp4"));
+  ck_assert_int_eq(nala_video_open(IMG("empty.png"), &vr, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "0 bytes"));
+  ck_assert_int_eq(nala_video_open(IMG("garbage.png"), &vr, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "garbage.png"));
+  printf("expected error: %s\n", err.msg);
+
+  /* A truncated mp4 (its index is written last) cannot be opened. */
+  char path[256], cut[300];
+  tmp_path(path, sizeof path, "cut_src.mp4");
+  snprintf(cut, sizeof cut, "%s.cut.mp4", path);
+  nala_video_writer *vw;
+  nala_image frame;
+  ck_assert_int_eq(nala_image_alloc(48, 64, 3, NALA_BGR, &frame, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 10, "mp4v", &vw, &err), NALA_OK);
+  for (int i = 0; i < 4; i++) {
+    fill_frame(&frame, i);
+    ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
+  }
+  ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
+  size_t n;
+  uint8_t *bytes = slurp(path, &n);
+  FILE *f = fopen(cut, "wb");
+  ck_assert(f);
+  fwrite(bytes, 1, n / 2, f);
+  fclose(f);
+  free(bytes);
+  ck_assert_int_eq(nala_video_open(cut, &vr, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, cut));
+  printf("expected error: %s\n", err.msg);
+  unlink(cut);
+  unlink(path);
+
+  /* An aborted writer leaves nothing behind; bad arguments are refused up front. */
+  ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 10, "mp4v", &vw, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
+  nala_video_writer_abort(vw);
+  ck_assert_int_eq(file_exists(path), 0);
+  ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 0, "mp4v", &vw, &err), NALA_E_ARG);
+  ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 10, "mp4", &vw, &err), NALA_E_ARG);
+  ck_assert_int_eq(nala_video_writer_open("/nonexistent_dir_nala/v.mp4", 64, 48, 10, "mp4v", &vw, &err), NALA_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent_dir_nala/v.mp4"));
+  ck_assert_int_eq(nala_video_open_camera(-1, &vr, &err), NALA_E_ARG);
+  nala_image_free(&frame);
+}
+END_TEST
+
+START_TEST(convert_round_trips) {
+  nala_err err;
+  nala_image bgr, rgb, gray, back;
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_BGR, 0, &bgr, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_alloc(37, 53, 3, NALA_RGB, &rgb, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_alloc(37, 53, 3, NALA_BGR, &back, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_alloc(37, 53, 1, NALA_GRAY, &gray, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_convert(&bgr, &rgb, &err), NALA_OK);
+  ck_assert_int_eq(rgb.data[0], bgr.data[2]);
+  ck_assert_int_eq(nala_image_convert(&rgb, &back, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&bgr, &back), 0);
+  ck_assert_int_eq(nala_image_convert(&bgr, &gray, &err), NALA_OK);
+  /* cv2 BGR2GRAY: 0.299 R + 0.587 G + 0.114 B, rounded (fixed point, so allow 1 level). */
+  const uint8_t *p = bgr.data;
+  double want = 0.299 * p[2] + 0.587 * p[1] + 0.114 * p[0];
+  ck_assert_double_le(fabs(gray.data[0] - want), 1.0);
+  nala_image small;
+  ck_assert_int_eq(nala_image_alloc(10, 53, 3, NALA_BGR, &small, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_convert(&bgr, &small, &err), NALA_E_SHAPE);
+  ck_assert_int_eq(nala_image_resize(&bgr, &gray, NALA_INTERP_BILINEAR, &err), NALA_E_SHAPE);
+  nala_image_free(&small);
+  nala_image_free(&bgr);
+  nala_image_free(&rgb);
+  nala_image_free(&gray);
+  nala_image_free(&back);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("image_io");
   TCase *tc = tcase_create("core");
@@ -213,6 +359,9 @@ int main(void) {
   tcase_add_test(tc, jpeg_matches_cv2_and_ignores_exif_orientation);
   tcase_add_test(tc, bad_images_give_clear_errors);
   tcase_add_test(tc, write_errors_name_the_file);
+  tcase_add_test(tc, convert_round_trips);
+  tcase_add_test(tc, video_write_read_back);
+  tcase_add_test(tc, video_errors_name_the_file);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

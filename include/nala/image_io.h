@@ -24,7 +24,9 @@ typedef struct nala_image {
 } nala_image;
 
 /* Reads an 8-bit colour image like mmcv's 'color' flag (EXIF orientation ignored) in the given
- * order (NALA_BGR or NALA_RGB). Images with more than max_pixels pixels (0 = no limit) are refused. */
+ * order (NALA_BGR or NALA_RGB); grey files give 3 equal channels. Images with more than max_pixels
+ * pixels (0 = no limit) are refused: PNG/JPEG from the header before decoding, other formats after.
+ * Truncated JPEGs are refused (cv2 only warns and fills the missing rows with grey). */
 nala_status nala_image_read(const char *path, nala_channel_order order, size_t max_pixels, nala_image *out,
                             nala_err *err);
 
@@ -39,6 +41,63 @@ nala_status nala_image_alloc(int h, int w, int c, nala_channel_order order, nala
 
 /* Frees an owned image's pixels and zeroes the struct; safe on a zeroed struct. */
 void nala_image_free(nala_image *img);
+
+typedef enum nala_interp { NALA_INTERP_BILINEAR = 0, NALA_INTERP_NEAREST = 1 } nala_interp;
+
+/* Resizes src into dst (both allocated or borrowed by the caller; dst's h and w are the target size,
+ * dst->c must equal src->c) exactly like cv2.resize with INTER_LINEAR / INTER_NEAREST, which is what
+ * mmcv.imresize calls. Never allocates dst memory; dst->order is set to src->order. */
+nala_status nala_image_resize(const nala_image *src, nala_image *dst, nala_interp interp, nala_err *err);
+
+/* Converts between channel orders (BGR <-> RGB, 3 channels <-> GRAY with cv2's weights) into a
+ * caller-provided dst of the same h and w; dst->c and dst->order say the wanted layout. */
+nala_status nala_image_convert(const nala_image *src, nala_image *dst, nala_err *err);
+
+/* Video reading and writing (OpenCV videoio, FFmpeg backend). A reader or writer belongs to one
+ * thread at a time; separate handles are independent. */
+typedef struct nala_video_reader nala_video_reader;
+typedef struct nala_video_writer nala_video_writer;
+
+/* Properties of an open video; fps and frame_count are 0 when the container does not say
+ * (cameras, some streams). frame_count is the container's claim, not a decoded count. */
+typedef struct nala_video_info {
+  int w, h;
+  double fps;
+  long frame_count;
+} nala_video_info;
+
+/* Opens a video file; refuses missing, empty or undecodable files with a message naming the path. */
+nala_status nala_video_open(const char *path, nala_video_reader **out, nala_err *err);
+
+/* Opens camera number index (/dev/videoN on Linux). */
+nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err *err);
+
+/* Width, height, fps and claimed frame count of an open reader. */
+nala_video_info nala_video_get_info(const nala_video_reader *reader);
+
+/* Decodes the next frame into frame in the given order (NALA_BGR or NALA_RGB). frame is
+ * (re)allocated only when empty or of another size, so a loop reusing one nala_image allocates
+ * once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. */
+nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
+                            nala_err *err);
+
+/* Closes a reader; safe on NULL. */
+void nala_video_close(nala_video_reader *reader);
+
+/* Creates a video file of w x h frames at fps. fourcc is a 4-letter codec ("mp4v", "avc1", "MJPG")
+ * or NULL to try avc1 then mp4v. Frames go to a temp file renamed to path by a successful
+ * nala_video_writer_close, so an interrupted run leaves no half-written video at path. */
+nala_status nala_video_writer_open(const char *path, int w, int h, double fps, const char *fourcc,
+                                   nala_video_writer **out, nala_err *err);
+
+/* Appends one frame (w x h, 3 channels, any stride; RGB frames are converted). */
+nala_status nala_video_write(nala_video_writer *writer, const nala_image *frame, nala_err *err);
+
+/* Finishes the file and moves it into place; frees the writer (also on failure). */
+nala_status nala_video_writer_close(nala_video_writer *writer, nala_err *err);
+
+/* Drops an unfinished video (temp file removed, nothing at path); safe on NULL. */
+void nala_video_writer_abort(nala_video_writer *writer);
 
 #ifdef __cplusplus
 }
