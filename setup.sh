@@ -10,7 +10,7 @@ JOBS=$(nproc)
 
 deps() {
   local pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev check libopencv-dev libpng-dev)
-  if [ "${1:-}" = bench ]; then pkgs+=(python3 python3-torch python3-numpy python3-opencv time); fi
+  if [ "${1:-}" = bench ]; then pkgs+=(python3 python3-torch python3-numpy python3-opencv time libopenblas0-openmp); fi  # Debian torch on netlib BLAS is ~16x slower
   local missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
