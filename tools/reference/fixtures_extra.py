@@ -4,7 +4,7 @@
   for core/seeded_init.c's bit-exact test;
 - backbone/nala_attn_zero_query.safetensors: one NaLa and one softmax attention core on small q, k, v
   where one query row is all zero (NALA.py gives NaN there, we define 0);
-- backbone/tiny_weights_f16.safetensors + tiny_45x61_llvv.safetensors: a tiny custom config whose
+- backbone/tiny_weights.safetensors + tiny_45x61_llvv.safetensors: a tiny custom config whose
   weights go through a real .pth and tools/convert_checkpoint.py (F16), to test the loading path.
 """
 import json
@@ -19,7 +19,7 @@ import torch
 import nalaformer_ref as R
 import safetensors_io
 import seeded_init as SI
-from make_fixtures import error_stats, run_with_taps
+from make_fixtures import blas_library, error_stats, run_with_taps
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,7 +108,7 @@ TINY_WEIGHT_SEED = 7
 
 def make_tiny_case(out_dir, h=45, w=61, input_seed=106):
     model = R.build(None, flags="llvv", seed=TINY_WEIGHT_SEED, **TINY)
-    weights_path = os.path.join(out_dir, "tiny_weights_f16.safetensors")
+    weights_path = os.path.join(out_dir, "tiny_weights.safetensors")
     with tempfile.TemporaryDirectory(prefix="nala-tiny-") as tmp:
         # An mmdet-style checkpoint with unprefixed keys and BN counters, as training scripts save it.
         state = {k[len("backbone."):]: v for k, v in model.state_dict().items()}
@@ -135,12 +135,13 @@ def make_tiny_case(out_dir, h=45, w=61, input_seed=106):
     cfg = dict(TINY)
     metadata = {
         "case": f"tiny_{h}x{w}_llvv", "variant": "custom", "flags": json.dumps(["l", "l", "v", "v"]),
-        "weights": "tiny_weights_f16.safetensors (F16, written by tools/convert_checkpoint.py from a .pth "
+        "weights": "tiny_weights.safetensors (F16, written by tools/convert_checkpoint.py from a .pth "
                    f"holding seeded weights, seed {TINY_WEIGHT_SEED}); outputs use the F16 values",
         "config": json.dumps(cfg), "height": str(h), "width": str(w),
         "input": f"torch.randn(1,3,{h},{w}) from torch.Generator().manual_seed({input_seed})",
         "layouts": json.dumps({k: "NCHW" for k in tensors}),
         "noise_fp32_vs_fp64": json.dumps(noise),
+        "torch": torch.__version__, "blas": blas_library(),
         "generator": "tools/reference/fixtures_extra.py",
     }
     path = os.path.join(out_dir, f"tiny_{h}x{w}_llvv.safetensors")

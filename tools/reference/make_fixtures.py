@@ -41,6 +41,14 @@ CASES = [
 ]
 
 
+def blas_library():
+    """Which BLAS torch's matmuls ran on (Debian's libblas.so.3 alternative): fp32 bits depend on it."""
+    try:
+        return os.path.realpath("/etc/alternatives/libblas.so.3-x86_64-linux-gnu")
+    except OSError:
+        return "unknown"
+
+
 def tap_layout(name):
     if name.endswith(".qkvg"):
         return "tokens [1, H*W, 4*C], row y*W+x, columns q|k|v|g (C each), head h = columns h*d..h*d+d-1"
@@ -111,7 +119,7 @@ def make_seeded_case(out_dir, name, variant, flags, h, w, input_seed, taps, stor
         "noise_definition": "PyTorch float32 vs the same model in float64: rel_l2 = ||a-b||/||b||, "
                             "max_abs = max|a-b|, max_rel = max|a-b| / max|b|",
         "gmac": f"{R.count_macs(cfg, cfg['flags'], h, w) / 1e9:.6f}",
-        "torch": torch.__version__,
+        "torch": torch.__version__, "blas": blas_library(),
         "generator": "tools/reference/make_fixtures.py",
     }
     path = os.path.join(out_dir, f"{name}.safetensors")
