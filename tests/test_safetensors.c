@@ -180,6 +180,23 @@ START_TEST(writer_rejects_bad_tensors_and_keeps_target) {
 }
 END_TEST
 
+START_TEST(empty_tensor_list_round_trips) {
+  nala_err err;
+  ck_assert_msg(nala_st_write(path, NULL, 0, &err) == NALA_OK, "%s", err.msg);
+  size_t size;
+  unsigned char *raw = st_read_file(path, &size);
+  ck_assert_uint_eq(size, 16); /* length + "{}" padded with six spaces */
+  ck_assert_int_eq(memcmp(raw + 8, "{}      ", 8), 0);
+  free(raw);
+  nala_st_file *file;
+  ck_assert_msg(nala_st_open(path, &file, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_uint_eq(nala_st_count(file), 0);
+  ck_assert_ptr_null(nala_st_at(file, 0));
+  ck_assert_uint_eq(nala_st_metadata_count(file), 0);
+  nala_st_close(file);
+}
+END_TEST
+
 START_TEST(open_reports_missing_and_non_regular_files) {
   nala_st_file *file = (nala_st_file *)1;
   nala_err err;
@@ -360,6 +377,7 @@ int main(void) {
   tcase_add_test(tc, bf16_conversion_exact_for_specials);
   tcase_add_test(tc, writer_rejects_bad_tensors_and_keeps_target);
   tcase_add_test(tc, open_reports_missing_and_non_regular_files);
+  tcase_add_test(tc, empty_tensor_list_round_trips);
   suite_add_tcase(s, tc);
   TCase *bad = tcase_create("bad_files");
   tcase_add_checked_fixture(bad, setup, teardown);

@@ -2,6 +2,7 @@
  * one error, ignore rules and scopes, optional keys, and the seeded source's determinism. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,56 @@ START_TEST(bad_arguments_are_rejected) {
 }
 END_TEST
 
+/* Two binders in two threads over the same file (plus a seeded one): no shared state between
+ * binders, so both see the same values and their own problems only. */
+typedef struct thread_job {
+  int seeded;
+  nala_status finish_status;
+  char msg[NALA_ERR_MSG_MAX];
+  float values[6];
+} thread_job;
+
+static void *bind_in_thread(void *arg) {
+  thread_job *job = arg;
+  nala_err err;
+  nala_weights *w = NULL;
+  for (int round = 0; round < 50; round++) {
+    nala_status st = job->seeded ? nala_weights_seeded(3, &w, &err) : nala_weights_open(path, &w, &err);
+    if (st != NALA_OK) {
+      job->finish_status = st;
+      snprintf(job->msg, sizeof job->msg, "%s", err.msg);
+      return NULL;
+    }
+    nala_weights_take(w, "backbone.a.weight", 2, (int64_t[]){2, 3}, job->values);
+    nala_weights_take(w, job->seeded ? "backbone.seeded_only" : "backbone.file_only", 1, (int64_t[]){1}, NULL);
+    job->finish_status = nala_weights_finish(w, "backbone.", &err);
+    snprintf(job->msg, sizeof job->msg, "%s", err.msg);
+    nala_weights_close(w);
+  }
+  return NULL;
+}
+
+START_TEST(binders_in_two_threads_are_independent) {
+  write_mixed_file();
+  thread_job jobs[3] = {{.seeded = 0}, {.seeded = 0}, {.seeded = 1}};
+  pthread_t threads[3];
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(pthread_create(&threads[i], NULL, bind_in_thread, &jobs[i]), 0);
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_int_eq(jobs[i].finish_status, NALA_E_FORMAT);
+    ck_assert_int_eq(memcmp(jobs[i].values, a_weight, sizeof a_weight), 0);
+    ck_assert_msg(strstr(jobs[i].msg, "backbone.file_only") && !strstr(jobs[i].msg, "seeded_only"), "%s",
+                  jobs[i].msg);
+  }
+  float want[6];
+  ck_assert_int_eq(nala_seeded_fill(3, "backbone.a.weight", 2, (int64_t[]){2, 3}, want, NULL), NALA_OK);
+  ck_assert_int_eq(memcmp(jobs[2].values, want, sizeof want), 0);
+  ck_assert_msg(strstr(jobs[2].msg, "backbone.seeded_only") && !strstr(jobs[2].msg, "file_only"), "%s", jobs[2].msg);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("weights");
   TCase *tc = tcase_create("core");
@@ -244,6 +295,7 @@ int main(void) {
   tcase_add_test(tc, open_errors_name_the_file);
   tcase_add_test(tc, seeded_source_is_deterministic);
   tcase_add_test(tc, bad_arguments_are_rejected);
+  tcase_add_test(tc, binders_in_two_threads_are_independent);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
