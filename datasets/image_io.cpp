@@ -262,6 +262,11 @@ void nala_image_free(nala_image *img) {
 
 nala_status nala_image_read(const char *path, nala_channel_order order, size_t max_pixels, nala_image *out,
                             nala_err *err) {
+  return nala_image_read_exif(path, order, max_pixels, NALA_EXIF_IGNORE, out, err);
+}
+
+nala_status nala_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
+                                 nala_image *out, nala_err *err) {
   if (out)
     std::memset(out, 0, sizeof *out);
   if (!path || !out)
@@ -270,8 +275,11 @@ nala_status nala_image_read(const char *path, nala_channel_order order, size_t m
     return nala_fail(err, NALA_E_ARG, "%s: nala_image_read: order must be NALA_BGR or NALA_RGB", path);
   NALA_SHIM_TRY
   cv::Mat m;
-  // mmcv's 'color' flag: always 3 channels, EXIF orientation not applied.
-  nala_status st = decode(path, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION, max_pixels, m, err);
+  if (exif != NALA_EXIF_IGNORE && exif != NALA_EXIF_APPLY)
+    return nala_fail(err, NALA_E_ARG, "%s: unknown EXIF mode %d", path, (int)exif);
+  // Always 3 channels (grey files replicated), as cv2.IMREAD_COLOR gives.
+  int flags = cv::IMREAD_COLOR | (exif == NALA_EXIF_IGNORE ? cv::IMREAD_IGNORE_ORIENTATION : 0);
+  nala_status st = decode(path, flags, max_pixels, m, err);
   if (st != NALA_OK)
     return st;
   if (order == NALA_RGB)

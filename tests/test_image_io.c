@@ -141,8 +141,23 @@ START_TEST(jpeg_matches_cv2_and_ignores_exif_orientation) {
   ck_assert_int_eq(rot.h, 37);
   ck_assert_int_eq(rot.w, 53);
   ck_assert_uint_eq(count_diff(&rot, &ref), 0);
-  nala_image_free(&jpg);
   nala_image_free(&rot);
+  /* NALA_EXIF_APPLY reproduces cv2.IMREAD_COLOR (mmcv's default 'color'): Orientation 6 is a
+   * 90-degree clockwise turn, out(y, x) = in(H-1-x, y) with H = 37. */
+  ck_assert_int_eq(nala_image_read_exif(IMG("exif_rot6_37x53.jpg"), NALA_BGR, 0, NALA_EXIF_APPLY, &rot, &err),
+                   NALA_OK);
+  ck_assert_int_eq(rot.h, 53);
+  ck_assert_int_eq(rot.w, 37);
+  size_t bad = 0;
+  for (int y = 0; y < 53; y++)
+    for (int x = 0; x < 37; x++)
+      for (int ch = 0; ch < 3; ch++)
+        bad += rot.data[y * rot.stride + x * 3 + ch] != jpg.data[(36 - x) * jpg.stride + y * 3 + ch];
+  ck_assert_uint_eq(bad, 0);
+  nala_image_free(&rot);
+  ck_assert_int_eq(nala_image_read_exif(IMG("color_37x53.jpg"), NALA_BGR, 0, (nala_exif_mode)7, &rot, &err),
+                   NALA_E_ARG);
+  nala_image_free(&jpg);
   free(want);
   /* Gray files are read as 3 equal channels, as cv2.IMREAD_COLOR does. */
   nala_image gray;

@@ -23,12 +23,21 @@ typedef struct nala_image {
   nala_channel_order order; /* of the 3 channels when c == 3 */
 } nala_image;
 
-/* Reads an 8-bit colour image like mmcv's 'color' flag (EXIF orientation ignored) in the given
+/* Reads an 8-bit colour image with EXIF orientation ignored (cv2 IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION,
+ * mmcv's 'color_ignore_orientation'; for mmcv's default 'color' see nala_image_read_exif) in the given
  * order (NALA_BGR or NALA_RGB); grey files give 3 equal channels. Images with more than max_pixels
  * pixels (0 = no limit) are refused: PNG/JPEG from the header before decoding, other formats after.
  * Truncated JPEGs are refused (cv2 only warns and fills the missing rows with grey). */
 nala_status nala_image_read(const char *path, nala_channel_order order, size_t max_pixels, nala_image *out,
                             nala_err *err);
+
+typedef enum nala_exif_mode { NALA_EXIF_IGNORE = 0, NALA_EXIF_APPLY = 1 } nala_exif_mode;
+
+/* nala_image_read with a choice of EXIF handling. NALA_EXIF_APPLY rotates/flips like cv2.IMREAD_COLOR,
+ * which is what mmcv 2.x's default flag 'color' maps to (its 'color_ignore_orientation' adds
+ * IMREAD_IGNORE_ORIENTATION); NALA_EXIF_IGNORE is nala_image_read's behaviour. */
+nala_status nala_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
+                                 nala_image *out, nala_err *err);
 
 /* Reads a label map unchanged: must be single-channel 8-bit (ADE20K/Cityscapes annotations). */
 nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err);
