@@ -33,9 +33,9 @@ struct nala_st_file {
   size_t n_meta;
 };
 
-static const char *const dtype_names[] = {"BOOL", "U8",  "I8",  "I16", "U16", "F16", "BF16",
-                                          "I32",  "U32", "F32", "F64", "I64", "U64"};
-static const size_t dtype_sizes[] = {1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8};
+static const char *const dtype_names[] = {"BOOL", "U8",  "I8",  "I16",     "U16",     "F16",     "BF16",   "I32", "U32",
+                                          "F32",  "F64", "I64", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "C64"};
+static const size_t dtype_sizes[] = {1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8, 8, 8, 1, 1, 1, 8};
 #define N_DTYPES (sizeof dtype_names / sizeof dtype_names[0])
 
 const char *nala_dtype_name(nala_dtype dtype) {
@@ -189,8 +189,14 @@ static nala_status parse_tensor(const cJSON *entry, const uint8_t *data, uint64_
     describe_json(dtype, what, sizeof what);
     return nala_fail(err, NALA_E_FORMAT, "tensor \"%s\": \"dtype\" is %s, expected a string", name, what);
   }
-  if (!nala_dtype_from_name(dtype->valuestring, &t->dtype))
+  if (!nala_dtype_from_name(dtype->valuestring, &t->dtype)) {
+    /* Newer safetensors versions define sub-byte types; their byte size is not a whole number. */
+    static const char *const sub_byte[] = {"F4", "F6_E2M3", "F6_E3M2"};
+    for (size_t i = 0; i < sizeof sub_byte / sizeof sub_byte[0]; i++)
+      if (!strcmp(dtype->valuestring, sub_byte[i]))
+        return nala_fail(err, NALA_E_UNSUPPORTED, "tensor \"%s\": dtype %s is not supported", name, sub_byte[i]);
     return nala_fail(err, NALA_E_FORMAT, "tensor \"%s\": unknown dtype \"%.40s\"", name, dtype->valuestring);
+  }
 
   const cJSON *shape = cJSON_GetObjectItemCaseSensitive(entry, "shape");
   if (!cJSON_IsArray(shape)) {

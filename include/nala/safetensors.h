@@ -19,7 +19,9 @@ extern "C" {
 
 typedef enum nala_dtype {
   NALA_DT_BOOL, NALA_DT_U8, NALA_DT_I8, NALA_DT_I16, NALA_DT_U16, NALA_DT_F16, NALA_DT_BF16,
-  NALA_DT_I32, NALA_DT_U32, NALA_DT_F32, NALA_DT_F64, NALA_DT_I64, NALA_DT_U64
+  NALA_DT_I32, NALA_DT_U32, NALA_DT_F32, NALA_DT_F64, NALA_DT_I64, NALA_DT_U64,
+  /* Readable (a file holding them opens) but not convertible to float32. */
+  NALA_DT_F8_E4M3, NALA_DT_F8_E5M2, NALA_DT_F8_E8M0, NALA_DT_C64
 } nala_dtype;
 
 /* One tensor of an open file (or one to write). data points into the mapping (read) or to
