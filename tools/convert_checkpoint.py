@@ -9,7 +9,7 @@ Accepts a bare state_dict, {'state_dict': ...} (mmdet/mmseg) or {'model': ...} (
 classification training). Keys get the `backbone.` prefix unless they already start with one of
 backbone./neck./decode_head./roi_head./rpn_head./bbox_head./auxiliary_head.; a DDP `module.`
 prefix is removed first. BatchNorm num_batches_tracked buffers are dropped; RoPE.angle buffers are
-kept (and checked against NALA.py's formula). A classification checkpoint (top-level proj/norm/head)
+kept (checked against NALA.py's formula, always stored F32). A classification checkpoint (top-level proj/norm/head)
 has its classifier keys dropped and lacks the dense extra_norms: that is an error unless
 --init-extra-norms is given (weight 1, bias 0). The output is written atomically.
 Exit codes: 0 success, 1 bad or unreadable checkpoint, 2 bad arguments.
@@ -198,7 +198,10 @@ def main(argv=None):
         if args.list:
             return 0
         store = STORE_DTYPES[args.dtype]
-        dtypes = {k: (store if v.dtype.kind == "f" else "I64") for k, v in tensors.items()}
+        # RoPE.angle is a computed buffer that loaders verify against the formula: narrowing it
+        # to F16/BF16 would make a correct checkpoint fail that check, so it stays F32.
+        dtypes = {k: ("F32" if k.endswith(".RoPE.angle") else store) if v.dtype.kind == "f" else "I64"
+                  for k, v in tensors.items()}
         tensors = {k: (v if v.dtype.kind == "f" else v.astype(np.int64)) for k, v in tensors.items()}
         metadata = {"format": "pt", "source": os.path.basename(args.input),
                     "converter": "tools/convert_checkpoint.py", "dtype": store}

@@ -119,7 +119,7 @@ def make_tiny_case(out_dir, h=45, w=61, input_seed=106):
     stored, _, dtypes = safetensors_io.load(weights_path, want_metadata=True)
     expected = [k for k in model.state_dict() if not k.endswith(".num_batches_tracked")]
     assert sorted(stored) == sorted(expected), "converter changed the key set"
-    assert set(dtypes.values()) == {"F16"}
+    assert {d for k, d in dtypes.items() if not k.endswith(".RoPE.angle")} == {"F16"}
     # Run the model on exactly what C will read: F16 values widened to float32.
     loaded = {k: torch.from_numpy(v.astype(np.float32)) for k, v in stored.items()}
     model.load_state_dict(loaded, strict=False)
@@ -135,7 +135,7 @@ def make_tiny_case(out_dir, h=45, w=61, input_seed=106):
     cfg = dict(TINY)
     metadata = {
         "case": f"tiny_{h}x{w}_llvv", "variant": "custom", "flags": json.dumps(["l", "l", "v", "v"]),
-        "weights": "tiny_weights.safetensors (F16, written by tools/convert_checkpoint.py from a .pth "
+        "weights": "tiny_weights.safetensors (F16, RoPE.angle F32, written by tools/convert_checkpoint.py from a .pth "
                    f"holding seeded weights, seed {TINY_WEIGHT_SEED}); outputs use the F16 values",
         "config": json.dumps(cfg), "height": str(h), "width": str(w),
         "input": f"torch.randn(1,3,{h},{w}) from torch.Generator().manual_seed({input_seed})",
