@@ -92,9 +92,11 @@ static nala_status conv_init(nala_backbone *m, nala_layer *L, nala_conv_shape s,
   return bias_memory(m->engine, b, s.oc, &L->b, err);
 }
 
-/* Conv weights [oc][ic/groups][k][k] + bias, optionally followed by BatchNorm at bn_prefix. */
+/* Conv weights [oc][ic/groups][k][k] + bias, optionally followed by BatchNorm at bn_prefix.
+ * residual (depthwise only): the layer computes x + conv(x), folded as +1 on the centre tap, so
+ * no post-op is needed (oneDNN 2.6 has no fast depthwise kernel with a full-tensor binary add). */
 static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_conv_shape s, const char *conv_prefix,
-                             const char *bn_prefix, nala_err *err) {
+                             const char *bn_prefix, int residual, nala_err *err) {
   char cp[200], bp[200];
   snprintf(cp, sizeof cp, "%s", conv_prefix);
   snprintf(bp, sizeof bp, "%s", bn_prefix ? bn_prefix : "");
@@ -121,6 +123,9 @@ static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_c
         b[o] = (float)((b[o] - (double)mean[o]) * scale + beta[o]);
       }
     }
+    if (residual)
+      for (int o = 0; o < s.oc; o++)
+        w[o * per_oc + (size_t)(s.k / 2) * s.k + s.k / 2] += 1.0f;
     st = conv_init(m, L, s, w, b, err);
   }
   free(w), free(b), free(g), free(beta), free(mean), free(var);
@@ -144,13 +149,13 @@ static nala_status load_block(nala_backbone *m, loader *ld, nala_stage *S, int s
   char name[200], name2[200];
   nala_conv_shape dw3 = {C, C, 3, 1, C, 0, 0}, dw5 = {C, C, 5, 1, C, 0, 0}, dwf = {F, F, 3, 1, F, 0, 0};
   snprintf(name, sizeof name, "%s.cpe1", p);
-  NALA_CHECK(load_conv(m, ld, &B->cpe1, dw3, name, NULL, err));
+  NALA_CHECK(load_conv(m, ld, &B->cpe1, dw3, name, NULL, 1, err));
   snprintf(name, sizeof name, "%s.cpe2", p);
-  NALA_CHECK(load_conv(m, ld, &B->cpe2, dw3, name, NULL, err));
+  NALA_CHECK(load_conv(m, ld, &B->cpe2, dw3, name, NULL, 1, err));
   snprintf(name, sizeof name, "%s.attn.lepe", p);
-  NALA_CHECK(load_conv(m, ld, &B->lepe, dw5, name, NULL, err));
+  NALA_CHECK(load_conv(m, ld, &B->lepe, dw5, name, NULL, 0, err));
   snprintf(name, sizeof name, "%s.ffn.dwconv", p);
-  NALA_CHECK(load_conv(m, ld, &B->ffn_dw, dwf, name, NULL, err));
+  NALA_CHECK(load_conv(m, ld, &B->ffn_dw, dwf, name, NULL, 1, err));
   /* LayerNorm2d (norm1, norm2) uses eps 1e-6; attn.ln is a plain nn.LayerNorm, eps 1e-5. */
   snprintf(name, sizeof name, "%s.norm1.norm", p);
   snprintf(name2, sizeof name2, "%s.norm2.norm", p);
@@ -249,7 +254,7 @@ static nala_status load_stage(nala_backbone *m, loader *ld, int si, nala_err *er
     snprintf(conv, sizeof conv, "backbone.layers.%d.downsample.reduction", si);
     snprintf(bn, sizeof bn, "backbone.layers.%d.downsample.norm", si);
     nala_conv_shape s = {S->dim, c->embed_dims[si + 1], 3, 2, 1, 0, 0};
-    NALA_CHECK(load_conv(m, ld, &S->down, s, conv, bn, err));
+    NALA_CHECK(load_conv(m, ld, &S->down, s, conv, bn, 0, err));
   }
   return NALA_OK;
 }
@@ -263,7 +268,7 @@ static nala_status load_stem(nala_backbone *m, loader *ld, nala_err *err) {
     char conv[64], bn[64];
     snprintf(conv, sizeof conv, "backbone.patch_embed.proj.%d", conv_idx[i]);
     snprintf(bn, sizeof bn, "backbone.patch_embed.proj.%d", conv_idx[i] + 1);
-    NALA_CHECK(load_conv(m, ld, &m->stem[i], s[i], conv, bn, err));
+    NALA_CHECK(load_conv(m, ld, &m->stem[i], s[i], conv, bn, 0, err));
   }
   return NALA_OK;
 }

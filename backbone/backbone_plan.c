@@ -63,7 +63,7 @@ static nala_status add_arg(builder *b, nala_op *op, int arg, const dnnl_memory_d
 
 /* A oneDNN step: src -> dst (+ src1 for a binary add post-op), with the layer's weights. */
 static nala_status add_dnnl(builder *b, dnnl_primitive_desc_t pd, const nala_layer *layer, size_t src,
-                            size_t dst, size_t src1, int posts) {
+                            size_t dst, size_t src1, int posts, int prof) {
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   size_t scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
   if (scratch > b->max_scratch)
@@ -79,6 +79,7 @@ static nala_status add_dnnl(builder *b, dnnl_primitive_desc_t pd, const nala_lay
     return st;
   }
   op->kind = NALA_OP_DNNL;
+  op->prof = prof;
   dnnl_status_t ds = dnnl_primitive_create(&op->prim, pd);
   if (ds != dnnl_success) {
     dnnl_primitive_desc_destroy(pd);
@@ -106,13 +107,13 @@ static nala_status conv_op(builder *b, const nala_layer *L, int h, int w, size_t
   s.w = w;
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_conv_pd(b->ctx->model->engine, &s, &L->wmd, posts, &pd, b->err));
-  return add_dnnl(b, pd, L, src, dst, src1, posts);
+  return add_dnnl(b, pd, L, src, dst, src1, posts, s.groups > 1 ? NALA_PROF_DWCONV : NALA_PROF_CONV);
 }
 
 static nala_status linear_op(builder *b, const nala_layer *L, int rows, size_t src, size_t dst, int posts) {
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_matmul_pd(b->ctx->model->engine, rows, L->in, L->out, L->in, L->out, &L->wmd, posts, &pd, b->err));
-  return add_dnnl(b, pd, L, src, dst, SIZE_MAX, posts);
+  return add_dnnl(b, pd, L, src, dst, SIZE_MAX, posts, NALA_PROF_LINEAR);
 }
 
 static nala_status ln_op(builder *b, const nala_ln *ln, int rows, size_t src, size_t dst) {
@@ -121,6 +122,7 @@ static nala_status ln_op(builder *b, const nala_ln *ln, int rows, size_t src, si
   nala_op *op;
   NALA_CHECK(push_op(b, &op));
   op->kind = NALA_OP_LN;
+  op->prof = NALA_PROF_NORM;
   op->ln = ln;
   op->rows = rows;
   op->cols = ln->c;
@@ -146,8 +148,9 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
   size_t lepe = g + align_up((size_t)n * C * fs), att = lepe + align_up((size_t)n * C * fs);
   size_t h1 = L->work, h2 = h1 + align_up((size_t)n * S->ffn * fs);
 
-  /* x = x + cpe1(x), written to the other buffer (a conv cannot run in place). */
-  NALA_CHECK(conv_op(b, &B->cpe1, h, w, x, xo, x, NALA_POST_ADD_SRC1));
+  /* x = x + cpe1(x) (residual folded into the weights), written to the other buffer: a conv
+   * cannot run in place. */
+  NALA_CHECK(conv_op(b, &B->cpe1, h, w, x, xo, SIZE_MAX, 0));
   *cur = 1 - *cur;
   x = L->x[*cur], xo = L->x[1 - *cur];
   NALA_CHECK(ln_op(b, &B->norm1, n, x, L->a));
@@ -160,6 +163,7 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
     NALA_CHECK(push_op(b, &op));
     op->kind = NALA_OP_ATTN;
     op->attn_flag = B->flag;
+    op->prof = B->flag == 'l' ? NALA_PROF_ATTN_L : NALA_PROF_ATTN_V;
     op->stage = si;
     op->src = qk / fs;
     op->src2 = v / fs;
@@ -167,6 +171,7 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
     op->rows = n;
     NALA_CHECK(push_op(b, &op));
     op->kind = NALA_OP_ATTN_EPILOGUE;
+    op->prof = NALA_PROF_NORM;
     op->ln = &B->attn_ln;
     op->rows = n;
     op->cols = C;
@@ -177,12 +182,12 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
     op->ld_src = op->ld_gate = op->ld_dst = C;
   }
   NALA_CHECK(linear_op(b, &B->out_proj, n, L->a, x, NALA_POST_SUM));
-  NALA_CHECK(conv_op(b, &B->cpe2, h, w, x, xo, x, NALA_POST_ADD_SRC1));
+  NALA_CHECK(conv_op(b, &B->cpe2, h, w, x, xo, SIZE_MAX, 0));
   *cur = 1 - *cur;
   x = L->x[*cur];
   NALA_CHECK(ln_op(b, &B->norm2, n, x, L->a));
   NALA_CHECK(linear_op(b, &B->fc1, n, L->a, h1, NALA_POST_GELU));
-  NALA_CHECK(conv_op(b, &B->ffn_dw, h, w, h1, h2, h1, NALA_POST_ADD_SRC1));
+  NALA_CHECK(conv_op(b, &B->ffn_dw, h, w, h1, h2, SIZE_MAX, 0));
   NALA_CHECK(linear_op(b, &B->fc2, n, h2, x, NALA_POST_SUM));
   return NALA_OK;
 }

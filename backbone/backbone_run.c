@@ -86,6 +86,7 @@ static nala_status run_ops(nala_backbone_ctx *ctx, nala_err *err) {
   int nt = ctx->nthreads;
   for (int i = 0; i < ctx->n_ops; i++) {
     const nala_op *op = &ctx->ops[i];
+    double t0 = ctx->profiling ? omp_get_wtime() : 0;
     switch (op->kind) {
     case NALA_OP_DNNL: {
       dnnl_status_t ds = dnnl_primitive_execute(op->prim, ctx->stream, op->nargs, op->args);
@@ -101,14 +102,19 @@ static nala_status run_ops(nala_backbone_ctx *ctx, nala_err *err) {
       nala_attn_args a = {
           .q = ws + op->src, .k = ws + op->src + S->dim, .v = ws + op->src2, .ld_qk = 2 * S->dim, .ld_v = S->dim,
           .out = ws + op->dst, .ld_out = S->dim, .N = op->rows, .heads = S->heads, .d = S->head_dim,
-          .rope = &ctx->rope[op->stage], .ws = ws + ctx->attn_ws_off[0], .nthreads = nt};
-      (op->attn_flag == 'l' ? m->attn_linear : m->attn_softmax)(&a);
+          .rope = &ctx->rope[op->stage], .ws = ws + ctx->attn_ws_off[0], .nthreads = nt, .err = err};
+      NALA_CHECK((op->attn_flag == 'l' ? m->attn_linear : m->attn_softmax)(&a));
       break;
     }
     case NALA_OP_ATTN_EPILOGUE:
       m->norm.ln_gate(op->ln, ws + op->src, ws + op->src2, op->ld_src, ws + op->gate, op->ld_gate, ws + op->dst,
                       op->ld_dst, op->rows, nt);
       break;
+    }
+    if (ctx->profiling) {
+      if (op->kind == NALA_OP_DNNL)
+        dnnl_stream_wait(ctx->stream);
+      ctx->profile_ms[op->prof] += 1e3 * (omp_get_wtime() - t0);
     }
   }
   dnnl_status_t ds = dnnl_stream_wait(ctx->stream);
@@ -172,4 +178,21 @@ void nala_feature_to_nchw(const nala_feature *f, float *dst) {
   for (size_t p = 0; p < hw; p++)
     for (int c = 0; c < f->c; c++)
       dst[(size_t)c * hw + p] = f->data[p * f->c + c];
+}
+
+void nala_backbone_ctx_set_profiling(nala_backbone_ctx *ctx, int on) {
+  ctx->profiling = on;
+  memset(ctx->profile_ms, 0, sizeof ctx->profile_ms);
+}
+
+int nala_backbone_profile(const nala_backbone_ctx *ctx, const char **names, double *ms, int max) {
+  static const char *const kind_names[NALA_PROF_COUNT] = {"stem+downsample convs", "depthwise convs", "linears",
+                                                           "layernorm+gate", "nala attention",
+                                                           "softmax attention"};
+  int n = 0;
+  for (int k = 0; k < NALA_PROF_COUNT && n < max; k++, n++) {
+    names[n] = kind_names[k];
+    ms[n] = ctx->profile_ms[k];
+  }
+  return n;
 }

@@ -56,6 +56,10 @@ typedef enum nala_op_kind {
 
 #define NALA_OP_MAX_MEMS 6
 
+/* Profiling buckets (nala_backbone_profile). */
+enum { NALA_PROF_CONV, NALA_PROF_DWCONV, NALA_PROF_LINEAR, NALA_PROF_NORM, NALA_PROF_ATTN_L, NALA_PROF_ATTN_V,
+       NALA_PROF_COUNT };
+
 typedef struct nala_op {
   nala_op_kind kind;
   /* oneDNN */
@@ -69,6 +73,7 @@ typedef struct nala_op {
   int rows, cols, ld_src, ld_gate, ld_dst;
   int stage;
   char attn_flag;
+  int prof; /* profiling bucket */
 } nala_op;
 
 typedef struct nala_level {
@@ -92,6 +97,8 @@ struct nala_backbone_ctx {
   nala_rope rope[4];
   float *rope_buf;     /* RoPE tables of every stage (owned, made at plan) */
   nala_level levels[4];
+  int profiling;
+  double profile_ms[NALA_PROF_COUNT];
   /* workspace */
   void *ws;
   size_t ws_cap;

@@ -1,6 +1,7 @@
 /* LayerNorm kernels of the backbone: AVX-512 against the double-precision reference, odd widths. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backbone/norm_ops.h"

@@ -9,7 +9,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: nala bench backbone --model M --size HxW [--threads N] [--runs R] [--warmup K] [options]\n"
+          "usage: nala bench backbone --model M --size HxW [--threads N] [--runs R] [--warmup K] [--profile]\n"
           "prints median latency, GFLOP/s (2 x multiply-adds of convs, linears and attention products)\n"
           "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z>\n%s",
           cli_model_usage());
@@ -17,7 +17,7 @@ static void usage(FILE *out) {
 
 int nala_bench_backbone(int argc, char **argv) {
   cli_model_opts o = {0};
-  int h = 512, w = 512, runs = 10, warmup = 2;
+  int h = 512, w = 512, runs = 10, warmup = 2, profile = 0;
   for (int i = 1; i < argc; i++) {
     int r = cli_model_arg(&o, argc, argv, &i);
     if (r < 0)
@@ -32,6 +32,8 @@ int nala_bench_backbone(int argc, char **argv) {
         fprintf(stderr, "nala bench backbone: --size '%s': expected HxW, e.g. 512x512\n", argv[i]);
         return NALA_EXIT_USAGE;
       }
+    } else if (!strcmp(argv[i], "--profile")) {
+      profile = 1;
     } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
       runs = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
@@ -67,6 +69,17 @@ int nala_bench_backbone(int argc, char **argv) {
              o.model ? o.model : "nalaformer_t", h, w, o.threads, runs, plan_ms, ws / 1048576.0);
       printf("median %.2f ms  %.1f GFLOP/s (%.2f GFLOP)  peak RSS %.1f MB\n", median, gflop / (median * 1e-3), gflop,
              rss);
+      if (profile) {
+        nala_backbone_ctx_set_profiling(ctx, 1);
+        double one;
+        cli_time_backbone(ctx, x, 0, 1, &one);
+        const char *names[16];
+        double ms[16];
+        int n = nala_backbone_profile(ctx, names, ms, 16);
+        printf("profile of one forward (%.1f ms with per-step waits):\n", one);
+        for (int k = 0; k < n; k++)
+          printf("  %-24s %8.2f ms\n", names[k], ms[k]);
+      }
       printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflop / (median * 1e-3), rss);
       rc = NALA_EXIT_OK;
     }

@@ -89,6 +89,14 @@ nala_status nala_backbone_forward_nhwc(nala_backbone_ctx *ctx, const float *imag
  * The data stays valid until the next forward, plan or set_workspace. */
 nala_status nala_backbone_output(const nala_backbone_ctx *ctx, int level, nala_feature *out, nala_err *err);
 
+/* Turns per-step timing on (1) or off (0) and clears the totals; timing waits for each oneDNN
+ * step, so it costs a little speed. */
+void nala_backbone_ctx_set_profiling(nala_backbone_ctx *ctx, int on);
+
+/* Milliseconds spent per kind of step since profiling was turned on; returns the number of
+ * kinds written (at most max). */
+int nala_backbone_profile(const nala_backbone_ctx *ctx, const char **names, double *ms, int max);
+
 /* Copies a feature to NCHW [c, h, w] (e.g. to dump it). */
 void nala_feature_to_nchw(const nala_feature *f, float *dst);
 
