@@ -219,10 +219,11 @@ static int have_avx512(void) {
  * measured rel_l2 ~1e-7 and max_abs ~5e-7 * max|want|: the bounds leave a 10x margin. */
 #define REF_VS_DOUBLE_L2 2e-6
 #define REF_VS_DOUBLE_ABS 5e-6
-/* AVX-512 vs reference: the vector pow/exp/tanh approximations are ~1e-7 relative and fp32
- * block sums add ~1e-7 per term; both far below PyTorch's own fp32 noise (~1e-6). */
-#define AVX_VS_REF_L2 1e-5
-#define AVX_VS_REF_ABS 1e-4
+/* AVX-512 vs reference: the vector pow (~3e-7 relative), exp and fp32 sums put the AVX-512
+ * kernels ~2e-7 (linear) and ~4e-7 (softmax) rel_l2 from the double-summing reference, the same
+ * size as PyTorch's own fp32 noise (~2e-7 vs the fixtures); bounds leave a ~5x margin. */
+#define AVX_VS_REF_L2 3e-6
+#define AVX_VS_REF_ABS 2e-5
 
 typedef struct shape {
   int H, W, heads, d;

@@ -23,20 +23,6 @@ typedef struct thread_bufs {
   float *qn, *pw, *z;  /* [B]: query norm, power, normalizer */
 } thread_bufs;
 
-/* theta_shift of D vectors: rot pairs (x0, x1) -> (-x1, x0), fp32 products then add. */
-static inline void rope_vec(const float *x, float *out, int D, nala_rope_rows rows) {
-  int half_vecs = D / 2;
-  for (int c = 0; c < D; c++) {
-    const float *sn = c < half_vecs ? rows.sin_h + 16 * c : rows.sin_w + 16 * (c - half_vecs);
-    const float *cs = c < half_vecs ? rows.cos_h + 16 * c : rows.cos_w + 16 * (c - half_vecs);
-    __m512 v = _mm512_loadu_ps(x + 16 * c);
-    __m512 sw = _mm512_permute_ps(v, 0xB1);
-    __m512 rot = _mm512_mask_sub_ps(sw, 0x5555, _mm512_setzero_ps(), sw);
-    __m512 a = _mm512_mul_ps(v, _mm512_loadu_ps(cs)), b = _mm512_mul_ps(rot, _mm512_loadu_ps(sn));
-    _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(a, b));
-  }
-}
-
 /* acc (16 floats) added into 16 doubles */
 static inline void add_to_double(double *dst, __m512 acc) {
   __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(acc));
@@ -95,8 +81,8 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
       ksum[D + c] = _mm512_add_ps(ksum[D + c], kn);
     }
     nala_rope_rows rows = nala_rope_rows_of(a->rope, n);
-    rope_vec(kf, tb->featr + (size_t)t * F, D, rows);
-    rope_vec(kf + d, tb->featr + (size_t)t * F + d, D, rows);
+    nala_rope_vec_avx512(kf, tb->featr + (size_t)t * F, D, rows);
+    nala_rope_vec_avx512(kf + d, tb->featr + (size_t)t * F + d, D, rows);
   }
   double *kv = tb->state, *ks = tb->state + (size_t)F * d;
   for (int c = 0; c < 2 * D; c++)
@@ -195,8 +181,8 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
     if (isnan(tb->qn[t]))
       tb->z[t] = NAN; /* a NaN in q propagates as in PyTorch and the reference */
     nala_rope_rows rows = nala_rope_rows_of(a->rope, n0 + t);
-    rope_vec(qf, tb->featr + (size_t)t * F, D, rows);
-    rope_vec(qf + d, tb->featr + (size_t)t * F + d, D, rows);
+    nala_rope_vec_avx512(qf, tb->featr + (size_t)t * F, D, rows);
+    nala_rope_vec_avx512(qf + d, tb->featr + (size_t)t * F + d, D, rows);
   }
   if (D == 4)
     for (int t0 = 0; t0 < nb; t0 += 4)

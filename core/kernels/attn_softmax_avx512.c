@@ -1,4 +1,195 @@
-/* AVX-512 softmax attention: lands after the reference; delegates to it meanwhile. */
-#include "core/kernels/attention.h"
+/* AVX-512 RoPE softmax attention, flash-attention style (semantics in attention.h, scalar twin
+ * in attn_softmax_ref.c).
+ *
+ * Dims, named once: N tokens, d head dim (32 or 64; others use the reference), D = d/16 vectors
+ * per row, QB query rows x KB keys per block (attn_internal.h), nkb = ceil(N / KB).
+ * Phase 1 stores the RoPE'd keys transposed per key block, kt [heads][nkb][d][KB] (zero past N),
+ * so a score tile is QB broadcasts x KB/16 vector loads per feature. Phase 2, per (head, query
+ * block): scores S = (d^-0.5 * RoPE(q)) kt for one key block at a time, online softmax (running
+ * max m, running sum l, output rescaled by exp(m_old - m_new)), O += P V, and out = O / l at the
+ * end. Memory is O(heads * N * d) plus QB x (2d + KB) per thread, never N x N. */
+#include <math.h>
+#include <omp.h>
+#include <string.h>
 
-nala_status nala_attn_softmax_avx512(const nala_attn_args *a) { return nala_attn_softmax_ref(a); }
+#include "core/kernels/attn_internal.h"
+#include "core/kernels/avx512_math.h"
+
+#define QB NALA_SM_QBLOCK
+#define KB NALA_SM_KBLOCK
+
+typedef struct query_block {
+  float *qs;   /* [QB][d] scaled, RoPE'd queries */
+  float *s;    /* [QB][KB] scores, then weights */
+  float *o;    /* [QB][d] unnormalised output */
+  float *m, *l, *alpha, *bsum; /* [QB] running max, running sum, rescale, block sum */
+} query_block;
+
+static void build_keys(const nala_attn_args *a, float *kt, int npad) {
+  int d = a->d, N = a->N;
+#pragma omp for schedule(static)
+  for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
+    int h = (int)(hn / npad), n = (int)(hn % npad);
+    float *blk = kt + ((size_t)h * npad + (size_t)(n / KB) * KB) * d;
+    float kr[64] __attribute__((aligned(64)));
+    if (n < N)
+      nala_rope_vec_avx512(a->k + (size_t)n * a->ld_qk + (size_t)h * d, kr, d / 16, nala_rope_rows_of(a->rope, n));
+    else
+      memset(kr, 0, sizeof kr);
+    for (int c = 0; c < d; c++)
+      blk[(size_t)c * KB + n % KB] = kr[c];
+  }
+}
+
+/* S[i0..i0+4)[0..KB) = qs rows . kt block: 4 rows x 4 vectors of accumulators. */
+static inline void score_tile(const float *qs, const float *ktb, float *s, int i0, int d) {
+  __m512 acc[4][4];
+  for (int r = 0; r < 4; r++)
+    for (int v = 0; v < 4; v++)
+      acc[r][v] = _mm512_setzero_ps();
+  const float *q0 = qs + (size_t)i0 * d;
+  for (int c = 0; c < d; c++) {
+    const float *kc = ktb + (size_t)c * KB;
+    __m512 k0 = _mm512_load_ps(kc), k1 = _mm512_load_ps(kc + 16), k2 = _mm512_load_ps(kc + 32),
+           k3 = _mm512_load_ps(kc + 48);
+    for (int r = 0; r < 4; r++) {
+      __m512 qb = _mm512_set1_ps(q0[(size_t)r * d + c]);
+      acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(qb, k1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(qb, k2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(qb, k3, acc[r][3]);
+    }
+  }
+  for (int r = 0; r < 4; r++)
+    for (int v = 0; v < 4; v++)
+      _mm512_store_ps(s + (size_t)(i0 + r) * KB + 16 * v, acc[r][v]);
+}
+
+/* O rows [i0, i0+R) = O * alpha + P V over nk keys: R rows x D vectors of accumulators. */
+static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const float *const *vrows, int nk,
+                                                          int i0, int d, const int D, const int R) {
+  __m512 acc[16];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    __m512 al = _mm512_set1_ps(qb->alpha[i0 + r]);
+#pragma GCC unroll 4
+    for (int c = 0; c < D; c++)
+      acc[r * D + c] = _mm512_mul_ps(_mm512_load_ps(qb->o + (size_t)(i0 + r) * d + 16 * c), al);
+  }
+  for (int j = 0; j < nk; j++) {
+    __m512 vv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < D; c++)
+      vv[c] = _mm512_loadu_ps(vrows[j] + 16 * c);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+      __m512 p = _mm512_set1_ps(qb->s[(size_t)(i0 + r) * KB + j]);
+#pragma GCC unroll 4
+      for (int c = 0; c < D; c++)
+        acc[r * D + c] = _mm512_fmadd_ps(p, vv[c], acc[r * D + c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < D; c++)
+      _mm512_store_ps(qb->o + (size_t)(i0 + r) * d + 16 * c, acc[r * D + c]);
+}
+
+/* Online softmax over one score block: weights into s, rescale factors into alpha. */
+static void softmax_block(query_block *qb, int rows, int nk) {
+  __mmask16 live[4];
+  for (int v = 0; v < 4; v++) {
+    int left = nk - 16 * v;
+    live[v] = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1);
+  }
+  __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+  for (int i = 0; i < rows; i++) {
+    float *si = qb->s + (size_t)i * KB;
+    __m512 sv[4], mx = neg_inf;
+    for (int v = 0; v < 4; v++) {
+      sv[v] = _mm512_mask_mov_ps(neg_inf, live[v], _mm512_load_ps(si + 16 * v));
+      mx = _mm512_max_ps(mx, sv[v]);
+    }
+    float m_new = fmaxf(qb->m[i], _mm512_reduce_max_ps(mx));
+    __m512 mb = _mm512_set1_ps(m_new), sum = _mm512_setzero_ps();
+    for (int v = 0; v < 4; v++) {
+      __m512 p = nala_exp_nonpos_ps(_mm512_sub_ps(sv[v], mb));
+      sum = _mm512_add_ps(sum, p);
+      _mm512_store_ps(si + 16 * v, p);
+    }
+    qb->alpha[i] = qb->m[i] - m_new; /* exponentiated below, 16 rows at a time */
+    qb->bsum[i] = _mm512_reduce_add_ps(sum);
+    qb->m[i] = m_new;
+  }
+  for (int i = 0; i < rows; i += 16) {
+    __mmask16 r = (__mmask16)(rows - i >= 16 ? 0xFFFF : (1u << (rows - i)) - 1);
+    __m512 al = nala_exp_nonpos_ps(_mm512_maskz_loadu_ps(r, qb->alpha + i));
+    __m512 l = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(r, qb->l + i), al, _mm512_maskz_loadu_ps(r, qb->bsum + i));
+    _mm512_mask_storeu_ps(qb->alpha + i, r, al);
+    _mm512_mask_storeu_ps(qb->l + i, r, l);
+  }
+}
+
+static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, int npad, query_block *qb) {
+  int d = a->d, D = d / 16, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
+  /* tiles run over whole groups of rows (4 for d = 64, 8 for d = 32); the padding rows have
+   * zero queries, so their scores stay finite and their results are never stored */
+  int rows_pad = D == 4 ? (rows + 3) & ~3 : (rows + 7) & ~7;
+  __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt((double)d)));
+  memset(qb->qs, 0, sizeof(float) * QB * d);
+  for (int i = 0; i < rows; i++) {
+    float *qi = qb->qs + (size_t)i * d;
+    nala_rope_vec_avx512(a->q + (size_t)(q0 + i) * a->ld_qk + (size_t)h * d, qi, D, nala_rope_rows_of(a->rope, q0 + i));
+    for (int c = 0; c < D; c++) /* PyTorch scales the RoPE'd q before the matmul */
+      _mm512_store_ps(qi + 16 * c, _mm512_mul_ps(scale, _mm512_load_ps(qi + 16 * c)));
+  }
+  memset(qb->o, 0, sizeof(float) * QB * d);
+  for (int i = 0; i < QB; i++)
+    qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
+  const float *vrows[KB];
+  for (int k0 = 0; k0 < N; k0 += KB) {
+    int nk = N - k0 < KB ? N - k0 : KB;
+    const float *ktb = kt + ((size_t)h * npad + k0) * d;
+    for (int i0 = 0; i0 < rows_pad; i0 += 4)
+      score_tile(qb->qs, ktb, qb->s, i0, d);
+    softmax_block(qb, rows, nk);
+    for (int j = 0; j < nk; j++)
+      vrows[j] = a->v + (size_t)(k0 + j) * a->ld_v + (size_t)h * d;
+    if (D == 4)
+      for (int i0 = 0; i0 < rows_pad; i0 += 4)
+        pv_tile(qb, vrows, nk, i0, d, 4, 4);
+    else
+      for (int i0 = 0; i0 < rows_pad; i0 += 8)
+        pv_tile(qb, vrows, nk, i0, d, 2, 8);
+  }
+  for (int i = 0; i < rows; i++) {
+    float *out = a->out + (size_t)(q0 + i) * a->ld_out + (size_t)h * d;
+    __m512 l = _mm512_set1_ps(qb->l[i]);
+    for (int c = 0; c < D; c++)
+      _mm512_storeu_ps(out + 16 * c, _mm512_div_ps(_mm512_load_ps(qb->o + (size_t)i * d + 16 * c), l));
+  }
+}
+
+nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
+  NALA_CHECK(nala_attn_args_check(a, "nala_attn_softmax_avx512"));
+  if (a->d != 32 && a->d != 64)
+    return nala_attn_softmax_ref(a);
+  int d = a->d, nt = nala_attn_threads(a);
+  int npad = (a->N + KB - 1) / KB * KB, nqb = (a->N + QB - 1) / QB;
+  float *kt = nala_ws_align(a->ws);
+  float *thread_base = kt + (size_t)a->heads * npad * d;
+  size_t per_thread = nala_round16((size_t)QB * (2 * (size_t)d + KB + 5));
+#pragma omp parallel num_threads(nt)
+  {
+    float *base = thread_base + (size_t)omp_get_thread_num() * per_thread;
+    query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
+                      base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
+                      base + (size_t)QB * (2 * d + KB + 3)};
+    build_keys(a, kt, npad); /* ends with the barrier of its omp for */
+#pragma omp for schedule(dynamic, 1)
+    for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
+      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, npad, &qb);
+  }
+  return NALA_OK;
+}

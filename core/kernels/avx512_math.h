@@ -1,4 +1,4 @@
-/* Vector exp2 / pow / tanh for the AVX-512 attention kernels (include only from *_avx512.c).
+/* Vector RoPE, exp2 / pow / tanh for the AVX-512 attention kernels (include only from *_avx512.c).
  *
  * Accuracy (measured against double in tests/test_attention.c through the kernels):
  *   exp2f_avx512   ~2 ulp on [-126, 128]; flushes to 0 below -150 and to the subnormal range
@@ -10,6 +10,22 @@
 #define NALA_CORE_KERNELS_AVX512_MATH_H
 
 #include <immintrin.h>
+
+#include "core/kernels/attn_internal.h"
+
+/* theta_shift of D vectors: rot pairs (x0, x1) -> (-x1, x0), fp32 products then add. */
+static inline void nala_rope_vec_avx512(const float *x, float *out, int D, nala_rope_rows rows) {
+  int half_vecs = D / 2;
+  for (int c = 0; c < D; c++) {
+    const float *sn = c < half_vecs ? rows.sin_h + 16 * c : rows.sin_w + 16 * (c - half_vecs);
+    const float *cs = c < half_vecs ? rows.cos_h + 16 * c : rows.cos_w + 16 * (c - half_vecs);
+    __m512 v = _mm512_loadu_ps(x + 16 * c);
+    __m512 sw = _mm512_permute_ps(v, 0xB1);
+    __m512 rot = _mm512_mask_sub_ps(sw, 0x5555, _mm512_setzero_ps(), sw);
+    __m512 a = _mm512_mul_ps(v, _mm512_loadu_ps(cs)), b = _mm512_mul_ps(rot, _mm512_loadu_ps(sn));
+    _mm512_storeu_ps(out + 16 * c, _mm512_add_ps(a, b));
+  }
+}
 
 /* 2^f for f in [-0.5 - e, 0.5 + e]: Taylor series of e^(f ln 2) to degree 7, truncation
  * (0.35^8 / 8!) ~ 6e-9 relative, below fp32 rounding. */
