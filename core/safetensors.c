@@ -427,8 +427,9 @@ nala_status nala_st_to_f32(const nala_st_tensor *t, float *dst, size_t n, nala_e
   if (!t || (!dst && n))
     return nala_fail(err, NALA_E_ARG, "nala_st_to_f32: NULL argument");
   size_t numel = nala_st_numel(t);
+  const char *name = t->name ? t->name : "(unnamed)";
   if (n != numel)
-    return nala_fail(err, NALA_E_SHAPE, "tensor \"%s\": has %zu elements, caller expects %zu", t->name, numel, n);
+    return nala_fail(err, NALA_E_SHAPE, "tensor \"%s\": has %zu elements, caller expects %zu", name, numel, n);
   const uint8_t *src = t->data; /* offsets need not be aligned: load element by element with memcpy */
   switch (t->dtype) {
   case NALA_DT_F32:
@@ -459,6 +460,6 @@ nala_status nala_st_to_f32(const nala_st_tensor *t, float *dst, size_t n, nala_e
     return NALA_OK;
   default:
     return nala_fail(err, NALA_E_UNSUPPORTED, "tensor \"%s\": dtype %s is not a float type (F32, F16, BF16, F64)",
-                     t->name, nala_dtype_name(t->dtype));
+                     name, nala_dtype_name(t->dtype));
   }
 }

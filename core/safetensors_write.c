@@ -1,6 +1,7 @@
 /* safetensors writer: header JSON written by hand (cJSON would print large integers in exponent
  * form, which strict readers reject), padded with spaces so the data block starts 8-byte aligned as
- * in the reference implementation, then data in the given order; temp file + fsync + rename. */
+ * in the reference implementation, then data in the given order; temp file + fsync + rename.
+ * The temporary name is path.tmp.<pid>: two threads of one process must not write the same path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -129,6 +130,21 @@ static nala_status build_header(const nala_st_tensor *tensors, size_t count, con
   return NALA_OK;
 }
 
+/* After a rename the new directory entry is durable only once the directory is synced; a robot
+ * losing power right after a save should find the old file or the new one. Best effort. */
+static void sync_parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+  if (!dir)
+    return;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
 static int write_all(int fd, const void *data, size_t n) {
   const char *p = data;
   while (n) {
@@ -183,6 +199,8 @@ nala_status nala_st_write_meta(const char *path, const nala_st_tensor *tensors, 
       ok = 0;
       saved_errno = errno;
     }
+    if (ok)
+      sync_parent_dir(path);
     if (!ok) {
       nala_st_errno_text(saved_errno, reason, sizeof reason);
       status = nala_fail(err, NALA_E_IO, "%s: write failed (%s); target left untouched", path, reason);

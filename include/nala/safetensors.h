@@ -2,7 +2,13 @@
  *
  * Format: 8-byte little-endian header length n, n bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
- * then the data block; offsets are relative to the data block. */
+ * then the data block; offsets are relative to the data block.
+ *
+ * Validation follows the reference implementation (huggingface/safetensors): header length at
+ * most 100 MB, UTF-8 JSON object, known dtypes, shape consistent with the offsets, offsets inside
+ * the file, no overlapping or duplicate tensors. Gaps between tensors are accepted. An open file
+ * is read-only and may be shared by threads. Its data is mmap'ed: if another process truncates
+ * the file while it is open, reading tensor data raises SIGBUS (as with any mmap reader). */
 #ifndef NALA_SAFETENSORS_H
 #define NALA_SAFETENSORS_H
 
