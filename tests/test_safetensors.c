@@ -175,6 +175,17 @@ START_TEST(writer_rejects_bad_tensors_and_keeps_target) {
   ck_assert_uint_eq(size, strlen(old));
   ck_assert_int_eq(memcmp(now, old, size), 0);
   free(now);
+  /* rename onto a directory fails after the temporary file was written: it must be removed. */
+  char target_dir[192], tmp_name[224];
+  snprintf(target_dir, sizeof target_dir, "%s/target", dir);
+  ck_assert_int_eq(mkdir(target_dir, 0755), 0);
+  ck_assert_int_eq(nala_st_write(target_dir, dup, 1, &err), NALA_E_IO);
+  ck_assert_msg(strstr(err.msg, target_dir) && strstr(err.msg, "untouched"), "%s", err.msg);
+  snprintf(tmp_name, sizeof tmp_name, "%s.tmp.%ld", target_dir, (long)getpid());
+  ck_assert_int_ne(access(tmp_name, F_OK), 0);
+  struct stat st;
+  ck_assert(stat(target_dir, &st) == 0 && S_ISDIR(st.st_mode));
+  rmdir(target_dir);
   /* A directory that does not exist: I/O error, nothing created. */
   char missing[192];
   snprintf(missing, sizeof missing, "%s/no/such/dir/x.safetensors", dir);
