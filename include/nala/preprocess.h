@@ -1,0 +1,123 @@
+/* Test-time preprocessing of mmdet 3.x / mmseg 1.x: keep-ratio Resize (mmcv rescale_size + cv2.resize),
+ * then one fused pass for BGR->RGB, (x - mean) / std and bottom/right padding, into a float32
+ * [1,3,H,W] (NCHW) or [1,H,W,3] (NHWC) tensor.
+ *
+ *   nala_preprocess_cfg cfg = nala_preprocess_mmdet_coco();
+ *   nala_preprocess_sizes sz;                          // once per frame size
+ *   nala_preprocess_out_size(&cfg, frame.h, frame.w, &sz, &err);
+ *   float *input = malloc(sz.out_floats * sizeof *input);
+ *   uint8_t *scratch = malloc(sz.scratch_bytes ? sz.scratch_bytes : 1);
+ *   for (each camera frame)                            // allocates nothing per frame
+ *     nala_preprocess_into(&cfg, &frame, input, sz.out_floats, scratch, sz.scratch_bytes, &meta, &err);
+ *
+ * Results on the tensor map back to original pixels with meta: x_ori = x / w_scale, y_ori = y / h_scale.
+ * No global state: concurrent calls with their own buffers are safe. */
+#ifndef NALA_PREPROCESS_H
+#define NALA_PREPROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nala/image_io.h"
+#include "nala/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nala_layout { NALA_NCHW = 0, NALA_NHWC = 1 } nala_layout;
+
+typedef struct nala_preprocess_cfg {
+  int scale[2];       /* mmcv Resize scale: keep_ratio -> max long and short edge (either order), else (w, h) */
+  int keep_ratio;     /* 1: mmcv imrescale rules; 0: resize to exactly scale (w, h) */
+  nala_interp interp; /* cv2 INTER_LINEAR ('bilinear', the mm default) or INTER_NEAREST */
+  float mean[3], std[3]; /* per output channel (RGB order when to_rgb) */
+  int to_rgb;         /* 1: output channels R,G,B (mm bgr_to_rgb=True); 0: B,G,R. Input order comes from the image */
+  int pad_divisor;    /* pad bottom/right up to a multiple of this (mmdet 32); 0 = no divisor padding */
+  int pad_h, pad_w;   /* or pad up to at least this size (mmseg test_cfg 'size'); 0 = none. Not both */
+  float pad_value;    /* written in padded pixels after normalisation (mm pad_val 0) */
+  nala_layout layout;
+} nala_preprocess_cfg;
+
+/* Where the tensor's pixels come from (mmdet ori_shape, img_shape, pad_shape, scale_factor). */
+typedef struct nala_preprocess_meta {
+  int ori_h, ori_w;        /* input image */
+  int img_h, img_w;        /* after resize, before padding */
+  int pad_h, pad_w;        /* tensor height and width */
+  double w_scale, h_scale; /* img_w / ori_w and img_h / ori_h, as mmcv's Resize records them */
+} nala_preprocess_meta;
+
+/* Buffers one call needs for a given input size. */
+typedef struct nala_preprocess_sizes {
+  size_t out_floats;    /* 3 * pad_h * pad_w */
+  size_t scratch_bytes; /* resized uint8 image (img_h * img_w * 3), 0 when no resize is needed */
+  nala_preprocess_meta meta;
+} nala_preprocess_sizes;
+
+/* An owned output tensor from nala_preprocess; shape [n=1, c=3, h, w] in the given layout. */
+typedef struct nala_preprocessed {
+  float *data;
+  int n, c, h, w;
+  nala_layout layout;
+  nala_preprocess_meta meta;
+} nala_preprocessed;
+
+/* mmdet COCO: Resize (1333, 800) keep-ratio bilinear, mean/std of ImageNet, BGR->RGB, pad to 32, NCHW. */
+nala_preprocess_cfg nala_preprocess_mmdet_coco(void);
+/* mmseg ADE20K: Resize (2048, 512) keep-ratio, same normalisation, no padding (mmseg test default). */
+nala_preprocess_cfg nala_preprocess_mmseg_ade20k(void);
+/* mmseg Cityscapes: Resize (2048, 1024) keep-ratio, same normalisation, no padding. */
+nala_preprocess_cfg nala_preprocess_mmseg_cityscapes(void);
+
+/* Checks a configuration; the message names the bad field. */
+nala_status nala_preprocess_validate(const nala_preprocess_cfg *cfg, nala_err *err);
+
+/* Output size, scratch size and meta for an h x w input. */
+nala_status nala_preprocess_out_size(const nala_preprocess_cfg *cfg, int h, int w, nala_preprocess_sizes *sizes,
+                                     nala_err *err);
+
+/* Preprocesses a 3-channel image (owned or borrowed, any stride, BGR or RGB) into caller memory
+ * (out_floats and scratch_bytes at least what nala_preprocess_out_size says); never allocates. */
+nala_status nala_preprocess_into(const nala_preprocess_cfg *cfg, const nala_image *img, float *out, size_t out_floats,
+                                 uint8_t *scratch, size_t scratch_bytes, nala_preprocess_meta *meta, nala_err *err);
+
+/* Same, allocating the output tensor (release with nala_preprocessed_free). */
+nala_status nala_preprocess(const nala_preprocess_cfg *cfg, const nala_image *img, nala_preprocessed *out,
+                            nala_err *err);
+
+/* Frees an output tensor and zeroes the struct; safe on a zeroed struct. */
+void nala_preprocessed_free(nala_preprocessed *t);
+
+/* ---- mmseg test modes ---- */
+
+typedef enum nala_seg_mode { NALA_SEG_WHOLE = 0, NALA_SEG_SLIDE = 1 } nala_seg_mode;
+
+/* mmseg test_cfg: mode, and for 'slide' the crop and stride (height, width). */
+typedef struct nala_seg_test_cfg {
+  nala_seg_mode mode;
+  int crop_h, crop_w;
+  int stride_h, stride_w;
+} nala_seg_test_cfg;
+
+/* ADE20K: whole (UperNet base configs); slide fields preset to crop 512x512, stride 341x341. */
+nala_seg_test_cfg nala_seg_test_ade20k(void);
+/* Cityscapes: whole; slide fields preset to crop 512x1024, stride 341x683 (a common choice; set yours). */
+nala_seg_test_cfg nala_seg_test_cityscapes(void);
+
+/* One crop of an image: rows [y1, y2), columns [x1, x2). */
+typedef struct nala_crop_window {
+  int y1, x1, y2, x2;
+} nala_crop_window;
+
+/* mmseg slide_inference windows for an h x w (resized) image, in its loop order (rows outer):
+ * grids = max(size - crop + stride - 1, 0) / stride + 1; y1 = i*stride; y2 = min(y1 + crop, h);
+ * y1 = max(y2 - crop, 0) (same for x). *count gets the number of windows; with out == NULL only
+ * the count is computed, else out must hold cap >= *count windows. */
+nala_status nala_seg_slide_windows(const nala_seg_test_cfg *cfg, int h, int w, nala_crop_window *out, size_t cap,
+                                   size_t *count, nala_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
