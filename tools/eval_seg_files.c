@@ -106,7 +106,8 @@ nala_status seg_gt_list_build(const char *gt_dir, int cityscapes, seg_gt_list *o
     seg_gt_list_free(out);
     return st;
   }
-  qsort(out->files, out->count, sizeof *out->files, by_key_then_train_ids);
+  if (out->count > 1) /* qsort(NULL, 0, ...) is undefined */
+    qsort(out->files, out->count, sizeof *out->files, by_key_then_train_ids);
   /* A key with both maps keeps the labelTrainIds one (sorted first), as mmseg reads that one. */
   size_t kept = 0;
   for (size_t i = 0; i < out->count; i++) {
