@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/kernels/attention.h"
 #include "nala/backbone.h"
@@ -38,7 +39,26 @@ static void fixture_open(const char *name, fixture *fx) {
   const char *variant = nala_st_metadata(fx->file, "variant"), *flags = nala_st_metadata(fx->file, "flags");
   ck_assert_ptr_nonnull(variant);
   ck_assert_ptr_nonnull(flags);
-  ck_assert_int_eq(nala_backbone_cfg_preset(variant, &fx->cfg, &err), NALA_OK);
+  if (!strcmp(variant, "custom")) {
+    /* Explicit dims in the "config" metadata (NALA.py argument names). */
+    ck_assert_int_eq(nala_backbone_cfg_preset("t", &fx->cfg, &err), NALA_OK);
+    snprintf(fx->cfg.variant, sizeof fx->cfg.variant, "custom");
+    cJSON *c = cJSON_Parse(nala_st_metadata(fx->file, "config"));
+    ck_assert_ptr_nonnull(c);
+    for (int s = 0; s < 4; s++) {
+      fx->cfg.embed_dims[s] = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "embed_dims"), s)->valueint;
+      fx->cfg.depths[s] = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "depths"), s)->valueint;
+      fx->cfg.num_heads[s] = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "num_heads"), s)->valueint;
+      fx->cfg.mlp_ratios[s] = (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "mlp_ratios"), s)->valuedouble;
+      fx->cfg.layerscales[s] = cJSON_IsTrue(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "layerscales"), s));
+      fx->cfg.layer_init_values[s] =
+          (float)cJSON_GetArrayItem(cJSON_GetObjectItem(c, "layer_init_values"), s)->valuedouble;
+    }
+    cJSON_Delete(c);
+    nala_backbone_cfg_derive_ffn(&fx->cfg);
+  } else {
+    ck_assert_int_eq(nala_backbone_cfg_preset(variant, &fx->cfg, &err), NALA_OK);
+  }
   /* flags: JSON list of per-stage block strings, e.g. ["ll", "ll", "vv", "vv"]. */
   cJSON *list = cJSON_Parse(flags);
   ck_assert_ptr_nonnull(list);
@@ -50,7 +70,8 @@ static void fixture_open(const char *name, fixture *fx) {
   }
   cJSON_Delete(list);
   ck_assert_msg(nala_backbone_cfg_set_attn(&fx->cfg, spec, &err) == NALA_OK, "%s", err.msg);
-  fx->seed = strtoull(nala_st_metadata(fx->file, "seed"), NULL, 10);
+  const char *seed = nala_st_metadata(fx->file, "seed");
+  fx->seed = seed ? strtoull(seed, NULL, 10) : 0;
   const nala_st_tensor *in = nala_st_find(fx->file, "input");
   ck_assert_ptr_nonnull(in);
   fx->h = (int)in->shape[2], fx->w = (int)in->shape[3];
@@ -259,17 +280,78 @@ START_TEST(out_indices_subset) {
 }
 END_TEST
 
-/* A config whose head_dim disagrees with the weights is refused with every bad key named. */
-START_TEST(wrong_config_for_weights_is_reported) {
+static nala_weights *tiny_weights(void) {
   char path[1024];
   snprintf(path, sizeof path, "%s/backbone/tiny_weights.safetensors", NALA_FIXTURES);
   nala_err err;
-  nala_err_clear(&err);
   nala_weights *w = NULL;
-  if (nala_weights_open(path, &w, &err) != NALA_OK) {
-    printf("tiny weights fixture not present (%s): skipped\n", err.msg);
-    return;
-  }
+  ck_assert_msg(nala_weights_open(path, &w, &err) == NALA_OK, "%s", err.msg);
+  return w;
+}
+
+/* The real loading path: a checkpoint converted by tools/convert_checkpoint.py (F16 storage). */
+START_TEST(converted_checkpoint_matches) {
+  fixture fx;
+  fixture_open("tiny_45x61_llvv", &fx);
+  nala_weights *w = tiny_weights();
+  nala_err err;
+  nala_err_clear(&err);
+  nala_backbone *m = NULL;
+  nala_backbone_opts opts = {.force_ref = _i};
+  ck_assert_msg(nala_backbone_create(&fx.cfg, w, &opts, &m, &err) == NALA_OK, "%s", err.msg);
+  nala_weights_close(w);
+  nala_backbone_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_plan(ctx, fx.h, fx.w, &err), NALA_OK);
+  ck_assert_int_eq(nala_backbone_forward(ctx, fx.input, &err), NALA_OK);
+  compare_levels(_i ? "tiny converted [ref]" : "tiny converted [avx512]", &fx, ctx);
+  nala_backbone_ctx_free(ctx);
+  nala_backbone_free(m);
+  fixture_close(&fx);
+}
+END_TEST
+
+/* A checkpoint missing a key and carrying a stray one: both are named in one error. */
+START_TEST(missing_and_unexpected_keys_are_named) {
+  char src[1024], dst[1024];
+  snprintf(src, sizeof src, "%s/backbone/tiny_weights.safetensors", NALA_FIXTURES);
+  snprintf(dst, sizeof dst, "/tmp/nala_test_backbone_%d.safetensors", (int)getpid());
+  nala_err err;
+  nala_err_clear(&err);
+  nala_st_file *f = NULL;
+  ck_assert_int_eq(nala_st_open(src, &f, &err), NALA_OK);
+  size_t n = nala_st_count(f), k = 0;
+  nala_st_tensor *t = calloc(n + 1, sizeof *t);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(nala_st_at(f, i)->name, "backbone.extra_norms.3.norm.bias"))
+      t[k++] = *nala_st_at(f, i);
+  static const float stray[2] = {1, 2};
+  t[k++] = (nala_st_tensor){.name = "backbone.layers.9.bogus.weight", .dtype = NALA_DT_F32, .ndim = 1,
+                            .shape = {2}, .data = stray, .nbytes = sizeof stray};
+  ck_assert_int_eq(nala_st_write(dst, t, k, &err), NALA_OK);
+  free(t);
+  nala_st_close(f);
+  fixture fx;
+  fixture_open("tiny_45x61_llvv", &fx);
+  nala_weights *w = NULL;
+  ck_assert_int_eq(nala_weights_open(dst, &w, &err), NALA_OK);
+  nala_backbone *m = NULL;
+  ck_assert_int_ne(nala_backbone_create(&fx.cfg, w, NULL, &m, &err), NALA_OK);
+  printf("report: %s\n", err.msg);
+  ck_assert(strstr(err.msg, "backbone.extra_norms.3.norm.bias") != NULL);
+  ck_assert(strstr(err.msg, "backbone.layers.9.bogus.weight") != NULL);
+  ck_assert_ptr_null(m);
+  nala_weights_close(w);
+  unlink(dst);
+  fixture_close(&fx);
+}
+END_TEST
+
+/* A config whose head_dim disagrees with the weights is refused with every bad key named. */
+START_TEST(wrong_config_for_weights_is_reported) {
+  nala_err err;
+  nala_err_clear(&err);
+  nala_weights *w = tiny_weights();
   nala_backbone_cfg cfg;
   nala_backbone_cfg_preset("xt", &cfg, &err);
   nala_backbone *m = NULL;
@@ -293,6 +375,8 @@ int main(void) {
   tcase_add_test(rt, caller_workspace_and_replan);
   tcase_add_test(rt, out_indices_subset);
   tcase_add_test(rt, wrong_config_for_weights_is_reported);
+  tcase_add_loop_test(rt, converted_checkpoint_matches, 0, 2);
+  tcase_add_test(rt, missing_and_unexpected_keys_are_named);
   suite_add_tcase(s, rt);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
