@@ -106,6 +106,7 @@ nala_status nala_backbone_cfg_set_attn(nala_backbone_cfg *cfg, const char *spec,
       return nala_fail(err, NALA_E_ARG, "attn \"%s\": flag '%c' at position %d is not 'l' or 'v'", spec, *c,
                        (int)(c - spec));
   char attn[NALA_BACKBONE_STAGES][NALA_BACKBONE_MAX_DEPTH + 1];
+  memset(attn, 0, sizeof attn); /* so equal configs compare equal byte for byte */
   const char *field[4];
   size_t field_len[4];
   int n_fields = split_fields(spec, field, field_len);

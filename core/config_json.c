@@ -132,7 +132,7 @@ static nala_status parse_file(const char *path, cJSON **out, nala_err *err) {
       else
         col++;
     free(text);
-    return nala_fail(err, NALA_E_FORMAT, "line %d, column %d: invalid JSON", line, col);
+    return nala_fail(err, NALA_E_FORMAT, "invalid JSON near line %d, column %d", line, col);
   }
   free(text);
   if (!cJSON_IsObject(root)) {
@@ -200,14 +200,22 @@ static nala_status merge_into(cJSON *dst, cJSON *src, char *path, size_t path_le
 }
 
 /* "_delete_" means nothing once merged; drop any left (e.g. inside objects that had no base). */
-static nala_status strip_delete_keys(cJSON *item, nala_err *err) {
+static nala_status strip_delete_keys(cJSON *item, char *path, size_t path_len, size_t cap, nala_err *err) {
   cJSON *del = cJSON_IsObject(item) ? cJSON_GetObjectItemCaseSensitive(item, "_delete_") : NULL;
   if (del && !cJSON_IsBool(del))
-    return nala_fail(err, NALA_E_FORMAT, "_delete_: expected boolean");
+    return nala_fail(err, NALA_E_FORMAT, "%s%s_delete_: expected boolean", path, path_len ? "." : "");
   if (del)
     cJSON_DeleteItemFromObjectCaseSensitive(item, "_delete_");
-  for (cJSON *child = item->child; child; child = child->next)
-    NALA_CHECK(strip_delete_keys(child, err));
+  int index = 0;
+  for (cJSON *child = item->child; child; child = child->next, index++) {
+    int n = cJSON_IsObject(item) ? snprintf(path + path_len, cap - path_len, path_len ? ".%s" : "%s", child->string)
+                                 : snprintf(path + path_len, cap - path_len, "[%d]", index);
+    size_t next = path_len + (n > 0 ? (size_t)n : 0);
+    nala_status st = strip_delete_keys(child, path, next < cap ? next : cap - 1, cap, err);
+    path[path_len] = '\0';
+    if (st != NALA_OK)
+      return st;
+  }
   return NALA_OK;
 }
 
@@ -305,8 +313,10 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
     st = own_copy ? merge_into(acc, own_copy, path_buf, 0, sizeof path_buf, err)
                   : nala_fail(err, NALA_E_NOMEM, "out of memory");
     cJSON_Delete(own_copy);
-    if (st == NALA_OK)
-      st = strip_delete_keys(acc, err);
+    if (st == NALA_OK) {
+      path_buf[0] = '\0';
+      st = strip_delete_keys(acc, path_buf, 0, sizeof path_buf, err);
+    }
     if (st != NALA_OK) {
       chain->depth--;
       fail_chain(chain, display, err);

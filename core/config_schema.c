@@ -202,7 +202,10 @@ static nala_status check_scalar(vctx *c, const nala_schema_key *row, const cJSON
     int below = row->has_min && (row->min_exclusive ? !(v > row->min) : !(v >= row->min));
     int above = row->has_max && !(v <= row->max);
     if (below || above || !isfinite(v)) {
-      describe_scalar(row, kinds & (NALA_SK_INT | NALA_SK_NUMBER), 0, want, sizeof want);
+      if (as_item)
+        describe_scalar(row, kinds, 0, want, sizeof want);
+      else
+        nala_schema_describe(row, want, sizeof want);
       show_value(item, got, sizeof got);
       return fail_at(c, "expected %s, got %s", want, got);
     }
@@ -212,7 +215,10 @@ static nala_status check_scalar(vctx *c, const nala_schema_key *row, const cJSON
     while (*choice && strcmp(*choice, item->valuestring))
       choice++;
     if (!*choice) {
-      describe_scalar(row, NALA_SK_STRING, 0, want, sizeof want);
+      if (as_item)
+        describe_scalar(row, kinds, 0, want, sizeof want);
+      else
+        nala_schema_describe(row, want, sizeof want);
       show_value(item, got, sizeof got);
       return fail_at(c, "expected %s, got %s", want, got);
     }
@@ -280,8 +286,12 @@ static nala_status check_object(vctx *c, const cJSON *object, const nala_schema 
   int typed = schema->types != NULL;
   if (typed) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(object, "type");
-    if (!type)
+    if (!type) {
+      for (const cJSON *item = object->child; item; item = item->next)
+        if (edit_distance(item->string, "type") <= 1)
+          return unknown_key(c, schema, item->string, 1);
       return fail_at(c, "missing required key \"type\"%s%s", "", "");
+    }
     const nala_schema *chosen = NULL;
     char want[768] = "one of ", got[80];
     for (int i = 0; i < schema->n_types; i++) {
