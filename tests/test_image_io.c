@@ -187,6 +187,7 @@ START_TEST(bad_images_give_clear_errors) {
   expect_read_error(IMG("no_such_file.jpg"), 0, NALA_E_IO, "cannot open");
   expect_read_error(IMG("empty.png"), 0, NALA_E_FORMAT, "0 bytes");
   expect_read_error(IMG("truncated_37x53.jpg"), 0, NALA_E_FORMAT, "truncated");
+  expect_read_error(IMG("zero_width.png"), 0, NALA_E_FORMAT, "zero-sized image (0x37");
   expect_read_error(IMG("truncated_37x53.png"), 0, NALA_E_FORMAT, "cannot decode");
   expect_read_error(IMG("garbage.png"), 0, NALA_E_FORMAT, "cannot decode");
   expect_read_error(NALA_FIXTURES "/images", 0, NALA_E_IO, "not a regular file");

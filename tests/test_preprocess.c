@@ -348,6 +348,10 @@ START_TEST(bad_inputs_and_configs) {
   bad.pad_h = 512;
   ck_assert_int_eq(nala_preprocess_validate(&bad, &err), NALA_E_ARG);
   ck_assert_ptr_nonnull(strstr(err.msg, "exclusive"));
+  bad.pad_divisor = 1; /* the config's "no divisor" spelling combines with a fixed size */
+  ck_assert_int_eq(nala_preprocess_out_size(&bad, 37, 53, &sz, &err), NALA_OK);
+  ck_assert_int_eq(sz.meta.pad_h, 800);
+  ck_assert_int_eq(sz.meta.pad_w, 1146);
   bad = cfg;
   bad.scale[1] = 0;
   ck_assert_int_eq(nala_preprocess_out_size(&bad, 37, 53, &sz, &err), NALA_E_ARG);

@@ -33,8 +33,8 @@ typedef struct nala_preprocess_cfg {
   nala_interp interp; /* cv2 INTER_LINEAR ('bilinear', the mm default) or INTER_NEAREST */
   float mean[3], std[3]; /* per output channel (RGB order when to_rgb) */
   int to_rgb;         /* 1: output channels R,G,B (mm bgr_to_rgb=True); 0: B,G,R. Input order comes from the image */
-  int pad_divisor;    /* pad bottom/right up to a multiple of this (mmdet 32); 0 = no divisor padding */
-  int pad_h, pad_w;   /* or pad up to at least this size (mmseg test_cfg 'size'); 0 = none. Not both */
+  int pad_divisor;    /* pad bottom/right up to a multiple of this (mmdet 32); 0 or 1 = no divisor padding */
+  int pad_h, pad_w;   /* or pad up to at least this size (mmseg test_cfg 'size'); 0 = none. Not with a divisor > 1 */
   float pad_value;    /* written in padded pixels after normalisation (mm pad_val 0) */
   nala_layout layout;
 } nala_preprocess_cfg;
