@@ -16,12 +16,23 @@
 #include "core/kernels/avx512_math.h"
 
 #define B NALA_LIN_BLOCK
+/* how far ahead rows are prefetched: measured flattest ns/token from 4k to 64k tokens */
+#define PREFETCH_ROWS (2 * B)
 
 typedef struct thread_bufs {
   double *state;       /* [F*d + F]: kv then ksum partial sums */
   float *feat, *featr; /* [B][F]: features and their RoPE'd copies */
   float *qn, *pw, *z;  /* [B]: query norm, power, normalizer */
 } thread_bufs;
+
+/* Prefetch hint for the d-float row `rows` rows of `ld` floats after row (the next block's rows,
+ * which at large N come from DRAM). Integer arithmetic: the row may lie past the buffer's end,
+ * where a prefetch is harmless but pointer arithmetic would not be. */
+static inline void prefetch_ahead(const float *row, int rows, int ld, int d) {
+  uintptr_t p = (uintptr_t)row + (uintptr_t)rows * (uintptr_t)ld * sizeof(float);
+  for (int c = 0; c < d; c += 16)
+    _mm_prefetch((const char *)(p + (uintptr_t)c * sizeof(float)), _MM_HINT_T0);
+}
 
 /* acc (16 floats) added into 16 doubles */
 static inline void add_to_double(double *dst, __m512 acc) {
@@ -69,6 +80,8 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
     int n = n0 + t;
     const float *k = a->k + (size_t)n * a->ld_qk + (size_t)h * d;
     vrows[t] = a->v + (size_t)n * a->ld_v + (size_t)h * d;
+    prefetch_ahead(k, PREFETCH_ROWS, a->ld_qk, d);
+    prefetch_ahead(vrows[t], PREFETCH_ROWS, a->ld_v, d);
     float *kf = tb->feat + (size_t)t * F;
     for (int c = 0; c < D; c++) {
       __m512 kk = _mm512_loadu_ps(k + 16 * c);
@@ -162,6 +175,8 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
   __m512 zero = _mm512_setzero_ps(), sign = _mm512_set1_ps(-0.0f);
   for (int t = 0; t < nb; t++) {
     const float *q = a->q + (size_t)(n0 + t) * a->ld_qk + (size_t)h * d;
+    prefetch_ahead(q, PREFETCH_ROWS, a->ld_qk, d);
+    prefetch_ahead(orows[t], PREFETCH_ROWS, a->ld_out, d);
     float *qf = tb->feat + (size_t)t * F;
     __m512 qn = _mm512_set1_ps(tb->qn[t]), p = _mm512_set1_ps(tb->pw[t]);
     __m512 den = zero;

@@ -44,7 +44,9 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
 /* S[i0..i0+4)[0..KB) = qs rows . kt block: 4 rows x 4 vectors of accumulators. */
 static inline void score_tile(const float *qs, const float *ktb, float *s, int i0, int d) {
   __m512 acc[4][4];
+#pragma GCC unroll 4
   for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
     for (int v = 0; v < 4; v++)
       acc[r][v] = _mm512_setzero_ps();
   const float *q0 = qs + (size_t)i0 * d;
@@ -52,6 +54,7 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
     const float *kc = ktb + (size_t)c * KB;
     __m512 k0 = _mm512_load_ps(kc), k1 = _mm512_load_ps(kc + 16), k2 = _mm512_load_ps(kc + 32),
            k3 = _mm512_load_ps(kc + 48);
+#pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       __m512 qb = _mm512_set1_ps(q0[(size_t)r * d + c]);
       acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
@@ -60,7 +63,9 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
       acc[r][3] = _mm512_fmadd_ps(qb, k3, acc[r][3]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
     for (int v = 0; v < 4; v++)
       _mm512_store_ps(s + (size_t)(i0 + r) * KB + 16 * v, acc[r][v]);
 }
