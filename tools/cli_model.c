@@ -72,9 +72,13 @@ nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error) {
   if (!strncmp(variant, "nalaformer_", 11))
     variant += 11;
   nala_backbone_cfg cfg;
-  if (nala_backbone_cfg_preset(variant, &cfg, &err) ||
-      (o->attn && nala_backbone_cfg_set_attn(&cfg, o->attn, &err))) {
-    fprintf(stderr, "nala: %s\n", err.msg);
+  if (nala_backbone_cfg_preset(variant, &cfg, &err)) {
+    fprintf(stderr, "nala: --model %s: %s\n", o->model ? o->model : variant, err.msg);
+    *usage_error = 1;
+    return NULL;
+  }
+  if (o->attn && nala_backbone_cfg_set_attn(&cfg, o->attn, &err)) {
+    fprintf(stderr, "nala: --attn %s: %s\n", o->attn, err.msg);
     *usage_error = 1;
     return NULL;
   }

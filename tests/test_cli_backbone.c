@@ -1,0 +1,112 @@
+/* `nala backbone` end to end: dump of a fixture input compared with PyTorch, exit codes for bad
+ * arguments (2) and bad data (1). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nala/safetensors.h"
+#include "tests/support/compare.h"
+
+static int run(const char *args) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>/tmp/nala_cli_backbone_err_%d.txt", NALA_CLI, args, (int)getpid());
+  int st = system(cmd);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void stderr_contains(const char *needle) {
+  char path[128], buf[4096] = "";
+  snprintf(path, sizeof path, "/tmp/nala_cli_backbone_err_%d.txt", (int)getpid());
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  ck_assert_msg(strstr(buf, needle) != NULL, "stderr lacks \"%s\": %s", needle, buf);
+}
+
+START_TEST(dump_matches_pytorch) {
+  char args[2048], out[256], fixture[1024];
+  snprintf(out, sizeof out, "/tmp/nala_cli_backbone_%d.safetensors", (int)getpid());
+  /* The XT fixture runs on seeded weights, the CLI's default without --weights. */
+  snprintf(fixture, sizeof fixture, "%s/backbone/xt_200x328_llvv.safetensors", NALA_FIXTURES);
+  snprintf(args, sizeof args, "backbone --model nalaformer_xt --attn l,l,v,v --input %s --dump %s --threads 2",
+           fixture, out);
+  ck_assert_int_eq(run(args), 0);
+  nala_err err;
+  nala_st_file *got = NULL, *want = NULL;
+  ck_assert_int_eq(nala_st_open(out, &got, &err), NALA_OK);
+  ck_assert_int_eq(nala_st_open(fixture, &want, &err), NALA_OK);
+  for (int level = 0; level < 4; level++) {
+    char name[8];
+    snprintf(name, sizeof name, "out%d", level);
+    const nala_st_tensor *g = nala_st_find(got, name), *w = nala_st_find(want, name);
+    ck_assert_ptr_nonnull(g);
+    long long gs[4], ws[4];
+    for (int i = 0; i < 4; i++)
+      gs[i] = g->shape[i], ws[i] = w->shape[i];
+    ck_assert(nala_compare_shape(name, gs, g->ndim, ws, w->ndim));
+    ck_assert_int_eq(g->dtype, NALA_DT_F32);
+    nala_cmp r = nala_compare_f32(name, g->data, w->data, nala_st_numel(w), 1e-3, 1e-3);
+    ck_assert(r.rel_l2 < 2e-5);
+  }
+  nala_st_close(got);
+  nala_st_close(want);
+  unlink(out);
+}
+END_TEST
+
+START_TEST(bad_arguments_exit_2) {
+  ck_assert_int_eq(run("backbone"), 2);
+  stderr_contains("required");
+  ck_assert_int_eq(run("backbone --model nalaformer_q --input x.png --dump y.safetensors"), 2);
+  stderr_contains("nalaformer_q");
+  ck_assert_int_eq(run("backbone --model nalaformer_t --attn l,x,v,v --input x.png --dump y.safetensors"), 2);
+  ck_assert_int_eq(run("backbone --model nalaformer_t --frobnicate"), 2);
+  stderr_contains("--frobnicate");
+  ck_assert_int_eq(run("bench backbone --size 12by3"), 2);
+}
+END_TEST
+
+START_TEST(bad_data_exit_1) {
+  char args[2048];
+  ck_assert_int_eq(run("backbone --model nalaformer_xt --input /nonexistent/in.png --dump /tmp/x.safetensors"), 1);
+  stderr_contains("/nonexistent/in.png");
+  snprintf(args, sizeof args,
+           "backbone --model nalaformer_xt --weights /nonexistent/w.safetensors --input %s/backbone/"
+           "xt_224x224_llvv.safetensors --dump /tmp/x.safetensors",
+           NALA_FIXTURES);
+  ck_assert_int_eq(run(args), 1);
+  stderr_contains("/nonexistent/w.safetensors");
+  /* Weights of another config: every mismatching key is reported, exit 1. */
+  snprintf(args, sizeof args,
+           "backbone --model nalaformer_xt --weights %s/backbone/tiny_weights.safetensors --input %s/backbone/"
+           "xt_224x224_llvv.safetensors --dump /tmp/x.safetensors",
+           NALA_FIXTURES, NALA_FIXTURES);
+  ck_assert_int_eq(run(args), 1);
+  stderr_contains("wrong shape");
+  /* A safetensors input without an 'input' tensor. */
+  snprintf(args, sizeof args,
+           "backbone --model nalaformer_xt --input %s/backbone/tiny_weights.safetensors --dump /tmp/x.safetensors",
+           NALA_FIXTURES);
+  ck_assert_int_eq(run(args), 1);
+  stderr_contains("'input'");
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("cli_backbone");
+  TCase *tc = tcase_create("cli");
+  tcase_add_test(tc, dump_matches_pytorch);
+  tcase_add_test(tc, bad_arguments_exit_2);
+  tcase_add_test(tc, bad_data_exit_1);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
