@@ -472,8 +472,15 @@ extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_o
     return nala_fail(err, NALA_E_ARG, "%s: nala_video_read: order must be NALA_BGR or NALA_RGB", reader->name.c_str());
   NALA_SHIM_TRY
   cv::Mat decoded;
-  if (!reader->cap.read(decoded) || decoded.empty())
-    return NALA_OK; // end of stream: OpenCV does not tell a clean end from a decode failure
+  if (!reader->cap.read(decoded) || decoded.empty()) {
+    // OpenCV does not tell a clean end from a decode failure; a stream that stops well short of the
+    // frame count its container announces is truncated (the slack covers duration-based estimates).
+    long announced = reader->info.frame_count, slack = 1 + announced / 100;
+    if (announced > 0 && reader->frames_read + slack < announced)
+      return nala_fail(err, NALA_E_FORMAT, "%s: stream ended after %ld frames, the container announces %ld: "
+                       "truncated or corrupt video", reader->name.c_str(), reader->frames_read, announced);
+    return NALA_OK;
+  }
   if (decoded.type() != CV_8UC3)
     return nala_fail(err, NALA_E_FORMAT, "%s: frame %ld is not 8-bit 3-channel (OpenCV type %d)",
                      reader->name.c_str(), reader->frames_read, decoded.type());

@@ -324,6 +324,39 @@ START_TEST(video_errors_name_the_file) {
   unlink(cut);
   unlink(path);
 
+  /* A truncated mkv still opens (its header comes first) but ends early: an error, not a short video. */
+  tmp_path(path, sizeof path, "cut_src.mkv");
+  snprintf(cut, sizeof cut, "%s.cut.mkv", path);
+  ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 10, "mp4v", &vw, &err), NALA_OK);
+  for (int i = 0; i < 20; i++) {
+    fill_frame(&frame, i % 6);
+    ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
+  }
+  ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
+  bytes = slurp(path, &n);
+  f = fopen(cut, "wb");
+  ck_assert(f);
+  fwrite(bytes, 1, n / 2, f);
+  fclose(f);
+  free(bytes);
+  ck_assert_int_eq(nala_video_open(cut, &vr, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_get_info(vr).frame_count, 20);
+  nala_image got_frame = {0};
+  int got = 1, n_read = 0;
+  nala_status st;
+  while ((st = nala_video_read(vr, NALA_BGR, &got_frame, &got, &err)) == NALA_OK && got)
+    n_read++;
+  ck_assert_int_eq(st, NALA_E_FORMAT);
+  ck_assert_int_eq(got, 0);
+  ck_assert_int_lt(n_read, 20);
+  ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+  ck_assert_ptr_nonnull(strstr(err.msg, cut));
+  printf("expected error: %s\n", err.msg);
+  nala_image_free(&got_frame);
+  nala_video_close(vr);
+  unlink(cut);
+  unlink(path);
+
   /* An aborted writer leaves nothing behind; bad arguments are refused up front. */
   ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 10, "mp4v", &vw, &err), NALA_OK);
   ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);

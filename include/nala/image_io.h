@@ -86,7 +86,8 @@ nala_video_info nala_video_get_info(const nala_video_reader *reader);
 
 /* Decodes the next frame into frame in the given order (NALA_BGR or NALA_RGB). frame is
  * (re)allocated only when empty or of another size, so a loop reusing one nala_image allocates
- * once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. */
+ * once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. A stream
+ * ending more than 1% + 1 frames short of the announced frame_count gives NALA_E_FORMAT (truncated). */
 nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
                             nala_err *err);
 
