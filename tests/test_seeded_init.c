@@ -99,7 +99,28 @@ START_TEST(rope_angle_matches_torch) {
       0x3a2566da, 0x3a2566da, 0x39b3054c, 0x39b3054c, 0x3941c2d7, 0x3941c2d7, 0x38d1b717, 0x38d1b717};
   static const uint32_t hd16[8] = {0x3f800000, 0x3f800000, 0x3d3e1e95, 0x3d3e1e95,
                                    0x3b0d316e, 0x3b0d316e, 0x38d1b717, 0x38d1b717};
-  float angle[32];
+  /* NaLaFormer-B/L stages 0-1 (head_dim 96) and 128: whole 16-element blocks go through torch's
+   * vectorised linspace, whose rounding differs from the scalar tail. Distinct values only. */
+  static const uint32_t hd96[24] = {
+      0x3f800000, 0x3f2b8659, 0x3ee5d984, 0x3e9a00eb, 0x3e4e5edd, 0x3e0a45ab, 0x3db94a36, 0x3d784b9c,
+      0x3d265cd0, 0x3cdeee9d, 0x3c955e60, 0x3c4828dc, 0x3c061c57, 0x3bb3b6a0, 0x3b70d29c, 0x3b215b0c,
+      0x3ad83900, 0x3a90df8d, 0x3a4222b6, 0x3a021312, 0x39ae4e02, 0x39699324, 0x391c7fdf, 0x38d1b717};
+  static const uint32_t hd128[32] = {
+      0x3f800000, 0x3f3e32e3, 0x3f0d4f93, 0x3ed1fa4b, 0x3e9c0181, 0x3e67d040, 0x3e2c3aa4, 0x3dffeb84,
+      0x3dbe23aa, 0x3d8d4443, 0x3d51e97e, 0x3d1bf505, 0x3ce7bdb3, 0x3cac2cdb, 0x3c7fd709, 0x3c3e1473,
+      0x3c0d38f6, 0x3bd1d8b4, 0x3b9be889, 0x3b67ab23, 0x3b2c1f13, 0x3affc293, 0x3abe053c, 0x3a8d2da5,
+      0x3a51c7e5, 0x3a1bdc12, 0x39e7989c, 0x39ac114a, 0x397fae16, 0x393df60b, 0x390d225b, 0x38d1b717};
+  float angle[64], distinct[32];
+  nala_rope_angle(96, angle);
+  for (int i = 0; i < 24; i++) {
+    ck_assert_uint_eq(bits_of(angle[2 * i]), bits_of(angle[2 * i + 1]));
+    distinct[i] = angle[2 * i];
+  }
+  assert_bits("angle96", distinct, hd96, 24);
+  nala_rope_angle(128, angle);
+  for (int i = 0; i < 32; i++)
+    distinct[i] = angle[2 * i];
+  assert_bits("angle128", distinct, hd128, 32);
   nala_rope_angle(16, angle);
   assert_bits("angle16", angle, hd16, 8);
   nala_rope_angle(32, angle);
