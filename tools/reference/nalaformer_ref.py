@@ -281,9 +281,11 @@ def resolve_config(variant=None, embed_dims=None, depths=None, num_heads=None, m
 
 class NaLaFormerBackbone(nn.Module):
     """Dense NaLaFormer: forward(x NCHW) -> tuple of out_i (NCHW) for i in out_indices,
-    out_i = extra_norms[i](stage i output before its downsample), strides 4, 8, 16, 32."""
+    out_i = extra_norms[i](stage i output before its downsample), strides 4, 8, 16, 32.
+    variant: "xt", "t", "s", "b", "l" (NALA.py configs) and/or explicit embed_dims, depths, num_heads,
+    mlp_ratios, layerscales, layer_init_values; flags: see expand_flags."""
 
-    def __init__(self, variant=None, flags=None, out_indices=(0, 1, 2, 3), in_chans=3, **overrides):
+    def __init__(self, variant=None, flags=None, out_indices=(0, 1, 2, 3), in_chans=3, dtype=None, **overrides):
         super().__init__()
         cfg = resolve_config(variant, **overrides)
         dims, depths = cfg["embed_dims"], cfg["depths"]
@@ -297,6 +299,8 @@ class NaLaFormerBackbone(nn.Module):
                 cfg["num_heads"][i], int(cfg["mlp_ratios"][i] * dims[i]),
                 cfg["layerscales"][i], cfg["layer_init_values"][i]))
         self.extra_norms = nn.ModuleList([LayerNorm2d(d) for d in dims])
+        if dtype is not None:  # torch.float64 for error analysis: same float32 weights, computed in double
+            self.to(dtype)
         self.eval()
 
     def forward(self, x):
