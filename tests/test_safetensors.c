@@ -48,7 +48,7 @@ START_TEST(round_trip_all_dtypes_and_metadata) {
       {"d.f64", NALA_DT_F64, 1, {2}, f64, sizeof f64},
       {"e.i64", NALA_DT_I64, 1, {2}, i64, sizeof i64},
       {"f.scalar", NALA_DT_F32, 0, {0}, &scalar, sizeof scalar},
-      {"g.empty \"quoted\"\\", NALA_DT_F32, 2, {0, 3}, NULL, 0},
+      {"g.empty \"quoted\"\\\t\xc3\xa9", NALA_DT_F32, 2, {0, 3}, NULL, 0},
   };
   const char *keys[] = {"format", "seed"}, *values[] = {"pt", "0 \"x\"\n"};
   nala_err err;
@@ -170,6 +170,9 @@ START_TEST(writer_rejects_bad_tensors_and_keeps_target) {
   ck_assert_msg(strstr(err.msg, "twice"), "%s", err.msg);
   nala_st_tensor reserved = {"__metadata__", NALA_DT_F32, 1, {2}, data, sizeof data};
   ck_assert_int_eq(nala_st_write(path, &reserved, 1, &err), NALA_E_ARG);
+  nala_st_tensor not_utf8 = {"w\xff", NALA_DT_F32, 1, {2}, data, sizeof data};
+  ck_assert_int_eq(nala_st_write(path, &not_utf8, 1, &err), NALA_E_ARG);
+  ck_assert_msg(strstr(err.msg, "UTF-8"), "%s", err.msg);
   size_t size;
   char *now = (char *)st_read_file(path, &size);
   ck_assert_uint_eq(size, strlen(old));
