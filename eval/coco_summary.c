@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eval/coco_eval_internal.h"
@@ -115,6 +116,8 @@ nala_status nala_coco_result_write_json(const char *path, const nala_coco_result
   memcpy(tmp, path, len);
   memcpy(tmp + len, ".XXXXXX", 8);
   int fd = mkstemp(tmp);
+  if (fd >= 0)
+    (void)fchmod(fd, 0644); /* mkstemp creates 0600; a report is meant to be read by others */
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   if (!f) {
     nala_status st = nala_fail(err, NALA_E_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));

@@ -192,6 +192,7 @@ START_TEST(empty_results_give_zero_ap) {
   for (int i = 0; i < NALA_COCO_NUM_STATS; i++)
     ck_assert_double_eq(res.stats[i], 0);
   ck_assert_double_eq(res.category_ap[3], -1); /* category 12: crowd GT only */
+  nala_coco_result_free(&res);
   ck_assert_int_eq(nala_coco_evaluate(gt, dets, NALA_COCO_SEGM, NULL, &res, &err), NALA_E_STATE);
   nala_coco_dets_free(dets);
   nala_coco_gt_free(gt);
