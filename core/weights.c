@@ -222,7 +222,7 @@ static size_t numel_of(int ndim, const int64_t *shape) {
 /* Seeded source: generated keys, plus RoPE.angle computed as NALA.py does. */
 static nala_status take_seeded(nala_weights *w, const char *key, int ndim, const int64_t *shape, float *dst,
                                int optional) {
-  if (is_rope_angle(key) && ndim == 1 && shape[0] % 2 == 0) {
+  if (is_rope_angle(key) && ndim == 1 && shape[0] % 2 == 0 && shape[0] <= (1 << 20)) {
     if (dst)
       nala_rope_angle((int)(2 * shape[0]), dst);
     return NALA_OK;
@@ -232,14 +232,7 @@ static nala_status take_seeded(nala_weights *w, const char *key, int ndim, const
       record(w, PB_MISSING, format("%s (no seeded-weight rule for this key)", key));
     return NALA_E_FORMAT;
   }
-  size_t n = numel_of(ndim, shape);
-  float *scratch = dst ? dst : malloc((n ? n : 1) * sizeof *scratch);
-  nala_status status = scratch ? nala_seeded_fill(w->seed, key, ndim, shape, scratch, NULL) : NALA_E_NOMEM;
-  if (!dst)
-    free(scratch);
-  if (status == NALA_E_NOMEM)
-    w->oom = 1;
-  return status;
+  return dst ? nala_seeded_fill(w->seed, key, ndim, shape, dst, NULL) : NALA_OK;
 }
 
 static nala_status take_impl(nala_weights *w, const char *key, int ndim, const int64_t *shape, float *dst,
@@ -331,7 +324,8 @@ static int is_ignored(const nala_weights *w, const char *key) {
   return 0;
 }
 
-/* Appends to a growing string; returns 0 (and frees it) when out of memory. */
+/* Appends piece to the heap string *text of length *len; returns 0 when out of memory (the
+ * string is kept as it was, for the caller to free). */
 static int append(char **text, size_t *len, const char *piece) {
   size_t plen = strlen(piece);
   char *grown = realloc(*text, *len + plen + 1);
@@ -387,10 +381,10 @@ nala_status nala_weights_finish(nala_weights *w, const char *scope_prefix, nala_
     ok = append(&msg, &msg_len, head);
     for (int k = 0; ok && k < PB_KINDS; k++) {
       const str_list *l = &w->problems[k];
+      if (l->count)
+        ok = append(&msg, &msg_len, "; ") && append(&msg, &msg_len, kind_names[k]) && append(&msg, &msg_len, ": ");
       for (size_t i = 0; ok && i < l->count && i < LIST_CAP; i++)
-        ok = append(&msg, &msg_len, i ? ", " : "; ") && (i || (append(&msg, &msg_len, kind_names[k]) &&
-                                                               append(&msg, &msg_len, ": "))) &&
-             append(&msg, &msg_len, l->items[i]);
+        ok = append(&msg, &msg_len, i ? ", " : "") && append(&msg, &msg_len, l->items[i]);
       if (ok && l->count > LIST_CAP) {
         snprintf(line, sizeof line, ", ... and %zu more", l->count - LIST_CAP);
         ok = append(&msg, &msg_len, line);
