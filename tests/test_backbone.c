@@ -103,7 +103,7 @@ static double compare_levels(const char *label, fixture *fx, nala_backbone_ctx *
   double worst = 0;
   nala_err err;
   for (int level = 0; level < 4; level++) {
-    char name[8], tag[128];
+    char name[16], tag[128];
     snprintf(name, sizeof name, "out%d", level);
     const nala_st_tensor *want = nala_st_find(fx->file, name);
     ck_assert_ptr_nonnull(want);

@@ -41,7 +41,7 @@ START_TEST(dump_matches_pytorch) {
   ck_assert_int_eq(nala_st_open(out, &got, &err), NALA_OK);
   ck_assert_int_eq(nala_st_open(fixture, &want, &err), NALA_OK);
   for (int level = 0; level < 4; level++) {
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "out%d", level);
     const nala_st_tensor *g = nala_st_find(got, name), *w = nala_st_find(want, name);
     ck_assert_ptr_nonnull(g);
