@@ -39,8 +39,9 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--flags", default="llvv", help="attention kind per stage, default llvv")
+    p.add_argument("--flags", "--attn", default="llvv", help="attention per stage or block: llvv (default), l,l,v,v, llll")
     p.add_argument("--seed", type=int, default=0, help="seeded-weights seed (default 0)")
+    p.add_argument("--weights", help="safetensors with backbone.* keys (default: seeded weights)")
     args = p.parse_args()
     model_name = args.model.lower().removeprefix("nalaformer_").removeprefix("nalaformer-")
     if args.threads < 1 or args.runs < 1 or args.warmup < 0:
@@ -57,7 +58,20 @@ def main():
               f"(now OMP_NUM_THREADS={omp}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')})",
               file=sys.stderr)
     h, w = args.size
-    model = R.build(model_name, flags=args.flags, seed=args.seed)
+    model = R.build(model_name, flags=args.flags, seed=None if args.weights else args.seed)
+    if args.weights:
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+        import safetensors_io
+        stored = safetensors_io.load(args.weights)
+        state = {k: torch.from_numpy(v.astype("float32")) for k, v in stored.items() if k.startswith("backbone.")}
+        try:
+            result = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shape mismatches
+            sys.exit(f"torch_backbone.py: {args.weights} does not match model {model_name}: {e}")
+        missing = [k for k in result.missing_keys if not k.endswith(".num_batches_tracked")]
+        if missing or result.unexpected_keys:
+            sys.exit(f"torch_backbone.py: {args.weights} does not match model {model_name}: "
+                     f"missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}")
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(1))
     times = []
     with torch.inference_mode():

@@ -36,16 +36,18 @@ DEFAULT_STAGE_FLAGS = "llvv"  # NALA.py default flagss: stages 1-2 NaLa, stages 
 def expand_flags(flags, depths):
     """Per-block flags as a list of per-stage strings.
 
-    flags: None (default "llvv"), a 4-char string with one flag per stage ("llll"), or a list of
-    4 strings with one flag per block (["ll", "ll", "lv", "vv"]).
+    flags: None (default "llvv"), a 4-char string with one flag per stage ("llll"), a list of
+    4 strings with one flag per block (["ll", "ll", "lv", "vv"]) or per stage (["l", "l", "v", "v"]),
+    or the same list comma-separated ("l,l,v,v", the C CLI's --attn form).
     """
     if flags is None:
         flags = DEFAULT_STAGE_FLAGS
     if isinstance(flags, str):
-        if len(flags) != len(depths):
-            raise ValueError(f"flags '{flags}': need one flag per stage ({len(depths)})")
-        flags = [f * d for f, d in zip(flags, depths)]
+        flags = flags.split(",") if "," in flags else list(flags)
+    if len(flags) != len(depths):
+        raise ValueError(f"flags {flags}: need {len(depths)} stages")
     flags = ["".join(f) for f in flags]
+    flags = [f * d if f in ("l", "v") else f for f, d in zip(flags, depths)]
     if len(flags) != len(depths):
         raise ValueError(f"flags {flags}: need {len(depths)} stages")
     for i, (f, d) in enumerate(zip(flags, depths)):
