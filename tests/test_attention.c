@@ -2,9 +2,11 @@
  * AVX-512 vs reference, PyTorch fixtures, RoPE tables, defined edge cases, argument errors. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "core/kernels/attention.h"
 #include "core/kernels/rope.h"
@@ -229,8 +231,9 @@ typedef struct shape {
   int H, W, heads, d;
 } shape;
 
-static const shape shapes[] = {{7, 9, 1, 32}, {13, 21, 2, 64}, {1, 1, 3, 64}, {1, 37, 2, 32},
-                               {5, 3, 3, 32}, {9, 8, 1, 64},   {16, 16, 2, 64}};
+/* d = 16 and 48 exercise the AVX-512 entry points' fallback to the reference. */
+static const shape shapes[] = {{7, 9, 1, 32}, {13, 21, 2, 64}, {1, 1, 3, 64}, {1, 37, 2, 32}, {5, 3, 3, 32},
+                               {9, 8, 1, 64}, {16, 16, 2, 64}, {3, 5, 2, 16}, {4, 4, 1, 48}};
 
 static void check_kind(int softmax, float qs, float ks, const char *tag) {
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -360,6 +363,69 @@ START_TEST(thread_count_does_not_change_result) {
     free(lin3), free(sm3), free(lin1), free(sm1);
     problem_free(&p);
   }
+}
+END_TEST
+
+/* Two calls at once, each with its own workspace (as two model contexts in two threads), give
+ * what they give alone: the kernels keep no state outside their arguments. */
+typedef struct concurrent_job {
+  problem *p;
+  nala_attn_fn fn;
+  float *result;
+} concurrent_job;
+
+static void *concurrent_run(void *arg) {
+  concurrent_job *job = arg;
+  for (int rep = 0; rep < 3; rep++) {
+    free(job->result);
+    job->result = run(job->p, job->fn);
+  }
+  return NULL;
+}
+
+START_TEST(two_threads_two_workspaces) {
+  nala_isa isa = nala_isa_detect();
+  problem pa, pb;
+  problem_init(&pa, 12, 10, 2, 64, 21, 1.0f, 1.0f, 1.0f);
+  problem_init(&pb, 9, 11, 3, 32, 22, 1.0f, 1.0f, 1.0f);
+  concurrent_job ja = {&pa, nala_attn_linear_for(isa), NULL}, jb = {&pb, nala_attn_softmax_for(isa), NULL};
+  float *alone_a = run(&pa, ja.fn), *alone_b = run(&pb, jb.fn);
+  pthread_t ta, tb;
+  ck_assert_int_eq(pthread_create(&ta, NULL, concurrent_run, &ja), 0);
+  ck_assert_int_eq(pthread_create(&tb, NULL, concurrent_run, &jb), 0);
+  pthread_join(ta, NULL), pthread_join(tb, NULL);
+  expect_close("linear concurrent vs alone", ja.result, alone_a, (size_t)pa.N * pa.C, 1e-6, 1e-5);
+  expect_close("softmax concurrent vs alone", jb.result, alone_b, (size_t)pb.N * pb.C, 1e-7, 1e-6);
+  free(ja.result), free(jb.result), free(alone_a), free(alone_b);
+  problem_free(&pa), problem_free(&pb);
+}
+END_TEST
+
+/* `nala bench attention`: runs, prints the machine-readable last line, rejects bad options. */
+static int run_cli(const char *args, char *last, size_t cap) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "'%s' bench attention %s 2>/dev/null", NALA_CLI, args);
+  FILE *f = popen(cmd, "r");
+  ck_assert(f != NULL);
+  char line[1024];
+  last[0] = 0;
+  while (fgets(line, sizeof line, f))
+    snprintf(last, cap, "%s", line);
+  int st = pclose(f);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(bench_cli_output_and_exit_codes) {
+  char last[1024];
+  ck_assert_int_eq(run_cli("--kind both --tokens 300 --dim 32 --heads 2 --threads 1 --runs 2", last, sizeof last),
+                   0);
+  ck_assert_msg(strncmp(last, "median_ms=", 10) == 0 && strstr(last, " gflops=") && strstr(last, " peak_rss_mb="),
+                "last line: %s", last);
+  ck_assert_int_eq(run_cli("--kind both --tokens 64 --isa ref --runs 1", last, sizeof last), 0);
+  ck_assert_int_eq(run_cli("--kind bogus", last, sizeof last), 2);
+  ck_assert_int_eq(run_cli("--tokens 12x", last, sizeof last), 2);
+  ck_assert_int_eq(run_cli("--dim 30", last, sizeof last), 2);
+  ck_assert_int_eq(run_cli("--runs", last, sizeof last), 2);
 }
 END_TEST
 
@@ -509,7 +575,14 @@ int main(void) {
   tcase_add_test(tc, rope_tables_match_pytorch_and_direct);
   tcase_add_test(tc, isa_override_and_selectors);
   tcase_add_test(tc, bad_arguments_are_reported);
+  tcase_add_test(tc, two_threads_two_workspaces);
+  tcase_set_timeout(tc, 120); /* ASan on a shared 2-core machine; typical total is ~5 s */
   suite_add_tcase(s, tc);
+  /* each CLI run loads oneDNN and OpenCV: give it room on a loaded machine */
+  TCase *cli = tcase_create("cli");
+  tcase_add_test(cli, bench_cli_output_and_exit_codes);
+  tcase_set_timeout(cli, 120);
+  suite_add_tcase(s, cli);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -38,12 +38,11 @@ static size_t linear_ref_floats(int heads, int d, int nt) {
 }
 
 static size_t linear_avx_floats(int heads, int d, int nt) {
-  (void)heads;
   size_t state = nala_round16((size_t)2 * d * d + 2 * (size_t)d);
   size_t block = nala_round16((size_t)NALA_LIN_BLOCK * 2 * d); /* one [block][2d] feature tile */
-  /* shared: final fp32 kv + kmean; per thread: double partial state, two feature tiles, and
-   * qn, p, z of one block */
-  return 16 + state + (size_t)nt * (2 * state + 2 * block + 4 * NALA_LIN_BLOCK);
+  /* shared: final fp32 kv + kmean of every head; per thread: double partial states of every
+   * head, two feature tiles, and qn, p, z of one block */
+  return 16 + (size_t)heads * state + (size_t)nt * ((size_t)heads * 2 * state + 2 * block + 4 * NALA_LIN_BLOCK);
 }
 
 size_t nala_attn_linear_ws_floats(int N, int heads, int d, int nthreads) {

@@ -20,7 +20,7 @@
 #define PREFETCH_ROWS (2 * B)
 
 typedef struct thread_bufs {
-  double *state;       /* [F*d + F]: kv then ksum partial sums */
+  double *state;       /* [heads][state]: kv then ksum partial sums of each head */
   float *feat, *featr; /* [B][F]: features and their RoPE'd copies */
   float *qn, *pw, *z;  /* [B]: query norm, power, normalizer */
 } thread_bufs;
@@ -70,7 +70,7 @@ static inline __attribute__((always_inline)) void kv_tile(const float *featr, in
       add_to_double(kv + (size_t)(f0 + r) * d + 16 * c, acc[r * D + c]);
 }
 
-static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bufs *tb) {
+static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bufs *tb, double *state) {
   int d = a->d, D = d / 16, F = 2 * d;
   const float *vrows[B];
   __m512 ksum[8];
@@ -97,7 +97,7 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
     nala_rope_vec_avx512(kf, tb->featr + (size_t)t * F, D, rows);
     nala_rope_vec_avx512(kf + d, tb->featr + (size_t)t * F + d, D, rows);
   }
-  double *kv = tb->state, *ks = tb->state + (size_t)F * d;
+  double *kv = state, *ks = state + (size_t)F * d;
   for (int c = 0; c < 2 * D; c++)
     add_to_double(ks + 16 * c, ksum[c]);
   if (D == 4)
@@ -211,37 +211,46 @@ nala_status nala_attn_linear_avx512(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_avx512"));
   if (a->d != 32 && a->d != 64)
     return nala_attn_linear_ref(a);
-  int d = a->d, F = 2 * d, nt = nala_attn_threads(a);
+  int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);
   size_t state = nala_round16((size_t)F * d + F), block = nala_round16((size_t)B * F);
-  float *kv = nala_ws_align(a->ws); /* [F][d] then kmean [F]: shared, fp32 */
-  float *kmean = kv + (size_t)F * d;
-  float *thread_base = kv + state; /* per thread: 2*state (double) + 2*block + 4*B */
-  size_t per_thread = 2 * state + 2 * block + 4 * B;
+  size_t state_used = (size_t)F * d + F;
+  float *kv_all = nala_ws_align(a->ws); /* [heads][state]: kv [F][d] then kmean [F], fp32, shared */
+  float *thread_base = kv_all + (size_t)heads * state;
+  /* per thread: [heads][state] double partial sums (2 floats each), two feature tiles, qn/p/z */
+  size_t per_thread = (size_t)heads * 2 * state + 2 * block + 4 * B;
   double inv_n = 1.0 / a->N;
-  for (int h = 0; h < a->heads; h++) {
+  /* One parallel region and one reduction for all heads: with many heads and few tokens (last
+   * stage) per-head regions would cost more in synchronisation than in arithmetic. Token blocks
+   * are the outer loop so each row of q, k, v is read from DRAM once for all its heads. */
 #pragma omp parallel num_threads(nt)
-    {
-      int t = omp_get_thread_num(), T = omp_get_num_threads();
-      float *base = thread_base + (size_t)t * per_thread;
-      thread_bufs tb = {(double *)base, base + 2 * state, base + 2 * state + block, base + 2 * state + 2 * block,
-                        base + 2 * state + 2 * block + B, base + 2 * state + 2 * block + 2 * B};
-      memset(tb.state, 0, sizeof(double) * ((size_t)F * d + F));
-      /* rows of out_tile past the block's end read these: keep them finite */
-      memset(tb.featr, 0, sizeof(float) * B * F);
-      int n0 = (int)((long long)a->N * t / T), n1 = (int)((long long)a->N * (t + 1) / T);
-      for (int n = n0; n < n1; n += B)
-        keys_block(a, h, n, n1 - n < B ? n1 - n : B, &tb);
+  {
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+    float *base = thread_base + (size_t)t * per_thread;
+    float *bufs = base + (size_t)heads * 2 * state;
+    thread_bufs tb = {(double *)base, bufs, bufs + block, bufs + 2 * block, bufs + 2 * block + B,
+                      bufs + 2 * block + 2 * B};
+    memset(tb.state, 0, sizeof(double) * (size_t)heads * state);
+    /* rows of out_tile past the block's end read these: keep them finite */
+    memset(tb.featr, 0, sizeof(float) * B * F);
+    int n0 = (int)((long long)a->N * t / T), n1 = (int)((long long)a->N * (t + 1) / T);
+    for (int n = n0; n < n1; n += B)
+      for (int h = 0; h < heads; h++)
+        keys_block(a, h, n, n1 - n < B ? n1 - n : B, &tb, tb.state + (size_t)h * state);
 #pragma omp barrier
 #pragma omp for schedule(static)
-      for (size_t i = 0; i < (size_t)F * d + F; i++) {
-        double s = 0.0;
-        for (int u = 0; u < T; u++)
-          s += ((double *)(thread_base + (size_t)u * per_thread))[i];
-        kv[i] = (float)(s * inv_n);
-      }
-      for (int n = n0; n < n1; n += B)
-        queries_block(a, h, n, n1 - n < B ? n1 - n : B, kv, kmean, &tb);
+    for (size_t i = 0; i < (size_t)heads * state; i++) {
+      if (i % state >= state_used)
+        continue;
+      double s = 0.0;
+      for (int u = 0; u < T; u++)
+        s += ((double *)(thread_base + (size_t)u * per_thread))[i];
+      kv_all[i] = (float)(s * inv_n);
     }
+    for (int n = n0; n < n1; n += B)
+      for (int h = 0; h < heads; h++) {
+        const float *kv = kv_all + (size_t)h * state;
+        queries_block(a, h, n, n1 - n < B ? n1 - n : B, kv, kv + (size_t)F * d, &tb);
+      }
   }
   return NALA_OK;
 }
