@@ -261,7 +261,11 @@ START_TEST(bad_arguments_exit_2_and_bad_folders_exit_1) {
   ck_assert_int_eq(r.code, 0);
   ck_assert_ptr_nonnull(strstr(r.out, "_leftImg8bit.png"));
   run_free(&r);
-  r = run_cli("--dataset cityscapes --pred /nonexistent/pred --gt /nonexistent/gt_dir");
+  r = run_cli("--dataset ade20k --pred /nonexistent/pred_dir --gt " SEG_FIXTURES "/ade20k/gt");
+  ck_assert_int_eq(r.code, 1);
+  ck_assert_ptr_nonnull(strstr(r.err, "--pred /nonexistent/pred_dir: not a readable directory"));
+  run_free(&r);
+  r = run_cli("--dataset cityscapes --pred " SEG_FIXTURES "/cityscapes/pred --gt /nonexistent/gt_dir");
   ck_assert_int_eq(r.code, 1);
   ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/gt_dir: cannot open directory"));
   run_free(&r);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nala/image_io.h"
@@ -252,6 +253,11 @@ int nala_cli_eval_seg(int argc, char **argv) {
     fprintf(stderr, "nala eval seg: unknown --dataset '%s' (expected ade20k or cityscapes)\n", dataset);
     usage(stderr);
     return NALA_EXIT_USAGE;
+  }
+  struct stat pred_info;
+  if (stat(pred_dir, &pred_info) != 0 || !S_ISDIR(pred_info.st_mode)) {
+    fprintf(stderr, "nala eval seg: --pred %s: not a readable directory\n", pred_dir);
+    return NALA_EXIT_RUNTIME;
   }
   nala_err err;
   seg_gt_list gts;

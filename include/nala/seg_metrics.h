@@ -24,7 +24,9 @@
  * float32 in add order, float32 division, np.nanmean's pairwise float32 sum), which differs from
  * the exact ones once a class totals more than 2^24 pixels (any full ADE20K/Cityscapes run);
  * the last digit of mmseg's table can differ between the two, so print the mmseg ones when
- * comparing with mmseg. One add call = one image, as mmseg sums one result per image.
+ * comparing with mmseg. One add call = one image, as mmseg sums one result per image. Matched:
+ * mmseg 1.x and 0.x >= 0.17 (pre_eval), numpy 1.x scalar promotion, torch's AVX2 float32 sum for
+ * aAcc; not matched: images over 2^24 pixels (torch.histc's float32 bins saturate there).
  *
  * A nala_seg_metrics is not thread-safe; use one per thread (no global state is shared). */
 #ifndef NALA_SEG_METRICS_H
@@ -85,7 +87,7 @@ void nala_seg_metrics_reset(nala_seg_metrics *m);
 nala_status nala_seg_metrics_add(nala_seg_metrics *m, const uint8_t *pred, size_t pred_stride, const uint8_t *label,
                                  size_t label_stride, int h, int w, nala_seg_image_counts *counts, nala_err *err);
 
-/* Fills *out with the metrics over every image added so far (out is ~13 KB: heap it in small stacks). */
+/* Fills *out with the metrics over every image added so far (out is ~15 KB: heap it on small stacks). */
 void nala_seg_metrics_result(const nala_seg_metrics *m, nala_seg_result *out);
 
 /* The (num_classes+1)^2 confusion counts, row = label, column = prediction, index num_classes =
