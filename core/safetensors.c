@@ -368,7 +368,8 @@ nala_status nala_st_open(const char *path, nala_st_file **out, nala_err *err) {
     free(file);
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO given by mistake must fail at fstat below, not block in open. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     char reason[128];
     nala_st_errno_text(errno, reason, sizeof reason);

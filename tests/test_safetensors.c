@@ -242,6 +242,11 @@ START_TEST(open_reports_missing_and_non_regular_files) {
   ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "cannot open"), "%s", err.msg);
   ck_assert_int_eq(nala_st_open(dir, &file, &err), NALA_E_IO);
   ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
+  char fifo[160];
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  ck_assert_int_eq(nala_st_open(fifo, &file, &err), NALA_E_IO); /* without a writer: must not block */
+  ck_assert_msg(strstr(err.msg, fifo) && strstr(err.msg, "not a regular file"), "%s", err.msg);
   ck_assert_int_eq(nala_st_open(NULL, &file, &err), NALA_E_ARG);
 }
 END_TEST
