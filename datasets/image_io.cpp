@@ -5,6 +5,7 @@
 // (1) open/read failures carry errno, (2) the pixel limit is checked from the PNG/JPEG header
 // before any decoding, and (3) a truncated JPEG is refused (libjpeg only warns and pads grey).
 #include "nala/image_io.h"
+#include "datasets/image_sniff.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -13,6 +14,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,14 +49,13 @@ nala_status read_file_bytes(const char *path, std::vector<uchar> &bytes, nala_er
   if (!f)
     return nala_fail(err, NALA_E_IO, "%s: cannot open: %s", path, std::strerror(errno));
   struct stat info;
-  if (fstat(fileno(f), &info) == 0 && !S_ISREG(info.st_mode)) {
+  if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
     std::fclose(f);
     return nala_fail(err, NALA_E_IO, "%s: not a regular file (a directory?)", path);
   }
-  uchar chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0)
-    bytes.insert(bytes.end(), chunk, chunk + got);
+  bytes.resize((size_t)info.st_size);
+  size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
+  bytes.resize(got); // a file that shrank meanwhile reads short; it then fails to decode, not overflow
   int failed = std::ferror(f);
   std::fclose(f);
   if (failed)
@@ -62,64 +63,6 @@ nala_status read_file_bytes(const char *path, std::vector<uchar> &bytes, nala_er
   if (bytes.empty())
     return nala_fail(err, NALA_E_FORMAT, "%s: empty file (0 bytes), not an image", path);
   return NALA_OK;
-}
-
-uint32_t be32(const uchar *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-uint32_t be16(const uchar *p) { return (uint32_t)p[0] << 8 | p[1]; }
-
-bool is_png(const std::vector<uchar> &b) {
-  static const uchar sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  return b.size() >= 8 && std::memcmp(b.data(), sig, 8) == 0;
-}
-bool is_jpeg(const std::vector<uchar> &b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
-
-// Width/height from the PNG IHDR or the first JPEG SOFn marker; false when not found (other
-// formats, or a header too damaged to tell; the decoder then reports the damage).
-bool header_size(const std::vector<uchar> &b, uint32_t *w, uint32_t *h) {
-  if (is_png(b)) {
-    if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0)
-      return false;
-    *w = be32(b.data() + 16);
-    *h = be32(b.data() + 20);
-    return true;
-  }
-  if (!is_jpeg(b))
-    return false;
-  size_t i = 2;
-  while (i + 9 < b.size()) {
-    if (b[i] != 0xFF)
-      return false;
-    uchar marker = b[i + 1];
-    if (marker == 0xFF) { // fill byte
-      i++;
-      continue;
-    }
-    bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      *h = be16(b.data() + i + 5);
-      *w = be16(b.data() + i + 7);
-      return true;
-    }
-    if (marker == 0xDA || marker == 0xD9)
-      return false;
-    i += 2 + be16(b.data() + i + 2);
-  }
-  return false;
-}
-
-// A complete JPEG ends its last scan with EOI (FF D9). Entropy-coded data cannot contain FF D9 or
-// FF DA (0xFF is byte-stuffed), so the last EOI must come after the last SOS; an EXIF thumbnail's
-// EOI sits before the main image's SOS and does not count.
-bool jpeg_complete(const std::vector<uchar> &b) {
-  size_t last_sos = 0, last_eoi = 0;
-  for (size_t i = 0; i + 1 < b.size(); i++)
-    if (b[i] == 0xFF) {
-      if (b[i + 1] == 0xDA)
-        last_sos = i;
-      else if (b[i + 1] == 0xD9)
-        last_eoi = i;
-    }
-  return last_sos > 0 && last_eoi > last_sos;
 }
 
 nala_status check_pixels(const char *path, uint64_t w, uint64_t h, size_t max_pixels, const char *when,
@@ -162,21 +105,49 @@ nala_status check_image(const nala_image *img, const char *what, nala_err *err) 
   return NALA_OK;
 }
 
-nala_status decode(const char *path, int flags, size_t max_pixels, cv::Mat &m, nala_err *err) {
+// Decodes path. Fast path: when the header gives the size (PNG/JPEG), pixels are decoded straight into
+// a freshly allocated *out of `channels` 8-bit channels; copying a decoded cv::Mat instead costs a second
+// buffer whose page faults alone took longer than decoding a 640x480 JPEG here. Otherwise (other formats,
+// EXIF rotation, a file whose type differs from the request) *out stays empty and m holds the result.
+nala_status decode(const char *path, int flags, size_t max_pixels, int channels, nala_image *out, cv::Mat &m,
+                   nala_err *err) {
   std::vector<uchar> bytes;
   nala_status st = read_file_bytes(path, bytes, err);
   if (st != NALA_OK)
     return st;
   uint32_t w = 0, h = 0;
-  if (header_size(bytes, &w, &h)) {
+  bool sized = nala_sniff_size(bytes.data(), bytes.size(), &w, &h);
+  if (sized) {
     st = check_pixels(path, w, h, max_pixels, "from the header, before decoding", err);
     if (st != NALA_OK)
       return st;
   }
-  if (is_jpeg(bytes) && !jpeg_complete(bytes))
+  // No valid file decodes to more than this many bytes per file byte (deflate tops out near 1032:1,
+  // times 24 for 1-bit pixels expanded to BGR; a JPEG MCU needs a few bits): a header claiming more is
+  // corrupt, and believing it would allocate gigabytes before the decoder notices.
+  uint64_t max_ratio = nala_sniff_is_png(bytes.data(), bytes.size()) ? 32768 : 2048;
+  if (sized && (uint64_t)w * h * 3 > max_ratio * bytes.size())
+    return nala_fail(err, NALA_E_FORMAT, "%s: header claims %ux%u (WxH) pixels but the file has only %zu bytes: "
+                     "corrupt header or truncated file", path, w, h, bytes.size());
+  const uchar *data = bytes.data();
+  if (nala_sniff_is_jpeg(data, bytes.size()) && !nala_sniff_jpeg_complete(data, bytes.size()))
     return nala_fail(err, NALA_E_FORMAT, "%s: truncated or corrupt JPEG (no end-of-image marker after the last scan)",
                      path);
-  m = cv::imdecode(bytes, flags);
+  if (sized && w <= INT32_MAX && h <= INT32_MAX &&
+      nala_image_alloc((int)h, (int)w, channels, NALA_BGR, out, nullptr) == NALA_OK) {
+    try {
+      m = wrap(out);
+      cv::imdecode(bytes, flags, &m);
+    } catch (...) {
+      nala_image_free(out);
+      throw;
+    }
+    if (!m.empty() && m.data == out->data)
+      return NALA_OK;
+    nala_image_free(out); // OpenCV produced another size or type: keep its Mat
+  } else {
+    m = cv::imdecode(bytes, flags);
+  }
   if (m.empty())
     return nala_fail(err, NALA_E_FORMAT, "%s: cannot decode image (%zu bytes): corrupt, truncated or unknown format",
                      path, bytes.size());
@@ -279,12 +250,20 @@ nala_status nala_image_read_exif(const char *path, nala_channel_order order, siz
     return nala_fail(err, NALA_E_ARG, "%s: unknown EXIF mode %d", path, (int)exif);
   // Always 3 channels (grey files replicated), as cv2.IMREAD_COLOR gives.
   int flags = cv::IMREAD_COLOR | (exif == NALA_EXIF_IGNORE ? cv::IMREAD_IGNORE_ORIENTATION : 0);
-  nala_status st = decode(path, flags, max_pixels, m, err);
+  nala_status st = decode(path, flags, max_pixels, 3, out, m, err);
   if (st != NALA_OK)
     return st;
-  if (order == NALA_RGB)
-    cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
-  return mat_to_image(m, order, out, err);
+  if (!out->data) {
+    st = mat_to_image(m, order, out, err);
+    if (st != NALA_OK)
+      return st;
+  }
+  out->order = order;
+  if (order == NALA_RGB) {
+    cv::Mat pixels = wrap(out);
+    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
+  }
+  return NALA_OK;
   NALA_SHIM_CATCH(err, "reading image", path)
 }
 
@@ -295,8 +274,8 @@ nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *
     return nala_fail(err, NALA_E_ARG, "nala_image_read_labels: path or out is NULL");
   NALA_SHIM_TRY
   cv::Mat m;
-  nala_status st = decode(path, cv::IMREAD_UNCHANGED, 0, m, err);
-  if (st != NALA_OK)
+  nala_status st = decode(path, cv::IMREAD_UNCHANGED, 0, 1, out, m, err);
+  if (st != NALA_OK || out->data)
     return st;
   if (m.type() != CV_8UC1)
     return nala_fail(err, NALA_E_FORMAT,
@@ -471,28 +450,33 @@ extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_o
   if (order != NALA_BGR && order != NALA_RGB)
     return nala_fail(err, NALA_E_ARG, "%s: nala_video_read: order must be NALA_BGR or NALA_RGB", reader->name.c_str());
   NALA_SHIM_TRY
-  cv::Mat decoded;
+  // Decode straight into the caller's frame when it has the stream's size (OpenCV copies the
+  // FFmpeg frame into an existing Mat of the right size and type), so a loop allocates nothing.
+  const nala_video_info &info = reader->info;
+  if (!frame->data || frame->h != info.h || frame->w != info.w || frame->c != 3) {
+    nala_image_free(frame);
+    NALA_CHECK(nala_image_alloc(info.h, info.w, 3, NALA_BGR, frame, err));
+  }
+  cv::Mat decoded = wrap(frame);
   if (!reader->cap.read(decoded) || decoded.empty()) {
     // OpenCV does not tell a clean end from a decode failure; a stream that stops well short of the
     // frame count its container announces is truncated (the slack covers duration-based estimates).
-    long announced = reader->info.frame_count, slack = 1 + announced / 100;
+    long announced = info.frame_count, slack = 1 + announced / 100;
     if (announced > 0 && reader->frames_read + slack < announced)
       return nala_fail(err, NALA_E_FORMAT, "%s: stream ended after %ld frames, the container announces %ld: "
                        "truncated or corrupt video", reader->name.c_str(), reader->frames_read, announced);
     return NALA_OK;
   }
-  if (decoded.type() != CV_8UC3)
-    return nala_fail(err, NALA_E_FORMAT, "%s: frame %ld is not 8-bit 3-channel (OpenCV type %d)",
-                     reader->name.c_str(), reader->frames_read, decoded.type());
-  if (!frame->data || frame->h != decoded.rows || frame->w != decoded.cols || frame->c != 3) {
+  if (decoded.data != frame->data) { // the stream changed size mid-way: OpenCV gave its own Mat
+    if (decoded.type() != CV_8UC3)
+      return nala_fail(err, NALA_E_FORMAT, "%s: frame %ld is not 8-bit 3-channel (OpenCV type %d)",
+                       reader->name.c_str(), reader->frames_read, decoded.type());
     nala_image_free(frame);
-    NALA_CHECK(nala_image_alloc(decoded.rows, decoded.cols, 3, order, frame, err));
+    NALA_CHECK(mat_to_image(decoded, NALA_BGR, frame, err));
   }
-  cv::Mat dst = wrap(frame);
+  cv::Mat pixels = wrap(frame);
   if (order == NALA_RGB)
-    cv::cvtColor(decoded, dst, cv::COLOR_BGR2RGB);
-  else
-    decoded.copyTo(dst);
+    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
   frame->order = order;
   reader->frames_read++;
   *got = 1;

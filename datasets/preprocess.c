@@ -50,7 +50,8 @@ nala_status nala_preprocess_validate(const nala_preprocess_cfg *cfg, nala_err *e
     return nala_fail(err, NALA_E_ARG, "preprocess cfg: pad_divisor %d, pad_h %d, pad_w %d must be >= 0",
                      cfg->pad_divisor, cfg->pad_h, cfg->pad_w);
   if (cfg->pad_divisor > 1 && (cfg->pad_h > 0 || cfg->pad_w > 0))
-    return nala_fail(err, NALA_E_ARG, "preprocess cfg: pad_divisor and pad_h/pad_w are exclusive (as in mmseg stack_batch)");
+    return nala_fail(err, NALA_E_ARG,
+                     "preprocess cfg: pad_divisor and pad_h/pad_w are exclusive (as in mmseg stack_batch)");
   if (cfg->layout != NALA_NCHW && cfg->layout != NALA_NHWC)
     return nala_fail(err, NALA_E_ARG, "preprocess cfg: unknown layout %d", (int)cfg->layout);
   return NALA_OK;

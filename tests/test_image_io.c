@@ -194,6 +194,8 @@ START_TEST(bad_images_give_clear_errors) {
   /* The limit is applied from the header, before decoding (this file's pixel data is 37x53). */
   expect_read_error(IMG("huge_header.png"), 1000000, NALA_E_ARG, "100000x100000");
   expect_read_error(IMG("color_37x53.png"), 37 * 53 - 1, NALA_E_ARG, "exceeds the limit of 1960");
+  /* Without a limit, a header that no file of this size can back is refused before allocating. */
+  expect_read_error(IMG("huge_header.png"), 0, NALA_E_FORMAT, "corrupt header");
   expect_read_error(IMG("color_37x53.jpg"), 100, NALA_E_ARG, "before decoding");
   nala_err err;
   nala_image img;

@@ -115,13 +115,14 @@ static void assert_meta_eq(const nala_preprocess_meta *got, const nala_preproces
                 "%s: meta ori %dx%d img %dx%d pad %dx%d, want ori %dx%d img %dx%d pad %dx%d", name, got->ori_h,
                 got->ori_w, got->img_h, got->img_w, got->pad_h, got->pad_w, want->ori_h, want->ori_w, want->img_h,
                 want->img_w, want->pad_h, want->pad_w);
-  ck_assert_msg(got->w_scale == want->w_scale && got->h_scale == want->h_scale, "%s: scales %.17g %.17g want %.17g %.17g",
-                name, got->w_scale, got->h_scale, want->w_scale, want->h_scale);
+  ck_assert_msg(got->w_scale == want->w_scale && got->h_scale == want->h_scale,
+                "%s: scales %.17g %.17g want %.17g %.17g", name, got->w_scale, got->h_scale, want->w_scale, want->h_scale);
 }
 
 /* Output channel ch at (y, x), whatever the layout. */
 static float out_at(const float *out, const nala_preprocess_meta *m, int layout, int ch, int y, int x) {
-  return layout == NALA_NCHW ? out[((size_t)ch * m->pad_h + y) * m->pad_w + x] : out[((size_t)y * m->pad_w + x) * 3 + ch];
+  return layout == NALA_NCHW ? out[((size_t)ch * m->pad_h + y) * m->pad_w + x]
+                             : out[((size_t)y * m->pad_w + x) * 3 + ch];
 }
 
 /* Checks every output value against the reference table applied to the resized bytes (BGR, dense). */

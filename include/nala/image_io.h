@@ -84,9 +84,9 @@ nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err 
 /* Width, height, fps and claimed frame count of an open reader. */
 nala_video_info nala_video_get_info(const nala_video_reader *reader);
 
-/* Decodes the next frame into frame in the given order (NALA_BGR or NALA_RGB). frame is
- * (re)allocated only when empty or of another size, so a loop reusing one nala_image allocates
- * once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. A stream
+/* Decodes the next frame into frame in the given order (NALA_BGR or NALA_RGB). frame must be zeroed
+ * or owned (from nala_image_alloc or an earlier call); it is (re)allocated only when empty or of
+ * another size, so a loop reusing one nala_image allocates once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. A stream
  * ending more than 1% + 1 frames short of the announced frame_count gives NALA_E_FORMAT (truncated). */
 nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
                             nala_err *err);
