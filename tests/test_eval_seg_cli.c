@@ -224,6 +224,22 @@ START_TEST(perfect_prediction_scores_100) {
   ck_assert_int_eq(r.code, 0);
   ck_assert_ptr_nonnull(strstr(r.out, "| 100.00 | 100.00 | 100.00 |"));
   run_free(&r);
+  /* The same prediction saved mmseg's output_dir way (+1) scores 100 with --pred-offset 1 only. */
+  for (int i = 0; i < H * W; i++)
+    pred[i] = (uint8_t)(pred[i] + 1);
+  snprintf(path, sizeof path, "%s/ADE_val_00000001.png", pred_dir);
+  write_labels(path, pred, H, W);
+  snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s --pred-offset 1", pred_dir, gt_dir);
+  r = run_cli(args);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "| 100.00 | 100.00 | 100.00 |"));
+  run_free(&r);
+  snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s", pred_dir, gt_dir);
+  r = run_cli(args);
+  ck_assert_int_eq(r.code, 1); /* class 149 + 1 = 150 is out of range, and reported */
+  ck_assert_ptr_nonnull(strstr(r.err, "prediction pixel(s) outside [0, 150) (first value 150)"));
+  ck_assert_ptr_null(strstr(r.out, "| 100.00 | 100.00 | 100.00 |"));
+  run_free(&r);
   snprintf(path, sizeof path, "%s/ADE_val_00000001.png", gt_dir);
   unlink(path);
   snprintf(path, sizeof path, "%s/ADE_val_00000001.png", pred_dir);
@@ -241,6 +257,42 @@ START_TEST(perfect_prediction_scores_100) {
 }
 END_TEST
 
+START_TEST(cityscapes_label_id_predictions) {
+  char dir[] = "/tmp/nala_seg_ids_XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char city[256], pred_dir[256], gt_path[320], pred_path[320], args[800];
+  snprintf(city, sizeof city, "%s/gt/ulm", dir);
+  snprintf(pred_dir, sizeof pred_dir, "%s/pred", dir);
+  snprintf(gt_path, sizeof gt_path, "%s/ulm_000000_000001_gtFine_labelIds.png", city);
+  snprintf(pred_path, sizeof pred_path, "%s/ulm_000000_000001_leftImg8bit.png", pred_dir);
+  char gt_root[256];
+  snprintf(gt_root, sizeof gt_root, "%s/gt", dir);
+  ck_assert_int_eq(mkdir(pred_dir, 0755), 0);
+  ck_assert_int_eq(mkdir(gt_root, 0755), 0);
+  ck_assert_int_eq(mkdir(city, 0755), 0);
+  /* Ground truth ids incl. ignored ones (0 unlabeled, 9 parking); predictions only evaluated ids. */
+  const uint8_t ids[2 * 5] = {7, 8, 11, 26, 33, 0, 9, 23, 24, 21};
+  const uint8_t pred_ids[2 * 5] = {7, 8, 11, 26, 33, 7, 7, 23, 24, 21};
+  write_labels(gt_path, ids, 2, 5);
+  write_labels(pred_path, pred_ids, 2, 5);
+  snprintf(args, sizeof args, "--dataset cityscapes --pred %s --gt %s --pred-label-ids", pred_dir, gt_root);
+  run_output r = run_cli(args);
+  ck_assert_int_eq(r.code, 0);
+  ck_assert_ptr_nonnull(strstr(r.out, "| 100.00 | 100.00 | 100.00 |"));
+  run_free(&r);
+  snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s --pred-label-ids", pred_dir, gt_root);
+  r = run_cli(args);
+  ck_assert_int_eq(r.code, 2);
+  run_free(&r);
+  unlink(gt_path);
+  unlink(pred_path);
+  rmdir(city);
+  rmdir(gt_root);
+  rmdir(pred_dir);
+  rmdir(dir);
+}
+END_TEST
+
 START_TEST(bad_arguments_exit_2_and_bad_folders_exit_1) {
   run_output r = run_cli("");
   ck_assert_int_eq(r.code, 2);
@@ -252,6 +304,10 @@ START_TEST(bad_arguments_exit_2_and_bad_folders_exit_1) {
   run_free(&r);
   r = run_cli("--dataset ade20k --pred a --gt");
   ck_assert_int_eq(r.code, 2);
+  run_free(&r);
+  r = run_cli("--dataset ade20k --pred a --gt b --pred-offset -1");
+  ck_assert_int_eq(r.code, 2);
+  ck_assert_ptr_nonnull(strstr(r.err, "--pred-offset '-1'"));
   run_free(&r);
   r = run_cli("--dataset ade20k --pred a --gt b --frobnicate");
   ck_assert_int_eq(r.code, 2);
@@ -278,6 +334,7 @@ int main(void) {
   tcase_add_test(tc, ade20k_numbers_and_every_problem_reported_by_file);
   tcase_add_test(tc, cityscapes_train_ids_label_ids_and_both_prediction_layouts);
   tcase_add_test(tc, perfect_prediction_scores_100);
+  tcase_add_test(tc, cityscapes_label_id_predictions);
   tcase_add_test(tc, bad_arguments_exit_2_and_bad_folders_exit_1);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

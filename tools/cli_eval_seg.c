@@ -14,27 +14,38 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: nala eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR [--exact] [--no-progress]\n"
+          "usage: nala eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR [--pred-offset N]\n"
+          "                     [--pred-label-ids] [--exact] [--no-progress]\n"
           "Semantic-segmentation metrics as mmseg's IoUMetric reports them (aAcc, mIoU, mAcc, per-class IoU/Acc).\n"
-          "  --gt DIR       ade20k: every *.png directly in DIR (annotations/validation), raw labels 0..150,\n"
-          "                 reduce_zero_label applied (0 -> 255 ignored, v -> v-1).\n"
-          "                 cityscapes: DIR and its city subfolders (gtFine/val); per image\n"
-          "                 <stem>_gtFine_labelTrainIds.png, else <stem>_gtFine_labelIds.png converted with\n"
-          "                 cityscapesScripts' id -> trainId table. Other PNGs (_color, ...) are skipped.\n"
-          "  --pred DIR     single-channel 8-bit PNGs of 0-based class indices (as mmseg predicts them, no +1).\n"
-          "                 The prediction of <dir>/<stem> is the first that exists of PRED/<dir>/<stem>.png,\n"
-          "                 then (cityscapes) PRED/<dir>/<stem>_leftImg8bit.png, then the same two without <dir>.\n"
-          "  --exact        print exact 64-bit-count numbers instead of mmseg's float32 ones (they can differ\n"
-          "                 in the last digit once a class totals more than 2^24 pixels)\n"
-          "  --no-progress  no progress bar (it is only drawn when stderr is a terminal)\n"
+          "  --gt DIR          ade20k: every *.png directly in DIR (annotations/validation), raw labels\n"
+          "                    0..150, reduce_zero_label applied (0 -> 255 ignored, v -> v-1).\n"
+          "                    cityscapes: DIR and its city subfolders (gtFine/val); per image\n"
+          "                    <stem>_gtFine_labelTrainIds.png, else <stem>_gtFine_labelIds.png converted\n"
+          "                    with cityscapesScripts' id -> trainId table. Other PNGs (_color...) are skipped.\n"
+          "  --pred DIR        single-channel 8-bit PNGs of 0-based class indices (as mmseg predicts them).\n"
+          "                    The prediction of <dir>/<stem> is the first that exists of\n"
+          "                    PRED/<dir>/<stem>.png, then (cityscapes) PRED/<dir>/<stem>_leftImg8bit.png,\n"
+          "                    then the same two without <dir>.\n"
+          "  --pred-offset N   subtract N from every prediction first: mmseg's IoUMetric(output_dir=...)\n"
+          "                    saves ADE20K predictions +1, so evaluate those with --pred-offset 1\n"
+          "  --pred-label-ids  (cityscapes) predictions hold label ids (the benchmark's submission format):\n"
+          "                    map them to train ids with the ground truth's table\n"
+          "  --exact           print exact 64-bit-count numbers instead of mmseg's float32 ones (they can\n"
+          "                    differ in the last digit once a class totals more than 2^24 pixels)\n"
+          "  --no-progress     no progress bar (it is only drawn when stderr is a terminal)\n"
           "Images are evaluated in sorted key order (mmseg's order). Ignore index 255. A missing, unreadable\n"
           "or differently sized prediction leaves its image out; label or prediction values outside\n"
-          "[0, classes) other than 255 are counted the way mmseg counts them (see include/nala/seg_metrics.h).\n"
-          "Every such problem is listed per file on stderr. Tables print IoU/Acc x100 rounded like np.round(.., 2)\n"
-          "with two decimals (mmseg's table prints the same numbers without trailing zeros).\n"
-          "Exit status: 0 all files clean, 1 when any file had a problem (tables still printed) or on errors,\n"
-          "2 on bad arguments.\n");
+          "[0, classes) other than 255 are counted the way mmseg counts them (include/nala/seg_metrics.h).\n"
+          "Every such problem is listed per file on stderr. Tables print IoU/Acc x100 rounded like\n"
+          "np.round(.., 2) with two decimals (mmseg's table prints the same numbers without trailing zeros).\n"
+          "Exit status: 0 all files clean, 1 when any file had a problem (tables still printed) or on\n"
+          "errors, 2 on bad arguments.\n");
 }
+
+typedef struct pred_options {
+  int offset;    /* subtracted from every prediction value (mod 256) */
+  int label_ids; /* Cityscapes predictions in label ids */
+} pred_options;
 
 typedef struct problems {
   size_t missing, size_mismatch, unreadable, files_bad_label, files_bad_pred;
@@ -67,8 +78,8 @@ static void progress(size_t done, size_t total, int enabled) {
 }
 
 /* Reads, converts and adds one image; returns 0 when the image was left out (problem reported). */
-static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const char *pred_dir, nala_seg_metrics *m,
-                        problems *seen) {
+static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const char *pred_dir,
+                        const pred_options *opt, nala_seg_metrics *m, problems *seen) {
   char pred_path[4096];
   if (!seg_find_prediction(pred_dir, gt->key, !ds->reduce_zero_label, pred_path, sizeof pred_path)) {
     seen->missing++;
@@ -94,6 +105,12 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
       nala_seg_reduce_zero_label(label.data, label.stride, label.h, label.w);
     if (gt->label_ids)
       nala_seg_cityscapes_ids_to_train_ids(label.data, label.stride, label.h, label.w);
+    if (opt->offset)
+      for (int y = 0; y < pred.h; y++)
+        for (int x = 0; x < pred.w; x++)
+          pred.data[(size_t)y * pred.stride + x] = (uint8_t)(pred.data[(size_t)y * pred.stride + x] - opt->offset);
+    if (opt->label_ids)
+      nala_seg_cityscapes_ids_to_train_ids(pred.data, pred.stride, pred.h, pred.w);
     nala_seg_image_counts counts;
     if (nala_seg_metrics_add(m, pred.data, pred.stride, label.data, label.stride, label.h, label.w, &counts, &err) !=
         NALA_OK) {
@@ -225,6 +242,7 @@ static int print_results(const nala_seg_dataset *ds, const nala_seg_result *r, i
 int nala_cli_eval_seg(int argc, char **argv) {
   const char *dataset = NULL, *pred_dir = NULL, *gt_dir = NULL;
   int exact = 0, show_progress = 1;
+  pred_options opt = {0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -234,6 +252,17 @@ int nala_cli_eval_seg(int argc, char **argv) {
       exact = 1;
     } else if (!strcmp(a, "--no-progress")) {
       show_progress = 0;
+    } else if (!strcmp(a, "--pred-label-ids")) {
+      opt.label_ids = 1;
+    } else if (!strcmp(a, "--pred-offset") && i + 1 < argc) {
+      char *end;
+      long offset = strtol(argv[++i], &end, 10);
+      if (*argv[i] == '\0' || *end != '\0' || offset < 0 || offset > 255) {
+        fprintf(stderr, "nala eval seg: --pred-offset '%s' is not an integer in [0, 255]\n", argv[i]);
+        usage(stderr);
+        return NALA_EXIT_USAGE;
+      }
+      opt.offset = (int)offset;
     } else if ((!strcmp(a, "--dataset") || !strcmp(a, "--pred") || !strcmp(a, "--gt")) && i + 1 < argc) {
       const char **slot = !strcmp(a, "--dataset") ? &dataset : !strcmp(a, "--pred") ? &pred_dir : &gt_dir;
       *slot = argv[++i];
@@ -251,6 +280,11 @@ int nala_cli_eval_seg(int argc, char **argv) {
   const nala_seg_dataset *ds = nala_seg_dataset_find(dataset);
   if (!ds) {
     fprintf(stderr, "nala eval seg: unknown --dataset '%s' (expected ade20k or cityscapes)\n", dataset);
+    usage(stderr);
+    return NALA_EXIT_USAGE;
+  }
+  if (opt.label_ids && strcmp(ds->name, "cityscapes") != 0) {
+    fprintf(stderr, "nala eval seg: --pred-label-ids is for --dataset cityscapes\n");
     usage(stderr);
     return NALA_EXIT_USAGE;
   }
@@ -282,7 +316,7 @@ int nala_cli_eval_seg(int argc, char **argv) {
   for (size_t i = 0; i < gts.count; i++) {
     if (show_progress)
       fputs("\r\033[K", stderr); /* problems print on a clean line */
-    evaluated += (size_t)evaluate_one(ds, &gts.files[i], pred_dir, m, &seen);
+    evaluated += (size_t)evaluate_one(ds, &gts.files[i], pred_dir, &opt, m, &seen);
     progress(i + 1, gts.count, show_progress);
   }
   nala_seg_result *result = malloc(sizeof *result);
