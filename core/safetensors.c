@@ -178,11 +178,19 @@ static nala_status parse_tensor(const cJSON *entry, const uint8_t *data, uint64_
     describe_json(entry, what, sizeof what);
     return nala_fail(err, NALA_E_FORMAT, "tensor \"%s\": entry is %s, expected an object", name, what);
   }
+  /* cJSON keeps repeated keys and lookups return the first: a repeat would be read ambiguously. */
+  static const char *const fields[3] = {"dtype", "shape", "data_offsets"};
+  int seen[3] = {0, 0, 0};
   const cJSON *field;
   cJSON_ArrayForEach(field, entry) {
-    if (strcmp(field->string, "dtype") && strcmp(field->string, "shape") && strcmp(field->string, "data_offsets"))
+    int f = 0;
+    while (f < 3 && strcmp(field->string, fields[f]))
+      f++;
+    if (f == 3)
       return nala_fail(err, NALA_E_FORMAT, "tensor \"%s\": unknown key \"%s\" (expected dtype, shape, data_offsets)",
                        name, field->string);
+    if (seen[f]++)
+      return nala_fail(err, NALA_E_FORMAT, "tensor \"%s\": key \"%s\" appears twice", name, fields[f]);
   }
   const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(entry, "dtype");
   if (!cJSON_IsString(dtype)) {
