@@ -51,8 +51,9 @@ int nala_weights_optional(nala_weights *w, const char *key, int ndim, const int6
 nala_status nala_weights_takef(nala_weights *w, int ndim, const int64_t *shape, float *dst, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Whether key is in the source (always 1 for a seeded binder), and its shape (ndim <= 8). Neither
- * marks the key as used: lets a loader infer a config (e.g. depths) from a checkpoint. */
+/* Whether key is in the source (always 1 for a seeded binder), and its shape (ndim <= 8; returns 0
+ * when absent, and always for a seeded binder, which has no shapes). Neither marks the key as
+ * used: they let a loader infer a config (e.g. depths) from a checkpoint. */
 int nala_weights_has(const nala_weights *w, const char *key);
 int nala_weights_shape(const nala_weights *w, const char *key, int *ndim, int64_t shape[NALA_ST_MAX_DIMS]);
 
