@@ -32,9 +32,9 @@ nala_status nala_attn_args_check(const nala_attn_args *a, const char *kernel) {
 /* Floats of each kernel's workspace; the public sizes are the max over ref and AVX-512 so the
  * caller can switch ISA without replanning. Doubles count as two floats; +16 is alignment slack. */
 static size_t linear_ref_floats(int heads, int d, int nt) {
-  (void)heads;
-  size_t state = (size_t)2 * d * d + 2 * (size_t)d;           /* kv [2d][d] + ksum [2d], double */
-  return 16 + 2 * state * (size_t)(nt + 1) + (size_t)nt * 8 * d; /* + per-thread Q, Qr, K, Kr */
+  size_t state = (size_t)2 * d * d + 2 * (size_t)d; /* kv [2d][d] + ksum [2d], double */
+  /* summed states of every head + per-thread partials of every head + per-thread Q, Qr, K, Kr */
+  return 16 + 2 * state * (size_t)heads * (size_t)(nt + 1) + (size_t)nt * 8 * d;
 }
 
 static size_t linear_avx_floats(int heads, int d, int nt) {

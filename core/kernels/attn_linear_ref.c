@@ -61,32 +61,34 @@ static void emit_queries(const nala_attn_args *a, int h, int n0, int n1, const d
 
 nala_status nala_attn_linear_ref(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_ref"));
-  int d = a->d, F = 2 * d, nt = nala_attn_threads(a);
+  int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);
   size_t state = (size_t)F * d + F;
-  double *head_state = nala_ws_align(a->ws);   /* [state]: kv then ksum, summed over threads */
-  double *partial = head_state + state;        /* [nt][state] */
-  float *scratch = (float *)(partial + (size_t)nt * state); /* [nt][4F]: K, Kr / Q, Qr */
-  for (int h = 0; h < a->heads; h++) {
+  double *head_state = nala_ws_align(a->ws);                 /* [heads][state]: kv then ksum */
+  double *partial = head_state + (size_t)heads * state;      /* [nt][heads][state] */
+  float *scratch = (float *)(partial + (size_t)nt * heads * state); /* [nt][4F]: K, Kr / Q, Qr */
+  /* one parallel region and one reduction for all heads (few sync points when heads are many) */
 #pragma omp parallel num_threads(nt)
-    {
-      int t = omp_get_thread_num(), T = omp_get_num_threads();
-      double *mine = partial + (size_t)t * state;
-      float *f0 = scratch + (size_t)t * 4 * F, *f1 = f0 + F;
-      memset(mine, 0, state * sizeof *mine);
-      /* contiguous static chunks: each thread reads a run of rows */
-      int n0 = (int)((long long)a->N * t / T), n1 = (int)((long long)a->N * (t + 1) / T);
-      accumulate_keys(a, h, n0, n1, mine, mine + (size_t)F * d, f0, f1);
+  {
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+    double *mine = partial + (size_t)t * heads * state;
+    float *f0 = scratch + (size_t)t * 4 * F, *f1 = f0 + F;
+    memset(mine, 0, (size_t)heads * state * sizeof *mine);
+    /* contiguous static chunks: each thread reads a run of rows */
+    int n0 = (int)((long long)a->N * t / T), n1 = (int)((long long)a->N * (t + 1) / T);
+    for (int h = 0; h < heads; h++)
+      accumulate_keys(a, h, n0, n1, mine + (size_t)h * state, mine + (size_t)h * state + (size_t)F * d, f0, f1);
 #pragma omp barrier
 #pragma omp for schedule(static)
-      for (size_t i = 0; i < state; i++) {
-        double s = 0.0;
-        for (int u = 0; u < T; u++)
-          s += partial[(size_t)u * state + i];
-        head_state[i] = s;
-      }
-      /* implicit barrier of omp for: head_state is complete */
-      emit_queries(a, h, n0, n1, head_state, head_state + (size_t)F * d, f0, f1);
+    for (size_t i = 0; i < (size_t)heads * state; i++) {
+      double s = 0.0;
+      for (int u = 0; u < T; u++)
+        s += partial[(size_t)u * heads * state + i];
+      head_state[i] = s;
     }
+    /* implicit barrier of omp for: head_state is complete */
+    for (int h = 0; h < heads; h++)
+      emit_queries(a, h, n0, n1, head_state + (size_t)h * state, head_state + (size_t)h * state + (size_t)F * d,
+                   f0, f1);
   }
   return NALA_OK;
 }
