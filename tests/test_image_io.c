@@ -191,6 +191,7 @@ START_TEST(bad_images_give_clear_errors) {
   expect_read_error(IMG("truncated_37x53.png"), 0, NALA_E_FORMAT, "cannot decode");
   expect_read_error(IMG("garbage.png"), 0, NALA_E_FORMAT, "cannot decode");
   expect_read_error(NALA_FIXTURES "/images", 0, NALA_E_IO, "not a regular file");
+  expect_read_error(IMG("empty.png/inside.jpg"), 0, NALA_E_IO, "Not a directory");
   /* The limit is applied from the header, before decoding (this file's pixel data is 37x53). */
   expect_read_error(IMG("huge_header.png"), 1000000, NALA_E_ARG, "100000x100000");
   expect_read_error(IMG("color_37x53.png"), 37 * 53 - 1, NALA_E_ARG, "exceeds the limit of 1960");
@@ -294,6 +295,8 @@ START_TEST(video_errors_name_the_file) {
   ck_assert_int_eq(nala_video_open(IMG("no_such_video.mp4"), &vr, &err), NALA_E_IO);
   ck_assert_ptr_null(vr);
   ck_assert_ptr_nonnull(strstr(err.msg, "no_such_video.mp4"));
+  ck_assert_int_eq(nala_video_open(NALA_FIXTURES "/images", &vr, &err), NALA_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
   ck_assert_int_eq(nala_video_open(IMG("empty.png"), &vr, &err), NALA_E_FORMAT);
   ck_assert_ptr_nonnull(strstr(err.msg, "0 bytes"));
   ck_assert_int_eq(nala_video_open(IMG("garbage.png"), &vr, &err), NALA_E_FORMAT);
@@ -404,6 +407,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("image_io");
   TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 120); /* check's 4 s default is too tight for ASan on a shared machine */
   tcase_add_test(tc, labels_read_exact_values);
   tcase_add_test(tc, labels_refuse_color_and_16bit);
   tcase_add_test(tc, png_round_trip_exact_rgb_bgr_gray);

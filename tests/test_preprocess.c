@@ -424,6 +424,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("preprocess");
   TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 120); /* check's 4 s default is too tight for ASan on a shared machine */
   tcase_add_test(tc, pipelines_match_cv2_reference);
   tcase_add_test(tc, allocating_variant_matches);
   tcase_add_test(tc, two_threads_independent);
