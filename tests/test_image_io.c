@@ -206,6 +206,29 @@ START_TEST(bad_images_give_clear_errors) {
 }
 END_TEST
 
+START_TEST(write_matches_cv2_imwrite_bytes) {
+  static const char *names[2] = {"cv2_written_37x53.jpg", "cv2_written_37x53.png"};
+  nala_err err;
+  nala_image img;
+  ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_RGB, 0, &img, &err), NALA_OK);
+  for (int k = 0; k < 2; k++) {
+    char path[256], want_path[512];
+    tmp_path(path, sizeof path, names[k]);
+    snprintf(want_path, sizeof want_path, NALA_FIXTURES "/images/%s", names[k]);
+    ck_assert_int_eq(nala_image_write(path, &img, &err), NALA_OK);
+    size_t n_got, n_want;
+    uint8_t *got = slurp(path, &n_got), *want = slurp(want_path, &n_want);
+    printf("%s: nala %zu bytes, cv2 %zu bytes\n", names[k], n_got, n_want);
+    ck_assert_uint_eq(n_got, n_want);
+    ck_assert(memcmp(got, want, n_got) == 0);
+    free(got);
+    free(want);
+    unlink(path);
+  }
+  nala_image_free(&img);
+}
+END_TEST
+
 START_TEST(write_errors_name_the_file) {
   nala_err err;
   nala_image img;
@@ -413,6 +436,7 @@ int main(void) {
   tcase_add_test(tc, png_round_trip_exact_rgb_bgr_gray);
   tcase_add_test(tc, jpeg_matches_cv2_and_ignores_exif_orientation);
   tcase_add_test(tc, bad_images_give_clear_errors);
+  tcase_add_test(tc, write_matches_cv2_imwrite_bytes);
   tcase_add_test(tc, write_errors_name_the_file);
   tcase_add_test(tc, convert_round_trips);
   tcase_add_test(tc, video_write_read_back);
