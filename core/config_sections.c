@@ -163,41 +163,57 @@ static nala_status join_root(const char *root, const char *rel, char *out, size_
   return NALA_OK;
 }
 
-nala_status cfg_parse_dataset(const cJSON *json, nala_dataset_cfg *out, nala_err *err) {
+nala_status nala_dataset_cfg_init(nala_dataset_type type, const char *data_root, nala_dataset_cfg *out,
+                                  nala_err *err) {
+  if (!data_root || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_dataset_cfg_init: NULL argument");
   memset(out, 0, sizeof *out);
-  const char *type = member(json, "type")->valuestring;
-  snprintf(out->type_name, sizeof out->type_name, "%s", type);
   /* Default layouts of the official releases (mmdet coco_instance.py, mmseg ade20k.py / cityscapes.py). */
-  const char *img_dir, *seg_map_dir = "", *ann_file = "";
-  if (!strcmp(type, "CocoDataset")) {
-    out->type = NALA_DATASET_COCO;
+  const char *img_dir, *seg_map_dir = "", *ann_file = "", *name;
+  if (type == NALA_DATASET_COCO) {
+    name = "CocoDataset";
     img_dir = "val2017/";
     ann_file = "annotations/instances_val2017.json";
-  } else if (!strcmp(type, "ADE20KDataset")) {
-    out->type = NALA_DATASET_ADE20K;
+  } else if (type == NALA_DATASET_ADE20K) {
+    name = "ADE20KDataset";
     img_dir = "images/validation";
     seg_map_dir = "annotations/validation";
     out->reduce_zero_label = 1;
-  } else {
-    out->type = NALA_DATASET_CITYSCAPES;
+  } else if (type == NALA_DATASET_CITYSCAPES) {
+    name = "CityscapesDataset";
     img_dir = "leftImg8bit/val";
     seg_map_dir = "gtFine/val";
+  } else {
+    return nala_fail(err, NALA_E_ARG, "nala_dataset_cfg_init: unknown dataset type %d", (int)type);
   }
-  const char *root = member(json, "data_root")->valuestring;
-  if (strlen(root) >= sizeof out->data_root)
+  out->type = type;
+  snprintf(out->type_name, sizeof out->type_name, "%s", name);
+  if (strlen(data_root) >= sizeof out->data_root)
     return nala_fail(err, NALA_E_FORMAT, "dataset.data_root: path longer than %zu bytes", sizeof out->data_root - 1);
-  snprintf(out->data_root, sizeof out->data_root, "%s", root);
-  if (member(json, "img_dir"))
-    img_dir = member(json, "img_dir")->valuestring;
-  if (member(json, "seg_map_dir"))
-    seg_map_dir = member(json, "seg_map_dir")->valuestring;
-  if (member(json, "ann_file"))
-    ann_file = member(json, "ann_file")->valuestring;
-  NALA_CHECK(join_root(root, img_dir, out->img_dir, sizeof out->img_dir, "img_dir", err));
+  snprintf(out->data_root, sizeof out->data_root, "%s", data_root);
+  NALA_CHECK(join_root(data_root, img_dir, out->img_dir, sizeof out->img_dir, "img_dir", err));
   if (seg_map_dir[0])
-    NALA_CHECK(join_root(root, seg_map_dir, out->seg_map_dir, sizeof out->seg_map_dir, "seg_map_dir", err));
+    NALA_CHECK(join_root(data_root, seg_map_dir, out->seg_map_dir, sizeof out->seg_map_dir, "seg_map_dir", err));
   if (ann_file[0])
-    NALA_CHECK(join_root(root, ann_file, out->ann_file, sizeof out->ann_file, "ann_file", err));
+    NALA_CHECK(join_root(data_root, ann_file, out->ann_file, sizeof out->ann_file, "ann_file", err));
+  return NALA_OK;
+}
+
+nala_status cfg_parse_dataset(const cJSON *json, nala_dataset_cfg *out, nala_err *err) {
+  const char *type = member(json, "type")->valuestring;
+  nala_dataset_type kind = !strcmp(type, "CocoDataset")     ? NALA_DATASET_COCO
+                           : !strcmp(type, "ADE20KDataset") ? NALA_DATASET_ADE20K
+                                                            : NALA_DATASET_CITYSCAPES;
+  const char *root = member(json, "data_root")->valuestring;
+  NALA_CHECK(nala_dataset_cfg_init(kind, root, out, err));
+  if (member(json, "img_dir"))
+    NALA_CHECK(join_root(root, member(json, "img_dir")->valuestring, out->img_dir, sizeof out->img_dir, "img_dir", err));
+  if (member(json, "seg_map_dir"))
+    NALA_CHECK(join_root(root, member(json, "seg_map_dir")->valuestring, out->seg_map_dir, sizeof out->seg_map_dir,
+                         "seg_map_dir", err));
+  if (member(json, "ann_file"))
+    NALA_CHECK(join_root(root, member(json, "ann_file")->valuestring, out->ann_file, sizeof out->ann_file, "ann_file",
+                         err));
   if (member(json, "reduce_zero_label"))
     out->reduce_zero_label = cJSON_IsTrue(member(json, "reduce_zero_label"));
   const cJSON *classes = member(json, "classes");

@@ -110,6 +110,12 @@ typedef struct nala_dataset_cfg {
   int n_classes;
 } nala_dataset_cfg;
 
+/* Fills out with a dataset type's official layout under data_root (ADE20K: images/validation +
+ * annotations/validation, reduce_zero_label; Cityscapes: leftImg8bit/val + gtFine/val; COCO:
+ * val2017/ + annotations/instances_val2017.json), no class list. */
+nala_status nala_dataset_cfg_init(nala_dataset_type type, const char *data_root, nala_dataset_cfg *out,
+                                  nala_err *err);
+
 /* A loaded, merged and validated config file; immutable, may be shared between threads. */
 typedef struct nala_config nala_config;
 struct cJSON;
