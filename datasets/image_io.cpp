@@ -26,20 +26,26 @@
 #include <unistd.h>
 
 #define NALA_SHIM_TRY try {
-#define NALA_SHIM_CATCH(err_, action_, name_)                                                                   \
-  }                                                                                                        \
-  catch (const cv::Exception &e) {                                                                         \
-    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: OpenCV error: %s", name_, action_, e.what());               \
-  }                                                                                                        \
-  catch (const std::bad_alloc &) {                                                                         \
-    return nala_fail(err_, NALA_E_NOMEM, "%s: %s: out of memory", name_, action_);                              \
-  }                                                                                                        \
-  catch (const std::exception &e) {                                                                        \
-    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: %s", name_, action_, e.what());                             \
-  }                                                                                                        \
-  catch (...) {                                                                                            \
-    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: unknown C++ exception", name_, action_);                    \
+// Closes a NALA_SHIM_TRY block: runs cleanup_, then returns a status naming name_ and the action.
+#define NALA_SHIM_CATCH_CLEANUP(err_, action_, name_, cleanup_)                                   \
+  }                                                                                               \
+  catch (const cv::Exception &e) {                                                                \
+    cleanup_;                                                                                     \
+    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: OpenCV error: %s", name_, action_, e.what()); \
+  }                                                                                               \
+  catch (const std::bad_alloc &) {                                                                \
+    cleanup_;                                                                                     \
+    return nala_fail(err_, NALA_E_NOMEM, "%s: %s: out of memory", name_, action_);                \
+  }                                                                                               \
+  catch (const std::exception &e) {                                                               \
+    cleanup_;                                                                                     \
+    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: %s", name_, action_, e.what());               \
+  }                                                                                               \
+  catch (...) {                                                                                   \
+    cleanup_;                                                                                     \
+    return nala_fail(err_, NALA_E_BACKEND, "%s: %s: unknown C++ exception", name_, action_);      \
   }
+#define NALA_SHIM_CATCH(err_, action_, name_) NALA_SHIM_CATCH_CLEANUP(err_, action_, name_, (void)0)
 
 namespace {
 
@@ -155,6 +161,23 @@ nala_status decode(const char *path, int flags, size_t max_pixels, int channels,
   return check_pixels(path, (uint64_t)m.cols, (uint64_t)m.rows, max_pixels, "after decoding", err);
 }
 
+// mkstemp creates 0600 files; give the final file the mode open(..., 0666) would have had. The umask is
+// read from /proc (Linux >= 4.7) because umask() can only be queried by setting it, a process-wide race.
+void set_default_mode(int fd) {
+  mode_t mask = 022;
+  if (FILE *status = std::fopen("/proc/self/status", "r")) {
+    char line[128];
+    unsigned int value;
+    while (std::fgets(line, sizeof line, status))
+      if (std::sscanf(line, "Umask: %o", &value) == 1) {
+        mask = (mode_t)value;
+        break;
+      }
+    std::fclose(status);
+  }
+  (void)fchmod(fd, 0666 & ~mask);
+}
+
 // Writes bytes to path atomically: a temp file in the same directory, then rename.
 nala_status write_atomic(const char *path, const std::vector<uchar> &bytes, nala_err *err) {
   std::string tmpl = std::string(path) + ".tmp.XXXXXX";
@@ -163,6 +186,7 @@ nala_status write_atomic(const char *path, const std::vector<uchar> &bytes, nala
   int fd = mkstemp(name.data());
   if (fd < 0)
     return nala_fail(err, NALA_E_IO, "%s: cannot create temp file: %s", path, std::strerror(errno));
+  set_default_mode(fd);
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -264,7 +288,7 @@ nala_status nala_image_read_exif(const char *path, nala_channel_order order, siz
     cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
   }
   return NALA_OK;
-  NALA_SHIM_CATCH(err, "reading image", path)
+  NALA_SHIM_CATCH_CLEANUP(err, "reading image", path, nala_image_free(out))
 }
 
 nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err) {
@@ -283,7 +307,7 @@ nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *
                      "(palette PNGs decode to 3 channels in OpenCV)",
                      path, m.channels(), m.depth() <= CV_8S ? 8 : m.depth() <= CV_16S ? 16 : 32);
   return mat_to_image(m, NALA_GRAY, out, err);
-  NALA_SHIM_CATCH(err, "reading label map", path)
+  NALA_SHIM_CATCH_CLEANUP(err, "reading label map", path, nala_image_free(out))
 }
 
 nala_status nala_image_write(const char *path, const nala_image *img, nala_err *err) {
@@ -417,7 +441,7 @@ extern "C" nala_status nala_video_open(const char *path, nala_video_reader **out
   if (st != NALA_OK)
     delete r;
   return st;
-  NALA_SHIM_CATCH((delete r, err), "opening video", path)
+  NALA_SHIM_CATCH_CLEANUP(err, "opening video", path, delete r)
 }
 
 extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err *err) {
@@ -433,7 +457,7 @@ extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out
   if (st != NALA_OK)
     delete r;
   return st;
-  NALA_SHIM_CATCH((delete r, err), "opening camera", "nala_video_open_camera")
+  NALA_SHIM_CATCH_CLEANUP(err, "opening camera", "nala_video_open_camera", delete r)
 }
 
 extern "C" nala_video_info nala_video_get_info(const nala_video_reader *reader) {
@@ -518,6 +542,7 @@ extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, do
     delete v;
     return nala_fail(err, NALA_E_IO, "%s: cannot create temp file: %s", path, std::strerror(errno));
   }
+  set_default_mode(fd);
   ::close(fd);
   v->tmp_path = name.data();
   const char *tries[2] = {fourcc ? fourcc : "avc1", fourcc ? nullptr : "mp4v"};
@@ -533,7 +558,7 @@ extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, do
   }
   *out = v;
   return NALA_OK;
-  NALA_SHIM_CATCH((delete v, err), "opening video writer", path)
+  NALA_SHIM_CATCH_CLEANUP(err, "opening video writer", path, delete v)
 }
 
 extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_image *frame, nala_err *err) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nala/image_io.h"
@@ -206,6 +207,8 @@ START_TEST(bad_images_give_clear_errors) {
 }
 END_TEST
 
+static mode_t process_umask;
+
 START_TEST(write_matches_cv2_imwrite_bytes) {
   static const char *names[2] = {"cv2_written_37x53.jpg", "cv2_written_37x53.png"};
   nala_err err;
@@ -216,6 +219,9 @@ START_TEST(write_matches_cv2_imwrite_bytes) {
     tmp_path(path, sizeof path, names[k]);
     snprintf(want_path, sizeof want_path, NALA_FIXTURES "/images/%s", names[k]);
     ck_assert_int_eq(nala_image_write(path, &img, &err), NALA_OK);
+    struct stat info;
+    ck_assert_int_eq(stat(path, &info), 0);
+    ck_assert_int_eq(info.st_mode & 0777, 0666 & ~process_umask); /* not mkstemp's 0600 */
     size_t n_got, n_want;
     uint8_t *got = slurp(path, &n_got), *want = slurp(want_path, &n_want);
     printf("%s: nala %zu bytes, cv2 %zu bytes\n", names[k], n_got, n_want);
@@ -428,6 +434,8 @@ START_TEST(convert_round_trips) {
 END_TEST
 
 int main(void) {
+  process_umask = umask(022); /* single-threaded here: read it by setting it back */
+  umask(process_umask);
   Suite *s = suite_create("image_io");
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 120); /* check's 4 s default is too tight for ASan on a shared machine */
