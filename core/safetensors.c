@@ -20,7 +20,7 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian; add byte swaps");
 
-/* A header this large would be a corrupt length, not a model: the biggest real headers are ~1 MB. */
+/* The reference implementation's limit: a larger length is corruption (real headers are a few MB at most). */
 #define ST_MAX_HEADER_BYTES ((uint64_t)100 * 1000 * 1000)
 
 struct nala_st_file {
@@ -318,8 +318,8 @@ static nala_status parse_file(nala_st_file *file, const uint8_t *bytes, size_t s
   const char *header = (const char *)bytes + 8;
   size_t bad = nala_st_utf8_invalid_at(header, (size_t)n);
   if (bad < n)
-    return nala_fail(err, NALA_E_FORMAT, "header is not valid UTF-8 (or holds a NUL) at header byte %zu (file offset %zu)",
-                     bad, bad + 8);
+    return nala_fail(err, NALA_E_FORMAT,
+                     "header is not valid UTF-8 (or holds a NUL) at header byte %zu (file offset %zu)", bad, bad + 8);
   const char *parse_end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)n, &parse_end, 0);
   if (!root) {
