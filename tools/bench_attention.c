@@ -19,8 +19,9 @@ static void usage(FILE *out) {
           "Times NaLa linear and/or softmax attention on an HxW map of N tokens (H*W = N, H the\n"
           "largest divisor <= sqrt N). Defaults: both, N 4096, D 64, H 1, T 1, R 5, auto.\n"
           "GFLOP/s counts 8*D^2 per token and head (KtV and Q kv) for linear, 4*N*D per token and\n"
-          "head (QKt and PV) for softmax. Per kind it prints median ms, ns/token, GFLOP/s, the\n"
-          "workspace and the N x N fp32 matrix a materialised softmax would need; the last line is\n"
+          "head (QKt and PV) for softmax. Per kind it prints median wall ms, ns/token, GFLOP/s, the\n"
+          "median process CPU time (all threads; robust on a shared machine), the workspace and\n"
+          "the N x N fp32 matrix a materialised softmax would need; the last line is\n"
           "median_ms=<x> gflops=<y> peak_rss_mb=<z> for the last kind run (peak RSS of the process).\n");
 }
 
@@ -36,6 +37,14 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* CPU time of the whole process (all threads): on a shared machine the kernel's own cost even
+ * when other jobs take the cores away and stretch the wall time. */
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
@@ -94,10 +103,10 @@ static int bench_kind(bench_inputs *in, int softmax, nala_isa isa, int threads, 
   size_t ws_floats = softmax ? nala_attn_softmax_ws_floats(in->N, in->heads, in->d, threads)
                              : nala_attn_linear_ws_floats(in->N, in->heads, in->d, threads);
   float *ws = malloc(sizeof(float) * ws_floats);
-  double *times = malloc(sizeof(double) * (size_t)runs);
-  if (!ws || !times) {
+  double *times = malloc(sizeof(double) * (size_t)runs), *cpu = malloc(sizeof(double) * (size_t)runs);
+  if (!ws || !times || !cpu) {
     fprintf(stderr, "nala bench attention: out of memory for a %.1f MB workspace\n", ws_floats * 4.0 / 1048576.0);
-    free(ws), free(times);
+    free(ws), free(times), free(cpu);
     return 1;
   }
   memset(ws, 0, sizeof(float) * ws_floats); /* touch it so RSS counts it */
@@ -113,27 +122,32 @@ static int bench_kind(bench_inputs *in, int softmax, nala_isa isa, int threads, 
     rc = 1;
   }
   for (int r = 0; r < runs && !rc; r++) {
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = cpu_ms();
     fn(&a);
     times[r] = now_ms() - t0;
+    cpu[r] = cpu_ms() - c0;
   }
   if (!rc) {
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
     double median = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    double median_cpu = runs % 2 ? cpu[runs / 2] : 0.5 * (cpu[runs / 2 - 1] + cpu[runs / 2]);
     double flop = softmax ? 4.0 * in->N * (double)in->N * in->d * in->heads
                           : 8.0 * in->d * (double)in->d * in->N * in->heads;
     double checksum = 0;
     for (size_t i = 0; i < (size_t)in->N * in->C; i++)
       checksum += in->out[i];
     printf("kind=%s isa=%s N=%d map=%dx%d dim=%d heads=%d threads=%d runs=%d median_ms=%.3f min_ms=%.3f "
-           "ns_per_token=%.1f gflops=%.2f workspace_mb=%.2f nxn_fp32_mb=%.1f checksum=%.6e\n",
+           "ns_per_token=%.1f gflops=%.2f cpu_ms=%.3f cpu_ns_per_token=%.1f workspace_mb=%.2f nxn_fp32_mb=%.1f "
+           "checksum=%.6e\n",
            softmax ? "softmax" : "linear", nala_isa_name(isa), in->N, in->H, in->W, in->d, in->heads, threads, runs,
-           median, times[0], median * 1e6 / in->N, flop / (median * 1e6), ws_floats * 4.0 / 1048576.0,
+           median, times[0], median * 1e6 / in->N, flop / (median * 1e6), median_cpu, median_cpu * 1e6 / in->N,
+           ws_floats * 4.0 / 1048576.0,
            (double)in->N * in->N * 4.0 * in->heads / 1048576.0, checksum);
     *median_out = median;
     *gflops_out = flop / (median * 1e6);
   }
-  free(ws), free(times);
+  free(ws), free(times), free(cpu);
   return rc;
 }
 

@@ -77,8 +77,9 @@ size_t nala_attn_softmax_ws_floats(int N, int heads, int d, int nthreads);
 /* Checks a's pointers, sizes and RoPE tables (what the kernels check before running). */
 nala_status nala_attn_args_check(const nala_attn_args *a, const char *kernel);
 
-/* Best ISA of this CPU (AVX-512F with OS-enabled ZMM state), unless the environment variable
- * NALA_ISA=ref|avx512 forces one (read at each call; avx512 on a CPU without it gives ref). */
+/* Best ISA of this CPU (AVX-512 F/DQ/BW/VL with OS-enabled ZMM state), unless the environment
+ * variable NALA_ISA=ref|avx512 forces one (read at each call; avx512 on a CPU without it gives
+ * ref; other values are ignored). */
 nala_isa nala_isa_detect(void);
 
 /* 1 when this CPU and OS can run the AVX-512 kernels. */

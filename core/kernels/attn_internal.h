@@ -13,7 +13,7 @@
 #define NALA_SM_QBLOCK 32
 #define NALA_SM_KBLOCK 64
 
-static inline int nala_attn_threads(const nala_attn_args *a);
+/* omp_get_max_threads(), kept out of this header so it needs no <omp.h>. */
 int nala_attn_default_threads(void);
 
 static inline int nala_attn_threads(const nala_attn_args *a) {
