@@ -217,6 +217,18 @@ START_TEST(non_float_dtypes_open_but_do_not_convert) {
 }
 END_TEST
 
+/* A length within the file but past the 100 MB cap: a sparse file, so no disk space is used. */
+START_TEST(header_length_over_the_cap) {
+  st_write_raw(path, 100000001, "{}", 0);
+  ck_assert_int_eq(truncate(path, 8 + 100000001), 0);
+  nala_st_file *file;
+  nala_err err;
+  ck_assert_int_eq(nala_st_open(path, &file, &err), NALA_E_FORMAT);
+  ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "header length 100000001 exceeds the 100000000-byte limit"),
+                "%s", err.msg);
+}
+END_TEST
+
 START_TEST(empty_tensor_list_round_trips) {
   nala_err err;
   ck_assert_msg(nala_st_write(path, NULL, 0, &err) == NALA_OK, "%s", err.msg);
@@ -423,6 +435,7 @@ int main(void) {
   tcase_add_test(tc, writer_rejects_bad_tensors_and_keeps_target);
   tcase_add_test(tc, open_reports_missing_and_non_regular_files);
   tcase_add_test(tc, empty_tensor_list_round_trips);
+  tcase_add_test(tc, header_length_over_the_cap);
   tcase_add_test(tc, non_float_dtypes_open_but_do_not_convert);
   suite_add_tcase(s, tc);
   TCase *bad = tcase_create("bad_files");
