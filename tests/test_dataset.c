@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "nala/config.h"
 #include "nala/dataset.h"
@@ -504,6 +505,85 @@ START_TEST(dataset_from_json_config) {
 }
 END_TEST
 
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = malloc((size_t)n + 1);
+  ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+  text[n] = '\0';
+  fclose(f);
+  return text;
+}
+
+/* Runs `nala config samples <args>`; returns the exit code, stdout and stderr. */
+static int run_samples(const char *args, char **out, char **errs) {
+  char cmd[2048], out_path[512], err_path[512];
+  snprintf(out_path, sizeof out_path, "%s/stdout", root);
+  snprintf(err_path, sizeof err_path, "%s/stderr", root);
+  snprintf(cmd, sizeof cmd, "'%s' config samples %s >'%s' 2>'%s'", NALA_CLI, args, out_path, err_path);
+  int status = system(cmd);
+  ck_assert(WIFEXITED(status));
+  *out = read_all(out_path);
+  *errs = read_all(err_path);
+  return WEXITSTATUS(status);
+}
+
+START_TEST(cli_samples_shards_concatenate_to_the_full_list) {
+  make_root();
+  make_ade(7);
+  char text[1024], cfg_path[512], args[1024];
+  snprintf(text, sizeof text, "{\"dataset\": {\"type\": \"ADE20KDataset\", \"data_root\": \"%s/ade\"}}", root);
+  write_file("cfg.json", text);
+  snprintf(cfg_path, sizeof cfg_path, "%s/cfg.json", root);
+  char *full, *errs;
+  snprintf(args, sizeof args, "'%s'", cfg_path);
+  ck_assert_int_eq(run_samples(args, &full, &errs), 0);
+  char want_line[1024];
+  snprintf(want_line, sizeof want_line, "4\t-1\tADE_val_00000005.jpg\t%s/ade/images/validation/ADE_val_00000005.jpg\t%s/ade/annotations/validation/ADE_val_00000005.png\n", root, root);
+  ck_assert_ptr_nonnull(strstr(full, want_line));
+  ck_assert_ptr_nonnull(strstr(errs, "2 bad or skipped samples (6 yielded of 7 in the dataset):\n"));
+  free(errs);
+  size_t joined_len = 0;
+  char joined[8192] = "";
+  for (int shard = 0; shard < 3; shard++) {
+    char *part;
+    snprintf(args, sizeof args, "'%s' --shard %d/3", cfg_path, shard);
+    ck_assert_int_eq(run_samples(args, &part, &errs), 0);
+    joined_len += (size_t)snprintf(joined + joined_len, sizeof joined - joined_len, "%s", part);
+    free(part), free(errs);
+  }
+  ck_assert_str_eq(joined, full);
+  free(full);
+  snprintf(args, sizeof args, "'%s' --limit 2", cfg_path);
+  ck_assert_int_eq(run_samples(args, &full, &errs), 0);
+  ck_assert_ptr_nonnull(strstr(full, "\n1\t-1\tADE_val_00000002.jpg\t"));
+  ck_assert_ptr_null(strstr(full, "ADE_val_00000003.jpg"));
+  free(full), free(errs);
+  const char *usage_args[] = {"--shard 3/3", "--limit x", "--shard", "--output o.json"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(args, sizeof args, "'%s' %s", cfg_path, usage_args[i]);
+    ck_assert_int_eq(run_samples(args, &full, &errs), 2);
+    ck_assert_ptr_nonnull(strstr(errs, "usage: nala config"));
+    free(full), free(errs);
+  }
+  write_file("no_dataset.json", "{}");
+  snprintf(args, sizeof args, "'%s/no_dataset.json'", root);
+  ck_assert_int_eq(run_samples(args, &full, &errs), 1);
+  ck_assert_ptr_nonnull(strstr(errs, "no_dataset.json: no \"dataset\" section"));
+  free(full), free(errs);
+  snprintf(text, sizeof text, "{\"dataset\": {\"type\": \"CityscapesDataset\", \"data_root\": \"%s/ade\"}}", root);
+  write_file("cfg.json", text);
+  snprintf(args, sizeof args, "'%s'", cfg_path);
+  ck_assert_int_eq(run_samples(args, &full, &errs), 1);
+  ck_assert_ptr_nonnull(strstr(errs, "Cityscapes: "));
+  free(full), free(errs);
+  remove_root();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("dataset");
   TCase *tc = tcase_create("dataset");
@@ -518,6 +598,7 @@ int main(void) {
   tcase_add_test(tc, parse_shard_and_limit);
   tcase_add_test(tc, bad_sample_log_is_thread_safe_and_reported);
   tcase_add_test(tc, dataset_from_json_config);
+  tcase_add_test(tc, cli_samples_shards_concatenate_to_the_full_list);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   /* No fork per test: forking an ASan process costs seconds on a loaded CI machine. */

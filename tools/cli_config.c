@@ -1,4 +1,5 @@
-/* nala config show FILE [--output OUT]: the fully merged config, after validation. */
+/* nala config show FILE [--output OUT]: the fully merged config, after validation.
+ * nala config samples FILE [--limit N] [--shard i/n]: the samples of the config's dataset. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,15 +7,23 @@
 #include <unistd.h>
 
 #include "nala/config.h"
+#include "nala/dataset.h"
 #include "tools/cli.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala config show FILE [--output OUT]\n"
-          "  Loads FILE with its _base_ files merged in (later keys win; \"_delete_\": true replaces),\n"
-          "  validates it and prints the merged JSON (keys in merge order, bases first).\n"
-          "  --output OUT  write to OUT (atomically: temp file + rename) instead of stdout\n"
-          "exit codes: 0 ok, 1 bad config or I/O error, 2 bad arguments\n");
+          "       nala config samples FILE [--limit N] [--shard i/n]\n"
+          "  show: loads FILE with its _base_ files merged in (later keys win; \"_delete_\": true\n"
+          "  replaces), validates it and prints the merged JSON (keys in merge order, bases first).\n"
+          "    --output OUT  write to OUT (atomically: temp file + rename) instead of stdout\n"
+          "  samples: lists the samples of FILE's \"dataset\" in dataset order, one per line:\n"
+          "  index<TAB>image_id<TAB>file_name<TAB>image path<TAB>label map path (-1 / - when none);\n"
+          "  unusable samples (missing image, image without label map) are listed on stderr.\n"
+          "    --limit N     the first N samples only\n"
+          "    --shard i/n   the i-th of n contiguous slices (after --limit); shards 0..n-1 together\n"
+          "                  list every sample once, in order\n"
+          "exit codes: 0 ok, 1 bad config, dataset layout or I/O error, 2 bad arguments\n");
 }
 
 /* Writes text to path through a temp file in the same folder, so readers never see half a file. */
@@ -42,48 +51,85 @@ static int write_atomic(const char *path, const char *text) {
   return ok ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
 }
 
+/* Prints the yielded samples; the unusable ones go to stderr after the list. */
+static int list_samples(const char *file, const nala_dataset_opts *opts) {
+  nala_err err;
+  nala_err_clear(&err);
+  nala_config *cfg = NULL;
+  if (nala_config_load(file, &cfg, &err) != NALA_OK) {
+    fprintf(stderr, "nala config: %s\n", err.msg);
+    return NALA_EXIT_RUNTIME;
+  }
+  const nala_dataset_cfg *dataset_cfg = nala_config_dataset(cfg);
+  nala_dataset *ds = NULL;
+  if (!dataset_cfg) {
+    fprintf(stderr, "nala config: %s: no \"dataset\" section\n", file);
+  } else if (nala_dataset_open(dataset_cfg, opts, &ds, &err) != NALA_OK) {
+    fprintf(stderr, "nala config: %s\n", err.msg);
+  }
+  nala_config_free(cfg);
+  if (!ds)
+    return NALA_EXIT_RUNTIME;
+  for (int i = 0; i < nala_dataset_size(ds); i++) {
+    const nala_sample *s = nala_dataset_sample(ds, i);
+    printf("%d\t%lld\t%s\t%s\t%s\n", s->index, (long long)s->image_id, s->file_name, s->img_path,
+           s->gt_path ? s->gt_path : "-");
+  }
+  int rc = fflush(stdout) == 0 ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
+  nala_dataset_print_report(ds, stderr);
+  nala_dataset_close(ds);
+  return rc;
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, fmt, a, b);
+  usage(stderr);
+  return NALA_EXIT_USAGE;
+}
+
 int nala_cli_config(int argc, char **argv) {
   /* argv[0] is "config". */
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     usage(stdout);
     return NALA_EXIT_OK;
   }
-  if (argc < 2 || strcmp(argv[1], "show")) {
-    fprintf(stderr, argc < 2 ? "nala config: missing subcommand\n" : "nala config: unknown subcommand '%s'\n",
-            argc < 2 ? "" : argv[1]);
-    usage(stderr);
-    return NALA_EXIT_USAGE;
-  }
+  if (argc < 2)
+    return usage_error("nala config: missing subcommand%s%s\n", "", "");
+  int show = !strcmp(argv[1], "show"), samples = !strcmp(argv[1], "samples");
+  if (!show && !samples)
+    return usage_error("nala config: unknown subcommand '%s'%s\n", argv[1], "");
   const char *file = NULL, *output = NULL;
+  nala_dataset_opts opts = {.limit = 0, .shard_index = 0, .shard_count = 1};
+  nala_err err;
   for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    const char *arg = argv[i];
+    int takes_value = !strcmp(arg, "--output") || !strcmp(arg, "-o") || !strcmp(arg, "--limit") ||
+                      !strcmp(arg, "--shard");
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
       usage(stdout);
       return NALA_EXIT_OK;
-    } else if (!strcmp(argv[i], "--output") || !strcmp(argv[i], "-o")) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "nala config show: %s needs a path\n", argv[i]);
-        usage(stderr);
-        return NALA_EXIT_USAGE;
-      }
+    } else if (takes_value && i + 1 >= argc) {
+      return usage_error("nala config: %s needs a value%s\n", arg, "");
+    } else if (show && (!strcmp(arg, "--output") || !strcmp(arg, "-o"))) {
       output = argv[++i];
-    } else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "nala config show: unknown option '%s'\n", argv[i]);
-      usage(stderr);
-      return NALA_EXIT_USAGE;
+    } else if (samples && !strcmp(arg, "--limit")) {
+      if (nala_dataset_parse_limit(argv[++i], &opts.limit, &err) != NALA_OK)
+        return usage_error("nala config: %s%s\n", err.msg, "");
+    } else if (samples && !strcmp(arg, "--shard")) {
+      if (nala_dataset_parse_shard(argv[++i], &opts.shard_index, &opts.shard_count, &err) != NALA_OK)
+        return usage_error("nala config: %s%s\n", err.msg, "");
+    } else if (arg[0] == '-' && arg[1]) {
+      return usage_error("nala config %s: unknown option '%s'\n", argv[1], arg);
     } else if (file) {
-      fprintf(stderr, "nala config show: expected one FILE, got '%s' and '%s'\n", file, argv[i]);
-      usage(stderr);
-      return NALA_EXIT_USAGE;
+      return usage_error("nala config: expected one FILE, got '%s' and '%s'\n", file, arg);
     } else {
-      file = argv[i];
+      file = arg;
     }
   }
-  if (!file) {
-    fprintf(stderr, "nala config show: missing FILE\n");
-    usage(stderr);
-    return NALA_EXIT_USAGE;
-  }
-  nala_err err;
+  if (!file)
+    return usage_error("nala config %s: missing FILE%s\n", argv[1], "");
+  if (samples)
+    return list_samples(file, &opts);
   nala_err_clear(&err);
   nala_config *cfg = NULL;
   if (nala_config_load(file, &cfg, &err) != NALA_OK) {
