@@ -92,27 +92,23 @@ static nala_status read_text(const char *path, char **out, size_t *out_len, nala
   return NALA_OK;
 }
 
+/* cJSON keeps repeated keys and lookups see only the first: a repeat is an error, not a silent pick. */
 static nala_status check_duplicates(const cJSON *item, char *path, size_t path_len, size_t cap, nala_err *err) {
-  for (const cJSON *a = item->child; a; a = a->next) {
+  int index = 0;
+  for (const cJSON *a = item->child; a; a = a->next, index++) {
     if (cJSON_IsObject(item))
       for (const cJSON *b = a->next; b; b = b->next)
         if (!strcmp(a->string, b->string))
           return nala_fail(err, NALA_E_FORMAT, "%s%sduplicate key \"%s\"", path, path_len ? ": " : "", a->string);
-    if (a->child) {
-      int n = cJSON_IsObject(item) ? snprintf(path + path_len, cap - path_len, path_len ? ".%s" : "%s", a->string)
-                                   : snprintf(path + path_len, cap - path_len, "[%d]", 0);
-      if (cJSON_IsArray(item)) { /* index of a within the list */
-        int index = 0;
-        for (const cJSON *p = item->child; p != a; p = p->next)
-          index++;
-        n = snprintf(path + path_len, cap - path_len, "[%d]", index);
-      }
-      size_t next = path_len + (n > 0 ? (size_t)n : 0);
-      nala_status st = check_duplicates(a, path, next < cap ? next : cap - 1, cap, err);
-      path[path_len] = '\0';
-      if (st != NALA_OK)
-        return st;
-    }
+    if (!a->child)
+      continue;
+    int n = cJSON_IsObject(item) ? snprintf(path + path_len, cap - path_len, path_len ? ".%s" : "%s", a->string)
+                                 : snprintf(path + path_len, cap - path_len, "[%d]", index);
+    size_t next = path_len + (n > 0 ? (size_t)n : 0);
+    nala_status st = check_duplicates(a, path, next < cap ? next : cap - 1, cap, err);
+    path[path_len] = '\0';
+    if (st != NALA_OK)
+      return st;
   }
   return NALA_OK;
 }

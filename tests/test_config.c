@@ -383,6 +383,8 @@ static const bad_case bad_cases[] = {
      "dataset.classes[2]: \"a\" repeats dataset.classes[0]"},
     {TOP("\"test_pipeline\": [{\"type\": \"LoadImageFromFile\"}, {\"type\": \"Resize\", \"scale\": [2048]}]"),
      "test_pipeline[1].scale: expected list of 2 positive integers, got [2048]"},
+    {TOP("\"test_pipeline\": [{\"type\": \"LoadImageFromFile\"}, {\"type\": \"Resize\", \"scale\": [1, 1], \"scale\": [2, 2]}]"),
+     "test_pipeline[1]: duplicate key \"scale\""},
     {TOP("\"test_pipeline\": [{\"type\": \"RandomFlip\"}]"),
      "test_pipeline[0].type: expected one of \"LoadImageFromFile\", \"Resize\", \"LoadAnnotations\", \"PackDetInputs\", "
      "\"PackSegInputs\", got \"RandomFlip\""},
