@@ -9,13 +9,14 @@
 #include "nala/image_io.h"
 #include "nala/seg_classes.h"
 #include "nala/seg_metrics.h"
+#include "nala/seg_report.h"
 #include "tools/cli.h"
 #include "tools/eval_seg_files.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR [--pred-offset N]\n"
-          "                     [--pred-label-ids] [--exact] [--no-progress]\n"
+          "                     [--pred-label-ids] [--exact] [--out FILE.json] [--no-progress]\n"
           "Semantic-segmentation metrics as mmseg's IoUMetric reports them (aAcc, mIoU, mAcc, per-class IoU/Acc).\n"
           "  --gt DIR          ade20k: every *.png directly in DIR (annotations/validation), raw labels\n"
           "                    0..150, reduce_zero_label applied (0 -> 255 ignored, v -> v-1).\n"
@@ -32,12 +33,13 @@ static void usage(FILE *out) {
           "                    map them to train ids with the ground truth's table\n"
           "  --exact           print exact 64-bit-count numbers instead of mmseg's float32 ones (they can\n"
           "                    differ in the last digit once a class totals more than 2^24 pixels)\n"
+          "  --out FILE.json   also write the numbers (and exact counts) as JSON, atomically\n"
           "  --no-progress     no progress bar (it is only drawn when stderr is a terminal)\n"
           "Images are evaluated in sorted key order (mmseg's order). Ignore index 255. A missing, unreadable\n"
           "or differently sized prediction leaves its image out; label or prediction values outside\n"
           "[0, classes) other than 255 are counted the way mmseg counts them (include/nala/seg_metrics.h).\n"
           "Every such problem is listed per file on stderr. Tables print IoU/Acc x100 rounded like\n"
-          "np.round(.., 2) with two decimals (mmseg's table prints the same numbers without trailing zeros).\n"
+          "np.round(.., 2) and written as mmseg's PrettyTable tables write them (\"60.0\", \"72.73\").\n"
           "Exit status: 0 all files clean, 1 when any file had a problem (tables still printed) or on\n"
           "errors, 2 on bad arguments.\n");
 }
@@ -139,108 +141,8 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
   return evaluated;
 }
 
-/* PrettyTable's centring (mmseg prints its tables with PrettyTable): odd excess goes right for
- * odd-length text, left otherwise; one space of padding each side. */
-static void print_cell(const char *text, int width) {
-  int len = (int)strlen(text), excess = width - len, left = excess / 2, right = excess / 2;
-  if (excess % 2) {
-    if (len % 2)
-      right++;
-    else
-      left++;
-  }
-  printf(" %*s%s%*s |", left, "", text, right, "");
-}
-
-static void print_rule(const int *widths, int ncols) {
-  putchar('+');
-  for (int c = 0; c < ncols; c++) {
-    for (int i = 0; i < widths[c] + 2; i++)
-      putchar('-');
-    putchar('+');
-  }
-  putchar('\n');
-}
-
-static void print_table(const char *const *header, const char *const *cells, int nrows, int ncols) {
-  int widths[8] = {0};
-  for (int c = 0; c < ncols; c++) {
-    widths[c] = (int)strlen(header[c]);
-    for (int r = 0; r < nrows; r++)
-      if ((int)strlen(cells[r * ncols + c]) > widths[c])
-        widths[c] = (int)strlen(cells[r * ncols + c]);
-  }
-  print_rule(widths, ncols);
-  putchar('|');
-  for (int c = 0; c < ncols; c++)
-    print_cell(header[c], widths[c]);
-  putchar('\n');
-  print_rule(widths, ncols);
-  for (int r = 0; r < nrows; r++) {
-    putchar('|');
-    for (int c = 0; c < ncols; c++)
-      print_cell(cells[r * ncols + c], widths[c]);
-    putchar('\n');
-  }
-  print_rule(widths, ncols);
-}
-
-static void pct_text(char *buf, double pct) {
-  if (pct != pct)
-    strcpy(buf, "nan");
-  else
-    snprintf(buf, 16, "%.2f", pct);
-}
-
-/* Formats an mmseg-rounded and an exact-rounded percentage; returns 1 when they print differently. */
-static int format_pair(char *shown, double mmseg_pct, double exact_pct, int exact) {
-  char mmseg_text[16], exact_text[16];
-  pct_text(mmseg_text, mmseg_pct);
-  pct_text(exact_text, exact_pct);
-  strcpy(shown, exact ? exact_text : mmseg_text);
-  return strcmp(mmseg_text, exact_text) != 0;
-}
-
-/* Prints the per-class and summary tables; returns 1 when exact and mmseg numbers print differently. */
-static int print_results(const nala_seg_dataset *ds, const nala_seg_result *r, int exact) {
-  char(*numbers)[16] = calloc((size_t)ds->num_classes * 2 + 3, sizeof *numbers);
-  const char **cells = calloc((size_t)ds->num_classes * 3, sizeof *cells);
-  if (!numbers || !cells) {
-    free(numbers);
-    free(cells);
-    fprintf(stderr, "nala eval seg: out of memory printing results\n");
-    return 0;
-  }
-  int disagree = 0;
-  for (int c = 0; c < ds->num_classes; c++) {
-    const nala_seg_class_result *k = &r->cls[c];
-    disagree |= format_pair(numbers[2 * c], nala_seg_round_pct_f32(k->iou_mmseg), nala_seg_round_pct(k->iou), exact);
-    disagree |= format_pair(numbers[2 * c + 1], nala_seg_round_pct_f32(k->acc_mmseg), nala_seg_round_pct(k->acc), exact);
-    cells[3 * c] = ds->class_names[c];
-    cells[3 * c + 1] = numbers[2 * c];
-    cells[3 * c + 2] = numbers[2 * c + 1];
-  }
-  static const char *const class_header[3] = {"Class", "IoU", "Acc"};
-  printf("per class results:\n");
-  print_table(class_header, cells, ds->num_classes, 3);
-  char(*summary)[16] = numbers + 2 * ds->num_classes;
-  const float mmseg[3] = {r->aacc_mmseg, r->miou_mmseg, r->macc_mmseg};
-  const double exact_value[3] = {r->aacc, r->miou, r->macc};
-  const char *summary_cells[3];
-  for (int i = 0; i < 3; i++) {
-    disagree |= format_pair(summary[i], nala_seg_round_pct(mmseg[i]), nala_seg_round_pct(exact_value[i]), exact);
-    summary_cells[i] = summary[i];
-  }
-  static const char *const summary_header[3] = {"aAcc", "mIoU", "mAcc"};
-  printf("Summary:\n");
-  print_table(summary_header, summary_cells, 1, 3);
-  free(numbers);
-  free(cells);
-  return disagree;
-}
-
 int nala_cli_eval_seg(int argc, char **argv) {
-  const char *dataset = NULL, *pred_dir = NULL, *gt_dir = NULL;
+  const char *dataset = NULL, *pred_dir = NULL, *gt_dir = NULL, *json_path = NULL;
   int exact = 0, show_progress = 1;
   pred_options opt = {0, 0};
   for (int i = 1; i < argc; i++) {
@@ -263,8 +165,12 @@ int nala_cli_eval_seg(int argc, char **argv) {
         return NALA_EXIT_USAGE;
       }
       opt.offset = (int)offset;
-    } else if ((!strcmp(a, "--dataset") || !strcmp(a, "--pred") || !strcmp(a, "--gt")) && i + 1 < argc) {
-      const char **slot = !strcmp(a, "--dataset") ? &dataset : !strcmp(a, "--pred") ? &pred_dir : &gt_dir;
+    } else if ((!strcmp(a, "--dataset") || !strcmp(a, "--pred") || !strcmp(a, "--gt") || !strcmp(a, "--out")) &&
+               i + 1 < argc) {
+      const char **slot = !strcmp(a, "--dataset") ? &dataset
+                          : !strcmp(a, "--pred")  ? &pred_dir
+                          : !strcmp(a, "--gt")    ? &gt_dir
+                                                  : &json_path;
       *slot = argv[++i];
     } else {
       fprintf(stderr, "nala eval seg: unknown or incomplete option '%s'\n", a);
@@ -325,7 +231,7 @@ int nala_cli_eval_seg(int argc, char **argv) {
     fprintf(stderr, "nala eval seg: out of memory\n");
   } else {
     nala_seg_metrics_result(m, result);
-    int disagree = print_results(ds, result, exact);
+    int disagree = nala_seg_print_tables(stdout, result, ds->class_names, exact);
     printf("%s: %zu ground-truth map(s), %zu evaluated; left out: %zu missing prediction(s), %zu size mismatch(es), "
            "%zu unreadable; out-of-range values: %llu label pixel(s) in %zu file(s), %llu prediction pixel(s) in %zu "
            "file(s)\n",
@@ -347,6 +253,10 @@ int nala_cli_eval_seg(int argc, char **argv) {
       fprintf(stderr, "nala eval seg: %zu problem(s), listed above\n",
               seen.missing + seen.size_mismatch + seen.unreadable + seen.files_bad_label + seen.files_bad_pred);
     code = evaluated && !any_problem ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
+    if (json_path && nala_seg_write_json(json_path, ds->name, result, ds->class_names, &err) != NALA_OK) {
+      fprintf(stderr, "nala eval seg: --out: %s\n", err.msg);
+      code = NALA_EXIT_RUNTIME;
+    }
   }
   free(result);
   nala_seg_metrics_free(m);
