@@ -505,6 +505,69 @@ START_TEST(dataset_from_json_config) {
 }
 END_TEST
 
+static void assert_same_preprocess(const nala_preprocess_cfg *got, const nala_preprocess_cfg *want) {
+  ck_assert_int_eq(got->scale[0], want->scale[0]);
+  ck_assert_int_eq(got->scale[1], want->scale[1]);
+  ck_assert_int_eq(got->keep_ratio, want->keep_ratio);
+  ck_assert_int_eq(got->interp, want->interp);
+  for (int c = 0; c < 3; c++) {
+    ck_assert_float_eq(got->mean[c], want->mean[c]);
+    ck_assert_float_eq(got->std[c], want->std[c]);
+  }
+  ck_assert_int_eq(got->to_rgb, want->to_rgb);
+  ck_assert_int_eq(got->pad_divisor > 1 ? got->pad_divisor : 1, want->pad_divisor > 1 ? want->pad_divisor : 1);
+  ck_assert_int_eq(got->pad_h, want->pad_h);
+  ck_assert_int_eq(got->pad_w, want->pad_w);
+  ck_assert_float_eq(got->pad_value, want->pad_value);
+  ck_assert_int_eq(got->layout, want->layout);
+}
+
+/* The shipped base configs describe the same preprocessing as preprocess.h's mm presets. */
+START_TEST(config_preprocessing_matches_mm_presets) {
+  make_root();
+  nala_config *cfg = NULL;
+  nala_err err;
+  nala_preprocess_cfg got;
+  ck_assert_int_eq(nala_config_load(NALA_SOURCE_DIR "/configs/nalaformer_xt_all-linear_backbone_ade20k.json", &cfg, &err),
+                   NALA_OK);
+  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NCHW, &got, &err), NALA_OK);
+  nala_preprocess_cfg want = nala_preprocess_mmseg_ade20k();
+  assert_same_preprocess(&got, &want);
+  nala_seg_test_cfg seg;
+  ck_assert_int_eq(nala_config_seg_test(nala_config_model(cfg), &seg, &err), NALA_OK);
+  ck_assert_int_eq(seg.mode, NALA_SEG_WHOLE);
+  nala_config_free(cfg);
+
+  char text[1024], path[512];
+  snprintf(text, sizeof text,
+           "{\"_base_\": [\"%s/configs/_base_/models/nalaformer_t.json\", \"%s/configs/_base_/datasets/coco_instance.json\"],"
+           " \"model\": {\"data_preprocessor\": {\"type\": \"DetDataPreprocessor\", \"pad_size_divisor\": 32},"
+           " \"test_cfg\": {\"mode\": \"slide\", \"crop_size\": [512, 512], \"stride\": [341, 341]}}}",
+           NALA_SOURCE_DIR, NALA_SOURCE_DIR);
+  write_file("coco.json", text);
+  snprintf(path, sizeof path, "%s/coco.json", root);
+  if (nala_config_load(path, &cfg, &err) != NALA_OK)
+    ck_abort_msg("%s", err.msg);
+  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NCHW, &got, &err), NALA_OK);
+  want = nala_preprocess_mmdet_coco();
+  assert_same_preprocess(&got, &want);
+  ck_assert_int_eq(nala_config_seg_test(nala_config_model(cfg), &seg, &err), NALA_OK);
+  nala_seg_test_cfg want_seg = nala_seg_test_ade20k();
+  ck_assert_int_eq(seg.mode, NALA_SEG_SLIDE);
+  ck_assert_int_eq(seg.crop_h, want_seg.crop_h);
+  ck_assert_int_eq(seg.crop_w, want_seg.crop_w);
+  ck_assert_int_eq(seg.stride_h, want_seg.stride_h);
+  ck_assert_int_eq(seg.stride_w, want_seg.stride_w);
+  nala_config_free(cfg);
+
+  ck_assert_int_eq(nala_config_load(NALA_SOURCE_DIR "/configs/nalaformer_t_backbone.json", &cfg, &err), NALA_OK);
+  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NHWC, &got, &err), NALA_E_FORMAT);
+  ck_assert_str_eq(err.msg, "test_pipeline: no Resize step (the preprocessing needs its scale)");
+  nala_config_free(cfg);
+  remove_root();
+}
+END_TEST
+
 static char *read_all(const char *path) {
   FILE *f = fopen(path, "rb");
   ck_assert_ptr_nonnull(f);
@@ -599,6 +662,7 @@ int main(void) {
   tcase_add_test(tc, bad_sample_log_is_thread_safe_and_reported);
   tcase_add_test(tc, dataset_from_json_config);
   tcase_add_test(tc, cli_samples_shards_concatenate_to_the_full_list);
+  tcase_add_test(tc, config_preprocessing_matches_mm_presets);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   /* No fork per test: forking an ASan process costs seconds on a loaded CI machine. */
