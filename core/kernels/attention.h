@@ -22,7 +22,8 @@
  *     (no finite answer is defined: such keys mean broken weights or inputs).
  * Softmax ('v' blocks, VanillaSelfAttention): qr, kr = RoPE(q), RoPE(k);
  *   out_n = sum_m softmax_m((d^-0.5 * qr_n) . kr_m) v_m, computed with an online softmax:
- *   memory is O(N*d), never an N x N matrix.
+ *   memory is O(N*d), never an N x N matrix. Finite scores always give finite weights (the max
+ *   is subtracted); scores that overflow fp32 (|q|*|k| beyond ~1e38) give NaN as in PyTorch.
  *
  * Threading: kernels run OpenMP with a->nthreads threads (<= 0: omp_get_max_threads()) and
  * keep all state in a->ws, so two calls with separate workspaces may run concurrently. */
