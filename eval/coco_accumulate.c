@@ -22,27 +22,38 @@ static size_t rec_index(const coco_eval_state *e, int t, size_t k, int a, int m)
   return (((size_t)t * e->n_cat + k) * COCO_A + a) * COCO_M + m;
 }
 
-/* Precision at the 101 recall points and the final recall, for one (k, a, m, t). */
-static void one_curve(coco_eval_state *e, curve_buf *b, size_t nd, uint32_t npig, size_t k, int a, int m, int t) {
-  double tp = 0, fp = 0;
+/* Precision at the 101 recall points and the final recall for one (k, a, m), all thresholds in
+ * one pass over the detections. Ignored detections are left out of the curves: in numpy they
+ * repeat the previous (tp, fp), which neither the right-to-left envelope nor
+ * searchsorted(side='left') can tell apart from leaving them out, so the numbers are unchanged. */
+static void curves(coco_eval_state *e, curve_buf *b, size_t nd, size_t cap, uint32_t npig, size_t k, int a, int m) {
+  double tp[COCO_T] = {0}, fp[COCO_T] = {0};
+  size_t n[COCO_T] = {0};
   for (size_t i = 0; i < nd; i++) {
-    uint8_t f = e->slot_flags[((size_t)b->kept[i] * COCO_A + a) * COCO_T + t];
-    if (!(f & SLOT_IGNORED)) {
-      tp += (f & SLOT_MATCHED) != 0;
-      fp += (f & SLOT_MATCHED) == 0;
+    const uint8_t *f = &e->slot_flags[((size_t)b->kept[i] * COCO_A + a) * COCO_T];
+    for (int t = 0; t < COCO_T; t++) {
+      if (f[t] & SLOT_IGNORED)
+        continue;
+      tp[t] += (f[t] & SLOT_MATCHED) != 0;
+      fp[t] += (f[t] & SLOT_MATCHED) == 0;
+      b->rc[t * cap + n[t]] = tp[t] / npig;
+      b->pr[t * cap + n[t]] = tp[t] / (fp[t] + tp[t] + DBL_EPSILON); /* np.spacing(1) */
+      n[t]++;
     }
-    b->rc[i] = tp / npig;
-    b->pr[i] = tp / (fp + tp + DBL_EPSILON); /* np.spacing(1) */
   }
-  e->recall[rec_index(e, t, k, a, m)] = nd ? b->rc[nd - 1] : 0;
-  for (size_t i = nd - (nd > 0); i > 0; i--)
-    if (b->pr[i] > b->pr[i - 1])
-      b->pr[i - 1] = b->pr[i];
-  size_t i = 0;
-  for (int r = 0; r < COCO_R; r++) {
-    while (i < nd && b->rc[i] < e->rec_thr[r]) /* searchsorted(side='left') */
-      i++;
-    e->precision[prec_index(e, t, r, k, a, m)] = i < nd ? b->pr[i] : 0;
+  for (int t = 0; t < COCO_T; t++) {
+    double *rc = b->rc + t * cap, *pr = b->pr + t * cap;
+    size_t len = n[t];
+    e->recall[rec_index(e, t, k, a, m)] = len ? rc[len - 1] : 0;
+    for (size_t i = len - (len > 0); i > 0; i--)
+      if (pr[i] > pr[i - 1])
+        pr[i - 1] = pr[i];
+    size_t i = 0;
+    for (int r = 0; r < COCO_R; r++) {
+      while (i < len && rc[i] < e->rec_thr[r]) /* searchsorted(side='left') */
+        i++;
+      e->precision[prec_index(e, t, r, k, a, m)] = i < len ? pr[i] : 0;
+    }
   }
 }
 
@@ -57,7 +68,7 @@ static int accumulate_category(coco_eval_state *e, size_t k) {
   }
   size_t cap = n_all ? n_all : 1;
   curve_buf b = {malloc(sizeof(uint32_t) * cap), malloc(sizeof(uint32_t) * cap), malloc(sizeof(uint32_t) * cap),
-                 malloc(sizeof(double) * cap), malloc(sizeof(double) * cap)};
+                 malloc(sizeof(double) * cap * COCO_T), malloc(sizeof(double) * cap * COCO_T)};
   int ok = b.order && b.tmp && b.kept && b.rc && b.pr;
   if (ok) {
     size_t n = 0;
@@ -80,8 +91,7 @@ static int accumulate_category(coco_eval_state *e, size_t k) {
         for (size_t i = 0; i < n_all; i++)
           if (e->slot_rank[b.order[i]] < coco_max_dets[m])
             b.kept[nd++] = b.order[i];
-        for (int t = 0; t < COCO_T; t++)
-          one_curve(e, &b, nd, (uint32_t)npig, k, a, m, t);
+        curves(e, &b, nd, cap, (uint32_t)npig, k, a, m);
       }
     }
   }

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "eval/coco_internal.h"
+#include "eval/coco_json_list.h"
+#include "eval/rle_internal.h"
 
 #define MAX_NAMED_IDS 5
 
@@ -21,6 +23,30 @@ typedef struct det_reader {
 
 static nala_status store_mask(coco_objs *o, size_t i, const nala_rle *r, nala_err *err) {
   return coco_objs_set_mask(o, i, r, err);
+}
+
+/* A compressed RLE string is validated and measured without decoding it into memory, and kept
+ * as text (a quarter of the runs' size) when the masks are needed. */
+static nala_status read_string_mask(const det_reader *rd, coco_objs *o, const cJSON *res, const cJSON *segm,
+                                    const char *counts, int keep, nala_err *err) {
+  size_t i = o->n, len = strlen(counts);
+  uint32_t h, w, m;
+  uint64_t area;
+  double mask_box[4];
+  nala_status st = coco_rle_size(segm, &h, &w, err);
+  if (st == NALA_OK)
+    st = len > UINT32_MAX ? nala_fail(err, NALA_E_FORMAT, "RLE string too long")
+                          : nala_rle_string_scan(counts, len, h, w, &m, &area, mask_box, err);
+  if (st != NALA_OK)
+    return nala_err_prefix(err, "segmentation: ");
+  if (!rd->box_branch) {
+    o->area[i] = (double)area;
+    if (!cJSON_GetObjectItemCaseSensitive(res, "bbox"))
+      memcpy(o->bbox + 4 * i, mask_box, sizeof mask_box);
+  }
+  if (rd->with_masks && keep)
+    return coco_objs_set_mask_text(o, i, counts, len, h, w, m, mask_box, err);
+  return NALA_OK;
 }
 
 /* Reads result j into slot o->n; *keep is 1 when stored, 0 for an unknown category, -1 for an
@@ -50,7 +76,10 @@ static nala_status read_det(det_reader *rd, coco_objs *o, const cJSON *res, int 
     *keep = -1;
     return NALA_OK;
   }
-  if (need_mask) {
+  const cJSON *counts = cJSON_IsObject(segm) ? cJSON_GetObjectItemCaseSensitive(segm, "counts") : NULL;
+  if (need_mask && cJSON_IsString(counts)) /* the usual detector output: keep the string */
+    NALA_CHECK(read_string_mask(rd, o, res, segm, counts->valuestring, cat >= 0, err));
+  else if (need_mask) {
     nala_rle r = {0};
     uint32_t h = rd->gt->img_h[img], w = rd->gt->img_w[img];
     nala_status st;
@@ -78,28 +107,45 @@ static nala_status read_det(det_reader *rd, coco_objs *o, const cJSON *res, int 
   return NALA_OK;
 }
 
-static nala_status dets_from_json(nala_coco_dets *d, const cJSON *root, const char *name, const nala_coco_gt *gt,
-                                  int with_masks, nala_err *err) {
-  if (!cJSON_IsArray(root))
-    return nala_fail(err, NALA_E_FORMAT, "%s: results must be a list of objects", name);
-  det_reader rd = {gt, 1, with_masks, 0, {0}};
-  const cJSON *first = root->child;
-  if (first) {
-    const cJSON *bbox = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "bbox") : NULL;
-    rd.box_branch = bbox && !(cJSON_IsArray(bbox) && cJSON_GetArraySize(bbox) == 0);
-    if (!rd.box_branch && !(cJSON_IsObject(first) && cJSON_GetObjectItemCaseSensitive(first, "segmentation")))
-      return nala_fail(err, NALA_E_FORMAT, "%s: results[0]: needs \"bbox\" or \"segmentation\"", name);
-  }
+static nala_status pick_branch(det_reader *rd, const cJSON *first, const char *name, nala_err *err) {
+  const cJSON *bbox = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "bbox") : NULL;
+  rd->box_branch = bbox && !(cJSON_IsArray(bbox) && cJSON_GetArraySize(bbox) == 0);
+  if (!rd->box_branch && !(cJSON_IsObject(first) && cJSON_GetObjectItemCaseSensitive(first, "segmentation")))
+    return nala_fail(err, NALA_E_FORMAT, "%s: results[0]: needs \"bbox\" or \"segmentation\"", name);
+  return NALA_OK;
+}
+
+/* Results parsed one element at a time (see coco_json_list.c). */
+static nala_status dets_from_text(nala_coco_dets *d, const char *text, size_t len, const char *name,
+                                  const nala_coco_gt *gt, int with_masks, nala_err *err) {
   if (with_masks && !gt->anns.has_masks)
     return nala_fail(err, NALA_E_STATE, "%s: masks requested but the ground truth was loaded without masks", name);
+  det_reader rd = {gt, 1, with_masks, 0, {0}};
   coco_objs *o = &d->dets;
   o->has_masks = with_masks;
-  size_t total = (size_t)cJSON_GetArraySize(root), j = 0;
-  NALA_CHECK(coco_objs_reserve(o, total, err));
-  for (const cJSON *res = root->child; res; res = res->next, j++) {
-    int keep;
-    if (read_det(&rd, o, res, &keep, err) != NALA_OK)
-      return nala_err_prefix(err, "%s: results[%zu]: ", name, j);
+  coco_json_list it;
+  if (coco_json_list_begin(&it, text, len, err) != NALA_OK)
+    return nala_err_prefix(err, "%s: ", name);
+  for (size_t j = 0;; j++) {
+    const char *elem, *end = NULL;
+    size_t elem_len;
+    if (coco_json_list_next(&it, &elem, &elem_len, err) != NALA_OK)
+      return nala_err_prefix(err, "%s: ", name);
+    if (!elem)
+      break;
+    cJSON *res = cJSON_ParseWithLengthOpts(elem, elem_len, &end, 0);
+    if (!res) {
+      size_t at = end && end >= elem ? (size_t)(end - text) : (size_t)(elem - text);
+      return nala_fail(err, NALA_E_FORMAT, "%s: malformed JSON at byte offset %zu (of %zu)", name, at, len);
+    }
+    nala_status st = j == 0 ? pick_branch(&rd, res, name, err) : NALA_OK;
+    if (st == NALA_OK && o->n == o->cap)
+      st = coco_objs_reserve(o, o->cap ? o->cap * 2 : 1024, err);
+    int keep = 0;
+    if (st == NALA_OK && read_det(&rd, o, res, &keep, err) != NALA_OK)
+      st = nala_err_prefix(err, "%s: results[%zu]: ", name, j);
+    cJSON_Delete(res);
+    NALA_CHECK(st);
     o->n += keep == 1;
     d->n_unknown_cat += keep == 0;
   }
@@ -118,12 +164,13 @@ static nala_status dets_build(const char *path, const char *json, size_t len, co
   if (!out || !gt || (!path && !json))
     return nala_fail(err, NALA_E_ARG, "nala_coco_dets_load: NULL argument");
   *out = NULL;
-  cJSON *root;
-  NALA_CHECK(coco_read_json(path, json, len, name, &root, err));
+  char *owned = NULL;
+  if (path)
+    NALA_CHECK(coco_read_file(path, &owned, &len, err));
   nala_coco_dets *d = calloc(1, sizeof *d);
-  nala_status st = d ? dets_from_json(d, root, path ? path : name, gt, with_masks, err)
+  nala_status st = d ? dets_from_text(d, path ? owned : json, len, name, gt, with_masks, err)
                      : nala_fail(err, NALA_E_NOMEM, "out of memory");
-  cJSON_Delete(root);
+  free(owned);
   if (st != NALA_OK) {
     nala_coco_dets_free(d);
     return st;

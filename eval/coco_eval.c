@@ -47,9 +47,15 @@ typedef struct pair_scratch {
   uint32_t *dets, *tmp, *perm;
   double *iou;
   uint8_t *gt_ignore, *gt_matched;
+  nala_rle *dt_mask, *gt_mask; /* segm: views of the pair's masks */
+  uint32_t *runs;              /* decoded runs of string-stored masks */
+  size_t runs_cap;
 } pair_scratch;
 
 static void scratch_free(pair_scratch *s) {
+  free(s->dt_mask);
+  free(s->gt_mask);
+  free(s->runs);
   free(s->dets);
   free(s->tmp);
   free(s->perm);
@@ -66,30 +72,63 @@ static int scratch_alloc(pair_scratch *s, size_t max_d, size_t max_g) {
   s->iou = malloc(sizeof(double) * dd * g);
   s->gt_ignore = malloc(g);
   s->gt_matched = malloc(g);
-  return s->dets && s->tmp && s->perm && s->iou && s->gt_ignore && s->gt_matched;
+  s->dt_mask = malloc(sizeof(nala_rle) * dd);
+  s->gt_mask = malloc(sizeof(nala_rle) * g);
+  return s->dets && s->tmp && s->perm && s->iou && s->gt_ignore && s->gt_matched && s->dt_mask && s->gt_mask;
+}
+
+/* Views of the pair's masks, string-stored ones decoded into the thread's run buffer. */
+static int pair_masks(const coco_eval_state *e, const coco_pair *p, const uint32_t *dets, size_t n_d, pair_scratch *s) {
+  const coco_objs *gt = e->gt, *dt = e->dt;
+  size_t need = 0, n_g = p->g1 - p->g0, used = 0;
+  for (size_t d = 0; d < n_d; d++)
+    need += dt->mask_is_text[dets[d]] ? dt->mask_m[dets[d]] : 0;
+  for (size_t g = 0; g < n_g; g++) {
+    uint32_t gi = e->gt_order[p->g0 + g];
+    need += gt->mask_is_text[gi] ? gt->mask_m[gi] : 0;
+  }
+  if (need > s->runs_cap) {
+    uint32_t *grown = realloc(s->runs, sizeof(uint32_t) * need * 2);
+    if (!grown)
+      return 0;
+    s->runs = grown;
+    s->runs_cap = need * 2;
+  }
+  for (size_t d = 0; d < n_d; d++) {
+    s->dt_mask[d] = coco_objs_mask(dt, dets[d], s->runs + used);
+    used += dt->mask_is_text[dets[d]] ? dt->mask_m[dets[d]] : 0;
+  }
+  for (size_t g = 0; g < n_g; g++) {
+    uint32_t gi = e->gt_order[p->g0 + g];
+    s->gt_mask[g] = coco_objs_mask(gt, gi, s->runs + used);
+    used += gt->mask_is_text[gi] ? gt->mask_m[gi] : 0;
+  }
+  return 1;
 }
 
 /* computeIoU (rules 11-14): detections sorted and cut, IoU[d][g] with g in GT file order. */
-static void pair_iou(const coco_eval_state *e, const coco_pair *p, const uint32_t *dets, size_t n_d, double *iou) {
+static int pair_iou(const coco_eval_state *e, const coco_pair *p, const uint32_t *dets, size_t n_d, pair_scratch *s) {
   const coco_objs *gt = e->gt, *dt = e->dt;
   size_t n_g = p->g1 - p->g0;
+  int segm = e->iou_type == NALA_COCO_SEGM;
+  if (segm && !pair_masks(e, p, dets, n_d, s))
+    return 0;
   for (size_t d = 0; d < n_d; d++) {
     uint32_t di = dets[d];
     for (size_t g = 0; g < n_g; g++) {
       uint32_t gi = e->gt_order[p->g0 + g];
       int crowd = gt->crowd[gi];
-      double *out = &iou[d * n_g + g];
-      if (e->iou_type == NALA_COCO_BBOX) {
+      double *out = &s->iou[d * n_g + g];
+      if (!segm) {
         *out = nala_box_iou_one(dt->bbox + 4 * di, gt->bbox + 4 * gi, crowd);
       } else {
         *out = nala_box_iou_one(dt->mask_bbox + 4 * di, gt->mask_bbox + 4 * gi, crowd);
-        if (*out > 0) {
-          nala_rle dm = coco_objs_mask(dt, di), gm = coco_objs_mask(gt, gi);
-          *out = nala_rle_iou_one(&dm, &gm, crowd);
-        }
+        if (*out > 0)
+          *out = nala_rle_iou_one(&s->dt_mask[d], &s->gt_mask[g], crowd);
       }
     }
   }
+  return 1;
 }
 
 /* evaluateImg for every area range and threshold (rules 15-18). */
@@ -148,19 +187,17 @@ static void pair_match(coco_eval_state *e, const coco_pair *p, const uint32_t *d
   }
 }
 
-static void eval_pair(coco_eval_state *e, const coco_pair *p, pair_scratch *s) {
+static int eval_pair(coco_eval_state *e, const coco_pair *p, pair_scratch *s) {
   size_t n_all = p->d1 - p->d0;
   memcpy(s->dets, e->dt_order + p->d0, sizeof(uint32_t) * n_all);
   coco_sort_by_score(s->dets, n_all, e->dt->score, s->tmp);
   size_t n_d = n_all < COCO_MAX_DET ? n_all : COCO_MAX_DET;
   for (size_t d = 0; d < n_d; d++)
     e->slot_score[p->slot0 + d] = e->dt->score[s->dets[d]];
-  if (n_d && p->g1 > p->g0)
-    pair_iou(e, p, s->dets, n_d, s->iou);
-  else /* maskUtils.iou gives [] and nothing matches */
-    for (size_t i = 0; i < n_d * (p->g1 - p->g0); i++)
-      s->iou[i] = 0;
+  if (n_d && p->g1 > p->g0 && !pair_iou(e, p, s->dets, n_d, s))
+    return 0;
   pair_match(e, p, s->dets, n_d, s);
+  return 1;
 }
 
 nala_status coco_evaluate_pairs(coco_eval_state *e, int num_threads, nala_err *err) {
@@ -175,8 +212,11 @@ nala_status coco_evaluate_pairs(coco_eval_state *e, int num_threads, nala_err *e
     }
 #pragma omp for schedule(dynamic, 8)
     for (size_t i = 0; i < e->n_pairs; i++)
-      if (ok)
-        eval_pair(e, &e->pairs[i], &s);
+      if (ok && !eval_pair(e, &e->pairs[i], &s)) {
+        ok = 0;
+#pragma omp atomic write
+        failed = 1;
+      }
     scratch_free(&s);
   }
   if (failed)

@@ -16,12 +16,16 @@ typedef struct coco_objs {
   double *score;     /* detections only */
   double *id;        /* GT annotation id (pycocotools stores it in float64 and tests it for != 0) */
   uint8_t *crowd;    /* GT iscrowd */
-  /* masks (when loaded with masks): runs in the arena, tight box for the IoU pre-check */
+  /* masks (when loaded with masks): runs in the counts arena, or, for compressed RLE strings,
+   * the string in the text arena (4x smaller; decoded per (image, category) at evaluation) */
   size_t *mask_off;
-  uint32_t *mask_m, *mask_h, *mask_w;
-  double *mask_bbox; /* 4n */
+  uint32_t *mask_m, *mask_h, *mask_w, *mask_len;
+  uint8_t *mask_is_text;
+  double *mask_bbox; /* 4n: tight box for the IoU pre-check */
   uint32_t *counts;
   size_t n_counts, cap_counts;
+  char *text;
+  size_t n_text, cap_text;
   int has_masks;
 } coco_objs;
 
@@ -43,17 +47,23 @@ struct nala_coco_dets {
 nala_status coco_objs_reserve(coco_objs *o, size_t n, nala_err *err);
 /* Appends the runs of r to the arena as the mask of object i (i < o->cap). */
 nala_status coco_objs_set_mask(coco_objs *o, size_t i, const nala_rle *r, nala_err *err);
-/* View of object i's mask; valid until the arena grows. */
-nala_rle coco_objs_mask(const coco_objs *o, size_t i);
+/* Stores a validated compressed counts string (m runs, box already computed) as object i's mask. */
+nala_status coco_objs_set_mask_text(coco_objs *o, size_t i, const char *s, size_t len, uint32_t h, uint32_t w,
+                                    uint32_t m, const double bbox[4], nala_err *err);
+/* View of object i's mask; a string-stored mask is decoded into scratch (>= mask_m[i] entries). */
+nala_rle coco_objs_mask(const coco_objs *o, size_t i, uint32_t *scratch);
 void coco_objs_free(coco_objs *o);
 
 /* JSON helpers shared by the GT and results readers (coco_json.c). */
+nala_status coco_read_file(const char *path, char **out, size_t *len, nala_err *err);
 nala_status coco_read_json(const char *path, const char *json, size_t len, const char *name, cJSON **root,
                            nala_err *err);
 nala_status coco_get_int64(const cJSON *obj, const char *key, int64_t *out, nala_err *err);
 nala_status coco_get_double(const cJSON *obj, const char *key, double *out, nala_err *err);
 nala_status coco_get_bbox(const cJSON *obj, double bbox[4], nala_err *err);
 /* Converts a segmentation (polygons, uncompressed or compressed RLE) to RLE like COCO.annToRLE. */
+/* The [h, w] of an RLE segmentation object. */
+nala_status coco_rle_size(const cJSON *segm, uint32_t *h, uint32_t *w, nala_err *err);
 nala_status coco_segm_to_rle(const cJSON *segm, uint32_t img_h, uint32_t img_w, nala_rle *out, nala_err *err);
 
 /* Index of id in the ascending ids, or -1. */

@@ -5,15 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "eval/coco_internal.h"
 #include "eval/rle_internal.h"
 
-static nala_status read_file(const char *path, char **out, size_t *len, nala_err *err) {
+nala_status coco_read_file(const char *path, char **out, size_t *len, nala_err *err) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return nala_fail(err, NALA_E_IO, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 20, n = 0;
+  /* One read of the known size: growing a buffer for a 200 MB results file costs extra copies. */
+  struct stat info;
+  size_t cap = fstat(fileno(f), &info) == 0 && info.st_size > 0 ? (size_t)info.st_size + 1 : 1 << 20, n = 0;
   char *buf = malloc(cap);
   while (buf) {
     n += fread(buf + n, 1, cap - n, f);
@@ -45,7 +48,7 @@ nala_status coco_read_json(const char *path, const char *json, size_t len, const
                            nala_err *err) {
   char *owned = NULL;
   if (path) {
-    NALA_CHECK(read_file(path, &owned, &len, err));
+    NALA_CHECK(coco_read_file(path, &owned, &len, err));
     json = owned;
     name = path;
   }
@@ -172,17 +175,24 @@ static nala_status polygons_to_rle(const cJSON *segm, uint32_t h, uint32_t w, na
   return st;
 }
 
-static nala_status rle_object_to_rle(const cJSON *segm, nala_rle *out, nala_err *err) {
+nala_status coco_rle_size(const cJSON *segm, uint32_t *h, uint32_t *w, nala_err *err) {
   const cJSON *size = cJSON_GetObjectItemCaseSensitive(segm, "size");
-  const cJSON *counts = cJSON_GetObjectItemCaseSensitive(segm, "counts");
-  if (!size || !counts)
+  if (!size || !cJSON_GetObjectItemCaseSensitive(segm, "counts"))
     return nala_fail(err, NALA_E_FORMAT, "segmentation RLE needs \"size\" and \"counts\"");
   if (!cJSON_IsArray(size) || cJSON_GetArraySize(size) != 2 || !cJSON_IsNumber(size->child) ||
       !cJSON_IsNumber(size->child->next) || !integral(size->child->valuedouble) ||
       !integral(size->child->next->valuedouble) || size->child->valuedouble < 0 ||
       size->child->next->valuedouble < 0 || size->child->valuedouble * size->child->next->valuedouble > UINT32_MAX)
     return nala_fail(err, NALA_E_FORMAT, "segmentation \"size\" must be [h, w] (non-negative integers, h*w < 2^32)");
-  uint32_t h = (uint32_t)size->child->valuedouble, w = (uint32_t)size->child->next->valuedouble;
+  *h = (uint32_t)size->child->valuedouble;
+  *w = (uint32_t)size->child->next->valuedouble;
+  return NALA_OK;
+}
+
+static nala_status rle_object_to_rle(const cJSON *segm, nala_rle *out, nala_err *err) {
+  uint32_t h, w;
+  NALA_CHECK(coco_rle_size(segm, &h, &w, err));
+  const cJSON *counts = cJSON_GetObjectItemCaseSensitive(segm, "counts");
   nala_status st;
   if (cJSON_IsString(counts)) {
     st = nala_rle_from_string(counts->valuestring, strlen(counts->valuestring), h, w, out, err);

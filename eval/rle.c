@@ -168,36 +168,53 @@ uint64_t nala_rle_area(const nala_rle *r) {
   return area;
 }
 
-void nala_rle_to_bbox(const nala_rle *r, double bbox[4]) {
-  /* Unsigned 32-bit arithmetic like maskApi: an RLE whose foreground runs are all empty gives
-   * the same wrapped width it gives there. */
-  uint32_t h = r->h, w = r->w, m = (r->m / 2) * 2;
-  uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0;
-  if (m == 0 || h == 0) {
+void nala_rle_bbox_begin(nala_rle_bbox_acc *acc, uint32_t h, uint32_t w, uint32_t m) {
+  acc->h = h;
+  acc->m_even = (m / 2) * 2; /* maskApi drops an odd last run: it is background anyway */
+  acc->xs = w;
+  acc->ys = h;
+  acc->xe = acc->ye = acc->cc = 0;
+}
+
+void nala_rle_bbox_add(nala_rle_bbox_acc *acc, uint32_t j, uint32_t count) {
+  /* Unsigned 32-bit arithmetic like maskApi rleToBbox. */
+  if (j >= acc->m_even || acc->h == 0)
+    return;
+  uint32_t start = acc->cc, h = acc->h;
+  acc->cc += count;
+  if (j % 2 == 0 || count == 0)
+    return;
+  uint32_t y_start = start % h, x_start = (start - y_start) / h;
+  uint32_t y_end = (acc->cc - 1) % h, x_end = (acc->cc - 1 - y_end) / h;
+  acc->xs = acc->xs < x_start ? acc->xs : x_start;
+  acc->xe = acc->xe > x_end ? acc->xe : x_end;
+  if (x_start < x_end) { /* the run crosses a column: the box spans the full height */
+    acc->ys = 0;
+    acc->ye = h - 1;
+  } else {
+    acc->ys = acc->ys < y_start ? acc->ys : y_start;
+    acc->ye = acc->ye > y_end ? acc->ye : y_end;
+  }
+}
+
+void nala_rle_bbox_end(const nala_rle_bbox_acc *acc, double bbox[4]) {
+  if (acc->m_even == 0 || acc->h == 0) {
     bbox[0] = bbox[1] = bbox[2] = bbox[3] = 0;
     return;
   }
-  for (uint32_t j = 0; j < m; j++) {
-    uint32_t start = cc;
-    cc += r->counts[j];
-    if (j % 2 == 0 || r->counts[j] == 0)
-      continue;
-    uint32_t y_start = start % h, x_start = (start - y_start) / h;
-    uint32_t y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
-    xs = xs < x_start ? xs : x_start;
-    xe = xe > x_end ? xe : x_end;
-    if (x_start < x_end) { /* the run crosses a column: the box spans the full height */
-      ys = 0;
-      ye = h - 1;
-    } else {
-      ys = ys < y_start ? ys : y_start;
-      ye = ye > y_end ? ye : y_end;
-    }
-  }
-  bbox[0] = xs;
-  bbox[2] = (uint32_t)(xe - xs + 1);
-  bbox[1] = ys;
-  bbox[3] = (uint32_t)(ye - ys + 1);
+  /* An RLE whose foreground runs are all empty wraps here exactly as in maskApi. */
+  bbox[0] = acc->xs;
+  bbox[2] = (uint32_t)(acc->xe - acc->xs + 1);
+  bbox[1] = acc->ys;
+  bbox[3] = (uint32_t)(acc->ye - acc->ys + 1);
+}
+
+void nala_rle_to_bbox(const nala_rle *r, double bbox[4]) {
+  nala_rle_bbox_acc acc;
+  nala_rle_bbox_begin(&acc, r->h, r->w, r->m);
+  for (uint32_t j = 0; j < acc.m_even; j++)
+    nala_rle_bbox_add(&acc, j, r->counts[j]);
+  nala_rle_bbox_end(&acc, bbox);
 }
 
 double nala_box_iou_one(const double *dt, const double *gt, int crowd) {

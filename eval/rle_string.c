@@ -33,55 +33,103 @@ nala_status nala_rle_to_string(const nala_rle *r, char **out, nala_err *err) {
   return NALA_OK;
 }
 
+/* Reads the value starting at s[*p]; returns 0 with *x set, or an error status. */
+static nala_status next_value(const char *s, size_t len, size_t *p, int64_t *x, nala_err *err) {
+  size_t start = *p;
+  int k = 0, more = 1;
+  *x = 0;
+  while (more) {
+    if (*p >= len)
+      return nala_fail(err, NALA_E_FORMAT, "RLE string ends inside the value starting at char %zu", start);
+    int c = (unsigned char)s[*p] - 48;
+    if (c < 0 || c > 63)
+      return nala_fail(err, NALA_E_FORMAT, "RLE string has invalid char '%c' (0x%02x) at %zu", s[*p],
+                       (unsigned char)s[*p], *p);
+    if (k >= 7)
+      return nala_fail(err, NALA_E_FORMAT, "RLE string value at char %zu is longer than 7 chars", start);
+    *x |= (int64_t)(c & 0x1f) << (5 * k);
+    more = c & 0x20;
+    (*p)++;
+    k++;
+    if (!more && (c & 0x10))
+      *x |= (int64_t)(~(uint64_t)0 << (5 * k)); /* sign-extend the last 5-bit group */
+  }
+  return NALA_OK;
+}
+
+/* Walks the counts of a compressed string; counts may be NULL (scan only). */
+static nala_status walk_string(const char *s, size_t len, uint32_t *counts, uint32_t *m_out, uint64_t *sum_out,
+                               nala_err *err) {
+  size_t m = 0, p = 0;
+  uint32_t back2 = 0, back1 = 0; /* counts[m-2], counts[m-1] */
+  uint64_t sum = 0;
+  while (p < len) {
+    int64_t x;
+    NALA_CHECK(next_value(s, len, &p, &x, err));
+    if (m > 2)
+      x += (int64_t)back2;
+    if (x < 0 || x > (int64_t)UINT32_MAX)
+      return nala_fail(err, NALA_E_FORMAT, "RLE string count %zu is %lld, out of range", m, (long long)x);
+    if (counts)
+      counts[m] = (uint32_t)x;
+    back2 = back1;
+    back1 = (uint32_t)x;
+    sum += (uint64_t)x;
+    m++;
+  }
+  *m_out = (uint32_t)m;
+  *sum_out = sum;
+  return NALA_OK;
+}
+
 nala_status nala_rle_from_string(const char *s, size_t len, uint32_t h, uint32_t w, nala_rle *out,
                                  nala_err *err) {
   if (!s || !out)
     return nala_fail(err, NALA_E_ARG, "nala_rle_from_string: NULL argument");
-  uint32_t *counts = malloc(sizeof(uint32_t) * (len + 1));
-  if (!counts)
-    return nala_fail(err, NALA_E_NOMEM, "out of memory for an RLE string of %zu chars", len);
-  size_t m = 0, p = 0;
-  nala_status st = NALA_OK;
-  while (p < len) {
-    int64_t x = 0;
-    int k = 0, more = 1;
-    size_t start = p;
-    while (more) {
-      if (p >= len) {
-        st = nala_fail(err, NALA_E_FORMAT, "RLE string ends inside the value starting at char %zu", start);
-        goto fail;
-      }
-      int c = (unsigned char)s[p] - 48;
-      if (c < 0 || c > 63) {
-        st = nala_fail(err, NALA_E_FORMAT, "RLE string has invalid char '%c' (0x%02x) at %zu", s[p],
-                       (unsigned char)s[p], p);
-        goto fail;
-      }
-      if (k >= 7) {
-        st = nala_fail(err, NALA_E_FORMAT, "RLE string value at char %zu is longer than 7 chars", start);
-        goto fail;
-      }
-      x |= (int64_t)(c & 0x1f) << (5 * k);
-      more = c & 0x20;
-      p++;
-      k++;
-      if (!more && (c & 0x10))
-        x |= (int64_t)(~(uint64_t)0 << (5 * k)); /* sign-extend the last 5-bit group */
-    }
-    if (m > 2)
-      x += (int64_t)counts[m - 2];
-    if (x < 0 || x > (int64_t)UINT32_MAX) {
-      st = nala_fail(err, NALA_E_FORMAT, "RLE string count %zu is %lld, out of range", m, (long long)x);
-      goto fail;
-    }
-    counts[m++] = (uint32_t)x;
+  uint32_t m;
+  uint64_t sum;
+  NALA_CHECK(walk_string(s, len, NULL, &m, &sum, err));
+  if ((uint64_t)h * w > UINT32_MAX)
+    return nala_fail(err, NALA_E_FORMAT, "RLE size %ux%u exceeds 2^32 pixels", h, w);
+  if (sum != (uint64_t)h * w)
+    return nala_fail(err, NALA_E_FORMAT, "RLE counts sum to %llu, expected h*w = %ux%u = %llu",
+                     (unsigned long long)sum, h, w, (unsigned long long)h * w);
+  NALA_CHECK(nala_rle_init(out, h, w, m, NULL, err));
+  return walk_string(s, len, out->counts, &m, &sum, err);
+}
+
+nala_status nala_rle_string_scan(const char *s, size_t len, uint32_t h, uint32_t w, uint32_t *m, uint64_t *area,
+                                 double bbox[4], nala_err *err) {
+  /* Two passes without storing the runs: validate and count, then area and box on the fly. */
+  uint64_t sum;
+  NALA_CHECK(walk_string(s, len, NULL, m, &sum, err));
+  if ((uint64_t)h * w > UINT32_MAX)
+    return nala_fail(err, NALA_E_FORMAT, "RLE size %ux%u exceeds 2^32 pixels", h, w);
+  if (sum != (uint64_t)h * w)
+    return nala_fail(err, NALA_E_FORMAT, "RLE counts sum to %llu, expected h*w = %ux%u = %llu",
+                     (unsigned long long)sum, h, w, (unsigned long long)h * w);
+  nala_rle_bbox_acc acc;
+  nala_rle_bbox_begin(&acc, h, w, *m);
+  size_t p = 0;
+  uint32_t back2 = 0, back1 = 0;
+  *area = 0;
+  for (uint32_t j = 0; j < *m; j++) {
+    int64_t x;
+    next_value(s, len, &p, &x, err); /* cannot fail: the first pass accepted the string */
+    if (j > 2)
+      x += (int64_t)back2;
+    back2 = back1;
+    back1 = (uint32_t)x;
+    if (j % 2)
+      *area += (uint32_t)x;
+    nala_rle_bbox_add(&acc, j, (uint32_t)x);
   }
-  nala_rle r = {h, w, (uint32_t)m, counts};
-  st = nala_rle_validate(&r, err);
-  if (st != NALA_OK)
-    goto fail;
-  st = nala_rle_init(out, h, w, (uint32_t)m, counts, err);
-fail:
-  free(counts);
-  return st;
+  nala_rle_bbox_end(&acc, bbox);
+  return NALA_OK;
+}
+
+void nala_rle_string_decode(const char *s, size_t len, uint32_t *counts) {
+  uint32_t m;
+  uint64_t sum;
+  walk_string(s, len, counts, &m, &sum, NULL);
 }
