@@ -239,7 +239,9 @@ static nala_status read_images(const char *path, const cJSON *list, const char *
     if (st != NALA_OK)
       break;
     ids[i] = id;
-    char *img_path = ds_join(img_dir, file_name->valuestring);
+    /* os.path.join semantics: an absolute file_name stands on its own. */
+    char *img_path = file_name->valuestring[0] == '/' ? strdup(file_name->valuestring)
+                                                      : ds_join(img_dir, file_name->valuestring);
     if (!img_path) {
       st = nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
       break;
