@@ -83,7 +83,14 @@ static float *run(problem *p, nala_attn_fn fn) {
   for (size_t i = 0; i < (size_t)p->N * p->ld_out; i++)
     p->out[i] = NAN; /* every element the kernel owns must be written */
   nala_attn_args a = problem_args(p, &err);
+  /* a workspace of exactly the stated size, so ASan sees any overrun of the sizing functions */
+  int linear = fn == nala_attn_linear_ref || fn == nala_attn_linear_avx512;
+  a.ws_floats = linear ? nala_attn_linear_ws_floats(p->N, p->heads, p->d, p->nthreads)
+                       : nala_attn_softmax_ws_floats(p->N, p->heads, p->d, p->nthreads);
+  a.ws = malloc(sizeof(float) * a.ws_floats);
+  ck_assert(a.ws != NULL);
   nala_status st = fn(&a);
+  free(a.ws);
   ck_assert_msg(st == NALA_OK, "kernel failed: %s", err.msg);
   float *packed = malloc(sizeof(float) * (size_t)p->N * p->C);
   ck_assert(packed);
@@ -556,6 +563,13 @@ START_TEST(bad_arguments_are_reported) {
     a = problem_args(&p, &err);
     a.ws = NULL;
     ck_assert_int_eq(all[i](&a), NALA_E_ARG);
+    a = problem_args(&p, &err);
+    a.ws_floats = 100; /* a stated workspace size below the need is refused, not overrun */
+    ck_assert_int_eq(all[i](&a), NALA_E_NOMEM);
+    ck_assert_msg(strstr(err.msg, "workspace of 100 floats is too small") != NULL, "%s", err.msg);
+    a.ws_floats = i < 2 ? nala_attn_linear_ws_floats(p.N, p.heads, p.d, p.nthreads)
+                        : nala_attn_softmax_ws_floats(p.N, p.heads, p.d, p.nthreads);
+    ck_assert_int_eq(all[i](&a), NALA_OK);
     ck_assert_int_eq(all[i](NULL), NALA_E_ARG);
   }
   problem_free(&p);

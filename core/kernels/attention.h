@@ -50,14 +50,18 @@ typedef struct nala_attn_args {
   const nala_rope *rope;        /* rope->H * rope->W == N, rope->d == d */
   float *ws;                    /* workspace of at least nala_attn_*_ws_floats(N, heads, d, nthreads)
                                    floats; any float alignment (kernels align it themselves) */
-  int nthreads;                 /* must not exceed the nthreads the workspace was sized for */
+  int nthreads;                 /* <= 0: omp_get_max_threads() at call time; must not exceed the
+                                   nthreads the workspace was sized for */
   nala_err *err;                /* optional: receives the message when the argument check fails */
+  size_t ws_floats;             /* optional: floats available at ws; when nonzero the kernel fails
+                                   with NALA_E_NOMEM instead of running with a short workspace */
 } nala_attn_args;
 
 typedef enum nala_isa { NALA_ISA_REF = 0, NALA_ISA_AVX512 = 1 } nala_isa;
 
 /* Kernels return NALA_E_ARG (message in a->err) for NULL pointers, d not a multiple of 4,
- * strides shorter than heads*d, or RoPE tables whose H*W or d disagree; otherwise NALA_OK. */
+ * strides shorter than heads*d, or RoPE tables whose H*W or d disagree, NALA_E_NOMEM when a
+ * nonzero ws_floats is below the kernel's need; otherwise NALA_OK. */
 typedef nala_status (*nala_attn_fn)(const nala_attn_args *a);
 
 /* Norm-aware linear attention (NormAwareLinearAttn of NALA.py, up to its lepe/ln/gate/out_proj).

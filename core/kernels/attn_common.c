@@ -29,6 +29,14 @@ nala_status nala_attn_args_check(const nala_attn_args *a, const char *kernel) {
   return NALA_OK;
 }
 
+nala_status nala_attn_ws_check(const nala_attn_args *a, size_t need, const char *kernel) {
+  if (a->ws_floats && a->ws_floats < need)
+    return nala_fail(a->err, NALA_E_NOMEM,
+                     "%s: workspace of %zu floats is too small for N=%d heads=%d d=%d nthreads=%d: needs %zu",
+                     kernel, a->ws_floats, a->N, a->heads, a->d, a->nthreads, need);
+  return NALA_OK;
+}
+
 /* Floats of each kernel's workspace; the public sizes are the max over ref and AVX-512 so the
  * caller can switch ISA without replanning. Doubles count as two floats; +16 is alignment slack. */
 static size_t linear_ref_floats(int heads, int d, int nt) {

@@ -22,6 +22,9 @@ static inline int nala_attn_threads(const nala_attn_args *a) {
   return a->nthreads > 0 ? a->nthreads : nala_attn_default_threads();
 }
 
+/* NALA_E_NOMEM when the caller said how big ws is (a->ws_floats != 0) and it is below need. */
+nala_status nala_attn_ws_check(const nala_attn_args *a, size_t need, const char *kernel);
+
 /* First 64-byte aligned address at or after ws (workspace sizes carry 16 floats of slack). */
 static inline void *nala_ws_align(float *ws) {
   uintptr_t p = (uintptr_t)ws;

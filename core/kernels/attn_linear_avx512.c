@@ -209,6 +209,8 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
 
 nala_status nala_attn_linear_avx512(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_avx512"));
+  NALA_CHECK(nala_attn_ws_check(a, nala_attn_linear_ws_floats(a->N, a->heads, a->d, a->nthreads),
+                                "nala_attn_linear_avx512"));
   if (a->d != 32 && a->d != 64)
     return nala_attn_linear_ref(a);
   int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);

@@ -61,6 +61,8 @@ static void emit_queries(const nala_attn_args *a, int h, int n0, int n1, const d
 
 nala_status nala_attn_linear_ref(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_ref"));
+  NALA_CHECK(nala_attn_ws_check(a, nala_attn_linear_ws_floats(a->N, a->heads, a->d, a->nthreads),
+                                "nala_attn_linear_ref"));
   int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);
   size_t state = (size_t)F * d + F;
   double *head_state = nala_ws_align(a->ws);                 /* [heads][state]: kv then ksum */

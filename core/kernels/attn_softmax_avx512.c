@@ -178,6 +178,8 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
 
 nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_softmax_avx512"));
+  NALA_CHECK(nala_attn_ws_check(a, nala_attn_softmax_ws_floats(a->N, a->heads, a->d, a->nthreads),
+                                "nala_attn_softmax_avx512"));
   if (a->d != 32 && a->d != 64)
     return nala_attn_softmax_ref(a);
   int d = a->d, nt = nala_attn_threads(a);

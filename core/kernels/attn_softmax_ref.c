@@ -45,6 +45,8 @@ static void attend_one(const nala_attn_args *a, int h, int n, const float *kr, f
 
 nala_status nala_attn_softmax_ref(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_softmax_ref"));
+  NALA_CHECK(nala_attn_ws_check(a, nala_attn_softmax_ws_floats(a->N, a->heads, a->d, a->nthreads),
+                                "nala_attn_softmax_ref"));
   int d = a->d, N = a->N, heads = a->heads, nt = nala_attn_threads(a);
   double *thread_base = nala_ws_align(a->ws); /* [nt][N + d] doubles: scores, accumulators */
   float *qs_base = (float *)(thread_base + (size_t)nt * ((size_t)N + d)); /* [nt][d] */
