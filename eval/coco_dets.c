@@ -164,13 +164,14 @@ static nala_status dets_build(const char *path, const char *json, size_t len, co
   if (!out || !gt || (!path && !json))
     return nala_fail(err, NALA_E_ARG, "nala_coco_dets_load: NULL argument");
   *out = NULL;
-  char *owned = NULL;
+  coco_text file = {json, len, 0};
   if (path)
-    NALA_CHECK(coco_read_file(path, &owned, &len, err));
+    NALA_CHECK(coco_read_file(path, &file, err));
   nala_coco_dets *d = calloc(1, sizeof *d);
-  nala_status st = d ? dets_from_text(d, path ? owned : json, len, name, gt, with_masks, err)
+  nala_status st = d ? dets_from_text(d, file.data, file.len, name, gt, with_masks, err)
                      : nala_fail(err, NALA_E_NOMEM, "out of memory");
-  free(owned);
+  if (path)
+    coco_text_release(&file);
   if (st != NALA_OK) {
     nala_coco_dets_free(d);
     return st;

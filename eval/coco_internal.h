@@ -55,7 +55,14 @@ nala_rle coco_objs_mask(const coco_objs *o, size_t i, uint32_t *scratch);
 void coco_objs_free(coco_objs *o);
 
 /* JSON helpers shared by the GT and results readers (coco_json.c). */
-nala_status coco_read_file(const char *path, char **out, size_t *len, nala_err *err);
+typedef struct coco_text {
+  const char *data; /* not NUL-terminated */
+  size_t len;
+  int mapped;
+} coco_text;
+/* Whole file, memory-mapped when possible; release with coco_text_release. */
+nala_status coco_read_file(const char *path, coco_text *out, nala_err *err);
+void coco_text_release(coco_text *t);
 nala_status coco_read_json(const char *path, const char *json, size_t len, const char *name, cJSON **root,
                            nala_err *err);
 nala_status coco_get_int64(const cJSON *obj, const char *key, int64_t *out, nala_err *err);

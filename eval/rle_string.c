@@ -34,7 +34,13 @@ nala_status nala_rle_to_string(const nala_rle *r, char **out, nala_err *err) {
 }
 
 /* Reads the value starting at s[*p]; returns 0 with *x set, or an error status. */
-static nala_status next_value(const char *s, size_t len, size_t *p, int64_t *x, nala_err *err) {
+static inline nala_status next_value(const char *s, size_t len, size_t *p, int64_t *x, nala_err *err) {
+  int first = (unsigned char)s[*p] - 48;
+  if (first >= 0 && first < 32) { /* one character, the common case for run differences */
+    *x = (first & 0x10) ? (int64_t)first - 32 : first;
+    (*p)++;
+    return NALA_OK;
+  }
   size_t start = *p;
   int k = 0, more = 1;
   *x = 0;
@@ -57,12 +63,13 @@ static nala_status next_value(const char *s, size_t len, size_t *p, int64_t *x, 
   return NALA_OK;
 }
 
-/* Walks the counts of a compressed string; counts may be NULL (scan only). */
-static nala_status walk_string(const char *s, size_t len, uint32_t *counts, uint32_t *m_out, uint64_t *sum_out,
-                               nala_err *err) {
+/* Walks the counts of a compressed string: stores them when counts is non-NULL, feeds them to
+ * the box accumulator when acc is non-NULL. */
+static nala_status walk_string(const char *s, size_t len, uint32_t *counts, nala_rle_bbox_acc *acc, uint32_t *m_out,
+                               uint64_t *sum_out, uint64_t *area_out, nala_err *err) {
   size_t m = 0, p = 0;
   uint32_t back2 = 0, back1 = 0; /* counts[m-2], counts[m-1] */
-  uint64_t sum = 0;
+  uint64_t sum = 0, area = 0;
   while (p < len) {
     int64_t x;
     NALA_CHECK(next_value(s, len, &p, &x, err));
@@ -72,13 +79,18 @@ static nala_status walk_string(const char *s, size_t len, uint32_t *counts, uint
       return nala_fail(err, NALA_E_FORMAT, "RLE string count %zu is %lld, out of range", m, (long long)x);
     if (counts)
       counts[m] = (uint32_t)x;
+    if (acc)
+      nala_rle_bbox_add(acc, (uint32_t)m, (uint32_t)x);
     back2 = back1;
     back1 = (uint32_t)x;
     sum += (uint64_t)x;
+    area += (m % 2) ? (uint64_t)x : 0;
     m++;
   }
   *m_out = (uint32_t)m;
   *sum_out = sum;
+  if (area_out)
+    *area_out = area;
   return NALA_OK;
 }
 
@@ -88,42 +100,30 @@ nala_status nala_rle_from_string(const char *s, size_t len, uint32_t h, uint32_t
     return nala_fail(err, NALA_E_ARG, "nala_rle_from_string: NULL argument");
   uint32_t m;
   uint64_t sum;
-  NALA_CHECK(walk_string(s, len, NULL, &m, &sum, err));
+  NALA_CHECK(walk_string(s, len, NULL, NULL, &m, &sum, NULL, err));
   if ((uint64_t)h * w > UINT32_MAX)
     return nala_fail(err, NALA_E_FORMAT, "RLE size %ux%u exceeds 2^32 pixels", h, w);
   if (sum != (uint64_t)h * w)
     return nala_fail(err, NALA_E_FORMAT, "RLE counts sum to %llu, expected h*w = %ux%u = %llu",
                      (unsigned long long)sum, h, w, (unsigned long long)h * w);
   NALA_CHECK(nala_rle_init(out, h, w, m, NULL, err));
-  return walk_string(s, len, out->counts, &m, &sum, err);
+  return walk_string(s, len, out->counts, NULL, &m, &sum, NULL, err);
 }
 
 nala_status nala_rle_string_scan(const char *s, size_t len, uint32_t h, uint32_t w, uint32_t *m, uint64_t *area,
                                  double bbox[4], nala_err *err) {
-  /* Two passes without storing the runs: validate and count, then area and box on the fly. */
+  /* One pass without storing the runs. The box accumulator needs the run count only to drop an odd
+   * last run, which is background and adds nothing, so UINT32_MAX stands in for it. */
+  nala_rle_bbox_acc acc;
   uint64_t sum;
-  NALA_CHECK(walk_string(s, len, NULL, m, &sum, err));
+  nala_rle_bbox_begin(&acc, h, w, UINT32_MAX);
+  NALA_CHECK(walk_string(s, len, NULL, &acc, m, &sum, area, err));
   if ((uint64_t)h * w > UINT32_MAX)
     return nala_fail(err, NALA_E_FORMAT, "RLE size %ux%u exceeds 2^32 pixels", h, w);
   if (sum != (uint64_t)h * w)
     return nala_fail(err, NALA_E_FORMAT, "RLE counts sum to %llu, expected h*w = %ux%u = %llu",
                      (unsigned long long)sum, h, w, (unsigned long long)h * w);
-  nala_rle_bbox_acc acc;
-  nala_rle_bbox_begin(&acc, h, w, *m);
-  size_t p = 0;
-  uint32_t back2 = 0, back1 = 0;
-  *area = 0;
-  for (uint32_t j = 0; j < *m; j++) {
-    int64_t x;
-    next_value(s, len, &p, &x, err); /* cannot fail: the first pass accepted the string */
-    if (j > 2)
-      x += (int64_t)back2;
-    back2 = back1;
-    back1 = (uint32_t)x;
-    if (j % 2)
-      *area += (uint32_t)x;
-    nala_rle_bbox_add(&acc, j, (uint32_t)x);
-  }
+  acc.m_even = (*m / 2) * 2;
   nala_rle_bbox_end(&acc, bbox);
   return NALA_OK;
 }
@@ -131,5 +131,5 @@ nala_status nala_rle_string_scan(const char *s, size_t len, uint32_t h, uint32_t
 void nala_rle_string_decode(const char *s, size_t len, uint32_t *counts) {
   uint32_t m;
   uint64_t sum;
-  walk_string(s, len, counts, &m, &sum, NULL);
+  walk_string(s, len, counts, NULL, &m, &sum, NULL, NULL);
 }
