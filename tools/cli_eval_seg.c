@@ -52,23 +52,29 @@ typedef struct pred_options {
 typedef struct problems {
   size_t missing, size_mismatch, unreadable, files_bad_label, files_bad_pred;
   uint64_t pixels_bad_label, pixels_bad_pred;
+  int progress_shown; /* a progress bar is on stderr's current line: clear it before reporting */
 } problems;
 
-static void report(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t problem_count(const problems *p) {
+  return p->missing + p->size_mismatch + p->unreadable + p->files_bad_label + p->files_bad_pred;
+}
 
-static void report(const char *key, const char *fmt, ...) {
+static void report(problems *seen, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void report(problems *seen, const char *key, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "nala eval seg: %s: ", key);
+  fprintf(stderr, "%snala eval seg: %s: ", seen->progress_shown ? "\r\033[K" : "", key);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
 }
 
-static void progress(size_t done, size_t total, int enabled) {
+/* Redraws the bar every 1% of the images, and right after a problem line scrolled it away. */
+static void progress(size_t done, size_t total, int enabled, int force) {
   if (!enabled)
     return;
-  if (done != total && total > 100 && done % (total / 100) != 0)
+  if (!force && done != total && total > 100 && done % (total / 100) != 0)
     return;
   const int width = 40;
   int filled = total ? (int)((double)done / (double)total * width) : width;
@@ -85,7 +91,7 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
   char pred_path[4096];
   if (!seg_find_prediction(pred_dir, gt->key, !ds->reduce_zero_label, pred_path, sizeof pred_path)) {
     seen->missing++;
-    report(gt->key, "missing prediction (looked for %s%s)", pred_path,
+    report(seen, gt->key, "missing prediction (looked for %s%s)", pred_path,
            ds->reduce_zero_label ? "" : " and the other names listed in --help");
     return 0;
   }
@@ -94,13 +100,13 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
   int evaluated = 0;
   if (nala_image_read_labels(gt->path, &label, &err) != NALA_OK) {
     seen->unreadable++;
-    report(gt->key, "unreadable ground truth: %s", err.msg);
+    report(seen, gt->key, "unreadable ground truth: %s", err.msg);
   } else if (nala_image_read_labels(pred_path, &pred, &err) != NALA_OK) {
     seen->unreadable++;
-    report(gt->key, "unreadable prediction: %s", err.msg);
+    report(seen, gt->key, "unreadable prediction: %s", err.msg);
   } else if (pred.h != label.h || pred.w != label.w) {
     seen->size_mismatch++;
-    report(gt->key, "size mismatch: prediction %s is %dx%d (HxW), ground truth %s is %dx%d; not evaluated", pred_path,
+    report(seen, gt->key, "size mismatch: prediction %s is %dx%d (HxW), ground truth %s is %dx%d; not evaluated", pred_path,
            pred.h, pred.w, gt->path, label.h, label.w);
   } else {
     if (ds->reduce_zero_label)
@@ -117,13 +123,13 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
     if (nala_seg_metrics_add(m, pred.data, pred.stride, label.data, label.stride, label.h, label.w, &counts, &err) !=
         NALA_OK) {
       seen->unreadable++;
-      report(gt->key, "cannot evaluate: %s", err.msg);
+      report(seen, gt->key, "cannot evaluate: %s", err.msg);
     } else {
       evaluated = 1;
       if (counts.label_out_of_range) {
         seen->files_bad_label++;
         seen->pixels_bad_label += counts.label_out_of_range;
-        report(gt->key, "%llu ground-truth pixel(s) outside [0, %d) and not 255 (first value %d%s) in %s",
+        report(seen, gt->key, "%llu ground-truth pixel(s) outside [0, %d) and not 255 (first value %d%s) in %s",
                (unsigned long long)counts.label_out_of_range, ds->num_classes, counts.first_bad_label,
                ds->reduce_zero_label ? " after reduce_zero_label" : gt->label_ids ? ", an unknown label id" : "",
                gt->path);
@@ -131,7 +137,7 @@ static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const
       if (counts.pred_out_of_range) {
         seen->files_bad_pred++;
         seen->pixels_bad_pred += counts.pred_out_of_range;
-        report(gt->key, "%llu prediction pixel(s) outside [0, %d) (first value %d) in %s",
+        report(seen, gt->key, "%llu prediction pixel(s) outside [0, %d) (first value %d) in %s",
                (unsigned long long)counts.pred_out_of_range, ds->num_classes, counts.first_bad_pred, pred_path);
       }
     }
@@ -219,11 +225,11 @@ int nala_cli_eval_seg(int argc, char **argv) {
   show_progress = show_progress && isatty(STDERR_FILENO);
   problems seen = {0};
   size_t evaluated = 0;
+  seen.progress_shown = show_progress;
   for (size_t i = 0; i < gts.count; i++) {
-    if (show_progress)
-      fputs("\r\033[K", stderr); /* problems print on a clean line */
+    size_t problems_before = problem_count(&seen);
     evaluated += (size_t)evaluate_one(ds, &gts.files[i], pred_dir, &opt, m, &seen);
-    progress(i + 1, gts.count, show_progress);
+    progress(i + 1, gts.count, show_progress, problem_count(&seen) != problems_before);
   }
   nala_seg_result *result = malloc(sizeof *result);
   int code = NALA_EXIT_RUNTIME;
@@ -245,13 +251,11 @@ int nala_cli_eval_seg(int argc, char **argv) {
       printf("note: %s; %s shows the last digit differently (float32 sums past 2^24 pixels)\n",
              exact ? "numbers from exact counts" : "numbers as mmseg computes them (float32)",
              exact ? "mmseg" : "--exact");
-    int any_problem = seen.missing || seen.size_mismatch || seen.unreadable || seen.files_bad_label ||
-                      seen.files_bad_pred;
+    int any_problem = problem_count(&seen) != 0;
     if (evaluated == 0)
       fprintf(stderr, "nala eval seg: no image could be evaluated\n");
     else if (any_problem)
-      fprintf(stderr, "nala eval seg: %zu problem(s), listed above\n",
-              seen.missing + seen.size_mismatch + seen.unreadable + seen.files_bad_label + seen.files_bad_pred);
+      fprintf(stderr, "nala eval seg: %zu problem(s), listed above\n", problem_count(&seen));
     code = evaluated && !any_problem ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
     if (json_path && nala_seg_write_json(json_path, ds->name, result, ds->class_names, &err) != NALA_OK) {
       fprintf(stderr, "nala eval seg: --out: %s\n", err.msg);
