@@ -18,7 +18,7 @@ struct nala_seg_metrics {
   uint64_t *confusion;          /* side x side dataset totals */
   uint64_t *image_confusion;    /* side x side scratch for the image being added */
   /* mmseg's running float32 sums of the per-image histc results, in add order. */
-  float *intersect_f32, *union_f32, *pred_f32, *label_f32;
+  float *intersect_f32, *union_f32, *label_f32;
 };
 
 nala_status nala_seg_metrics_create(int num_classes, int ignore_index, nala_seg_metrics **out, nala_err *err) {
@@ -40,14 +40,13 @@ nala_status nala_seg_metrics_create(int num_classes, int ignore_index, nala_seg_
   size_t cells = (size_t)m->side * (size_t)m->side;
   m->confusion = calloc(cells, sizeof *m->confusion);
   m->image_confusion = calloc(cells, sizeof *m->image_confusion);
-  m->intersect_f32 = calloc((size_t)num_classes * 4, sizeof(float));
+  m->intersect_f32 = calloc((size_t)num_classes * 3, sizeof(float));
   if (!m->confusion || !m->image_confusion || !m->intersect_f32) {
     nala_seg_metrics_free(m);
     return nala_fail(err, NALA_E_NOMEM, "nala_seg_metrics_create: out of memory for %d classes", num_classes);
   }
   m->union_f32 = m->intersect_f32 + num_classes;
-  m->pred_f32 = m->union_f32 + num_classes;
-  m->label_f32 = m->pred_f32 + num_classes;
+  m->label_f32 = m->union_f32 + num_classes;
   for (int v = 0; v < 256; v++) {
     int index = v < num_classes ? v : num_classes;
     m->row_offset[v] = v == ignore_index ? ROW_IGNORED : (uint32_t)(index * m->side);
@@ -72,7 +71,7 @@ void nala_seg_metrics_reset(nala_seg_metrics *m) {
     return;
   size_t cells = (size_t)m->side * (size_t)m->side;
   memset(m->confusion, 0, cells * sizeof *m->confusion);
-  memset(m->intersect_f32, 0, (size_t)m->num_classes * 4 * sizeof(float));
+  memset(m->intersect_f32, 0, (size_t)m->num_classes * 3 * sizeof(float));
   m->images = 0;
   memset(&m->totals, 0, sizeof m->totals);
   m->totals.first_bad_label = -1;
@@ -98,7 +97,6 @@ static void fold_image(nala_seg_metrics *m) {
     float union_f = (pred_f + label_f) - inter_f;
     m->intersect_f32[c] += inter_f;
     m->union_f32[c] += union_f;
-    m->pred_f32[c] += pred_f;
     m->label_f32[c] += label_f;
   }
 }
