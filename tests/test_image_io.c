@@ -39,9 +39,10 @@ static size_t count_diff(const nala_image *a, const nala_image *b) {
   return diff;
 }
 
-/* Temp path in the build tree's working directory, unique per process. */
+/* Temp path under $TMPDIR (or /tmp), unique per process, so a failed run never litters the tree. */
 static void tmp_path(char *buf, size_t cap, const char *name) {
-  snprintf(buf, cap, "nala_test_image_io_%ld_%s", (long)getpid(), name);
+  const char *dir = getenv("TMPDIR");
+  snprintf(buf, cap, "%s/nala_test_image_io_%ld_%s", dir && *dir ? dir : "/tmp", (long)getpid(), name);
 }
 
 START_TEST(labels_read_exact_values) {
@@ -93,7 +94,7 @@ START_TEST(png_round_trip_exact_rgb_bgr_gray) {
         swapped_bad += bgr.data[y * bgr.stride + x * 3 + ch] != rgb.data[y * rgb.stride + x * 3 + 2 - ch];
   ck_assert_uint_eq(swapped_bad, 0);
 
-  char path[256];
+  char path[512];
   /* An RGB image written and read back as BGR must equal the BGR read: order is honoured on write. */
   tmp_path(path, sizeof path, "rt.png");
   ck_assert_int_eq(nala_image_write(path, &rgb, &err), NALA_OK);
@@ -215,7 +216,7 @@ START_TEST(write_matches_cv2_imwrite_bytes) {
   nala_image img;
   ck_assert_int_eq(nala_image_read(IMG("color_37x53.png"), NALA_RGB, 0, &img, &err), NALA_OK);
   for (int k = 0; k < 2; k++) {
-    char path[256], want_path[512];
+    char path[512], want_path[512];
     tmp_path(path, sizeof path, names[k]);
     snprintf(want_path, sizeof want_path, NALA_FIXTURES "/images/%s", names[k]);
     ck_assert_int_eq(nala_image_write(path, &img, &err), NALA_OK);
@@ -242,7 +243,7 @@ START_TEST(corrupted_files_never_crash) {
   unsigned rng = 12345u;
   size_t n_ok = 0, n_err = 0, n_resized = 0;
   for (int k = 0; k < 3; k++) {
-    char src[512], path[256];
+    char src[512], path[512];
     snprintf(src, sizeof src, NALA_FIXTURES "/images/%s", sources[k]);
     tmp_path(path, sizeof path, sources[k]);
     size_t n;
@@ -321,7 +322,7 @@ START_TEST(video_write_read_back) {
   static const char *codecs[] = {"mp4v", NULL}; /* NULL = default (avc1, else mp4v) */
   for (int k = 0; k < 2; k++) {
     nala_err err;
-    char path[256];
+    char path[512];
     tmp_path(path, sizeof path, k ? "default.mp4" : "mp4v.mp4");
     nala_video_writer *vw;
     ck_assert_int_eq(nala_video_writer_open(path, 64, 48, 12.5, codecs[k], &vw, &err), NALA_OK);
@@ -386,7 +387,7 @@ START_TEST(video_errors_name_the_file) {
   printf("expected error: %s\n", err.msg);
 
   /* A truncated mp4 (its index is written last) cannot be opened. */
-  char path[256], cut[300];
+  char path[512], cut[600];
   tmp_path(path, sizeof path, "cut_src.mp4");
   snprintf(cut, sizeof cut, "%s.cut.mp4", path);
   nala_video_writer *vw;
