@@ -188,7 +188,8 @@ static float pairwise_sum_f32(const float *a, size_t n) {
  * rows shorter than one vector are summed as 4 interleaved scalars; longer ones as 4 interleaved
  * 8-lane (AVX2) vectors plus the remaining vectors, the scalar tail, then the 8 lanes in order.
  * With n <= 256 there are fewer than 16 vector groups, so the cascade levels never flush.
- * Builds that run torch's AVX-512 kernels (16 lanes) can differ in the last float32 bit. */
+ * AVX2 is torch 1.13's default dispatch even on AVX-512 CPUs; under ATEN_CPU_CAPABILITY=avx512 it
+ * sums 16 lanes and aAcc can differ in its last float32 bit (checked against torch both ways). */
 static float torch_sum_f32(const float *a, size_t n) {
   enum { LANES = 8, ILP = 4 };
   if (n < LANES) {
