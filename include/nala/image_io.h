@@ -39,10 +39,12 @@ typedef enum nala_exif_mode { NALA_EXIF_IGNORE = 0, NALA_EXIF_APPLY = 1 } nala_e
 nala_status nala_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
                                  nala_image *out, nala_err *err);
 
-/* Reads a label map unchanged: must be single-channel 8-bit (ADE20K/Cityscapes annotations). */
+/* Reads a label map unchanged: must be single-channel 8-bit (ADE20K/Cityscapes annotations); 16-bit
+ * and colour/palette PNGs (OpenCV expands palettes to BGR) are refused with NALA_E_FORMAT. */
 nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err);
 
-/* Writes PNG or JPEG, chosen by the path's extension. */
+/* Writes PNG or JPEG, chosen by the path's extension (.png/.jpg/.jpeg), with cv2.imwrite's default
+ * parameters (same bytes); RGB images are swapped to BGR first. Atomic: temp file + rename. */
 nala_status nala_image_write(const char *path, const nala_image *img, nala_err *err);
 
 /* Allocates an h x w x c image with a dense stride. */
@@ -86,8 +88,9 @@ nala_video_info nala_video_get_info(const nala_video_reader *reader);
 
 /* Decodes the next frame into frame in the given order (NALA_BGR or NALA_RGB). frame must be zeroed
  * or owned (from nala_image_alloc or an earlier call); it is (re)allocated only when empty or of
- * another size, so a loop reusing one nala_image allocates once; free it with nala_image_free. *got is 1 with a frame, 0 at the end of the stream. A stream
- * ending more than 1% + 1 frames short of the announced frame_count gives NALA_E_FORMAT (truncated). */
+ * another size, so a loop reusing one nala_image allocates once; free it with nala_image_free.
+ * *got is 1 with a frame, 0 at the end of the stream. A stream ending more than 1% + 1 frames short
+ * of the announced frame_count gives NALA_E_FORMAT (truncated). */
 nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
                             nala_err *err);
 
