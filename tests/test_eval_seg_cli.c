@@ -269,14 +269,18 @@ END_TEST
 START_TEST(cityscapes_label_id_predictions) {
   char dir[] = "/tmp/nala_seg_ids_XXXXXX";
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  char city[256], pred_dir[256], gt_path[320], pred_path[320], args[800];
+  char city[256], pred_dir[256], pred_city[256], gt_path[320], pred_path[320], decoy_path[320], args[800];
   snprintf(city, sizeof city, "%s/gt/ulm", dir);
   snprintf(pred_dir, sizeof pred_dir, "%s/pred", dir);
+  snprintf(pred_city, sizeof pred_city, "%s/pred/ulm", dir);
   snprintf(gt_path, sizeof gt_path, "%s/ulm_000000_000001_gtFine_labelIds.png", city);
-  snprintf(pred_path, sizeof pred_path, "%s/ulm_000000_000001_leftImg8bit.png", pred_dir);
+  /* The mirrored city folder wins over a flat file of the same image (--help's order). */
+  snprintf(pred_path, sizeof pred_path, "%s/ulm_000000_000001.png", pred_city);
+  snprintf(decoy_path, sizeof decoy_path, "%s/ulm_000000_000001_leftImg8bit.png", pred_dir);
   char gt_root[256];
   snprintf(gt_root, sizeof gt_root, "%s/gt", dir);
   ck_assert_int_eq(mkdir(pred_dir, 0755), 0);
+  ck_assert_int_eq(mkdir(pred_city, 0755), 0);
   ck_assert_int_eq(mkdir(gt_root, 0755), 0);
   ck_assert_int_eq(mkdir(city, 0755), 0);
   /* Ground truth ids incl. ignored ones (0 unlabeled, 9 parking); predictions only evaluated ids. */
@@ -284,6 +288,8 @@ START_TEST(cityscapes_label_id_predictions) {
   const uint8_t pred_ids[2 * 5] = {7, 8, 11, 26, 33, 7, 7, 23, 24, 21};
   write_labels(gt_path, ids, 2, 5);
   write_labels(pred_path, pred_ids, 2, 5);
+  const uint8_t decoy_ids[2 * 5] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+  write_labels(decoy_path, decoy_ids, 2, 5);
   snprintf(args, sizeof args, "--dataset cityscapes --pred %s --gt %s --pred-label-ids", pred_dir, gt_root);
   run_output r = run_cli(args);
   ck_assert_int_eq(r.code, 0);
@@ -295,6 +301,8 @@ START_TEST(cityscapes_label_id_predictions) {
   run_free(&r);
   unlink(gt_path);
   unlink(pred_path);
+  unlink(decoy_path);
+  rmdir(pred_city);
   rmdir(city);
   rmdir(gt_root);
   rmdir(pred_dir);
