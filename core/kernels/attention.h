@@ -17,7 +17,8 @@
  *   - qn == 0 (all-zero query row, or squares that underflow fp32): PyTorch gives 0/0 = NaN;
  *     we define out_n = 0 (the token attends to nothing).
  *   - qn is the fp32 norm: a sum of squares above FLT_MAX gives qn = inf as in PyTorch, so the
- *     features are 0 and out_n = 0 (PyTorch: also 0 while kv is finite).
+ *     features are 0 and out_n = 0 (PyTorch: also 0 while kv is finite). An infinite element of
+ *     q takes the same path (PyTorch: inf/inf = NaN). A NaN in q gives NaN, as in PyTorch.
  *   - |k| > ~7e12 makes k^3 overflow to inf; inf/NaN then propagate exactly as in PyTorch
  *     (no finite answer is defined: such keys mean broken weights or inputs).
  * Softmax ('v' blocks, VanillaSelfAttention): qr, kr = RoPE(q), RoPE(k);
