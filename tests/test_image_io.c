@@ -159,6 +159,19 @@ START_TEST(jpeg_matches_cv2_and_ignores_exif_orientation) {
   nala_image_free(&rot);
   ck_assert_int_eq(nala_image_read_exif(IMG("color_37x53.jpg"), NALA_BGR, 0, (nala_exif_mode)7, &rot, &err),
                    NALA_E_ARG);
+  /* A whole JPEG inside the EXIF block (thumbnail) does not confuse the truncation check. */
+  nala_image thumb;
+  ck_assert_int_eq(nala_image_read(IMG("exif_thumb_37x53.jpg"), NALA_BGR, 0, &thumb, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&thumb, &ref), 0);
+  nala_image_free(&thumb);
+  nala_image_free(&jpg);
+  free(want);
+  /* Progressive JPEGs (several scans) decode exactly like cv2 too. */
+  want = slurp(IMG("progressive_37x53.jpg.bgr.u8"), &n);
+  ck_assert_uint_eq(n, 37 * 53 * 3);
+  ref.data = want;
+  ck_assert_int_eq(nala_image_read(IMG("progressive_37x53.jpg"), NALA_BGR, 0, &jpg, &err), NALA_OK);
+  ck_assert_uint_eq(count_diff(&jpg, &ref), 0);
   nala_image_free(&jpg);
   free(want);
   /* Gray files are read as 3 equal channels, as cv2.IMREAD_COLOR does. */
@@ -189,6 +202,8 @@ START_TEST(bad_images_give_clear_errors) {
   expect_read_error(IMG("no_such_file.jpg"), 0, NALA_E_IO, "cannot open");
   expect_read_error(IMG("empty.png"), 0, NALA_E_FORMAT, "0 bytes");
   expect_read_error(IMG("truncated_37x53.jpg"), 0, NALA_E_FORMAT, "truncated");
+  expect_read_error(IMG("exif_thumb_truncated_37x53.jpg"), 0, NALA_E_FORMAT, "truncated");
+  expect_read_error(IMG("progressive_truncated_37x53.jpg"), 0, NALA_E_FORMAT, "truncated");
   expect_read_error(IMG("zero_width.png"), 0, NALA_E_FORMAT, "zero-sized image (0x37");
   expect_read_error(IMG("truncated_37x53.png"), 0, NALA_E_FORMAT, "cannot decode");
   expect_read_error(IMG("garbage.png"), 0, NALA_E_FORMAT, "cannot decode");
