@@ -14,6 +14,13 @@
 
 #define SEG_FIXTURES NALA_FIXTURES "/seg"
 
+/* A fresh folder under $TMPDIR (else /tmp), so CI can keep scratch files where it wants them. */
+static void make_temp_dir(char *dir, size_t cap, const char *name) {
+  const char *root = getenv("TMPDIR");
+  snprintf(dir, cap, "%s/%s_XXXXXX", root && *root ? root : "/tmp", name);
+  ck_assert_msg(mkdtemp(dir) != NULL, "cannot create %s", dir);
+}
+
 typedef struct run_output {
   int code;
   char *out, *err;
@@ -35,9 +42,9 @@ static char *slurp(const char *path) {
 
 /* Runs `nala eval seg <args>` through the shell with stdout and stderr captured. */
 static run_output run_cli(const char *args) {
-  char dir[] = "/tmp/nala_seg_cli_XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  char cmd[4096], out_path[256], err_path[256];
+  char dir[512];
+  make_temp_dir(dir, sizeof dir, "nala_seg_cli");
+  char cmd[4096], out_path[600], err_path[600];
   snprintf(out_path, sizeof out_path, "%s/out", dir);
   snprintf(err_path, sizeof err_path, "%s/err", dir);
   snprintf(cmd, sizeof cmd, "'%s' eval seg %s >'%s' 2>'%s'", NALA_CLI, args, out_path, err_path);
@@ -189,9 +196,9 @@ static void write_labels(const char *path, const uint8_t *data, int h, int w) {
 }
 
 START_TEST(perfect_prediction_scores_100) {
-  char dir[] = "/tmp/nala_seg_perfect_XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  char gt_dir[256], pred_dir[256], path[320];
+  char dir[512];
+  make_temp_dir(dir, sizeof dir, "nala_seg_perfect");
+  char gt_dir[600], pred_dir[600], path[700];
   snprintf(gt_dir, sizeof gt_dir, "%s/gt", dir);
   snprintf(pred_dir, sizeof pred_dir, "%s/pred", dir);
   ck_assert_int_eq(mkdir(gt_dir, 0755), 0);
@@ -208,7 +215,7 @@ START_TEST(perfect_prediction_scores_100) {
   write_labels(path, raw, H, W);
   snprintf(path, sizeof path, "%s/ADE_val_00000001.png", pred_dir);
   write_labels(path, pred, H, W);
-  char args[800];
+  char args[2000];
   snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s --no-progress", pred_dir, gt_dir);
   run_output r = run_cli(args);
   ck_assert_int_eq(r.code, 0);
@@ -267,9 +274,9 @@ START_TEST(png_truncated_in_its_header_is_unreadable) {
 END_TEST
 
 START_TEST(cityscapes_label_id_predictions) {
-  char dir[] = "/tmp/nala_seg_ids_XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  char city[256], pred_dir[256], pred_city[256], gt_path[320], pred_path[320], decoy_path[320], args[800];
+  char dir[512];
+  make_temp_dir(dir, sizeof dir, "nala_seg_ids");
+  char city[600], pred_dir[600], pred_city[600], gt_path[700], pred_path[700], decoy_path[700], args[2000];
   snprintf(city, sizeof city, "%s/gt/ulm", dir);
   snprintf(pred_dir, sizeof pred_dir, "%s/pred", dir);
   snprintf(pred_city, sizeof pred_city, "%s/pred/ulm", dir);
@@ -277,7 +284,7 @@ START_TEST(cityscapes_label_id_predictions) {
   /* The mirrored city folder wins over a flat file of the same image (--help's order). */
   snprintf(pred_path, sizeof pred_path, "%s/ulm_000000_000001.png", pred_city);
   snprintf(decoy_path, sizeof decoy_path, "%s/ulm_000000_000001_leftImg8bit.png", pred_dir);
-  char gt_root[256];
+  char gt_root[600];
   snprintf(gt_root, sizeof gt_root, "%s/gt", dir);
   ck_assert_int_eq(mkdir(pred_dir, 0755), 0);
   ck_assert_int_eq(mkdir(pred_city, 0755), 0);

@@ -13,6 +13,13 @@
 
 static const char *const names[4] = {"a", "bb", "ccc", "dddd"};
 
+/* A fresh folder under $TMPDIR (else /tmp), so CI can keep scratch files where it wants them. */
+static void make_temp_dir(char *dir, size_t cap, const char *name) {
+  const char *root = getenv("TMPDIR");
+  snprintf(dir, cap, "%s/%s_XXXXXX", root && *root ? root : "/tmp", name);
+  ck_assert_msg(mkdtemp(dir) != NULL, "cannot create %s", dir);
+}
+
 /* The hand-computed image of test_seg_metrics: IoU 1/2, 2/3, 1, NaN; Acc 1/2, 1, 1, NaN; aAcc 4/5. */
 static nala_seg_result *hand_result(void) {
   nala_seg_metrics *m = NULL;
@@ -102,9 +109,9 @@ static int count_entries(const char *dir) {
 }
 
 START_TEST(json_record_written_atomically) {
-  char dir[] = "/tmp/nala_seg_report_XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  char path[256];
+  char dir[512];
+  make_temp_dir(dir, sizeof dir, "nala_seg_report");
+  char path[600];
   snprintf(path, sizeof path, "%s/metrics.json", dir);
   nala_seg_result *r = hand_result();
   nala_err err;
@@ -134,7 +141,7 @@ START_TEST(json_record_written_atomically) {
   ck_assert(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "pixels"), "ignored")->valuedouble == 1);
   cJSON_Delete(root);
   /* A folder that does not exist: an error naming the path, and nothing created. */
-  char bad[300];
+  char bad[700];
   snprintf(bad, sizeof bad, "%s/missing/metrics.json", dir);
   ck_assert_int_eq(nala_seg_write_json(bad, NULL, r, NULL, &err), NALA_E_IO);
   ck_assert_msg(strstr(err.msg, "/missing/metrics.json") != NULL, "%s", err.msg);
