@@ -134,7 +134,8 @@ static nala_attn_fn linear_kernels[2] = {nala_attn_linear_ref, nala_attn_linear_
 static nala_attn_fn softmax_kernels[2] = {nala_attn_softmax_ref, nala_attn_softmax_avx512};
 
 /* A zero query row makes PyTorch divide 0 by 0; we define that token's output as 0. Rows whose
- * norm overflows fp32 (|q| ~ 1e20) give 0 in PyTorch too. Other tokens are unaffected. */
+ * norm overflows fp32 (|q| ~ 1e20) give 0 in PyTorch too, and an infinite element the same 0;
+ * a NaN element gives NaN in that token only. Other tokens are unaffected. */
 START_TEST(zero_and_overflowing_query_rows_give_zero) {
   for (int isa = 0; isa < 2; isa++) {
     if (isa && !have_avx512())
@@ -144,11 +145,18 @@ START_TEST(zero_and_overflowing_query_rows_give_zero) {
     memset(qrow(&p, 4, 1), 0, sizeof(float) * p.d);
     for (int i = 0; i < p.d; i++)
       qrow(&p, 9, 0)[i] = (i % 3 ? 2e20f : -3e20f);
-    float *want = direct_linear(&p), *got = run(&p, linear_kernels[isa]);
+    float *want = direct_linear(&p);
+    qrow(&p, 12, 1)[5] = INFINITY; /* infinite element: qn = inf, out 0 (PyTorch: NaN) */
+    qrow(&p, 17, 0)[3] = NAN;      /* NaN stays visible, as in PyTorch */
+    float *got = run(&p, linear_kernels[isa]);
     for (int j = 0; j < p.d; j++) {
       ck_assert_float_eq(got[(size_t)4 * p.C + p.d + j], 0.0f);
       ck_assert_float_eq(got[(size_t)9 * p.C + j], 0.0f);
+      ck_assert_float_eq(got[(size_t)12 * p.C + p.d + j], 0.0f);
+      ck_assert_msg(isnan(got[(size_t)17 * p.C + j]), "NaN query: out[%d] = %g", j, got[(size_t)17 * p.C + j]);
       want[(size_t)9 * p.C + j] = 0.0f; /* the double formula has no fp32 overflow */
+      want[(size_t)12 * p.C + p.d + j] = 0.0f;
+      want[(size_t)17 * p.C + j] = got[(size_t)17 * p.C + j] = 0.0f; /* checked above */
     }
     expect_close(isa ? "zero-q avx512" : "zero-q ref", got, want, (size_t)p.N * p.C, REF_VS_DOUBLE_L2,
                  REF_VS_DOUBLE_ABS);
