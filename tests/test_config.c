@@ -177,7 +177,8 @@ static void add_backbone_cases(Suite *s) {
 static char tmp_dir[256];
 
 static void make_tmp_dir(void) {
-  snprintf(tmp_dir, sizeof tmp_dir, "/tmp/nala_test_config_XXXXXX");
+  const char *tmp = getenv("TMPDIR");
+  snprintf(tmp_dir, sizeof tmp_dir, "%s/nala_test_config_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
   ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
 }
 

@@ -17,7 +17,8 @@
 static char root[256];
 
 static void make_root(void) {
-  snprintf(root, sizeof root, "/tmp/nala_test_dataset_XXXXXX");
+  const char *tmp = getenv("TMPDIR");
+  snprintf(root, sizeof root, "%s/nala_test_dataset_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
   ck_assert_ptr_nonnull(mkdtemp(root));
 }
 

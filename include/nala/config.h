@@ -12,7 +12,10 @@
  *     nala_config_free(cfg);
  *   }
  *
- * A nala_config is immutable after load and holds no global state: threads may share one. */
+ * A nala_config is immutable after load and holds no global state: threads may share one, and
+ * threads may load configs concurrently. (cJSON itself records the position of its last parse
+ * error in a process-global; nala never reads it, but two threads failing to parse at the same
+ * instant race on that write.) */
 #ifndef NALA_CONFIG_H
 #define NALA_CONFIG_H
 
