@@ -161,7 +161,7 @@ static void check_problems(const run_output *r, const char *expected_path) {
     const char *eol = strchr(at, '\n');
     ck_assert_msg(strstr(at, file) && strstr(at, file) < eol, "no file name in: %.*s", (int)(eol - at), at);
   }
-  ck_assert_int_ge(problems, 6);
+  ck_assert_int_ge(problems, 7);
   free(expected);
 }
 
@@ -170,8 +170,9 @@ START_TEST(ade20k_numbers_and_every_problem_reported_by_file) {
   ck_assert_int_eq(r.code, 1); /* problems found: tables printed, exit 1 */
   check_numbers(&r, SEG_FIXTURES "/ade20k_expected.txt", nala_seg_dataset_find("ade20k"));
   check_problems(&r, SEG_FIXTURES "/ade20k_expected.txt");
-  ck_assert_ptr_nonnull(strstr(r.out, "7 ground-truth map(s), 3 evaluated; left out: 1 missing prediction(s), "
-                                      "1 size mismatch(es), 2 unreadable"));
+  ck_assert_ptr_nonnull(strstr(r.out, "8 ground-truth map(s), 3 evaluated; left out: 1 missing prediction(s), "
+                                      "1 size mismatch(es), 3 unreadable"));
+  ck_assert_ptr_nonnull(strstr(r.err, "ADE_val_h.png: label map must be single-channel 8-bit"));
   ck_assert_ptr_nonnull(strstr(r.out, "1 label pixel(s) in 1 file(s), 2 prediction pixel(s) in 1 file(s)"));
   run_free(&r);
 }
