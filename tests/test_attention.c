@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/kernels/attention.h"
 #include "core/kernels/rope.h"
@@ -283,6 +284,7 @@ static int run_cli(const char *args, char *last, size_t cap) {
 
 START_TEST(bench_cli_output_and_exit_codes) {
   char last[1024];
+  ck_assert_msg(access(NALA_CLI, X_OK) == 0, "%s is not built (this test runs the `nala` target)", NALA_CLI);
   ck_assert_int_eq(run_cli("--kind both --tokens 300 --dim 32 --heads 2 --threads 1 --runs 2", last, sizeof last),
                    0);
   ck_assert_msg(strncmp(last, "median_ms=", 10) == 0 && strstr(last, " gflops=") && strstr(last, " peak_rss_mb="),
