@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nala/config.h"
+
 static const float IMAGENET_MEAN[3] = {123.675f, 116.28f, 103.53f};
 static const float IMAGENET_STD[3] = {58.395f, 57.12f, 57.375f};
 
@@ -33,10 +35,34 @@ nala_preprocess_cfg nala_preprocess_mmdet_coco(void) { return imagenet_cfg(1333,
 nala_preprocess_cfg nala_preprocess_mmseg_ade20k(void) { return imagenet_cfg(2048, 512, 0); }
 nala_preprocess_cfg nala_preprocess_mmseg_cityscapes(void) { return imagenet_cfg(2048, 1024, 0); }
 
+nala_status nala_preprocess_from_config(const nala_preprocess_section *section, nala_layout layout,
+                                        nala_preprocess_cfg *out, nala_err *err) {
+  if (!section || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_preprocess_from_config: section or out is NULL");
+  nala_preprocess_cfg cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.no_resize = !section->has_resize;
+  cfg.scale[0] = section->scale[0];
+  cfg.scale[1] = section->scale[1];
+  cfg.keep_ratio = section->keep_ratio;
+  cfg.interp = NALA_INTERP_BILINEAR; /* mmcv Resize default; the configs carry no interpolation key */
+  memcpy(cfg.mean, section->mean, sizeof cfg.mean);
+  memcpy(cfg.std, section->std, sizeof cfg.std);
+  cfg.to_rgb = section->bgr_to_rgb;
+  cfg.pad_divisor = section->pad_size_divisor > 1 ? section->pad_size_divisor : 0;
+  /* data_preprocessor.size is not test-time padding: mmseg's SegDataPreProcessor pads to self.size only
+   * when training and at test uses test_cfg.size / size_divisor, which the configs do not carry. */
+  cfg.pad_value = section->pad_val;
+  cfg.layout = layout;
+  NALA_CHECK(nala_preprocess_validate(&cfg, err));
+  *out = cfg;
+  return NALA_OK;
+}
+
 nala_status nala_preprocess_validate(const nala_preprocess_cfg *cfg, nala_err *err) {
   if (!cfg)
     return nala_fail(err, NALA_E_ARG, "preprocess cfg is NULL");
-  if (cfg->scale[0] <= 0 || cfg->scale[1] <= 0)
+  if (!cfg->no_resize && (cfg->scale[0] <= 0 || cfg->scale[1] <= 0))
     return nala_fail(err, NALA_E_ARG, "preprocess cfg: scale (%d, %d) must be positive", cfg->scale[0], cfg->scale[1]);
   if (cfg->keep_ratio != 0 && cfg->keep_ratio != 1)
     return nala_fail(err, NALA_E_ARG, "preprocess cfg: keep_ratio %d must be 0 or 1", cfg->keep_ratio);
@@ -72,7 +98,10 @@ nala_status nala_preprocess_out_size(const nala_preprocess_cfg *cfg, int h, int 
   m->ori_h = h;
   m->ori_w = w;
   double new_w, new_h;
-  if (cfg->keep_ratio) {
+  if (cfg->no_resize) {
+    new_w = w;
+    new_h = h;
+  } else if (cfg->keep_ratio) {
     double long_edge = max_int(cfg->scale[0], cfg->scale[1]);
     double short_edge = cfg->scale[0] < cfg->scale[1] ? cfg->scale[0] : cfg->scale[1];
     double by_long = long_edge / max_int(h, w), by_short = short_edge / (h < w ? h : w);
@@ -238,6 +267,25 @@ nala_seg_test_cfg nala_seg_test_ade20k(void) {
 nala_seg_test_cfg nala_seg_test_cityscapes(void) {
   nala_seg_test_cfg cfg = {NALA_SEG_WHOLE, 512, 1024, 341, 683};
   return cfg;
+}
+
+nala_status nala_seg_test_from_config(const nala_test_cfg *test_cfg, nala_seg_test_cfg *out, nala_err *err) {
+  if (!test_cfg || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_seg_test_from_config: test_cfg or out is NULL");
+  nala_seg_test_cfg cfg = {NALA_SEG_WHOLE, test_cfg->crop_size[0], test_cfg->crop_size[1], test_cfg->stride[0],
+                           test_cfg->stride[1]};
+  if (!strcmp(test_cfg->mode, "slide")) {
+    cfg.mode = NALA_SEG_SLIDE;
+    if (cfg.crop_h <= 0 || cfg.crop_w <= 0 || cfg.stride_h <= 0 || cfg.stride_w <= 0)
+      return nala_fail(err, NALA_E_ARG,
+                       "model.test_cfg: slide mode needs positive crop_size and stride, got %dx%d / %dx%d",
+                       cfg.crop_h, cfg.crop_w, cfg.stride_h, cfg.stride_w);
+  } else if (strcmp(test_cfg->mode, "whole") && test_cfg->mode[0]) {
+    return nala_fail(err, NALA_E_ARG, "model.test_cfg.mode: expected \"whole\" or \"slide\", got \"%.8s\"",
+                     test_cfg->mode);
+  }
+  *out = cfg;
+  return NALA_OK;
 }
 
 nala_status nala_seg_slide_windows(const nala_seg_test_cfg *cfg, int h, int w, nala_crop_window *out, size_t cap,

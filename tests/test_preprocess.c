@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nala/config.h"
 #include "nala/preprocess.h"
 #include "tests/support/compare.h"
 
@@ -372,6 +373,50 @@ START_TEST(bad_inputs_and_configs) {
 }
 END_TEST
 
+START_TEST(config_sections_map_to_pipelines) {
+  nala_err err;
+  nala_config *cfg;
+  ck_assert_msg(nala_config_load(NALA_SOURCE_DIR "/configs/nalaformer_xt_all-linear_backbone_ade20k.json", &cfg,
+                                 &err) == NALA_OK, "%s", err.msg);
+  const nala_model_cfg *model = nala_config_model(cfg);
+  nala_preprocess_cfg got, want = nala_preprocess_mmseg_ade20k();
+  ck_assert_int_eq(nala_preprocess_from_config(&model->preprocess, NALA_NCHW, &got, &err), NALA_OK);
+  ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "ADE20K config differs from the mmseg_ade20k preset");
+  nala_seg_test_cfg seg;
+  ck_assert_int_eq(nala_seg_test_from_config(&model->test_cfg, &seg, &err), NALA_OK);
+  ck_assert_int_eq(seg.mode, NALA_SEG_WHOLE);
+  nala_config_free(cfg);
+
+  /* An mmdet-style section: divisor 32 pads; size (training-only in mmseg) does not; no Resize step. */
+  nala_preprocess_section sec;
+  memset(&sec, 0, sizeof sec);
+  for (int c = 0; c < 3; c++)
+    sec.mean[c] = 100.0f + c, sec.std[c] = 50.0f + c;
+  sec.bgr_to_rgb = 1;
+  sec.pad_size_divisor = 32;
+  sec.pad_size[0] = sec.pad_size[1] = 512;
+  ck_assert_int_eq(nala_preprocess_from_config(&sec, NALA_NHWC, &got, &err), NALA_OK);
+  ck_assert_int_eq(got.no_resize, 1);
+  ck_assert_int_eq(got.layout, NALA_NHWC);
+  nala_preprocess_sizes sz;
+  ck_assert_int_eq(nala_preprocess_out_size(&got, 37, 53, &sz, &err), NALA_OK);
+  ck_assert(sz.meta.img_h == 37 && sz.meta.img_w == 53 && sz.meta.pad_h == 64 && sz.meta.pad_w == 64);
+  ck_assert_uint_eq(sz.scratch_bytes, 0);
+  sec.std[2] = 0;
+  ck_assert_int_eq(nala_preprocess_from_config(&sec, NALA_NCHW, &got, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "std[2]"));
+
+  nala_test_cfg tc = {"slide", {512, 1024}, {341, 683}};
+  ck_assert_int_eq(nala_seg_test_from_config(&tc, &seg, &err), NALA_OK);
+  ck_assert(seg.mode == NALA_SEG_SLIDE && seg.crop_h == 512 && seg.crop_w == 1024 && seg.stride_h == 341 &&
+            seg.stride_w == 683);
+  nala_test_cfg bad_mode = {"tiles", {0, 0}, {0, 0}}, bad_slide = {"slide", {512, 512}, {0, 0}};
+  ck_assert_int_eq(nala_seg_test_from_config(&bad_mode, &seg, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "tiles"));
+  ck_assert_int_eq(nala_seg_test_from_config(&bad_slide, &seg, &err), NALA_E_ARG);
+}
+END_TEST
+
 START_TEST(slide_windows_match_mmseg) {
   FILE *f = fopen(PRE("cases.txt"), "r");
   ck_assert(f);
@@ -429,6 +474,7 @@ int main(void) {
   tcase_add_test(tc, allocating_variant_matches);
   tcase_add_test(tc, two_threads_independent);
   tcase_add_test(tc, bad_inputs_and_configs);
+  tcase_add_test(tc, config_sections_map_to_pipelines);
   tcase_add_test(tc, slide_windows_match_mmseg);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);

@@ -37,6 +37,7 @@ typedef struct nala_preprocess_cfg {
   int pad_h, pad_w;   /* or pad up to at least this size (mmseg test_cfg 'size'); 0 = none. Not with a divisor > 1 */
   float pad_value;    /* written in padded pixels after normalisation (mm pad_val 0) */
   nala_layout layout;
+  int no_resize;      /* 1: the pipeline has no Resize step (scale and keep_ratio unused) */
 } nala_preprocess_cfg;
 
 /* Where the tensor's pixels come from (mmdet ori_shape, img_shape, pad_shape, scale_factor). */
@@ -68,6 +69,15 @@ nala_preprocess_cfg nala_preprocess_mmdet_coco(void);
 nala_preprocess_cfg nala_preprocess_mmseg_ade20k(void);
 /* mmseg Cityscapes: Resize (2048, 1024) keep-ratio, same normalisation, no padding. */
 nala_preprocess_cfg nala_preprocess_mmseg_cityscapes(void);
+
+struct nala_preprocess_section; /* nala/config.h */
+struct nala_test_cfg;
+
+/* The pipeline a JSON config describes (model.data_preprocessor + the test_pipeline Resize, bilinear):
+ * pad_size_divisor <= 1 means none; data_preprocessor.size is ignored (mmseg pads to it only when
+ * training); no Resize step sets no_resize. */
+nala_status nala_preprocess_from_config(const struct nala_preprocess_section *section, nala_layout layout,
+                                        nala_preprocess_cfg *out, nala_err *err);
 
 /* Checks a configuration; the message names the bad field. */
 nala_status nala_preprocess_validate(const nala_preprocess_cfg *cfg, nala_err *err);
@@ -103,6 +113,9 @@ typedef struct nala_seg_test_cfg {
 nala_seg_test_cfg nala_seg_test_ade20k(void);
 /* Cityscapes: whole; slide fields preset to crop 512x1024, stride 341x683 (a common choice; set yours). */
 nala_seg_test_cfg nala_seg_test_cityscapes(void);
+
+/* model.test_cfg of a JSON config ("whole" or "slide" with crop_size and stride as (h, w)). */
+nala_status nala_seg_test_from_config(const struct nala_test_cfg *test_cfg, nala_seg_test_cfg *out, nala_err *err);
 
 /* One crop of an image: rows [y1, y2), columns [x1, x2). */
 typedef struct nala_crop_window {
