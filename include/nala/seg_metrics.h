@@ -5,7 +5,8 @@
  *   NALA_CHECK(nala_seg_metrics_create(150, 255, &m, &err));
  *   for each image:  nala_seg_metrics_add(m, pred, w, label, w, h, w, &img_counts, &err);
  *   nala_seg_result *r = malloc(sizeof *r);  nala_seg_metrics_result(m, r);
- *   nala_seg_metrics_free(m);
+ *   nala_seg_print_tables(stdout, r, nala_seg_dataset_find("ade20k")->class_names, 0);  // seg_report.h
+ *   nala_seg_metrics_free(m);  free(r);
  *
  * Semantics (mmseg/evaluation/metrics/iou_metric.py): pixels whose label == ignore_index are
  * dropped; per class c, intersect = #(pred == label == c), pred_area = #(pred == c),
@@ -21,9 +22,9 @@
  *
  * Two sets of numbers are kept. The exact ones come from 64-bit integer counts. The mmseg ones
  * reproduce mmseg's float32 arithmetic to the bit (per-image float32 histograms summed in
- * float32 in add order, float32 division, np.nanmean's pairwise float32 sum), which differs from
- * the exact ones once a class totals more than 2^24 pixels (any full ADE20K/Cityscapes run);
- * the last digit of mmseg's table can differ between the two, so print the mmseg ones when
+ * float32 in add order, float32 division, np.nanmean's pairwise float32 sum), whose bits differ
+ * from the exact ones once a class totals more than 2^24 pixels (any full ADE20K/Cityscapes run);
+ * now and then the last printed digit differs too, so print the mmseg ones when
  * comparing with mmseg. One add call = one image, as mmseg sums one result per image. Matched:
  * mmseg 1.x and 0.x >= 0.17 (pre_eval), numpy 1.x scalar promotion, torch's AVX2 float32 sum for
  * aAcc; not matched: images over 2^24 pixels (torch.histc's float32 bins saturate there).
