@@ -34,19 +34,44 @@ static void path_from_message(const char *msg, char *buf, size_t size, cfg_path 
   }
 }
 
-/* "<file>: <message>", plus " (set in <base>)" when a base file wrote the offending value. */
-static nala_status prefix_with_files(nala_err *err, const char *path, const cfg_source *source,
-                                     const cfg_path *where) {
-  const char *origin = where ? cfg_source_origin(source, where) : NULL;
+/* Is prefix (an override's dotted key) the start of the JSON path where? */
+static int override_covers(const char *assignment, const cfg_path *where) {
+  const char *p = assignment, *eq = strchr(assignment, '=');
+  for (int i = 0; i < where->depth && p < eq; i++) {
+    if (!where->key[i])
+      return 1; /* a list index under an overridden list */
+    size_t len = strlen(where->key[i]);
+    if ((size_t)(eq - p) < len || strncmp(p, where->key[i], len) || (p[len] != '.' && p + len != eq))
+      return 0;
+    p += len + (p + len != eq);
+  }
+  return p >= eq;
+}
+
+/* "<file>: <message>", plus " (set in <base>)" or " (set by --cfg-options)" when the offending
+ * value did not come from the file the user named. */
+static nala_status prefix_with_files(nala_err *err, const char *path, const cfg_source *source, const cfg_path *where,
+                                     const char *const *overrides, int n_overrides) {
+  const char *origin = NULL;
+  for (int i = n_overrides - 1; where && i >= 0 && !origin; i--)
+    if (where->depth && override_covers(overrides[i], where))
+      origin = "--cfg-options";
+  if (!origin && where)
+    origin = cfg_source_origin(source, where);
   if (err && origin && strcmp(origin, path)) {
     size_t len = strnlen(err->msg, sizeof err->msg);
-    snprintf(err->msg + len, sizeof err->msg - len, " (set in %s)", origin);
+    snprintf(err->msg + len, sizeof err->msg - len, origin[0] == '-' ? " (set by %s)" : " (set in %s)", origin);
   }
   return nala_err_prefix(err, "%s: ", path);
 }
 
 nala_status nala_config_load(const char *path, nala_config **out, nala_err *err) {
-  if (!path || !out)
+  return nala_config_load_with(path, NULL, 0, out, err);
+}
+
+nala_status nala_config_load_with(const char *path, const char *const *overrides, int n_overrides,
+                                  nala_config **out, nala_err *err) {
+  if (!path || !out || n_overrides < 0 || (n_overrides && !overrides))
     return nala_fail(err, NALA_E_ARG, "nala_config_load: NULL argument");
   *out = NULL;
   nala_config *cfg = calloc(1, sizeof *cfg);
@@ -58,11 +83,16 @@ nala_status nala_config_load(const char *path, nala_config **out, nala_err *err)
     free(cfg);
     return st;
   }
+  for (int i = 0; i < n_overrides && st == NALA_OK; i++)
+    if ((st = cfg_apply_override(cfg->merged, overrides[i], err)) != NALA_OK)
+      nala_err_prefix(err, "%s: ", path);
+  if (st != NALA_OK)
+    goto done;
   cfg_path where;
   memset(&where, 0, sizeof where);
   st = cfg_schema_validate_at(cfg->merged, &cfg_root_schema, "", &where, err);
   if (st != NALA_OK) {
-    prefix_with_files(err, path, source, &where);
+    prefix_with_files(err, path, source, &where, overrides, n_overrides);
     goto done;
   }
   const cJSON *model = cJSON_GetObjectItemCaseSensitive(cfg->merged, "model");
@@ -75,7 +105,7 @@ nala_status nala_config_load(const char *path, nala_config **out, nala_err *err)
   if (st != NALA_OK) {
     char buf[NALA_ERR_MSG_MAX];
     path_from_message(err ? err->msg : "", buf, sizeof buf, &where);
-    prefix_with_files(err, path, source, &where);
+    prefix_with_files(err, path, source, &where, overrides, n_overrides);
     goto done;
   }
   cfg->has_model = model != NULL;

@@ -32,6 +32,9 @@ typedef struct cfg_source {
 nala_status cfg_load_merged(const char *path, cJSON **merged, cfg_source **source, nala_err *err);
 void cfg_source_free(cfg_source *source);
 
+/* Merges one "key.path=value" into a merged tree like a last, highest-priority file would. */
+nala_status cfg_apply_override(cJSON *merged, const char *assignment, nala_err *err);
+
 /* The file whose value wins at where (the file itself before its bases, later bases first), or NULL. */
 const char *cfg_source_origin(const cfg_source *source, const cfg_path *where);
 

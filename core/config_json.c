@@ -332,6 +332,49 @@ done_early:
   return NALA_OK;
 }
 
+nala_status cfg_apply_override(cJSON *merged, const char *assignment, nala_err *err) {
+  const char *eq = strchr(assignment, '=');
+  if (!eq || eq == assignment)
+    return nala_fail(err, NALA_E_ARG, "--cfg-options \"%s\": expected key.path=value", assignment);
+  /* The value is JSON when it parses as JSON, else a plain string (model.backbone.attn=l). */
+  cJSON *value = cJSON_Parse(eq + 1);
+  if (!value)
+    value = cJSON_CreateString(eq + 1);
+  cJSON *overlay = cJSON_CreateObject(), *node = overlay;
+  char key[256];
+  const char *p = assignment;
+  nala_status st = value && overlay ? NALA_OK : nala_fail(err, NALA_E_NOMEM, "out of memory");
+  while (st == NALA_OK) {
+    const char *dot = memchr(p, '.', (size_t)(eq - p));
+    const char *end = dot ? dot : eq;
+    if (end == p || end - p >= (long)sizeof key) {
+      st = nala_fail(err, NALA_E_ARG, "--cfg-options \"%s\": empty or too long key", assignment);
+      break;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(end - p), p);
+    if (!dot) {
+      cJSON_AddItemToObject(node, key, value);
+      value = NULL;
+      break;
+    }
+    node = cJSON_AddObjectToObject(node, key);
+    if (!node)
+      st = nala_fail(err, NALA_E_NOMEM, "out of memory");
+    p = dot + 1;
+  }
+  if (st == NALA_OK) {
+    char path_buf[1024] = "";
+    st = merge_into(merged, overlay, path_buf, 0, sizeof path_buf, err);
+    if (st == NALA_OK)
+      st = strip_delete_keys(merged, path_buf, 0, sizeof path_buf, err);
+    if (st != NALA_OK)
+      nala_err_prefix(err, "--cfg-options \"%.*s\": ", (int)(eq - assignment), assignment);
+  }
+  cJSON_Delete(value);
+  cJSON_Delete(overlay);
+  return st;
+}
+
 nala_status cfg_load_merged(const char *path, cJSON **merged, cfg_source **source, nala_err *err) {
   if (!path || !merged || !source)
     return nala_fail(err, NALA_E_ARG, "config: NULL argument");

@@ -541,6 +541,53 @@ START_TEST(schema_describes_rows) {
 }
 END_TEST
 
+START_TEST(cfg_options_override_after_merging) {
+  const char *path = NALA_SOURCE_DIR "/configs/nalaformer_t_backbone.json";
+  const char *overrides[] = {"model.backbone.attn=l", "model.backbone.out_indices=[0, 2]",
+                             "model.backbone.variant=\"s\"", "model.test_cfg.mode=whole",
+                             "model.data_preprocessor={\"_delete_\": true, \"type\": \"SegDataPreProcessor\"}"};
+  nala_config *cfg = NULL;
+  nala_err err;
+  if (nala_config_load_with(path, overrides, 5, &cfg, &err) != NALA_OK)
+    ck_abort_msg("%s", err.msg);
+  const nala_model_cfg *model = nala_config_model(cfg);
+  ck_assert_str_eq(model->backbone.variant, "s");
+  ck_assert_int_eq(model->backbone.embed_dims[2], 320);
+  ck_assert_int_eq(model->backbone.depths[2], 9);
+  ck_assert_str_eq(model->backbone.attn[2], "lllllllll");
+  ck_assert_int_eq(model->backbone.n_out, 2);
+  ck_assert_int_eq(model->backbone.out_indices[1], 2);
+  ck_assert_str_eq(model->test_cfg.mode, "whole");
+  ck_assert_float_eq(model->preprocess.mean[0], 0.0f); /* _delete_ dropped the base's normalisation */
+  ck_assert_int_eq(model->preprocess.bgr_to_rgb, 0);
+  nala_config_free(cfg);
+
+  const char *bad_value[] = {"model.backbone.depths=[2, 2, 0, 2]"};
+  char want[2048];
+  snprintf(want, sizeof want, "%s: model.backbone.depths[2]: expected integer in 1..63, got 0 (set by --cfg-options)",
+           path);
+  ck_assert_int_eq(nala_config_load_with(path, bad_value, 1, &cfg, &err), NALA_E_FORMAT);
+  ck_assert_str_eq(err.msg, want);
+  const char *typo[] = {"model.backbone.deths=1"};
+  ck_assert_int_eq(nala_config_load_with(path, typo, 1, &cfg, &err), NALA_E_FORMAT);
+  ck_assert_ptr_nonnull(strstr(err.msg, "model.backbone: unknown key \"deths\" (did you mean \"depths\"?) (set by --cfg-options)"));
+  const char *malformed[] = {"model..attn=l"};
+  ck_assert_int_eq(nala_config_load_with(path, malformed, 1, &cfg, &err), NALA_E_ARG);
+  snprintf(want, sizeof want, "%s: --cfg-options \"model..attn=l\": empty or too long key", path);
+  ck_assert_str_eq(err.msg, want);
+  const char *no_equals[] = {"model.backbone.attn"};
+  ck_assert_int_eq(nala_config_load_with(path, no_equals, 1, &cfg, &err), NALA_E_ARG);
+  const char *object_over_list[] = {"model.backbone.out_indices={\"a\": 1}"};
+  ck_assert_int_eq(nala_config_load_with(path, object_over_list, 1, &cfg, &err), NALA_E_FORMAT);
+  snprintf(want, sizeof want,
+           "%s: --cfg-options \"model.backbone.out_indices\": model.backbone.out_indices: an object here cannot merge "
+           "into the base's list; add \"_delete_\": true to replace it",
+           path);
+  ck_assert_str_eq(err.msg, want);
+  ck_assert_ptr_null(cfg);
+}
+END_TEST
+
 static void *load_many(void *arg) {
   (void)arg;
   for (int i = 0; i < 20; i++) {
@@ -601,6 +648,11 @@ START_TEST(cli_show_prints_merged_config_and_exit_codes) {
   free(written);
   free(want);
 
+  ck_assert_int_eq(run_cli("show " FIX "/merge/child.json --cfg-options model.backbone.attn=l 'dataset.classes=[\"a\"]'",
+                           &out, &errs), 0);
+  ck_assert_ptr_nonnull(strstr(out, "\"attn\": \"l\",\n"));
+  ck_assert_ptr_nonnull(strstr(out, "\"classes\": [\"a\"],\n"));
+  free(out), free(errs);
   ck_assert_int_eq(run_cli("show " FIX "/errors/cycle_a.json", &out, &errs), 1);
   ck_assert_str_eq(out, "");
   ck_assert_ptr_nonnull(strstr(errs, "cycle_b.json -> " FIX "/errors/cycle_a.json: _base_ include cycle\n"));
@@ -611,7 +663,7 @@ START_TEST(cli_show_prints_merged_config_and_exit_codes) {
   free(out), free(errs);
 
   const char *usage_cases[] = {"", "frobnicate", "show", "show a.json b.json", "show a.json --bogus",
-                               "show a.json --output"};
+                               "show a.json --output", "show a.json --cfg-options", "show a.json --cfg-options =1"};
   for (size_t i = 0; i < sizeof usage_cases / sizeof usage_cases[0]; i++) {
     ck_assert_int_eq(run_cli(usage_cases[i], &out, &errs), 2);
     ck_assert_ptr_nonnull(strstr(errs, "usage: nala config show FILE"));
@@ -635,6 +687,7 @@ static void add_file_cases(Suite *s) {
   tcase_add_test(tc, custom_backbone_without_variant);
   tcase_add_test(tc, schema_describes_rows);
   tcase_add_test(tc, two_threads_load_independently);
+  tcase_add_test(tc, cfg_options_override_after_merging);
   tcase_add_test(tc, cli_show_prints_merged_config_and_exit_codes);
   suite_add_tcase(s, tc);
 }

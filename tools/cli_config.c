@@ -12,8 +12,8 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: nala config show FILE [--output OUT]\n"
-          "       nala config samples FILE [--limit N] [--shard i/n]\n"
+          "usage: nala config show FILE [--output OUT] [--cfg-options KEY=VALUE ...]\n"
+          "       nala config samples FILE [--limit N] [--shard i/n] [--cfg-options KEY=VALUE ...]\n"
           "  show: loads FILE with its _base_ files merged in (later keys win; \"_delete_\": true\n"
           "  replaces), validates it and prints the merged JSON (keys in merge order, bases first).\n"
           "    --output OUT  write to OUT (atomically: temp file + rename) instead of stdout\n"
@@ -23,6 +23,8 @@ static void usage(FILE *out) {
           "    --limit N     the first N samples only\n"
           "    --shard i/n   the i-th of n contiguous slices (after --limit); shards 0..n-1 together\n"
           "                  list every sample once, in order\n"
+          "  both: --cfg-options KEY=VALUE ...  override keys after merging, as mmengine does:\n"
+          "    KEY is a dotted path (model.backbone.attn), VALUE is JSON, else a plain string\n"
           "exit codes: 0 ok, 1 bad config, dataset layout or I/O error, 2 bad arguments\n");
 }
 
@@ -52,11 +54,12 @@ static int write_atomic(const char *path, const char *text) {
 }
 
 /* Prints the yielded samples; the unusable ones go to stderr after the list. */
-static int list_samples(const char *file, const nala_dataset_opts *opts) {
+static int list_samples(const char *file, const char *const *overrides, int n_overrides,
+                        const nala_dataset_opts *opts) {
   nala_err err;
   nala_err_clear(&err);
   nala_config *cfg = NULL;
-  if (nala_config_load(file, &cfg, &err) != NALA_OK) {
+  if (nala_config_load_with(file, overrides, n_overrides, &cfg, &err) != NALA_OK) {
     fprintf(stderr, "nala config: %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
@@ -87,17 +90,9 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   return NALA_EXIT_USAGE;
 }
 
-int nala_cli_config(int argc, char **argv) {
-  /* argv[0] is "config". */
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    usage(stdout);
-    return NALA_EXIT_OK;
-  }
-  if (argc < 2)
-    return usage_error("nala config: missing subcommand%s%s\n", "", "");
-  int show = !strcmp(argv[1], "show"), samples = !strcmp(argv[1], "samples");
-  if (!show && !samples)
-    return usage_error("nala config: unknown subcommand '%s'%s\n", argv[1], "");
+/* The rest of nala_cli_config, with the override list allocated by the caller. */
+static int run_config(int argc, char **argv, int show, const char **overrides, int *n_overrides) {
+  int samples = !show;
   const char *file = NULL, *output = NULL;
   nala_dataset_opts opts = {.limit = 0, .shard_index = 0, .shard_count = 1};
   nala_err err;
@@ -112,6 +107,15 @@ int nala_cli_config(int argc, char **argv) {
       return usage_error("nala config: %s needs a value%s\n", arg, "");
     } else if (show && (!strcmp(arg, "--output") || !strcmp(arg, "-o"))) {
       output = argv[++i];
+    } else if (!strcmp(arg, "--cfg-options")) {
+      int start = *n_overrides;
+      while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=')) {
+        if (argv[i + 1][0] == '=' || strstr(argv[i + 1], "..") || argv[i + 1][0] == '.')
+          return usage_error("nala config: --cfg-options '%s': expected KEY.PATH=VALUE%s\n", argv[i + 1], "");
+        overrides[(*n_overrides)++] = argv[++i];
+      }
+      if (*n_overrides == start)
+        return usage_error("nala config: --cfg-options needs KEY=VALUE arguments%s%s\n", "", "");
     } else if (samples && !strcmp(arg, "--limit")) {
       if (nala_dataset_parse_limit(argv[++i], &opts.limit, &err) != NALA_OK)
         return usage_error("nala config: %s%s\n", err.msg, "");
@@ -129,10 +133,10 @@ int nala_cli_config(int argc, char **argv) {
   if (!file)
     return usage_error("nala config %s: missing FILE%s\n", argv[1], "");
   if (samples)
-    return list_samples(file, &opts);
+    return list_samples(file, overrides, *n_overrides, &opts);
   nala_err_clear(&err);
   nala_config *cfg = NULL;
-  if (nala_config_load(file, &cfg, &err) != NALA_OK) {
+  if (nala_config_load_with(file, overrides, *n_overrides, &cfg, &err) != NALA_OK) {
     fprintf(stderr, "nala config: %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
@@ -150,5 +154,27 @@ int nala_cli_config(int argc, char **argv) {
     rc = NALA_EXIT_RUNTIME;
   }
   free(text);
+  return rc;
+}
+
+int nala_cli_config(int argc, char **argv) {
+  /* argv[0] is "config". */
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    usage(stdout);
+    return NALA_EXIT_OK;
+  }
+  if (argc < 2)
+    return usage_error("nala config: missing subcommand%s%s\n", "", "");
+  int show = !strcmp(argv[1], "show");
+  if (!show && strcmp(argv[1], "samples"))
+    return usage_error("nala config: unknown subcommand '%s'%s\n", argv[1], "");
+  const char **overrides = calloc((size_t)argc, sizeof *overrides); /* at most every argument */
+  int n_overrides = 0;
+  if (!overrides) {
+    fprintf(stderr, "nala config: out of memory\n");
+    return NALA_EXIT_RUNTIME;
+  }
+  int rc = run_config(argc, argv, show, overrides, &n_overrides);
+  free(overrides);
   return rc;
 }

@@ -126,6 +126,12 @@ struct cJSON;
 /* Loads path and its _base_ files, validates everything and fills the typed sections. */
 nala_status nala_config_load(const char *path, nala_config **out, nala_err *err);
 
+/* nala_config_load plus mmengine-style --cfg-options: each "key.path=value" is merged last (value
+ * parsed as JSON, else taken as a string: model.backbone.attn=l, model.backbone.out_indices=[3]),
+ * then the whole config is validated. Errors on an overridden value say "set by --cfg-options". */
+nala_status nala_config_load_with(const char *path, const char *const *overrides, int n_overrides,
+                                  nala_config **out, nala_err *err);
+
 /* Frees a config from nala_config_load; NULL is fine. */
 void nala_config_free(nala_config *cfg);
 
