@@ -59,6 +59,26 @@ START_TEST(dump_matches_pytorch) {
 }
 END_TEST
 
+/* Image input is read as mmdet reads it: the EXIF orientation 6 JPEG (stored 37 high, 53 wide)
+ * arrives rotated, 53 high and 37 wide, so out0 is [1, 32, 14, 10] rather than [1, 32, 10, 14]. */
+START_TEST(image_input_applies_exif_orientation) {
+  char args[2048], out[256];
+  snprintf(out, sizeof out, "/tmp/nala_cli_backbone_img_%d.safetensors", (int)getpid());
+  snprintf(args, sizeof args, "backbone --model nalaformer_xt --input %s/images/exif_rot6_37x53.jpg --dump %s",
+           NALA_FIXTURES, out);
+  ck_assert_int_eq(run(args), 0);
+  nala_err err;
+  nala_st_file *got = NULL;
+  ck_assert_int_eq(nala_st_open(out, &got, &err), NALA_OK);
+  const nala_st_tensor *t = nala_st_find(got, "out0");
+  ck_assert_ptr_nonnull(t);
+  long long shape[4] = {t->shape[0], t->shape[1], t->shape[2], t->shape[3]}, want[4] = {1, 32, 14, 10};
+  ck_assert(nala_compare_shape("exif out0", shape, t->ndim, want, 4));
+  nala_st_close(got);
+  unlink(out);
+}
+END_TEST
+
 START_TEST(bad_arguments_exit_2) {
   ck_assert_int_eq(run("backbone"), 2);
   stderr_contains("required");
@@ -101,6 +121,7 @@ int main(void) {
   Suite *s = suite_create("cli_backbone");
   TCase *tc = tcase_create("cli");
   tcase_add_test(tc, dump_matches_pytorch);
+  tcase_add_test(tc, image_input_applies_exif_orientation);
   tcase_add_test(tc, bad_arguments_exit_2);
   tcase_add_test(tc, bad_data_exit_1);
   suite_add_tcase(s, tc);

@@ -12,7 +12,8 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala backbone --model M --input X --dump OUT.safetensors [options]\n"
-          "  --input X        image file (mmdet normalisation: RGB, mean 123.675,116.28,103.53,\n"
+          "  --input X        image file (read as mmdet does, EXIF orientation applied; normalised:\n"
+          "                   RGB, mean 123.675,116.28,103.53,\n"
           "                   std 58.395,57.12,57.375; no resize) or a safetensors file holding a\n"
           "                   float32 tensor 'input' of shape [1,3,H,W]\n"
           "  --dump OUT       writes out0..out3 (float32, [1,C,H,W]) for the requested levels\n"
@@ -49,7 +50,9 @@ static float *load_input(const char *path, int *h, int *w) {
     return x;
   }
   nala_image img;
-  if (nala_image_read(path, NALA_RGB, 0, &img, &err)) {
+  /* mmdet's LoadImageFromFile reads with mmcv's 'color' flag, i.e. cv2.IMREAD_COLOR, which applies
+   * the EXIF orientation: do the same so a phone photo matches what mmdet feeds its model. */
+  if (nala_image_read_exif(path, NALA_RGB, 0, NALA_EXIF_APPLY, &img, &err)) {
     fprintf(stderr, "nala: %s\n", err.msg);
     return NULL;
   }
