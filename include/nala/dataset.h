@@ -21,7 +21,8 @@
  * n CONTIGUOUS slices [floor(i*N/n), floor((i+1)*N/n)) of those, so shards 0..n-1 together cover
  * every sample exactly once and their outputs concatenate in dataset order.
  * Samples that cannot be used (COCO image file missing, image without label map) are not yielded:
- * they are logged as bad samples of the shard they fall in, so merged shards report each once.
+ * they are logged as bad samples of the shard they fall in, and label maps without an image by
+ * shard 0 only, so merged shards report each problem exactly once.
  * After open, the samples are immutable; the bad-sample log is locked, so threads may share a dataset. */
 #ifndef NALA_DATASET_H
 #define NALA_DATASET_H
