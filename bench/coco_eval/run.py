@@ -19,13 +19,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def timed(cmd, log):
-    """Runs cmd, returns (wall seconds, peak RSS MB, exit code)."""
+    """Runs cmd, returns (wall seconds, peak RSS MB, exit code, CPU seconds)."""
     t0 = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
 
 
 def pycocotools_available():
@@ -60,28 +60,32 @@ def main():
         nala_json = os.path.join(args.workdir, "nala_%s.json" % iou)
         cmd = [os.path.join(args.build, "nala"), "eval", "coco", "--gt", gt, "--results", dets, "--iou-type", iou,
                "--json", nala_json, "--threads", str(args.threads)]
-        n_wall, n_rss, rc = timed(cmd, os.path.join(args.workdir, "nala_%s.log" % iou))
+        n_wall, n_rss, rc, n_cpu = timed(cmd, os.path.join(args.workdir, "nala_%s.log" % iou))
         if rc != 0:
             sys.exit("nala failed, see %s/nala_%s.log" % (args.workdir, iou))
-        row = [iou, n_wall, None, None, n_rss, None, "skipped"]
+        row = [iou, n_wall, None, None, n_rss, None, "skipped", n_cpu, None]
         if have_ref:
             ref_json = os.path.join(args.workdir, "pycocotools_%s.json" % iou)
             cmd = [sys.executable, os.path.join(HERE, "pycoco_eval.py"), gt, dets, iou, ref_json]
-            p_wall, p_rss, rc = timed(cmd, os.path.join(args.workdir, "pycocotools_%s.log" % iou))
+            p_wall, p_rss, rc, p_cpu = timed(cmd, os.path.join(args.workdir, "pycocotools_%s.log" % iou))
             if rc != 0:
                 sys.exit("pycocotools failed, see %s/pycocotools_%s.log" % (args.workdir, iou))
             ours, ref = json.load(open(nala_json))["stats"], json.load(open(ref_json))["stats"]
             diff = max(abs(a - b) for a, b in zip(ours, ref))
             row[2:4] = [p_wall, p_wall / n_wall]
             row[5] = p_rss
+            row[8] = p_cpu
             row[6] = "yes" if ours == ref else "no (max diff %.3g)" % diff
         rows.append(row)
     fmt = lambda v, f: "-" if v is None else f % v
-    print("\n| iou type | nala wall s | pycocotools wall s | ratio | nala peak RSS MB | pycocotools peak RSS MB | stats identical |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| iou type | nala wall s | pycocotools wall s | ratio | nala peak RSS MB | pycocotools peak RSS MB "
+          "| stats identical | nala CPU s | pycocotools CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %s | %s | %s | %s | %s | %s |" % (r[0], fmt(r[1], "%.2f"), fmt(r[2], "%.2f"), fmt(r[3], "%.1fx"),
-                                                     fmt(r[4], "%.0f"), fmt(r[5], "%.0f"), r[6]))
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r[0], fmt(r[1], "%.2f"), fmt(r[2], "%.2f"), fmt(r[3], "%.1fx"), fmt(r[4], "%.0f"), fmt(r[5], "%.0f"), r[6],
+            fmt(r[7], "%.2f"), fmt(r[8], "%.1f")))
+    print("(%d cores, load average %.1f at the end; CPU = user + sys of the process)" % (os.cpu_count(), os.getloadavg()[0]))
 
 
 if __name__ == "__main__":
