@@ -31,6 +31,13 @@ static nala_status fail_chain(const load_chain *chain, const char *culprit, nala
   return nala_err_prefix(err, "%s", prefix);
 }
 
+/* Same, for a failure in the file on top of the chain (the one being loaded). */
+static nala_status fail_here(const load_chain *chain, nala_err *err) {
+  load_chain outer = *chain;
+  outer.depth--;
+  return fail_chain(&outer, chain->display[chain->depth - 1], err);
+}
+
 /* Lexically removes "." and "dir/.." so messages show configs/_base_/x.json, not a/../b. */
 static void normalize_path(char *path) {
   char *segs[256];
@@ -263,9 +270,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
   if (bases && !cJSON_IsString(bases) && !cJSON_IsArray(bases))
     st = nala_fail(err, NALA_E_FORMAT, "_base_: expected string or list of strings, got %s", kind_name(bases));
   if (st != NALA_OK) {
-    chain->depth--;
-    fail_chain(chain, display, err);
-    chain->depth++;
+    fail_here(chain, err);
   }
   int n_bases = !bases ? 0 : cJSON_IsString(bases) ? 1 : cJSON_GetArraySize(bases);
   if (st == NALA_OK && n_bases && !(source->bases = calloc((size_t)n_bases, sizeof *source->bases)))
@@ -274,9 +279,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
     const cJSON *entry = cJSON_IsString(bases) ? bases : cJSON_GetArrayItem(bases, i);
     if (!cJSON_IsString(entry)) {
       st = nala_fail(err, NALA_E_FORMAT, "_base_[%d]: expected string, got %s", i, kind_name(entry));
-      chain->depth--;
-      fail_chain(chain, display, err);
-      chain->depth++;
+      fail_here(chain, err);
       break;
     }
     char base_path[PATH_MAX];
@@ -285,9 +288,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
     if (snprintf(base_path, sizeof base_path, "%.*s%s", dir_len, display, entry->valuestring) >=
         (int)sizeof base_path) {
       st = nala_fail(err, NALA_E_FORMAT, "_base_[%d]: path too long", i);
-      chain->depth--;
-      fail_chain(chain, display, err);
-      chain->depth++;
+      fail_here(chain, err);
       break;
     }
     normalize_path(base_path);
@@ -314,9 +315,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
       st = strip_delete_keys(acc, path_buf, 0, sizeof path_buf, err);
     }
     if (st != NALA_OK) {
-      chain->depth--;
-      fail_chain(chain, display, err);
-      chain->depth++;
+      fail_here(chain, err);
     }
   }
   chain->depth--;
