@@ -89,7 +89,7 @@ static float *direct_linear(const problem *p) {
   int N = p->N, d = p->d, F = 2 * d;
   float *out = calloc((size_t)N * p->C, sizeof(float));
   double *K = malloc(sizeof(double) * (size_t)N * F), *Kr = malloc(sizeof(double) * (size_t)N * F);
-  double *kv = malloc(sizeof(double) * (size_t)F * d), kmean[128], Q[128], Qr[128];
+  double *kv = malloc(sizeof(double) * (size_t)F * d), kmean[256], Q[256], Qr[256];
   for (int h = 0; h < p->heads; h++) {
     memset(kv, 0, sizeof(double) * (size_t)F * d);
     memset(kmean, 0, sizeof kmean);
@@ -143,7 +143,7 @@ static float *direct_softmax(const problem *p) {
   int N = p->N, d = p->d;
   float *out = calloc((size_t)N * p->C, sizeof(float));
   double *qr = malloc(sizeof(double) * (size_t)N * d), *kr = malloc(sizeof(double) * (size_t)N * d);
-  double *S = malloc(sizeof(double) * (size_t)N * N), x[64];
+  double *S = malloc(sizeof(double) * (size_t)N * N), x[128];
   for (int h = 0; h < p->heads; h++) {
     for (int n = 0; n < N; n++) {
       for (int i = 0; i < d; i++)

@@ -75,9 +75,11 @@ typedef struct shape {
   int H, W, heads, d;
 } shape;
 
-/* d = 16 and 48 exercise the AVX-512 entry points' fallback to the reference. */
-static const shape shapes[] = {{7, 9, 1, 32}, {13, 21, 2, 64}, {1, 1, 3, 64}, {1, 37, 2, 32}, {5, 3, 3, 32},
-                               {9, 8, 1, 64}, {16, 16, 2, 64}, {3, 5, 2, 16}, {4, 4, 1, 48}};
+/* d = 96 (B and L variants, stages 1-2) and 128 take the 6- and 8-vector tiles; d = 16 and 48
+ * exercise the AVX-512 entry points' fallback to the reference. */
+static const shape shapes[] = {{7, 9, 1, 32},  {13, 21, 2, 64}, {1, 1, 3, 64}, {1, 37, 2, 32},
+                               {5, 3, 3, 32},  {9, 8, 1, 64},   {16, 16, 2, 64}, {11, 7, 2, 96},
+                               {5, 13, 1, 128}, {3, 5, 2, 16},  {4, 4, 1, 48}};
 
 static void check_kind(int softmax, float qs, float ks, const char *tag) {
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

@@ -46,8 +46,9 @@ typedef struct nala_attn_args {
   int ld_qk, ld_v;
   float *out;
   int ld_out;
-  int N, heads, d;              /* d % 4 == 0; the AVX-512 kernels serve d in {32, 64} and fall
-                                   back to the reference for other d */
+  int N, heads, d;              /* d % 4 == 0; the AVX-512 kernels serve d in {32, 64, 96, 128}
+                                   (official configs: 32, 64, 96) and fall back to the reference
+                                   for other d */
   const nala_rope *rope;        /* rope->H * rope->W == N, rope->d == d */
   float *ws;                    /* workspace of at least nala_attn_*_ws_floats(N, heads, d, nthreads)
                                    floats; any float alignment (kernels align it themselves) */

@@ -1,6 +1,6 @@
 /* AVX-512 NaLa linear attention (semantics in attention.h, scalar twin in attn_linear_ref.c).
  *
- * Dims, named once: N tokens, d head dim (32 or 64; others use the reference), D = d/16 vectors
+ * Dims, named once: N tokens, d head dim (32, 64, 96 or 128; others use the reference), D = d/16 vectors
  * per d-row, F = 2d features, B = NALA_LIN_BLOCK tokens per block.
  * Two passes over the tokens, each thread on its own contiguous token range, every head of a
  * block of B tokens in turn:
@@ -54,21 +54,21 @@ static inline __attribute__((always_inline)) void kv_tile(const float *featr, in
   for (int i = 0; i < R * D; i++)
     acc[i] = _mm512_setzero_ps();
   for (int t = 0; t < nb; t++) {
-    __m512 vv[4];
-#pragma GCC unroll 4
+    __m512 vv[8];
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++)
       vv[c] = _mm512_loadu_ps(vrows[t] + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m512 kr = _mm512_set1_ps(featr[(size_t)t * F + f0 + r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int c = 0; c < D; c++)
         acc[r * D + c] = _mm512_fmadd_ps(kr, vv[c], acc[r * D + c]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++)
       add_to_double(kv + (size_t)(f0 + r) * d + 16 * c, acc[r * D + c]);
 }
@@ -76,7 +76,7 @@ static inline __attribute__((always_inline)) void kv_tile(const float *featr, in
 static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bufs *tb, double *state) {
   int d = a->d, D = d / 16, F = 2 * d;
   const float *vrows[B];
-  __m512 ksum[8];
+  __m512 ksum[16];
   for (int c = 0; c < 2 * D; c++)
     ksum[c] = _mm512_setzero_ps();
   for (int t = 0; t < nb; t++) {
@@ -103,12 +103,24 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
   double *kv = state, *ks = state + (size_t)F * d;
   for (int c = 0; c < 2 * D; c++)
     add_to_double(ks + 16 * c, ksum[c]);
-  if (D == 4)
-    for (int f0 = 0; f0 < F; f0 += 4)
-      kv_tile(tb->featr, F, vrows, nb, f0, kv, d, 4, 4);
-  else
+  /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
+  switch (D) {
+  case 2:
     for (int f0 = 0; f0 < F; f0 += 8)
       kv_tile(tb->featr, F, vrows, nb, f0, kv, d, 2, 8);
+    break;
+  case 4:
+    for (int f0 = 0; f0 < F; f0 += 4)
+      kv_tile(tb->featr, F, vrows, nb, f0, kv, d, 4, 4);
+    break;
+  case 6:
+    for (int f0 = 0; f0 < F; f0 += 2)
+      kv_tile(tb->featr, F, vrows, nb, f0, kv, d, 6, 2);
+    break;
+  default:
+    for (int f0 = 0; f0 < F; f0 += 2)
+      kv_tile(tb->featr, F, vrows, nb, f0, kv, d, 8, 2);
+  }
 }
 
 /* out rows [t0, t0+R) of the block: (featr[t] . kv) * z[t], D vectors per row. */
@@ -120,14 +132,14 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
   for (int i = 0; i < R * D; i++)
     acc[i] = _mm512_setzero_ps();
   for (int f = 0; f < F; f++) {
-    __m512 kvv[4];
-#pragma GCC unroll 4
+    __m512 kvv[8];
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++)
       kvv[c] = _mm512_load_ps(kv + (size_t)f * (F / 2) + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m512 qr = _mm512_set1_ps(featr[(size_t)(t0 + r) * F + f]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int c = 0; c < D; c++)
         acc[r * D + c] = _mm512_fmadd_ps(qr, kvv[c], acc[r * D + c]);
     }
@@ -140,7 +152,7 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
     float qn = tb->qn[t];
     int zero_row = qn == 0.0f || isinf(qn); /* defined out = 0 (attention.h) */
     __m512 z = _mm512_set1_ps(tb->z[t]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++)
       _mm512_storeu_ps(orows[t] + 16 * c, zero_row ? _mm512_setzero_ps() : _mm512_mul_ps(acc[r * D + c], z));
   }
@@ -202,19 +214,30 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
     nala_rope_vec_avx512(qf, tb->featr + (size_t)t * F, D, rows);
     nala_rope_vec_avx512(qf + d, tb->featr + (size_t)t * F + d, D, rows);
   }
-  if (D == 4)
-    for (int t0 = 0; t0 < nb; t0 += 4)
-      out_tile(tb->featr, F, kv, t0, tb, orows, nb, 4, 4);
-  else
+  switch (D) {
+  case 2:
     for (int t0 = 0; t0 < nb; t0 += 8)
       out_tile(tb->featr, F, kv, t0, tb, orows, nb, 2, 8);
+    break;
+  case 4:
+    for (int t0 = 0; t0 < nb; t0 += 4)
+      out_tile(tb->featr, F, kv, t0, tb, orows, nb, 4, 4);
+    break;
+  case 6:
+    for (int t0 = 0; t0 < nb; t0 += 2)
+      out_tile(tb->featr, F, kv, t0, tb, orows, nb, 6, 2);
+    break;
+  default:
+    for (int t0 = 0; t0 < nb; t0 += 2)
+      out_tile(tb->featr, F, kv, t0, tb, orows, nb, 8, 2);
+  }
 }
 
 nala_status nala_attn_linear_avx512(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_avx512"));
   NALA_CHECK(nala_attn_ws_check(a, nala_attn_linear_ws_floats(a->N, a->heads, a->d, a->nthreads),
                                 "nala_attn_linear_avx512"));
-  if (a->d != 32 && a->d != 64)
+  if (a->d % 32 || a->d > 128) /* RoPE halves of whole vectors, at most 8 vectors a row */
     return nala_attn_linear_ref(a);
   int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);
   size_t state = nala_round16((size_t)F * d + F), block = nala_round16((size_t)B * F);

@@ -1,7 +1,7 @@
 /* AVX-512 RoPE softmax attention, flash-attention style (semantics in attention.h, scalar twin
  * in attn_softmax_ref.c).
  *
- * Dims, named once: N tokens, d head dim (32 or 64; others use the reference), D = d/16 vectors
+ * Dims, named once: N tokens, d head dim (32, 64, 96 or 128; others use the reference), D = d/16 vectors
  * per row, QB query rows x KB keys per block (attn_internal.h), nkb = ceil(N / KB).
  * Phase 1 stores the RoPE'd keys transposed per key block, kt [heads][nkb][d][KB] (zero past N),
  * so a score tile is QB broadcasts x KB/16 vector loads per feature. Phase 2, per (head, query
@@ -34,7 +34,7 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
   for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
     int h = (int)(hn / npad), n = (int)(hn % npad);
     float *blk = kt + ((size_t)h * npad + (size_t)(n / KB) * KB) * d;
-    float kr[64] __attribute__((aligned(64)));
+    float kr[128] __attribute__((aligned(64)));
     if (n < N)
       nala_rope_vec_avx512(a->k + (size_t)n * a->ld_qk + (size_t)h * d, kr, d / 16, nala_rope_rows_of(a->rope, n));
     else
@@ -47,9 +47,9 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
 /* S[i0..i0+4)[0..KB) = qs rows . kt block: 4 rows x 4 vectors of accumulators. */
 static inline void score_tile(const float *qs, const float *ktb, float *s, int i0, int d) {
   __m512 acc[4][4];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < 4; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < 4; v++)
       acc[r][v] = _mm512_setzero_ps();
   const float *q0 = qs + (size_t)i0 * d;
@@ -57,7 +57,7 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
     const float *kc = ktb + (size_t)c * KB;
     __m512 k0 = _mm512_load_ps(kc), k1 = _mm512_load_ps(kc + 16), k2 = _mm512_load_ps(kc + 32),
            k3 = _mm512_load_ps(kc + 48);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < 4; r++) {
       __m512 qb = _mm512_set1_ps(q0[(size_t)r * d + c]);
       acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
@@ -66,9 +66,9 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
       acc[r][3] = _mm512_fmadd_ps(qb, k3, acc[r][3]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < 4; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < 4; v++)
       _mm512_store_ps(s + (size_t)(i0 + r) * KB + 16 * v, acc[r][v]);
 }
@@ -83,14 +83,14 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
   for (int i = 0; i < R * D; i++)
     acc[i] = _mm512_setzero_ps();
   for (int j = 0; j < nk; j++) {
-    __m512 vv[4];
-#pragma GCC unroll 4
+    __m512 vv[8];
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++)
       vv[c] = _mm512_loadu_ps(vrows[j] + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m512 p = _mm512_set1_ps(qb->s[(size_t)(i0 + r) * KB + j]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int c = 0; c < D; c++)
         acc[r * D + c] = _mm512_fmadd_ps(p, vv[c], acc[r * D + c]);
     }
@@ -98,7 +98,7 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++) {
     __m512 al = _mm512_set1_ps(qb->alpha[i0 + r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int c = 0; c < D; c++) {
       float *o = qb->o + (size_t)(i0 + r) * d + 16 * c;
       _mm512_store_ps(o, _mm512_fmadd_ps(_mm512_load_ps(o), al, acc[r * D + c]));
@@ -143,9 +143,9 @@ static void softmax_block(query_block *qb, int rows, int nk) {
 
 static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, int npad, query_block *qb) {
   int d = a->d, D = d / 16, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
-  /* tiles run over whole groups of rows (4 for d = 64, 8 for d = 32); the padding rows have
-   * zero queries, so their scores stay finite and their results are never stored */
-  int rows_pad = D == 4 ? (rows + 3) & ~3 : (rows + 7) & ~7;
+  /* tiles run over whole groups of rows (8 for d = 32, else 4: a multiple of the P V tile's 4 or
+   * 2); the padding rows have zero queries, so their scores stay finite and are never stored */
+  int rows_pad = D == 2 ? (rows + 7) & ~7 : (rows + 3) & ~3;
   __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt((double)d)));
   memset(qb->qs, 0, sizeof(float) * QB * d);
   for (int i = 0; i < rows; i++) {
@@ -166,12 +166,24 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
     softmax_block(qb, rows, nk);
     for (int j = 0; j < nk; j++)
       vrows[j] = a->v + (size_t)(k0 + j) * a->ld_v + (size_t)h * d;
-    if (D == 4)
-      for (int i0 = 0; i0 < rows_pad; i0 += 4)
-        pv_tile(qb, vrows, nk, i0, d, 4, 4);
-    else
+    /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
+    switch (D) {
+    case 2:
       for (int i0 = 0; i0 < rows_pad; i0 += 8)
         pv_tile(qb, vrows, nk, i0, d, 2, 8);
+      break;
+    case 4:
+      for (int i0 = 0; i0 < rows_pad; i0 += 4)
+        pv_tile(qb, vrows, nk, i0, d, 4, 4);
+      break;
+    case 6:
+      for (int i0 = 0; i0 < rows_pad; i0 += 2)
+        pv_tile(qb, vrows, nk, i0, d, 6, 2);
+      break;
+    default:
+      for (int i0 = 0; i0 < rows_pad; i0 += 2)
+        pv_tile(qb, vrows, nk, i0, d, 8, 2);
+    }
   }
   for (int i = 0; i < rows; i++) {
     float *out = a->out + (size_t)(q0 + i) * a->ld_out + (size_t)h * d;
@@ -185,7 +197,7 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_softmax_avx512"));
   NALA_CHECK(nala_attn_ws_check(a, nala_attn_softmax_ws_floats(a->N, a->heads, a->d, a->nthreads),
                                 "nala_attn_softmax_avx512"));
-  if (a->d != 32 && a->d != 64)
+  if (a->d % 32 || a->d > 128) /* RoPE halves of whole vectors, at most 8 vectors a row */
     return nala_attn_softmax_ref(a);
   int d = a->d, nt = nala_attn_threads(a);
   int npad = (a->N + KB - 1) / KB * KB, nqb = (a->N + QB - 1) / QB;
