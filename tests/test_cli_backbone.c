@@ -79,6 +79,33 @@ START_TEST(image_input_applies_exif_orientation) {
 }
 END_TEST
 
+/* --config takes model.backbone from a JSON config: the all-linear XT config gives the same
+ * pyramid as --model nalaformer_xt --attn l on the all-'l' fixture. */
+START_TEST(config_file_selects_the_backbone) {
+  char args[2048], out[256], fixture[1024];
+  snprintf(out, sizeof out, "/tmp/nala_cli_backbone_cfg_%d.safetensors", (int)getpid());
+  snprintf(fixture, sizeof fixture, "%s/backbone/xt_200x328_llll.safetensors", NALA_FIXTURES);
+  snprintf(args, sizeof args,
+           "backbone --config %s/configs/nalaformer_xt_all-linear_backbone_ade20k.json --input %s --dump %s",
+           NALA_SOURCE_DIR, fixture, out);
+  ck_assert_int_eq(run(args), 0);
+  nala_err err;
+  nala_st_file *got = NULL, *want = NULL;
+  ck_assert_int_eq(nala_st_open(out, &got, &err), NALA_OK);
+  ck_assert_int_eq(nala_st_open(fixture, &want, &err), NALA_OK);
+  const nala_st_tensor *g = nala_st_find(got, "out3"), *w = nala_st_find(want, "out3");
+  ck_assert_ptr_nonnull(g);
+  ck_assert_uint_eq(nala_st_numel(g), nala_st_numel(w));
+  ck_assert(nala_compare_f32("config out3", g->data, w->data, nala_st_numel(w), 1e-3, 1e-3).rel_l2 < 2e-5);
+  nala_st_close(got);
+  nala_st_close(want);
+  unlink(out);
+  snprintf(args, sizeof args, "backbone --config /nonexistent/cfg.json --input %s --dump %s", fixture, out);
+  ck_assert_int_eq(run(args), 1);
+  stderr_contains("/nonexistent/cfg.json");
+}
+END_TEST
+
 START_TEST(bad_arguments_exit_2) {
   ck_assert_int_eq(run("backbone"), 2);
   stderr_contains("required");
@@ -122,6 +149,7 @@ int main(void) {
   TCase *tc = tcase_create("cli");
   tcase_add_test(tc, dump_matches_pytorch);
   tcase_add_test(tc, image_input_applies_exif_orientation);
+  tcase_add_test(tc, config_file_selects_the_backbone);
   tcase_add_test(tc, bad_arguments_exit_2);
   tcase_add_test(tc, bad_data_exit_1);
   suite_add_tcase(s, tc);

@@ -128,8 +128,8 @@ int nala_cli_backbone(int argc, char **argv) {
       return NALA_EXIT_USAGE;
     }
   }
-  if (!o.model || !input || !out) {
-    fprintf(stderr, "nala backbone: --model, --input and --dump are required\n");
+  if ((!o.model && !o.config) || !input || !out) {
+    fprintf(stderr, "nala backbone: --model (or --config), --input and --dump are required\n");
     usage(stderr);
     return NALA_EXIT_USAGE;
   }

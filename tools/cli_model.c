@@ -6,17 +6,19 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "nala/config.h"
 #include "nala/weights.h"
 
 int cli_model_arg(cli_model_opts *o, int argc, char **argv, int *i) {
-  static const char *const names[] = {"--model", "--attn", "--weights", "--seed", "--threads", "--out-indices"};
+  static const char *const names[] = {"--model", "--attn", "--weights", "--seed", "--threads", "--out-indices",
+                                      "--config"};
   const char *a = argv[*i];
   if (!strcmp(a, "--ref")) {
     o->force_ref = 1;
     return 1;
   }
   int which = -1;
-  for (int k = 0; k < 6; k++)
+  for (int k = 0; k < 7; k++)
     if (!strcmp(a, names[k]))
       which = k;
   if (which < 0)
@@ -33,12 +35,14 @@ int cli_model_arg(cli_model_opts *o, int argc, char **argv, int *i) {
   case 3: o->seed = strtoull(v, NULL, 10); break;
   case 4: o->threads = atoi(v); break;
   case 5: o->out_indices = v; break;
+  case 6: o->config = v; break;
   }
   return 1;
 }
 
 const char *cli_model_usage(void) {
-  return "  --model nalaformer_xt|t|s|b|l   backbone variant\n"
+  return "  --config FILE.json              model.backbone of a config (e.g. configs/nalaformer_t_backbone.json)\n"
+         "  --model nalaformer_xt|t|s|b|l   backbone variant\n"
          "  --attn SPEC                     attention per stage or block, e.g. l,l,v,v or l (all NaLa)\n"
          "  --weights W.safetensors         weights (keys backbone.*); default: seeded random weights\n"
          "  --seed S                        seed of the random weights (default 0)\n"
@@ -72,7 +76,18 @@ nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error) {
   if (!strncmp(variant, "nalaformer_", 11))
     variant += 11;
   nala_backbone_cfg cfg;
-  if (nala_backbone_cfg_preset(variant, &cfg, &err)) {
+  const char *weights = o->weights;
+  if (o->config) {
+    nala_config *c = NULL;
+    if (nala_config_load(o->config, &c, &err)) {
+      fprintf(stderr, "nala: %s\n", err.msg);
+      return NULL;
+    }
+    cfg = nala_config_model(c)->backbone;
+    nala_config_free(c);
+    if (!weights && cfg.weights[0])
+      weights = cfg.weights;
+  } else if (nala_backbone_cfg_preset(variant, &cfg, &err)) {
     fprintf(stderr, "nala: --model %s: %s\n", o->model ? o->model : variant, err.msg);
     *usage_error = 1;
     return NULL;
@@ -88,7 +103,7 @@ nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error) {
     return NULL;
   }
   nala_weights *w = NULL;
-  nala_status st = o->weights ? nala_weights_open(o->weights, &w, &err) : nala_weights_seeded(o->seed, &w, &err);
+  nala_status st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(o->seed, &w, &err);
   nala_backbone *m = NULL;
   nala_backbone_opts opts = {.force_ref = o->force_ref};
   if (!st)

@@ -7,6 +7,7 @@
 #include "nala/backbone.h"
 
 typedef struct cli_model_opts {
+  const char *config;  /* JSON config whose model.backbone is used (and its weights, if set) */
   const char *model;   /* nalaformer_xt|t|s|b|l */
   const char *attn;    /* --attn spec or NULL */
   const char *weights; /* safetensors path or NULL for seeded weights */
