@@ -14,8 +14,9 @@
  *   Q = [(relu(q)/qn)^p, (relu(-q)/qn)^p]; Qr, Kr = RoPE of each d-half;
  *   kv = sum_n Kr_n^T v_n / N; kmean = mean_n K_n; out_n = (Qr_n . kv) / (Q_n . kmean + 1e-6).
  * Defined where PyTorch is not finite:
- *   - qn == 0 (all-zero query row, or squares that underflow fp32): PyTorch gives 0/0 = NaN;
- *     we define out_n = 0 (the token attends to nothing).
+ *   - qn == 0 (an all-zero query row, or one whose sum of squares, taken in double, rounds to
+ *     0 in fp32): PyTorch gives 0/0 = NaN; we define out_n = 0 (the token attends to nothing).
+ *     Rows of ~1e-23 whose fp32 squares underflow are NaN in PyTorch and finite here.
  *   - qn is the fp32 norm: a sum of squares above FLT_MAX gives qn = inf as in PyTorch, so the
  *     features are 0 and out_n = 0 (PyTorch: also 0 while kv is finite). An infinite element of
  *     q takes the same path (PyTorch: inf/inf = NaN). A NaN in q gives NaN, as in PyTorch.
