@@ -12,6 +12,8 @@ analytic size is printed instead. Tokens form an h x w grid for RoPE (h*w = N, h
 <= sqrt(N)). The RoPE tables are built once outside the timing, as a model builds them per stage.
 MACs: nala N*(4*d*d + 2*d) (k^T v and q kv over the 2d ReLU-split features, q . mean(k));
 softmax 2*N*N*d. GFLOP = 2 x MACs. Run each configuration in a fresh process (peak RSS).
+Environment as for torch_backbone.py: OMP_NUM_THREADS=<threads> OPENBLAS_NUM_THREADS=1, and
+OMP_WAIT_POLICY=PASSIVE with 2 threads on a shared machine.
 Last line: median_ms=<x> gflops=<y> peak_rss_mb=<z>
 """
 import argparse

@@ -6,7 +6,9 @@
 
 Run each configuration in a fresh process (peak RSS is the process's ru_maxrss). Set
 OMP_NUM_THREADS to the thread count and OPENBLAS_NUM_THREADS=1 in the environment: Debian's torch
-may call OpenBLAS, whose own pool would otherwise oversubscribe the cores. GFLOP/s uses the same
+may call OpenBLAS, whose own pool would otherwise oversubscribe the cores. On a shared machine also
+set OMP_WAIT_POLICY=PASSIVE for threads > 1 (same for the C bench): libgomp's default spin-waiting
+made T@224 with 2 threads take 5.3 s instead of 0.21 s here when other jobs held a core. GFLOP/s uses the same
 MAC formula as nala_backbone_macs (tools/reference/nalaformer_ref.py count_macs; GFLOP = 2 x MACs).
 Last line: median_ms=<x> gflops=<y> peak_rss_mb=<z>
 """
@@ -53,6 +55,9 @@ def main():
         p.error(f"--model '{args.model}': expected one of {', '.join(R.VARIANTS)}")
     torch.set_num_threads(args.threads)
     omp = os.environ.get("OMP_NUM_THREADS")
+    if args.threads > 1 and "OMP_WAIT_POLICY" not in os.environ:
+        print("note: on a shared machine set OMP_WAIT_POLICY=PASSIVE (spinning OpenMP barriers stall "
+              "when another process holds a core)", file=sys.stderr)
     if omp != str(args.threads) or os.environ.get("OPENBLAS_NUM_THREADS") != "1":
         print(f"note: for best PyTorch timings set OMP_NUM_THREADS={args.threads} OPENBLAS_NUM_THREADS=1 "
               f"(now OMP_NUM_THREADS={omp}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')})",
