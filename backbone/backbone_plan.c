@@ -48,11 +48,12 @@ static nala_status push_op(builder *b, nala_op **out) {
   return NALA_OK;
 }
 
-/* Adds an activation memory (at workspace byte offset off) or a model memory (off = SIZE_MAX). */
+/* Adds an activation memory (at workspace byte offset off), a model memory (off = NALA_MEM_MODEL)
+ * or a memory the plan owns (off = NALA_MEM_PLAN). */
 static nala_status add_arg(builder *b, nala_op *op, int arg, const dnnl_memory_desc_t *md, size_t off,
-                           dnnl_memory_t model_mem) {
-  dnnl_memory_t mem = model_mem;
-  if (off != SIZE_MAX)
+                           dnnl_memory_t given) {
+  dnnl_memory_t mem = given;
+  if (off < NALA_MEM_PLAN)
     NALA_DNNL(dnnl_memory_create(&mem, md, b->ctx->model->engine, DNNL_MEMORY_NONE), b->err);
   op->args[op->nargs].arg = arg;
   op->args[op->nargs].memory = mem;
@@ -61,9 +62,25 @@ static nala_status add_arg(builder *b, nala_op *op, int arg, const dnnl_memory_d
   return NALA_OK;
 }
 
-/* A oneDNN step: src -> dst (+ src1 for a binary add post-op), with the layer's weights. */
+/* The weights memory a primitive wants: the model's, or (when this input size makes oneDNN pick
+ * another format) a copy reordered at plan time and owned by the plan. */
+static nala_status weights_for(builder *b, dnnl_primitive_desc_t pd, const nala_layer *layer, dnnl_memory_t *mem,
+                               size_t *off) {
+  const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  if (dnnl_memory_desc_equal(want, &layer->wmd)) {
+    *mem = layer->w;
+    *off = NALA_MEM_MODEL;
+    return NALA_OK;
+  }
+  void *data = NULL;
+  NALA_DNNL(dnnl_memory_get_data_handle(layer->w, &data), b->err);
+  *off = NALA_MEM_PLAN;
+  return nala_dnnl_reorder_new(b->ctx->model->engine, &layer->wmd, data, want, mem, b->err);
+}
+
+/* A oneDNN step src -> dst with the layer's weights; takes ownership of pd. */
 static nala_status add_dnnl(builder *b, dnnl_primitive_desc_t pd, const nala_layer *layer, size_t src,
-                            size_t dst, size_t src1, int posts, int prof) {
+                            size_t dst, int prof) {
   const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   size_t scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
   if (scratch > b->max_scratch)
@@ -87,33 +104,44 @@ static nala_status add_dnnl(builder *b, dnnl_primitive_desc_t pd, const nala_lay
     return nala_dnnl_status(ds, "dnnl_primitive_create", b->err);
   }
   nala_backbone_ctx *ctx = b->ctx;
+  dnnl_memory_t wmem = NULL;
+  size_t woff = NALA_MEM_MODEL;
   if (!(st = add_arg(b, op, DNNL_ARG_SRC, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), src, NULL)) &&
       !(st = add_arg(b, op, DNNL_ARG_DST, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), dst, NULL)) &&
-      !(st = add_arg(b, op, DNNL_ARG_WEIGHTS, NULL, SIZE_MAX, layer->w)) &&
-      !(st = add_arg(b, op, DNNL_ARG_BIAS, NULL, SIZE_MAX, layer->b)) &&
-      !(st = add_arg(b, op, DNNL_ARG_SCRATCHPAD, sp, ctx->scratch_off, NULL)) && (posts & NALA_POST_ADD_SRC1)) {
-    int idx = (posts & NALA_POST_SUM) ? 1 : 0;
-    int arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(idx) | DNNL_ARG_SRC_1;
-    st = add_arg(b, op, arg, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg), src1, NULL);
-  }
+      !(st = weights_for(b, pd, layer, &wmem, &woff)) &&
+      !(st = add_arg(b, op, DNNL_ARG_WEIGHTS, NULL, woff, wmem)) &&
+      !(st = add_arg(b, op, DNNL_ARG_BIAS, NULL, NALA_MEM_MODEL, layer->b)))
+    st = add_arg(b, op, DNNL_ARG_SCRATCHPAD, sp, ctx->scratch_off, NULL);
   dnnl_primitive_desc_destroy(pd);
   return st;
 }
 
-static nala_status conv_op(builder *b, const nala_layer *L, int h, int w, size_t src, size_t dst, size_t src1,
-                           int posts) {
+/* Descriptor for a layer at this size: with the model's weights format when oneDNN has a fast
+ * implementation for it, otherwise with the format oneDNN prefers here (weights_for reorders). */
+static int is_reference_impl(dnnl_primitive_desc_t pd) { return !strncmp(nala_dnnl_impl(pd), "ref", 3); }
+
+static nala_status conv_op(builder *b, const nala_layer *L, int h, int w, size_t src, size_t dst, int posts) {
   nala_conv_shape s = L->conv;
   s.h = h;
   s.w = w;
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_conv_pd(b->ctx->model->engine, &s, &L->wmd, posts, &pd, b->err));
-  return add_dnnl(b, pd, L, src, dst, src1, posts, s.groups > 1 ? NALA_PROF_DWCONV : NALA_PROF_CONV);
+  if (is_reference_impl(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    NALA_CHECK(nala_conv_pd(b->ctx->model->engine, &s, NULL, posts, &pd, b->err));
+  }
+  return add_dnnl(b, pd, L, src, dst, s.groups > 1 ? NALA_PROF_DWCONV : NALA_PROF_CONV);
 }
 
 static nala_status linear_op(builder *b, const nala_layer *L, int rows, size_t src, size_t dst, int posts) {
   dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_matmul_pd(b->ctx->model->engine, rows, L->in, L->out, L->in, L->out, &L->wmd, posts, &pd, b->err));
-  return add_dnnl(b, pd, L, src, dst, SIZE_MAX, posts, NALA_PROF_LINEAR);
+  dnnl_engine_t eng = b->ctx->model->engine;
+  NALA_CHECK(nala_matmul_pd(eng, rows, L->in, L->out, L->in, L->out, &L->wmd, posts, &pd, b->err));
+  if (is_reference_impl(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    NALA_CHECK(nala_matmul_pd(eng, rows, L->in, L->out, L->in, L->out, NULL, posts, &pd, b->err));
+  }
+  return add_dnnl(b, pd, L, src, dst, NALA_PROF_LINEAR);
 }
 
 static nala_status ln_op(builder *b, const nala_ln *ln, int rows, size_t src, size_t dst) {
@@ -150,14 +178,14 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
 
   /* x = x + cpe1(x) (residual folded into the weights), written to the other buffer: a conv
    * cannot run in place. */
-  NALA_CHECK(conv_op(b, &B->cpe1, h, w, x, xo, SIZE_MAX, 0));
+  NALA_CHECK(conv_op(b, &B->cpe1, h, w, x, xo, 0));
   *cur = 1 - *cur;
   x = L->x[*cur], xo = L->x[1 - *cur];
   NALA_CHECK(ln_op(b, &B->norm1, n, x, L->a));
   NALA_CHECK(linear_op(b, &B->qk, n, L->a, qk, 0));
   NALA_CHECK(linear_op(b, &B->v, n, L->a, v, 0));
   NALA_CHECK(linear_op(b, &B->g, n, L->a, g, NALA_POST_SWISH));
-  NALA_CHECK(conv_op(b, &B->lepe, h, w, v, lepe, SIZE_MAX, 0));
+  NALA_CHECK(conv_op(b, &B->lepe, h, w, v, lepe, 0));
   if (!b->dry) {
     nala_op *op;
     NALA_CHECK(push_op(b, &op));
@@ -182,12 +210,12 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
     op->ld_src = op->ld_gate = op->ld_dst = C;
   }
   NALA_CHECK(linear_op(b, &B->out_proj, n, L->a, x, NALA_POST_SUM));
-  NALA_CHECK(conv_op(b, &B->cpe2, h, w, x, xo, SIZE_MAX, 0));
+  NALA_CHECK(conv_op(b, &B->cpe2, h, w, x, xo, 0));
   *cur = 1 - *cur;
   x = L->x[*cur];
   NALA_CHECK(ln_op(b, &B->norm2, n, x, L->a));
   NALA_CHECK(linear_op(b, &B->fc1, n, L->a, h1, NALA_POST_GELU));
-  NALA_CHECK(conv_op(b, &B->ffn_dw, h, w, h1, h2, SIZE_MAX, 0));
+  NALA_CHECK(conv_op(b, &B->ffn_dw, h, w, h1, h2, 0));
   NALA_CHECK(linear_op(b, &B->fc2, n, h2, x, NALA_POST_SUM));
   return NALA_OK;
 }
@@ -241,10 +269,10 @@ static nala_status build(builder *b, int h, int w) {
 
   /* Stem: conv-BN-GELU x3 at stride 2, 1, 1, then conv-BN at stride 2, ping-ponging in work. */
   size_t sa = L.work, sb = L.work + align_up((size_t)h1 * w1 * half * sizeof(float));
-  NALA_CHECK(conv_op(b, &m->stem[0], h, w, L.input, sa, SIZE_MAX, NALA_POST_GELU));
-  NALA_CHECK(conv_op(b, &m->stem[1], h1, w1, sa, sb, SIZE_MAX, NALA_POST_GELU));
-  NALA_CHECK(conv_op(b, &m->stem[2], h1, w1, sb, sa, SIZE_MAX, NALA_POST_GELU));
-  NALA_CHECK(conv_op(b, &m->stem[3], h1, w1, sa, L.x[0], SIZE_MAX, 0));
+  NALA_CHECK(conv_op(b, &m->stem[0], h, w, L.input, sa, NALA_POST_GELU));
+  NALA_CHECK(conv_op(b, &m->stem[1], h1, w1, sa, sb, NALA_POST_GELU));
+  NALA_CHECK(conv_op(b, &m->stem[2], h1, w1, sb, sa, NALA_POST_GELU));
+  NALA_CHECK(conv_op(b, &m->stem[3], h1, w1, sa, L.x[0], 0));
   int cur = 0;
   for (int si = 0; si <= m->last_stage; si++) {
     const nala_stage *S = &m->stages[si];
@@ -253,7 +281,7 @@ static nala_status build(builder *b, int h, int w) {
     if (m->want[si])
       NALA_CHECK(ln_op(b, &S->extra_norm, hs[si] * ws[si], L.x[cur], L.out[si]));
     if (si < m->last_stage) {
-      NALA_CHECK(conv_op(b, &S->down, hs[si], ws[si], L.x[cur], L.x[1 - cur], SIZE_MAX, 0));
+      NALA_CHECK(conv_op(b, &S->down, hs[si], ws[si], L.x[cur], L.x[1 - cur], 0));
       cur = 1 - cur;
     }
   }
@@ -267,7 +295,7 @@ void nala_plan_release(nala_backbone_ctx *ctx) {
     if (op->kind != NALA_OP_DNNL)
       continue;
     for (int a = 0; a < op->nargs; a++)
-      if (op->mem_off[a] != SIZE_MAX && op->args[a].memory)
+      if (op->mem_off[a] != NALA_MEM_MODEL && op->args[a].memory)
         dnnl_memory_destroy(op->args[a].memory);
     if (op->prim)
       dnnl_primitive_destroy(op->prim);
@@ -283,7 +311,7 @@ void nala_plan_bind(nala_backbone_ctx *ctx) {
     if (op->kind != NALA_OP_DNNL)
       continue;
     for (int a = 0; a < op->nargs; a++)
-      if (op->mem_off[a] != SIZE_MAX)
+      if (op->mem_off[a] < NALA_MEM_PLAN)
         dnnl_memory_set_data_handle(op->args[a].memory, (char *)ctx->ws + op->mem_off[a]);
   }
 }

@@ -196,3 +196,17 @@ int nala_backbone_profile(const nala_backbone_ctx *ctx, const char **names, doub
   }
   return n;
 }
+
+int nala_backbone_ctx_height(const nala_backbone_ctx *ctx) { return ctx->planned ? ctx->h : 0; }
+int nala_backbone_ctx_width(const nala_backbone_ctx *ctx) { return ctx->planned ? ctx->w : 0; }
+
+int nala_backbone_slow_primitives(const nala_backbone_ctx *ctx) {
+  int slow = 0;
+  for (int i = 0; i < ctx->n_ops; i++) {
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (ctx->ops[i].kind == NALA_OP_DNNL && dnnl_primitive_get_primitive_desc(ctx->ops[i].prim, &pd) == dnnl_success &&
+        !strncmp(nala_dnnl_impl(pd), "ref", 3))
+      slow++;
+  }
+  return slow;
+}

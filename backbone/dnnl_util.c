@@ -19,8 +19,7 @@ static void nhwc_md(dnnl_memory_desc_t *md, int c, int h, int w) {
   dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
 }
 
-static nala_status make_attr(int posts, const dnnl_memory_desc_t *dst_md, dnnl_primitive_attr_t *attr,
-                             nala_err *err) {
+static nala_status make_attr(int posts, dnnl_primitive_attr_t *attr, nala_err *err) {
   NALA_DNNL(dnnl_primitive_attr_create(attr), err);
   /* User scratchpad: the context carves it from its workspace, so one primitive may run in many
    * contexts (threads) at once. */
@@ -32,8 +31,6 @@ static nala_status make_attr(int posts, const dnnl_memory_desc_t *dst_md, dnnl_p
   dnnl_status_t st = dnnl_success;
   if (posts & NALA_POST_SUM)
     st = dnnl_post_ops_append_sum(po, 1.0f);
-  if (st == dnnl_success && (posts & NALA_POST_ADD_SRC1))
-    st = dnnl_post_ops_append_binary(po, dnnl_binary_add, dst_md);
   if (st == dnnl_success && (posts & NALA_POST_GELU))
     st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
   if (st == dnnl_success && (posts & NALA_POST_SWISH))
@@ -48,10 +45,10 @@ static nala_status make_attr(int posts, const dnnl_memory_desc_t *dst_md, dnnl_p
   return NALA_OK;
 }
 
-static nala_status create_pd(const void *desc, int posts, const dnnl_memory_desc_t *dst_md, dnnl_engine_t eng,
-                             dnnl_primitive_desc_t *pd, nala_err *err) {
+static nala_status create_pd(const void *desc, int posts, dnnl_engine_t eng, dnnl_primitive_desc_t *pd,
+                             nala_err *err) {
   dnnl_primitive_attr_t attr;
-  NALA_CHECK(make_attr(posts, dst_md, &attr, err));
+  NALA_CHECK(make_attr(posts, &attr, err));
   dnnl_status_t st = dnnl_primitive_desc_create(pd, desc, attr, eng, NULL);
   dnnl_primitive_attr_destroy(attr);
   if (st != dnnl_success)
@@ -94,7 +91,7 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
   NALA_DNNL(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
                                                &bias, &dst, strides, pad_l, pad_r),
             err);
-  return create_pd(&desc, posts, &dst, eng, pd, err);
+  return create_pd(&desc, posts, eng, pd, err);
 }
 
 void nala_linear_torch_md(int k, int n, dnnl_memory_desc_t *md) {
@@ -116,7 +113,7 @@ nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int 
   dnnl_memory_desc_init_by_tag(&bias, 2, bdims, dnnl_f32, dnnl_ab);
   dnnl_matmul_desc_t desc;
   NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
-  return create_pd(&desc, posts, &dst, eng, pd, err);
+  return create_pd(&desc, posts, eng, pd, err);
 }
 
 nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const float *src,

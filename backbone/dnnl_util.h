@@ -21,8 +21,7 @@ typedef enum nala_post {
   NALA_POST_NONE = 0,
   NALA_POST_GELU = 1,   /* erf GELU, as F.gelu / nn.GELU */
   NALA_POST_SWISH = 2,  /* x * sigmoid(x), as nn.SiLU */
-  NALA_POST_SUM = 4,    /* dst += result (residual into the destination) */
-  NALA_POST_ADD_SRC1 = 8 /* dst = result + src1 (a same-shape tensor; binary post-op) */
+  NALA_POST_SUM = 4     /* dst += result (residual into the destination) */
 } nala_post;
 
 /* Convolution over NHWC [1, h, w, ic] -> [1, oh, ow, oc] with square kernel k, stride, pad k/2,

@@ -3,6 +3,7 @@
 #define NALA_BACKBONE_INTERNAL_H
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
 
 #include "backbone/dnnl_util.h"
 #include "backbone/norm_ops.h"
@@ -55,6 +56,9 @@ typedef enum nala_op_kind {
 } nala_op_kind;
 
 #define NALA_OP_MAX_MEMS 6
+/* mem_off values that are not workspace offsets. */
+#define NALA_MEM_MODEL SIZE_MAX      /* the model's memory (weights, bias) */
+#define NALA_MEM_PLAN (SIZE_MAX - 1) /* a memory the plan owns (weights reordered for this size) */
 
 /* Profiling buckets (nala_backbone_profile). */
 enum { NALA_PROF_CONV, NALA_PROF_DWCONV, NALA_PROF_LINEAR, NALA_PROF_NORM, NALA_PROF_ATTN_L, NALA_PROF_ATTN_V,
@@ -66,7 +70,7 @@ typedef struct nala_op {
   dnnl_primitive_t prim;
   int nargs;
   dnnl_exec_arg_t args[NALA_OP_MAX_MEMS + 1];
-  size_t mem_off[NALA_OP_MAX_MEMS + 1]; /* workspace offset (bytes) per arg; SIZE_MAX = model-owned */
+  size_t mem_off[NALA_OP_MAX_MEMS + 1]; /* workspace offset (bytes) per arg, or NALA_MEM_MODEL/PLAN */
   /* custom kernels */
   const nala_ln *ln;
   size_t src, src2, gate, dst; /* float offsets */

@@ -347,6 +347,34 @@ START_TEST(missing_and_unexpected_keys_are_named) {
 }
 END_TEST
 
+/* Every oneDNN primitive of a plan has a fast implementation, whatever the input size (oneDNN's
+ * preferred weights format depends on the spatial size: a fixed one fell back to ref:any, 150x
+ * slower, for the last downsample of XT at 128x128). */
+START_TEST(no_reference_primitives_at_any_size) {
+  static const int sizes[][2] = {{32, 32}, {64, 96}, {128, 128}, {200, 328}, {333, 517}, {512, 512}};
+  static const char *const variants[] = {"xt", "t"};
+  for (int v = 0; v < 2; v++) {
+    nala_backbone_cfg cfg;
+    nala_err err;
+    ck_assert_int_eq(nala_backbone_cfg_preset(variants[v], &cfg, &err), NALA_OK);
+    nala_backbone *m = build(&cfg, 0, 0);
+    nala_backbone_ctx *ctx = NULL;
+    ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+      size_t bytes = 0;
+      ck_assert_int_eq(nala_backbone_workspace_size(ctx, sizes[i][0], sizes[i][1], &bytes, &err), NALA_OK);
+      ck_assert_int_eq(nala_backbone_plan(ctx, sizes[i][0], sizes[i][1], &err), NALA_OK);
+      int slow = nala_backbone_slow_primitives(ctx);
+      printf("%s %dx%d: %d reference primitives, workspace %.1f MB\n", variants[v], sizes[i][0], sizes[i][1], slow,
+             bytes / 1048576.0);
+      ck_assert_int_eq(slow, 0);
+    }
+    nala_backbone_ctx_free(ctx);
+    nala_backbone_free(m);
+  }
+}
+END_TEST
+
 /* A config whose head_dim disagrees with the weights is refused with every bad key named. */
 START_TEST(wrong_config_for_weights_is_reported) {
   nala_err err;
@@ -374,6 +402,7 @@ int main(void) {
   suite_add_tcase(s, tc);
   TCase *rt = tcase_create("runtime");
   tcase_add_test(rt, two_threads_share_a_model);
+  tcase_add_test(rt, no_reference_primitives_at_any_size);
   tcase_add_test(rt, caller_workspace_and_replan);
   tcase_add_test(rt, out_indices_subset);
   tcase_add_test(rt, wrong_config_for_weights_is_reported);

@@ -15,6 +15,23 @@ static void usage(FILE *out) {
           cli_model_usage());
 }
 
+/* One more forward with per-step timing (each oneDNN step waited for), by kind of step. */
+static void print_profile(nala_backbone_ctx *ctx) {
+  float *x = cli_synthetic_image(nala_backbone_ctx_height(ctx), nala_backbone_ctx_width(ctx), 1);
+  double one = 0;
+  nala_backbone_ctx_set_profiling(ctx, 1);
+  if (x && !cli_time_backbone(ctx, x, 0, 1, &one)) {
+    const char *names[16];
+    double ms[16];
+    int n = nala_backbone_profile(ctx, names, ms, 16);
+    printf("profile of one forward (%.1f ms with per-step waits):\n", one);
+    for (int k = 0; k < n; k++)
+      printf("  %-24s %8.2f ms\n", names[k], ms[k]);
+  }
+  nala_backbone_ctx_set_profiling(ctx, 0);
+  free(x);
+}
+
 int nala_bench_backbone(int argc, char **argv) {
   cli_model_opts o = {0};
   int h = 512, w = 512, runs = 10, warmup = 2, profile = 0;
@@ -55,38 +72,22 @@ int nala_bench_backbone(int argc, char **argv) {
   nala_err err;
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;
-  float *x = cli_synthetic_image(h, w, 1);
   int rc = NALA_EXIT_RUNTIME;
-  double median = 0, t0 = cli_now_ms();
-  if (x && !nala_backbone_ctx_create(m, o.threads, &ctx, &err) && !nala_backbone_plan(ctx, h, w, &err)) {
-    double plan_ms = cli_now_ms() - t0;
-    if (!cli_time_backbone(ctx, x, warmup, runs, &median)) {
-      double gflop = 2e-9 * nala_backbone_macs(nala_backbone_config(m), h, w);
-      size_t ws = 0;
-      nala_backbone_workspace_size(ctx, h, w, &ws, &err);
-      double rss = cli_peak_rss_mb();
-      printf("model %s  size %dx%d  threads %d  runs %d  plan %.1f ms  workspace %.1f MB\n",
-             o.model ? o.model : "nalaformer_t", h, w, o.threads, runs, plan_ms, ws / 1048576.0);
-      printf("median %.2f ms  %.1f GFLOP/s (%.2f GFLOP)  peak RSS %.1f MB\n", median, gflop / (median * 1e-3), gflop,
-             rss);
-      if (profile) {
-        nala_backbone_ctx_set_profiling(ctx, 1);
-        double one;
-        cli_time_backbone(ctx, x, 0, 1, &one);
-        const char *names[16];
-        double ms[16];
-        int n = nala_backbone_profile(ctx, names, ms, 16);
-        printf("profile of one forward (%.1f ms with per-step waits):\n", one);
-        for (int k = 0; k < n; k++)
-          printf("  %-24s %8.2f ms\n", names[k], ms[k]);
-      }
-      printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflop / (median * 1e-3), rss);
-      rc = NALA_EXIT_OK;
-    }
-  } else {
-    fprintf(stderr, "nala: %s\n", x ? err.msg : "out of memory");
+  double median = 0, plan_ms = 0;
+  if (!cli_timed_run(m, o.threads, h, w, warmup, runs, &ctx, &plan_ms, &median)) {
+    double gflop = 2e-9 * nala_backbone_macs(nala_backbone_config(m), h, w);
+    size_t ws = 0;
+    nala_backbone_workspace_size(ctx, h, w, &ws, &err);
+    double rss = cli_peak_rss_mb();
+    printf("model %s  size %dx%d  threads %d  runs %d  plan %.1f ms  workspace %.1f MB\n",
+           o.model ? o.model : "nalaformer_t", h, w, o.threads, runs, plan_ms, ws / 1048576.0);
+    printf("median %.2f ms  %.1f GFLOP/s (%.2f GFLOP)  peak RSS %.1f MB\n", median, gflop / (median * 1e-3), gflop,
+           rss);
+    if (profile)
+      print_profile(ctx);
+    printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflop / (median * 1e-3), rss);
+    rc = NALA_EXIT_OK;
   }
-  free(x);
   nala_backbone_ctx_free(ctx);
   nala_backbone_free(m);
   return rc;

@@ -36,32 +36,24 @@ int nala_cli_demo(int argc, char **argv) {
   nala_err err;
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;
-  float *x = cli_synthetic_image(h, w, 1);
   int rc = NALA_EXIT_RUNTIME;
-  double median;
-  t0 = cli_now_ms();
-  if (x && !nala_backbone_ctx_create(m, o.threads, &ctx, &err) && !nala_backbone_plan(ctx, h, w, &err)) {
-    double t_plan = cli_now_ms() - t0;
-    if (!cli_time_backbone(ctx, x, 1, 5, &median)) {
-      for (int i = 0; i < cfg->n_out; i++) {
-        nala_feature f;
-        nala_backbone_output(ctx, cfg->out_indices[i], &f, &err);
-        double sum = 0, sq = 0;
-        size_t n = (size_t)f.c * f.h * f.w;
-        for (size_t k = 0; k < n; k++)
-          sum += f.data[k], sq += (double)f.data[k] * f.data[k];
-        printf("out%d: [1, %d, %d, %d]  stride %d  mean %+.4f  rms %.4f\n", cfg->out_indices[i], f.c, f.h, f.w,
-               h / f.h, sum / n, __builtin_sqrt(sq / n));
-      }
-      double gflop = 2e-9 * nala_backbone_macs(cfg, h, w);
-      printf("build %.0f ms, plan %.0f ms, forward median of 5: %.1f ms (%.1f GFLOP/s), peak RSS %.0f MB\n", t_build,
-             t_plan, median, gflop / (median * 1e-3), cli_peak_rss_mb());
-      rc = NALA_EXIT_OK;
+  double median, t_plan;
+  if (!cli_timed_run(m, o.threads, h, w, 1, 5, &ctx, &t_plan, &median)) {
+    for (int i = 0; i < cfg->n_out; i++) {
+      nala_feature f;
+      nala_backbone_output(ctx, cfg->out_indices[i], &f, &err);
+      double sum = 0, sq = 0;
+      size_t n = (size_t)f.c * f.h * f.w;
+      for (size_t k = 0; k < n; k++)
+        sum += f.data[k], sq += (double)f.data[k] * f.data[k];
+      printf("out%d: [1, %d, %d, %d]  stride %d  mean %+.4f  rms %.4f\n", cfg->out_indices[i], f.c, f.h, f.w,
+             4 << cfg->out_indices[i], sum / n, __builtin_sqrt(sq / n));
     }
-  } else {
-    fprintf(stderr, "nala: %s\n", x ? err.msg : "out of memory");
+    double gflop = 2e-9 * nala_backbone_macs(cfg, h, w);
+    printf("build %.0f ms, plan %.0f ms, forward median of 5: %.1f ms (%.1f GFLOP/s), peak RSS %.0f MB\n", t_build,
+           t_plan, median, gflop / (median * 1e-3), cli_peak_rss_mb());
+    rc = NALA_EXIT_OK;
   }
-  free(x);
   nala_backbone_ctx_free(ctx);
   nala_backbone_free(m);
   return rc;

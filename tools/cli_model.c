@@ -183,3 +183,28 @@ int cli_time_backbone(nala_backbone_ctx *ctx, const float *x, int warmup, int ru
   free(t);
   return 0;
 }
+
+int cli_timed_run(const nala_backbone *m, int threads, int h, int w, int warmup, int runs,
+                  nala_backbone_ctx **ctx_out, double *plan_ms, double *median_ms) {
+  nala_err err;
+  nala_err_clear(&err);
+  nala_backbone_ctx *ctx = NULL;
+  float *x = cli_synthetic_image(h, w, 1);
+  double t0 = cli_now_ms();
+  int rc = 1;
+  if (!x)
+    fprintf(stderr, "nala: out of memory\n");
+  else if (nala_backbone_ctx_create(m, threads, &ctx, &err) || nala_backbone_plan(ctx, h, w, &err))
+    fprintf(stderr, "nala: %s\n", err.msg);
+  else {
+    *plan_ms = cli_now_ms() - t0;
+    rc = cli_time_backbone(ctx, x, warmup, runs, median_ms);
+  }
+  free(x);
+  if (rc) {
+    nala_backbone_ctx_free(ctx);
+    ctx = NULL;
+  }
+  *ctx_out = ctx;
+  return rc;
+}

@@ -42,4 +42,10 @@ float *cli_synthetic_image(int h, int w, uint64_t seed);
 
 /* Runs warmup untimed forwards then runs timed ones; median in *median_ms. 0 on success. */
 int cli_time_backbone(nala_backbone_ctx *ctx, const float *x, int warmup, int runs, double *median_ms);
+
+/* Timed run of a model on a synthetic h x w image: new context, plan, warm-up, timed forwards.
+ * On success *ctx_out holds the context (outputs of the last forward); the caller frees it.
+ * Prints the error and returns 1 on failure. */
+int cli_timed_run(const nala_backbone *m, int threads, int h, int w, int warmup, int runs,
+                  nala_backbone_ctx **ctx_out, double *plan_ms, double *median_ms);
 #endif

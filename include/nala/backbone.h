@@ -85,6 +85,14 @@ nala_status nala_backbone_forward(nala_backbone_ctx *ctx, const float *image_nch
 /* Same with an NHWC [h, w, 3] image (what the preprocessing writes for the backbone). */
 nala_status nala_backbone_forward_nhwc(nala_backbone_ctx *ctx, const float *image_nhwc, nala_err *err);
 
+/* Number of oneDNN primitives of the current plan that run on a reference (slow) implementation;
+ * 0 is expected on x86-64 with AVX2 or AVX-512. */
+int nala_backbone_slow_primitives(const nala_backbone_ctx *ctx);
+
+/* Input size of the current plan (0 before the first plan). */
+int nala_backbone_ctx_height(const nala_backbone_ctx *ctx);
+int nala_backbone_ctx_width(const nala_backbone_ctx *ctx);
+
 /* Output of pyramid level (0..3) after a forward; NALA_E_ARG if level is not in out_indices.
  * The data stays valid until the next forward, plan or set_workspace. */
 nala_status nala_backbone_output(const nala_backbone_ctx *ctx, int level, nala_feature *out, nala_err *err);
