@@ -139,6 +139,8 @@ nala_status decode(const char *path, int flags, size_t max_pixels, int channels,
   if (nala_sniff_is_jpeg(data, bytes.size()) && !nala_sniff_jpeg_complete(data, bytes.size()))
     return nala_fail(err, NALA_E_FORMAT, "%s: truncated or corrupt JPEG (no end-of-image marker after the last scan)",
                      path);
+  if (nala_sniff_is_png(data, bytes.size()) && !nala_sniff_png_complete(data, bytes.size()))
+    return nala_fail(err, NALA_E_FORMAT, "%s: truncated or corrupt PNG (its chunks end before an IEND chunk)", path);
   if (sized && w <= INT32_MAX && h <= INT32_MAX &&
       nala_image_alloc((int)h, (int)w, channels, NALA_BGR, out, nullptr) == NALA_OK) {
     try {

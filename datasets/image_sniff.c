@@ -62,3 +62,19 @@ int nala_sniff_jpeg_complete(const uint8_t *b, size_t n) {
     }
   return last_sos > 0 && last_eoi > last_sos;
 }
+
+int nala_sniff_png_complete(const uint8_t *b, size_t n) {
+  /* Walk length/type/data/CRC chunks from the signature to IEND, all inside the buffer. OpenCV's
+   * decode into a caller buffer leaves it untouched when the header chunks are cut short, so a
+   * truncated PNG must be caught before decoding. */
+  size_t off = 8;
+  while (off + 12 <= n) {
+    uint32_t length = be32(b + off);
+    if (memcmp(b + off + 4, "IEND", 4) == 0)
+      return 1;
+    if (length > n - off - 12)
+      return 0;
+    off += 12 + (size_t)length;
+  }
+  return 0;
+}

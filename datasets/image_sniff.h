@@ -21,6 +21,9 @@ int nala_sniff_size(const uint8_t *bytes, size_t n, uint32_t *w, uint32_t *h);
 /* 1 when a JPEG's last scan is followed by an end-of-image marker. */
 int nala_sniff_jpeg_complete(const uint8_t *bytes, size_t n);
 
+/* 1 when the PNG's chunks (length, type, data, CRC) run inside the buffer up to an IEND chunk. */
+int nala_sniff_png_complete(const uint8_t *bytes, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -152,31 +152,3 @@ int seg_find_prediction(const char *pred_dir, const char *key, int cityscapes, c
     }
   return 0;
 }
-
-int seg_png_complete(const char *path, char *why, size_t cap) {
-  static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return 1; /* the reader reports why it cannot open it */
-  unsigned char head[8];
-  int complete = 1;
-  if (fread(head, 1, 8, f) == 8 && !memcmp(head, signature, 8)) {
-    complete = 0;
-    long offset = 8;
-    for (int chunk = 0;; chunk++) {
-      if (fseek(f, offset, SEEK_SET) != 0 || fread(head, 1, 8, f) != 8) {
-        snprintf(why, cap, "truncated PNG: file ends at byte %ld, inside or before chunk %d, with no IEND chunk", offset,
-                 chunk);
-        break;
-      }
-      if (!memcmp(head + 4, "IEND", 4)) {
-        complete = 1;
-        break;
-      }
-      uint32_t length = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
-      offset += 12 + (long)length; /* length, type, data, CRC */
-    }
-  }
-  fclose(f);
-  return complete;
-}

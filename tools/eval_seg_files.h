@@ -31,9 +31,5 @@ void seg_gt_list_free(seg_gt_list *list);
  * path_out when found; 0 with the first candidate tried in path_out otherwise. */
 int seg_find_prediction(const char *pred_dir, const char *key, int cityscapes, char *path_out, size_t cap);
 
-/* 0 with a reason in why when path is a PNG cut short before its IEND chunk (walking the chunk
- * headers only), else 1; files that are not PNG pass, the decoder reports those. Guards against
- * decoders that return pixels for a PNG truncated inside its header chunks. */
-int seg_png_complete(const char *path, char *why, size_t cap);
 
 #endif
