@@ -265,7 +265,8 @@ static nala_status build(builder *b, int h, int w) {
   }
   ctx->input_off = L.input / sizeof(float);
   ctx->scratch_off = L.cursor;
-  ctx->attn_ws_off[0] = L.attn_ws / sizeof(float);
+  ctx->attn_ws_off = L.attn_ws / sizeof(float);
+  ctx->attn_ws_floats = max_attn_ws;
 
   /* Stem: conv-BN-GELU x3 at stride 2, 1, 1, then conv-BN at stride 2, ping-ponging in work. */
   size_t sa = L.work, sb = L.work + align_up((size_t)h1 * w1 * half * sizeof(float));

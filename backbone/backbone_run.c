@@ -102,7 +102,8 @@ static nala_status run_ops(nala_backbone_ctx *ctx, nala_err *err) {
       nala_attn_args a = {
           .q = ws + op->src, .k = ws + op->src + S->dim, .v = ws + op->src2, .ld_qk = 2 * S->dim, .ld_v = S->dim,
           .out = ws + op->dst, .ld_out = S->dim, .N = op->rows, .heads = S->heads, .d = S->head_dim,
-          .rope = &ctx->rope[op->stage], .ws = ws + ctx->attn_ws_off[0], .nthreads = nt, .err = err};
+          .rope = &ctx->rope[op->stage], .ws = ws + ctx->attn_ws_off, .ws_floats = ctx->attn_ws_floats,
+          .nthreads = nt, .err = err};
       NALA_CHECK((op->attn_flag == 'l' ? m->attn_linear : m->attn_softmax)(&a));
       break;
     }
