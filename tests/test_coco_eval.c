@@ -348,6 +348,9 @@ START_TEST(cli_prints_pycocotools_summary_and_json) {
   ck_assert_int_eq(run_cli("--gt " FIX "gt.json --results " FIX "dets_box_only.json --iou-type keypoints", out, sizeof out), 2);
   ck_assert_int_eq(run_cli("--gt " FIX "gt.json --iou-type bbox", out, sizeof out), 2);
   ck_assert_int_eq(run_cli("--gt " FIX "gt.json --results /nonexistent.json --iou-type bbox", out, sizeof out), 1);
+  ck_assert_int_eq(run_cli("--gt " FIX "gt.json --results " FIX "dets_box_only.json --iou-type bbox --json /nonexistent/dir/x.json",
+                           out, sizeof out), 1);
+  ck_assert_int_eq(run_cli("--gt " FIX "gt.json --results " FIX "dets_box_only.json --iou-type bbox --threads x", out, sizeof out), 2);
   ck_assert_int_eq(run_cli("--gt " FIX "rle_cases.json --results " FIX "dets_box_only.json --iou-type bbox", out, sizeof out), 1);
 }
 END_TEST
