@@ -109,7 +109,7 @@ nala_status nala_rle_from_poly(const double *xy, size_t k, uint32_t h, uint32_t 
   if (!a || !b)
     goto nomem;
   for (size_t j = 0; j < n_cross; j++)
-    a[j] = (uint32_t)(bx[j] * (int)h + by[j]);
+    a[j] = (uint32_t)bx[j] * h + (uint32_t)by[j]; /* < h*w: x < w, y <= h */
   a[n_cross] = h * w;
   size_t n_a = n_cross + 1;
   qsort(a, n_a, sizeof(uint32_t), cmp_u32);
