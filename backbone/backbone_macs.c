@@ -17,7 +17,7 @@ double nala_backbone_macs(const nala_backbone_cfg *cfg, int h, int w) {
       macs += n * c * (9 + 9 + 25) + n * f * 9;         /* cpe1, cpe2, lepe, ffn dwconv */
       macs += n * c * 4 * c + n * c * c + 2 * n * c * f; /* qkvg, out_proj, fc1, fc2 */
       if (cfg->attn[si][bi] == 'l')
-        macs += 2 * (n * c * 2 * d);                     /* K^T V state and Q . state (2d features) */
+        macs += 2 * (n * c * 2 * d) + 2 * n * c;         /* K^T V state, Q . state, Q . mean(K) */
       else
         macs += 2 * n * n * c;                           /* Q K^T and P V */
     }
