@@ -15,20 +15,29 @@ static nala_status group_objects(const coco_objs *o, size_t n_cat, uint32_t **or
                                  nala_err *err) {
   size_t n = o->n ? o->n : 1;
   uint64_t *packed = malloc(sizeof(uint64_t) * n);
+  uint32_t *by_rank = o->rank ? malloc(sizeof(uint32_t) * n) : NULL;
   *order = malloc(sizeof(uint32_t) * n);
   *keys = malloc(sizeof(uint64_t) * n);
-  if (!packed || !*order || !*keys) {
+  if (!packed || !*order || !*keys || (o->rank && !by_rank)) {
     free(packed);
+    free(by_rank);
     return nala_fail(err, NALA_E_NOMEM, "out of memory grouping %zu objects", o->n);
   }
-  for (size_t i = 0; i < o->n; i++)
-    packed[i] = (((uint64_t)o->img[i] * n_cat + o->cat[i]) << 32) | i;
+  /* Within a pair, objects keep their file order, or the rank order of repeated GT ids. */
+  for (size_t i = 0; i < o->n; i++) {
+    uint32_t pos = o->rank ? o->rank[i] : (uint32_t)i;
+    if (by_rank)
+      by_rank[pos] = (uint32_t)i;
+    packed[i] = (((uint64_t)o->img[i] * n_cat + o->cat[i]) << 32) | pos;
+  }
   qsort(packed, o->n, sizeof(uint64_t), cmp_u64);
   for (size_t i = 0; i < o->n; i++) {
-    (*order)[i] = (uint32_t)packed[i];
+    uint32_t pos = (uint32_t)packed[i];
+    (*order)[i] = by_rank ? by_rank[pos] : pos;
     (*keys)[i] = packed[i] >> 32;
   }
   free(packed);
+  free(by_rank);
   return NALA_OK;
 }
 

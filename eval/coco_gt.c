@@ -190,7 +190,7 @@ static nala_status gt_from_json(nala_coco_gt *gt, const cJSON *root, const char 
     }
     gt->anns.n += keep;
   }
-  return NALA_OK;
+  return coco_resolve_duplicate_ids(&gt->anns, err);
 }
 
 static nala_status gt_build(const char *path, const char *json, size_t len, const char *name, int with_masks,

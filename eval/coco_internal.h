@@ -27,6 +27,7 @@ typedef struct coco_objs {
   char *text;
   size_t n_text, cap_text;
   int has_masks;
+  uint32_t *rank;    /* GT with repeated ids: position in pycocotools' order; NULL = index order */
 } coco_objs;
 
 struct nala_coco_gt {
@@ -53,6 +54,9 @@ nala_status coco_objs_set_mask_text(coco_objs *o, size_t i, const char *s, size_
 /* View of object i's mask; a string-stored mask is decoded into scratch (>= mask_m[i] entries). */
 nala_rle coco_objs_mask(const coco_objs *o, size_t i, uint32_t *scratch);
 void coco_objs_free(coco_objs *o);
+
+/* Resolves repeated GT annotation ids like pycocotools (coco_gt_dups.c). */
+nala_status coco_resolve_duplicate_ids(coco_objs *o, nala_err *err);
 
 /* JSON helpers shared by the GT and results readers (coco_json.c). */
 typedef struct coco_text {

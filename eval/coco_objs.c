@@ -112,5 +112,6 @@ void coco_objs_free(coco_objs *o) {
   free(o->mask_bbox);
   free(o->counts);
   free(o->text);
+  free(o->rank);
   memset(o, 0, sizeof *o);
 }
