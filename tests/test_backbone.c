@@ -180,30 +180,36 @@ static void *thread_run(void *arg) {
 }
 
 /* One model, two contexts in two threads: both results equal the single-threaded one. */
+/* _i == 0: one model, two contexts in two threads; _i == 1: two models (two engines), one per
+ * thread. Either way both results equal the single-threaded one, bit for bit. */
 START_TEST(two_threads_share_a_model) {
   fixture fx;
   fixture_open("xt_200x328_llvv", &fx);
-  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  nala_backbone *models[2] = {build(&fx.cfg, fx.seed, 0), NULL};
+  models[1] = _i ? build(&fx.cfg, fx.seed, 0) : models[0];
   size_t n = (size_t)32 * 50 * 82;
   thread_job jobs[2];
   pthread_t tid[2];
   for (int i = 0; i < 2; i++) {
-    jobs[i] = (thread_job){m, &fx, malloc(n * sizeof(float)), NALA_OK};
+    jobs[i] = (thread_job){models[i], &fx, malloc(n * sizeof(float)), NALA_OK};
     ck_assert_int_eq(pthread_create(&tid[i], NULL, thread_run, &jobs[i]), 0);
   }
   for (int i = 0; i < 2; i++)
     pthread_join(tid[i], NULL);
-  thread_job single = {m, &fx, malloc(n * sizeof(float)), NALA_OK};
+  thread_job single = {models[0], &fx, malloc(n * sizeof(float)), NALA_OK};
   thread_run(&single);
   ck_assert_int_eq(single.st, NALA_OK);
   for (int i = 0; i < 2; i++) {
     ck_assert_int_eq(jobs[i].st, NALA_OK);
-    nala_cmp r = nala_compare_f32("thread vs single", jobs[i].result, single.result, n, 0, 0);
-    ck_assert(r.rel_l2 < 1e-6);
+    nala_cmp r = nala_compare_f32(_i ? "two models: thread vs single" : "one model: thread vs single",
+                                  jobs[i].result, single.result, n, 0, 0);
+    ck_assert(r.max_abs == 0);
     free(jobs[i].result);
   }
   free(single.result);
-  nala_backbone_free(m);
+  if (_i)
+    nala_backbone_free(models[1]);
+  nala_backbone_free(models[0]);
   fixture_close(&fx);
 }
 END_TEST
@@ -401,7 +407,7 @@ int main(void) {
   tcase_add_loop_test(tc, fixture_reference_path, 0, 3);
   suite_add_tcase(s, tc);
   TCase *rt = tcase_create("runtime");
-  tcase_add_test(rt, two_threads_share_a_model);
+  tcase_add_loop_test(rt, two_threads_share_a_model, 0, 2);
   tcase_add_test(rt, no_reference_primitives_at_any_size);
   tcase_add_test(rt, caller_workspace_and_replan);
   tcase_add_test(rt, out_indices_subset);
