@@ -13,6 +13,7 @@
 #include "core/kernels/rope.h"
 #include "tests/attention_direct.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 #define FIX NALA_FIXTURES "/attention/"
 
@@ -499,9 +500,5 @@ int main(void) {
   tcase_add_test(cli, bench_cli_output_and_exit_codes);
   tcase_set_timeout(cli, 120);
   suite_add_tcase(s, cli);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "nala/safetensors.h"
 #include "nala/weights.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 /* PyTorch's own fp32-vs-fp64 noise on these cases is ~7e-7 relative L2 (fixture metadata); our
  * summation orders differ from PyTorch's, so allow 20x that, well inside the issue's 1e-4. */
@@ -415,9 +416,5 @@ int main(void) {
   tcase_add_loop_test(rt, converted_checkpoint_matches, 0, 2);
   tcase_add_test(rt, missing_and_unexpected_keys_are_named);
   suite_add_tcase(s, rt);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -17,6 +17,7 @@
 
 #include "nala/backbone.h"
 #include "nala/weights.h"
+#include "tests/support/suite.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define COUNTING 0
@@ -137,10 +138,5 @@ int main(void) {
   TCase *tc = tcase_create("alloc");
   tcase_add_test(tc, forward_allocates_nothing);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite_nofork(s);
 }

@@ -9,6 +9,7 @@
 
 #include "nala/safetensors.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 static int run(const char *args) {
   char cmd[4096];
@@ -153,9 +154,5 @@ int main(void) {
   tcase_add_test(tc, bad_arguments_exit_2);
   tcase_add_test(tc, bad_data_exit_1);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nala/coco.h"
+#include "tests/support/suite.h"
 
 /* Expected numbers: pycocotools 2.0.11 on the same files (tools/fixtures/make_coco_fixtures.py). */
 #define FIX NALA_FIXTURES "/coco/"
@@ -376,9 +377,5 @@ static Suite *coco_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(coco_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0;
+  return nala_run_suite(coco_suite());
 }

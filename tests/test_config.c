@@ -13,6 +13,7 @@
 
 #include "nala/config.h"
 #include "nala/config_schema.h"
+#include "tests/support/suite.h"
 
 /* ---- backbone presets: the numbers of the NALAFORMER_* constructors in NaLaformer/NALA.py ---- */
 
@@ -696,11 +697,6 @@ int main(void) {
   Suite *s = suite_create("config");
   add_backbone_cases(s);
   add_file_cases(s);
-  SRunner *sr = srunner_create(s);
   /* No fork per test: forking an ASan process costs seconds on a loaded CI machine. */
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite_nofork(s);
 }

@@ -13,6 +13,7 @@
 
 #include "nala/config.h"
 #include "nala/dataset.h"
+#include "tests/support/suite.h"
 
 static char root[256];
 
@@ -665,11 +666,6 @@ int main(void) {
   tcase_add_test(tc, cli_samples_shards_concatenate_to_the_full_list);
   tcase_add_test(tc, config_preprocessing_matches_mm_presets);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
   /* No fork per test: forking an ASan process costs seconds on a loaded CI machine. */
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite_nofork(s);
 }

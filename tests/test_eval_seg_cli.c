@@ -11,6 +11,7 @@
 
 #include "nala/image_io.h"
 #include "nala/seg_classes.h"
+#include "tests/support/suite.h"
 
 #define SEG_FIXTURES NALA_FIXTURES "/seg"
 
@@ -361,9 +362,5 @@ int main(void) {
   tcase_add_test(tc, cityscapes_label_id_predictions);
   tcase_add_test(tc, bad_arguments_exit_2_and_bad_folders_exit_1);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nala/image_io.h"
+#include "tests/support/suite.h"
 
 #define IMG(name) NALA_FIXTURES "/images/" name
 
@@ -523,9 +524,5 @@ int main(void) {
   tcase_add_test(tc, video_write_read_back);
   tcase_add_test(tc, video_errors_name_the_file);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

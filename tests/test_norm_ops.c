@@ -7,6 +7,7 @@
 #include "backbone/norm_ops.h"
 #include "core/kernels/attention.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 static float frand(unsigned *s) {
   *s = *s * 1664525u + 1013904223u;
@@ -88,9 +89,5 @@ int main(void) {
   TCase *tc = tcase_create("layernorm");
   tcase_add_loop_test(tc, ln_matches_oracle, 0, 6);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

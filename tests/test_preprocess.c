@@ -12,6 +12,7 @@
 #include "nala/config.h"
 #include "nala/preprocess.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 #define PRE(name) NALA_FIXTURES "/preprocess/" name
 
@@ -477,9 +478,5 @@ int main(void) {
   tcase_add_test(tc, config_sections_map_to_pipelines);
   tcase_add_test(tc, slide_windows_match_mmseg);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nala/rle.h"
+#include "tests/support/suite.h"
 
 /* tests/fixtures/coco/rle_cases.json comes from pycocotools' mask API (make_coco_fixtures.py). */
 static cJSON *cases;
@@ -243,9 +244,5 @@ static Suite *rle_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(rle_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed != 0;
+  return nala_run_suite(rle_suite());
 }

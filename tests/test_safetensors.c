@@ -13,6 +13,7 @@
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
 #include "tests/st_test_util.h"
+#include "tests/support/suite.h"
 
 static char dir[64];
 static char path[128];
@@ -444,9 +445,5 @@ int main(void) {
   tcase_add_loop_test(bad, bad_file_fails_naming_the_fault, 0, (int)N_BAD_CASES);
   tcase_add_test(bad, random_corruptions_load_or_fail_cleanly);
   suite_add_tcase(s, bad);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

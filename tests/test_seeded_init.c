@@ -11,6 +11,7 @@
 
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
+#include "tests/support/suite.h"
 
 static uint32_t bits_of(float f) {
   uint32_t b;
@@ -187,9 +188,5 @@ int main(void) {
   tcase_add_test(tc, rope_angle_matches_torch);
   tcase_add_test(tc, python_fixture_matches_bit_for_bit);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

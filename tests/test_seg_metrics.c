@@ -12,6 +12,7 @@
 #include "nala/seg_metrics.h"
 #include "tests/fixtures/seg/big_expected.h"
 #include "tests/support/compare.h"
+#include "tests/support/suite.h"
 
 static nala_seg_metrics *make_metrics(int num_classes, int ignore_index) {
   nala_err err;
@@ -366,9 +367,5 @@ int main(void) {
   tcase_add_test(tc, wide_dataset_matches_mmseg_summary_bit_for_bit);
   tcase_add_test(tc, two_threads_two_accumulators);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

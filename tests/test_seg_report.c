@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nala/seg_report.h"
+#include "tests/support/suite.h"
 
 static const char *const names[4] = {"a", "bb", "ccc", "dddd"};
 
@@ -160,9 +161,5 @@ int main(void) {
   tcase_add_test(tc, exact_and_mmseg_numbers_can_print_differently);
   tcase_add_test(tc, json_record_written_atomically);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nala/status.h"
+#include "tests/support/suite.h"
 
 START_TEST(fail_formats_and_prefix_prepends) {
   nala_err err;
@@ -34,9 +35,5 @@ int main(void) {
   tcase_add_test(tc, fail_formats_and_prefix_prepends);
   tcase_add_test(tc, long_messages_truncate_safely);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }

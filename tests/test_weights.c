@@ -13,6 +13,7 @@
 #include "nala/seeded_init.h"
 #include "nala/weights.h"
 #include "tests/st_test_util.h"
+#include "tests/support/suite.h"
 
 static char dir[64];
 static char path[128];
@@ -297,9 +298,5 @@ int main(void) {
   tcase_add_test(tc, bad_arguments_are_rejected);
   tcase_add_test(tc, binders_in_two_threads_are_independent);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return nala_run_suite(s);
 }
