@@ -1,5 +1,5 @@
 /* nala config show FILE [--output OUT]: the fully merged config, after validation.
- * nala config samples FILE [--limit N] [--shard i/n]: the samples of the config's dataset. */
+ * nala config samples FILE [--check] [--limit N] [--shard i/n]: the samples of the config's dataset. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +13,15 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala config show FILE [--output OUT] [--cfg-options KEY=VALUE ...]\n"
-          "       nala config samples FILE [--limit N] [--shard i/n] [--cfg-options KEY=VALUE ...]\n"
+          "       nala config samples FILE [--check] [--limit N] [--shard i/n] [--cfg-options KEY=VALUE ...]\n"
           "  show: loads FILE with its _base_ files merged in (later keys win; \"_delete_\": true\n"
           "  replaces), validates it and prints the merged JSON (keys in merge order, bases first).\n"
           "    --output OUT  write to OUT (atomically: temp file + rename) instead of stdout\n"
           "  samples: lists the samples of FILE's \"dataset\" in dataset order, one per line:\n"
           "  index<TAB>image_id<TAB>file_name<TAB>image path<TAB>label map path (-1 / - when none);\n"
           "  unusable samples (missing image, image without label map) are listed on stderr.\n"
+          "    --check       decode every image as the test pipeline would; unreadable ones are skipped\n"
+          "                  and reported at the end (exit 1 when there are any)\n"
           "    --limit N     the first N samples only\n"
           "    --shard i/n   the i-th of n contiguous slices (after --limit); shards 0..n-1 together\n"
           "                  list every sample once, in order\n"
@@ -55,7 +57,7 @@ static int write_atomic(const char *path, const char *text) {
 
 /* Prints the yielded samples; the unusable ones go to stderr after the list. */
 static int list_samples(const char *file, const char *const *overrides, int n_overrides,
-                        const nala_dataset_opts *opts) {
+                        const nala_dataset_opts *opts, int check) {
   nala_err err;
   nala_err_clear(&err);
   nala_config *cfg = NULL;
@@ -75,11 +77,18 @@ static int list_samples(const char *file, const char *const *overrides, int n_ov
     return NALA_EXIT_RUNTIME;
   for (int i = 0; i < nala_dataset_size(ds); i++) {
     const nala_sample *s = nala_dataset_sample(ds, i);
+    nala_image img;
+    /* --check decodes every image; a bad one is logged by the dataset and the run goes on. */
+    if (check && nala_dataset_read_image(ds, i, NALA_BGR, 0, &img, &err) != NALA_OK)
+      continue;
+    if (check)
+      nala_image_free(&img);
     printf("%d\t%lld\t%s\t%s\t%s\n", s->index, (long long)s->image_id, s->file_name, s->img_path,
            s->gt_path ? s->gt_path : "-");
   }
   int rc = fflush(stdout) == 0 ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
-  nala_dataset_print_report(ds, stderr);
+  if (nala_dataset_print_report(ds, stderr) > 0 && check)
+    rc = NALA_EXIT_RUNTIME;
   nala_dataset_close(ds);
   return rc;
 }
@@ -92,7 +101,7 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
 
 /* The rest of nala_cli_config, with the override list allocated by the caller. */
 static int run_config(int argc, char **argv, int show, const char **overrides, int *n_overrides) {
-  int samples = !show;
+  int samples = !show, check = 0;
   const char *file = NULL, *output = NULL;
   nala_dataset_opts opts = {.limit = 0, .shard_index = 0, .shard_count = 1};
   nala_err err;
@@ -116,6 +125,8 @@ static int run_config(int argc, char **argv, int show, const char **overrides, i
       }
       if (*n_overrides == start)
         return usage_error("nala config: --cfg-options needs KEY=VALUE arguments%s%s\n", "", "");
+    } else if (samples && !strcmp(arg, "--check")) {
+      check = 1;
     } else if (samples && !strcmp(arg, "--limit")) {
       if (nala_dataset_parse_limit(argv[++i], &opts.limit, &err) != NALA_OK)
         return usage_error("nala config: %s%s\n", err.msg, "");
@@ -133,7 +144,7 @@ static int run_config(int argc, char **argv, int show, const char **overrides, i
   if (!file)
     return usage_error("nala config %s: missing FILE%s\n", argv[1], "");
   if (samples)
-    return list_samples(file, overrides, *n_overrides, &opts);
+    return list_samples(file, overrides, *n_overrides, &opts, check);
   nala_err_clear(&err);
   nala_config *cfg = NULL;
   if (nala_config_load_with(file, overrides, *n_overrides, &cfg, &err) != NALA_OK) {

@@ -8,7 +8,10 @@
  *   if (nala_dataset_open(&dc, &opts, &ds, &err) != NALA_OK) { fprintf(stderr, "%s\n", err.msg); ... }
  *   for (int i = 0; i < nala_dataset_size(ds); i++) {
  *     const nala_sample *s = nala_dataset_sample(ds, i);
- *     if (decode(s->img_path) fails) { nala_dataset_bad_sample(ds, s->img_path, reason, NULL); continue; }
+ *     nala_image img;
+ *     if (nala_dataset_read_image(ds, i, NALA_BGR, 0, &img, &err) != NALA_OK) continue;  // logged
+ *     ...
+ *     nala_image_free(&img);
  *     ...
  *   }
  *   nala_dataset_print_report(ds, stderr);  // every skipped or bad sample, by file
@@ -31,6 +34,7 @@
 #include <stdio.h>
 
 #include "nala/config.h"
+#include "nala/image_io.h"
 #include "nala/preprocess.h"
 #include "nala/status.h"
 
@@ -97,6 +101,13 @@ int nala_dataset_bad_count(const nala_dataset *ds);
 
 /* The i-th logged bad sample ({NULL, NULL} when out of range); strings live until close. */
 nala_bad_sample nala_dataset_bad_get(const nala_dataset *ds, int i);
+
+/* Reads sample i's image as mmdet/mmseg's LoadImageFromFile does (EXIF orientation applied) in the
+ * given channel order; a COCO image must have the size its annotation declares. On failure the
+ * sample is logged as bad (its file and the reason) and the status returned, so a run can skip it
+ * and report every bad sample at the end. Free the image with nala_image_free. */
+nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order order, size_t max_pixels,
+                                    nala_image *out, nala_err *err);
 
 /* Prints "<n> of <total> samples unusable:" and one "  file: reason" line per bad sample
  * (all of them, in logging order); prints nothing when there are none. Returns the count. */
