@@ -1,6 +1,7 @@
 /* Reading a sample's pixels inside a dataset run: a sample that cannot be used is logged with its
  * reason and the caller moves on, so one corrupt file never stops an evaluation. */
 #include <stdio.h>
+#include <string.h>
 
 #include "datasets/dataset_internal.h"
 #include "nala/image_io.h"
@@ -21,7 +22,13 @@ nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order 
                    out->w, out->h, s->width, s->height);
     nala_image_free(out);
   }
-  if (st != NALA_OK)
-    nala_dataset_bad_sample(ds, s->img_path, e->msg, NULL);
+  if (st != NALA_OK) {
+    /* The log prints "file: reason": drop the file name the reader's message starts with. */
+    const char *reason = e->msg;
+    size_t n = strlen(s->img_path);
+    if (!strncmp(reason, s->img_path, n) && !strncmp(reason + n, ": ", 2))
+      reason += n + 2;
+    nala_dataset_bad_sample(ds, s->img_path, reason, NULL);
+  }
   return st;
 }
