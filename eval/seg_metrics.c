@@ -157,32 +157,37 @@ const uint64_t *nala_seg_metrics_confusion(const nala_seg_metrics *m, int *side)
   return m ? m->confusion : NULL;
 }
 
-/* numpy's pairwise_sum for float32 (numpy/core/src/umath/loops_utils.h.src): 8 accumulators over
- * blocks of at most 128 values, halves split on a multiple of 8 above that. */
-static float pairwise_sum_f32(const float *a, size_t n) {
-  if (n < 8) {
-    float sum = 0.0f; /* numpy starts from -0.0 in newer releases; same result for our sums */
-    for (size_t i = 0; i < n; i++)
-      sum += a[i];
-    return sum;
+/* numpy's pairwise_sum (numpy/core/src/umath/loops_utils.h.src), for float32 and for float64 (so
+ * exact means round like np.nanmean on float64 arrays): 8 accumulators over blocks of at most 128
+ * values, halves split on a multiple of 8 above that. (numpy starts short sums from -0.0 in newer
+ * releases; same result for our sums.) */
+#define DEFINE_PAIRWISE_SUM(name, T)                                                                       \
+  static T name(const T *a, size_t n) {                                                                    \
+    if (n < 8) {                                                                                           \
+      T sum = 0;                                                                                           \
+      for (size_t i = 0; i < n; i++)                                                                       \
+        sum += a[i];                                                                                       \
+      return sum;                                                                                          \
+    }                                                                                                      \
+    if (n <= 128) {                                                                                        \
+      T r[8];                                                                                              \
+      for (int j = 0; j < 8; j++)                                                                          \
+        r[j] = a[j];                                                                                       \
+      size_t i = 8;                                                                                        \
+      for (; i < n - (n % 8); i += 8)                                                                      \
+        for (int j = 0; j < 8; j++)                                                                        \
+          r[j] += a[i + j];                                                                                \
+      T sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));                           \
+      for (; i < n; i++)                                                                                   \
+        sum += a[i];                                                                                       \
+      return sum;                                                                                          \
+    }                                                                                                      \
+    size_t half = n / 2;                                                                                   \
+    half -= half % 8;                                                                                      \
+    return name(a, half) + name(a + half, n - half);                                                       \
   }
-  if (n <= 128) {
-    float r[8];
-    for (int j = 0; j < 8; j++)
-      r[j] = a[j];
-    size_t i = 8;
-    for (; i < n - (n % 8); i += 8)
-      for (int j = 0; j < 8; j++)
-        r[j] += a[i + j];
-    float sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++)
-      sum += a[i];
-    return sum;
-  }
-  size_t half = n / 2;
-  half -= half % 8;
-  return pairwise_sum_f32(a, half) + pairwise_sum_f32(a + half, n - half);
-}
+DEFINE_PAIRWISE_SUM(pairwise_sum_f32, float)
+DEFINE_PAIRWISE_SUM(pairwise_sum_f64, double)
 
 /* torch 1.13's float32 Tensor.sum() on CPU (aten/src/ATen/native/cpu/SumKernel.cpp, cascade_sum):
  * rows shorter than one vector are summed as 4 interleaved scalars; longer ones as 4 interleaved
@@ -232,32 +237,6 @@ static float nanmean_f32(const float *v, int n) {
     count += !isnan(v[i]);
   }
   return (float)((double)pairwise_sum_f32(kept, (size_t)n) / (double)count);
-}
-
-/* numpy's pairwise_sum for float64, so exact means round like np.nanmean on float64 arrays. */
-static double pairwise_sum_f64(const double *a, size_t n) {
-  if (n < 8) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-      sum += a[i];
-    return sum;
-  }
-  if (n <= 128) {
-    double r[8];
-    for (int j = 0; j < 8; j++)
-      r[j] = a[j];
-    size_t i = 8;
-    for (; i < n - (n % 8); i += 8)
-      for (int j = 0; j < 8; j++)
-        r[j] += a[i + j];
-    double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; i++)
-      sum += a[i];
-    return sum;
-  }
-  size_t half = n / 2;
-  half -= half % 8;
-  return pairwise_sum_f64(a, half) + pairwise_sum_f64(a + half, n - half);
 }
 
 static double nanmean_f64(const double *v, int n) {
