@@ -524,7 +524,8 @@ static void assert_same_preprocess(const nala_preprocess_cfg *got, const nala_pr
   ck_assert_int_eq(got->layout, want->layout);
 }
 
-/* The shipped base configs describe the same preprocessing as preprocess.h's mm presets. */
+/* The shipped base configs describe the same preprocessing as preprocess.h's mm presets
+ * (through nala_preprocess_from_config / nala_seg_test_from_config). */
 START_TEST(config_preprocessing_matches_mm_presets) {
   make_root();
   nala_config *cfg = NULL;
@@ -532,11 +533,11 @@ START_TEST(config_preprocessing_matches_mm_presets) {
   nala_preprocess_cfg got;
   ck_assert_int_eq(nala_config_load(NALA_SOURCE_DIR "/configs/nalaformer_xt_all-linear_backbone_ade20k.json", &cfg, &err),
                    NALA_OK);
-  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NCHW, &got, &err), NALA_OK);
+  ck_assert_int_eq(nala_preprocess_from_config(&nala_config_model(cfg)->preprocess, NALA_NCHW, &got, &err), NALA_OK);
   nala_preprocess_cfg want = nala_preprocess_mmseg_ade20k();
   assert_same_preprocess(&got, &want);
   nala_seg_test_cfg seg;
-  ck_assert_int_eq(nala_config_seg_test(nala_config_model(cfg), &seg, &err), NALA_OK);
+  ck_assert_int_eq(nala_seg_test_from_config(&nala_config_model(cfg)->test_cfg, &seg, &err), NALA_OK);
   ck_assert_int_eq(seg.mode, NALA_SEG_WHOLE);
   nala_config_free(cfg);
 
@@ -550,10 +551,10 @@ START_TEST(config_preprocessing_matches_mm_presets) {
   snprintf(path, sizeof path, "%s/coco.json", root);
   if (nala_config_load(path, &cfg, &err) != NALA_OK)
     ck_abort_msg("%s", err.msg);
-  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NCHW, &got, &err), NALA_OK);
+  ck_assert_int_eq(nala_preprocess_from_config(&nala_config_model(cfg)->preprocess, NALA_NCHW, &got, &err), NALA_OK);
   want = nala_preprocess_mmdet_coco();
   assert_same_preprocess(&got, &want);
-  ck_assert_int_eq(nala_config_seg_test(nala_config_model(cfg), &seg, &err), NALA_OK);
+  ck_assert_int_eq(nala_seg_test_from_config(&nala_config_model(cfg)->test_cfg, &seg, &err), NALA_OK);
   nala_seg_test_cfg want_seg = nala_seg_test_ade20k();
   ck_assert_int_eq(seg.mode, NALA_SEG_SLIDE);
   ck_assert_int_eq(seg.crop_h, want_seg.crop_h);
@@ -563,8 +564,10 @@ START_TEST(config_preprocessing_matches_mm_presets) {
   nala_config_free(cfg);
 
   ck_assert_int_eq(nala_config_load(NALA_SOURCE_DIR "/configs/nalaformer_t_backbone.json", &cfg, &err), NALA_OK);
-  ck_assert_int_eq(nala_config_preprocess(nala_config_model(cfg), NALA_NHWC, &got, &err), NALA_E_FORMAT);
-  ck_assert_str_eq(err.msg, "test_pipeline: no Resize step (the preprocessing needs its scale)");
+  /* A backbone-only config has no test pipeline: normalise without resizing. */
+  ck_assert_int_eq(nala_preprocess_from_config(&nala_config_model(cfg)->preprocess, NALA_NHWC, &got, &err), NALA_OK);
+  ck_assert_int_eq(got.no_resize, 1);
+  ck_assert_int_eq(got.layout, NALA_NHWC);
   nala_config_free(cfg);
   remove_root();
 }

@@ -76,7 +76,8 @@ typedef struct nala_preprocess_section {
   float mean[3], std[3];  /* per channel, in the channel order after bgr_to_rgb */
   int bgr_to_rgb;
   int pad_size_divisor;   /* pad bottom/right to a multiple of this; 1 = none */
-  int pad_size[2];        /* fixed (h, w) to pad to (mmseg's "size"); 0 = none */
+  int pad_size[2];        /* mmseg's data_preprocessor "size" (h, w): padding when training only, so
+                             the test pipeline (nala_preprocess_from_config) ignores it; 0 = none */
   float pad_val;
   int seg_pad_val;
   int has_resize;         /* test_pipeline has a Resize step */

@@ -119,15 +119,8 @@ nala_status nala_dataset_parse_shard(const char *spec, int *shard_index, int *sh
 /* Parses a non-negative integer for --limit. */
 nala_status nala_dataset_parse_limit(const char *text, int *limit, nala_err *err);
 
-/* ---- config -> preprocessing (datasets/dataset_preprocess.c) ---- */
-
-/* The Resize / Normalize / Pad of a config's model.data_preprocessor and test_pipeline Resize
- * (bilinear, as mmcv), checked with nala_preprocess_validate. Fails when there is no Resize step. */
-nala_status nala_config_preprocess(const nala_model_cfg *model, nala_layout layout, nala_preprocess_cfg *out,
-                                   nala_err *err);
-
-/* model.test_cfg as mmseg whole/slide settings ((h, w) crop and stride; zeros for "whole"). */
-nala_status nala_config_seg_test(const nala_model_cfg *model, nala_seg_test_cfg *out, nala_err *err);
+/* A config's preprocessing and seg test mode: nala_preprocess_from_config and
+ * nala_seg_test_from_config (nala/preprocess.h) on nala_config_model(cfg)->preprocess / ->test_cfg. */
 
 #ifdef __cplusplus
 }
