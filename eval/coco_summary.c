@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nala/atomic_write.h"
 #include "eval/coco_eval_internal.h"
 
 /* numpy pairwise_sum (loops_utils.h.src): 8 accumulators up to 128 elements, halves above. */
@@ -109,25 +110,11 @@ void nala_coco_summary_print(FILE *out, const nala_coco_result *res) {
 nala_status nala_coco_result_write_json(const char *path, const nala_coco_result *res, nala_err *err) {
   if (!path || !res)
     return nala_fail(err, NALA_E_ARG, "nala_coco_result_write_json: NULL argument");
-  size_t len = strlen(path);
-  char *tmp = malloc(len + 8);
-  if (!tmp)
-    return nala_fail(err, NALA_E_NOMEM, "out of memory");
-  memcpy(tmp, path, len);
-  memcpy(tmp + len, ".XXXXXX", 8);
-  int fd = mkstemp(tmp);
-  if (fd >= 0)
-    (void)fchmod(fd, 0644); /* mkstemp creates 0600; a report is meant to be read by others */
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!f) {
-    nala_status st = nala_fail(err, NALA_E_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-    if (fd >= 0) {
-      close(fd);
-      unlink(tmp);
-    }
-    free(tmp);
-    return st;
-  }
+  char *text = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&text, &n);
+  if (!f)
+    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
   fprintf(f, "{\"iou_type\": \"%s\", \"stats\": [", res->iou_type == NALA_COCO_SEGM ? "segm" : "bbox");
   for (int i = 0; i < NALA_COCO_NUM_STATS; i++)
     fprintf(f, "%s%.17g", i ? ", " : "", res->stats[i]);
@@ -135,14 +122,10 @@ nala_status nala_coco_result_write_json(const char *path, const nala_coco_result
   for (size_t k = 0; k < res->num_categories; k++)
     fprintf(f, "%s\"%lld\": %.17g", k ? ", " : "", (long long)res->category_ids[k], res->category_ap[k]);
   fprintf(f, "}}\n");
-  int write_failed = ferror(f) != 0;
-  write_failed |= fclose(f) != 0;
-  if (write_failed || rename(tmp, path) != 0) {
-    nala_status st = nala_fail(err, NALA_E_IO, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return st;
-  }
-  free(tmp);
-  return NALA_OK;
+  int failed = ferror(f) != 0;
+  failed |= fclose(f) != 0;
+  nala_status st = failed ? nala_fail(err, NALA_E_NOMEM, "%s: out of memory building the report", path)
+                          : nala_write_atomic(path, text, n, err);
+  free(text);
+  return st;
 }

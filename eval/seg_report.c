@@ -1,6 +1,8 @@
 /* mmseg-style tables and a JSON record of segmentation results. */
 #include "nala/seg_report.h"
 
+#include "nala/atomic_write.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -171,25 +173,15 @@ nala_status nala_seg_write_json(const char *path, const char *dataset, const nal
   cJSON_Delete(root);
   if (!text)
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory building the JSON", path);
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+  size_t n = strlen(text);
+  char *line = realloc(text, n + 2);
+  if (!line) {
     free(text);
-    return nala_fail(err, NALA_E_ARG, "%s: path too long", path);
+    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory building the JSON", path);
   }
-  /* Readers see the old file or the whole new one, never a half-written one. */
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    int e = errno;
-    free(text);
-    return nala_fail(err, NALA_E_IO, "%s: cannot create: %s", tmp, strerror(e));
-  }
-  int failed = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-  failed |= fclose(f) != 0;
-  free(text);
-  if (failed || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return nala_fail(err, NALA_E_IO, "%s: cannot write: %s", path, strerror(e));
-  }
-  return NALA_OK;
+  line[n] = '\n';
+  line[n + 1] = '\0';
+  nala_status st = nala_write_atomic(path, line, n + 1, err);
+  free(line);
+  return st;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nala/atomic_write.h"
 #include "nala/config.h"
 #include "nala/dataset.h"
 #include "tools/cli.h"
@@ -30,29 +31,14 @@ static void usage(FILE *out) {
           "exit codes: 0 ok, 1 bad config, dataset layout or I/O error, 2 bad arguments\n");
 }
 
-/* Writes text to path through a temp file in the same folder, so readers never see half a file. */
+/* Writes text to path atomically (readers never see half a file). */
 static int write_atomic(const char *path, const char *text) {
-  size_t len = strlen(path) + 32;
-  char *tmp = malloc(len);
-  if (!tmp) {
-    fprintf(stderr, "nala config: out of memory\n");
+  nala_err err;
+  if (nala_write_atomic(path, text, strlen(text), &err) != NALA_OK) {
+    fprintf(stderr, "nala config: %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
-  snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  int ok = f != NULL;
-  if (ok)
-    ok = fputs(text, f) >= 0;
-  if (f)
-    ok = (fclose(f) == 0) && ok;
-  if (ok)
-    ok = rename(tmp, path) == 0;
-  if (!ok) {
-    fprintf(stderr, "nala config: %s: cannot write: %s\n", path, strerror(errno));
-    remove(tmp);
-  }
-  free(tmp);
-  return ok ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
+  return NALA_EXIT_OK;
 }
 
 /* Prints the yielded samples; the unusable ones go to stderr after the list. */
