@@ -63,7 +63,7 @@ static nala_status bias_memory(dnnl_engine_t eng, const float *bias, int n, dnnl
   return NALA_OK;
 }
 
-/* Linear layer y = x W^T + b from PyTorch [out][in] weights (rows_of_w selects a row block). */
+/* Linear layer y = x W^T + b from PyTorch [out][in] weights (a row block of qkvg for q|k, v, g). */
 static nala_status linear_init(nala_backbone *m, nala_layer *L, int in, int out, const float *w, const float *b,
                                nala_err *err) {
   L->in = in;
@@ -94,7 +94,8 @@ static nala_status conv_init(nala_backbone *m, nala_layer *L, nala_conv_shape s,
 
 /* Conv weights [oc][ic/groups][k][k] + bias, optionally followed by BatchNorm at bn_prefix.
  * residual (depthwise only): the layer computes x + conv(x), folded as +1 on the centre tap, so
- * no post-op is needed (oneDNN 2.6 has no fast depthwise kernel with a full-tensor binary add). */
+ * no post-op is needed (oneDNN 2.6 runs a depthwise conv with a full-tensor binary add on ref:any,
+ * 50x slower, and a sum post-op would need the destination pre-filled with x). */
 static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_conv_shape s, const char *conv_prefix,
                              const char *bn_prefix, int residual, nala_err *err) {
   char cp[200], bp[200];

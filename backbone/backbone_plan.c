@@ -14,8 +14,7 @@ static size_t align_up(size_t n) { return (n + ALIGN_BYTES - 1) / ALIGN_BYTES * 
 /* Byte offsets of the workspace regions; every region is 64-byte aligned. */
 typedef struct layout {
   size_t cursor;
-  size_t input, x[2], a, work, attn_ws, out[4];
-  /* work region sub-buffers (float offsets are derived per stage) */
+  size_t input, x[2], a, work, attn_ws, out[4]; /* the work region is split per stage in build_block */
 } layout;
 
 static size_t region(layout *L, size_t floats) {

@@ -98,7 +98,6 @@ struct nala_backbone_ctx {
   size_t scratch_off;  /* oneDNN scratchpad, bytes */
   size_t attn_ws_off;   /* attention kernels' workspace, floats */
   size_t attn_ws_floats; /* size of the attention kernels' workspace region */
-  size_t rope_off[4];  /* sin_h, cos_h, sin_w, cos_w, each stage */
   nala_rope rope[4];
   float *rope_buf;     /* RoPE tables of every stage (owned, made at plan) */
   nala_level levels[4];
