@@ -1,5 +1,6 @@
 /* Planning a backbone forward for one input size: workspace layout, oneDNN primitives with their
  * memories pointing into the workspace, RoPE tables, and the flat list of steps forward runs. */
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,10 +334,20 @@ static nala_status build_rope(nala_backbone_ctx *ctx, nala_err *err) {
   return NALA_OK;
 }
 
+/* oneDNN fixes a primitive's thread count when it is created (from the calling thread's OpenMP
+ * nthreads), not when it runs: create them under the context's count. */
+static nala_status build_with_threads(builder *b, int h, int w) {
+  int saved = omp_get_max_threads();
+  omp_set_num_threads(b->ctx->nthreads);
+  nala_status st = build(b, h, w);
+  omp_set_num_threads(saved);
+  return st;
+}
+
 nala_status nala_plan_build(nala_backbone_ctx *ctx, int h, int w, nala_err *err) {
   nala_plan_release(ctx);
   builder b = {.ctx = ctx, .dry = 0, .err = err};
-  nala_status st = build(&b, h, w);
+  nala_status st = build_with_threads(&b, h, w);
   if (!st)
     st = build_rope(ctx, err);
   if (st) {
@@ -361,7 +372,7 @@ nala_status nala_backbone_workspace_size(nala_backbone_ctx *ctx, int h, int w, s
   nala_backbone_ctx tmp = *ctx;
   tmp.ops = NULL, tmp.n_ops = tmp.cap_ops = 0, tmp.rope_buf = NULL;
   builder b = {.ctx = &tmp, .dry = 1, .err = err};
-  NALA_CHECK(build(&b, h, w));
+  NALA_CHECK(build_with_threads(&b, h, w));
   *bytes = tmp.ws_bytes;
   return NALA_OK;
 }
