@@ -9,24 +9,21 @@
 
 #include "nala/safetensors.h"
 #include "tests/support/compare.h"
+#include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
+static char *last_stderr;
+
+/* Runs `nala <args>`, keeping its stderr for stderr_contains. */
 static int run(const char *args) {
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>/tmp/nala_cli_backbone_err_%d.txt", NALA_CLI, args, (int)getpid());
-  int st = system(cmd);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  free(last_stderr);
+  last_stderr = NULL;
+  return nala_run_cli(args, NULL, &last_stderr);
 }
 
 static void stderr_contains(const char *needle) {
-  char path[128], buf[4096] = "";
-  snprintf(path, sizeof path, "/tmp/nala_cli_backbone_err_%d.txt", (int)getpid());
-  FILE *f = fopen(path, "r");
-  ck_assert_ptr_nonnull(f);
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = 0;
-  fclose(f);
-  ck_assert_msg(strstr(buf, needle) != NULL, "stderr lacks \"%s\": %s", needle, buf);
+  ck_assert_ptr_nonnull(last_stderr);
+  ck_assert_msg(strstr(last_stderr, needle) != NULL, "stderr lacks \"%s\": %s", needle, last_stderr);
 }
 
 START_TEST(dump_matches_pytorch) {

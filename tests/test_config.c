@@ -13,6 +13,7 @@
 
 #include "nala/config.h"
 #include "nala/config_schema.h"
+#include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
 /* ---- backbone presets: the numbers of the NALAFORMER_* constructors in NaLaformer/NALA.py ---- */
@@ -198,21 +199,6 @@ static void write_text(const char *path, const char *text) {
   fclose(f);
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)n + 1);
-  ck_assert_ptr_nonnull(text);
-  ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-  text[n] = '\0';
-  fclose(f);
-  return text;
-}
-
 /* Loads path, expects failure with exactly want_msg. */
 static void expect_load_error(const char *path, nala_status want_status, const char *want_msg) {
   nala_config *cfg = (nala_config *)0x1;
@@ -231,7 +217,7 @@ START_TEST(merge_follows_mmengine_rules) {
   cJSON *merged = NULL, *want = NULL;
   nala_err err;
   ck_assert_int_eq(nala_config_merge_file(FIX "/merge/child.json", &merged, &err), NALA_OK);
-  char *want_text = read_text(FIX "/merge/expected_merged.json");
+  char *want_text = nala_read_text(FIX "/merge/expected_merged.json");
   ck_assert_ptr_nonnull(want_text);
   want = cJSON_Parse(want_text);
   ck_assert_ptr_nonnull(want);
@@ -618,22 +604,19 @@ END_TEST
 
 /* ---- nala config show ---- */
 
+/* `nala config <args>` with its output captured. */
 static int run_cli(const char *args, char **out, char **errs) {
-  char cmd[2048], out_path[320], err_path[320];
-  snprintf(out_path, sizeof out_path, "%s/stdout", tmp_dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr", tmp_dir);
-  snprintf(cmd, sizeof cmd, "'%s' config %s >'%s' 2>'%s'", NALA_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  *out = read_text(out_path);
-  *errs = read_text(err_path);
-  ck_assert(WIFEXITED(status));
-  return WEXITSTATUS(status);
+  char full[2048];
+  snprintf(full, sizeof full, "config %s", args);
+  int code = nala_run_cli(full, out, errs);
+  ck_assert(code >= 0 && *out && *errs);
+  return code;
 }
 
 START_TEST(cli_show_prints_merged_config_and_exit_codes) {
   make_tmp_dir();
   char *out, *errs, args[1024];
-  char *want = read_text(FIX "/merge/expected_merged.json");
+  char *want = nala_read_text(FIX "/merge/expected_merged.json");
   ck_assert_int_eq(run_cli("show " FIX "/merge/child.json", &out, &errs), 0);
   ck_assert_str_eq(out, want);
   ck_assert_str_eq(errs, "");
@@ -644,7 +627,7 @@ START_TEST(cli_show_prints_merged_config_and_exit_codes) {
   ck_assert_str_eq(out, "");
   free(out), free(errs);
   snprintf(args, sizeof args, "%s/shown.json", tmp_dir);
-  char *written = read_text(args);
+  char *written = nala_read_text(args);
   ck_assert_str_eq(written, want);
   free(written);
   free(want);

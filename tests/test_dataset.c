@@ -13,6 +13,7 @@
 
 #include "nala/config.h"
 #include "nala/dataset.h"
+#include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
 static char root[256];
@@ -573,30 +574,13 @@ START_TEST(config_preprocessing_matches_mm_presets) {
 }
 END_TEST
 
-static char *read_all(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)n + 1);
-  ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-  text[n] = '\0';
-  fclose(f);
-  return text;
-}
-
 /* Runs `nala config samples <args>`; returns the exit code, stdout and stderr. */
 static int run_samples(const char *args, char **out, char **errs) {
-  char cmd[2048], out_path[512], err_path[512];
-  snprintf(out_path, sizeof out_path, "%s/stdout", root);
-  snprintf(err_path, sizeof err_path, "%s/stderr", root);
-  snprintf(cmd, sizeof cmd, "'%s' config samples %s >'%s' 2>'%s'", NALA_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  ck_assert(WIFEXITED(status));
-  *out = read_all(out_path);
-  *errs = read_all(err_path);
-  return WEXITSTATUS(status);
+  char full[2048];
+  snprintf(full, sizeof full, "config samples %s", args);
+  int code = nala_run_cli(full, out, errs);
+  ck_assert(code >= 0 && *out && *errs);
+  return code;
 }
 
 START_TEST(cli_samples_shards_concatenate_to_the_full_list) {

@@ -11,6 +11,7 @@
 
 #include "nala/image_io.h"
 #include "nala/seg_classes.h"
+#include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
 #define SEG_FIXTURES NALA_FIXTURES "/seg"
@@ -27,33 +28,13 @@ typedef struct run_output {
   char *out, *err;
 } run_output;
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)n + 1);
-  ck_assert_ptr_nonnull(text);
-  ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-  text[n] = '\0';
-  fclose(f);
-  return text;
-}
-
-/* Runs `nala eval seg <args>` through the shell with stdout and stderr captured. */
+/* Runs `nala eval seg <args>` with stdout and stderr captured. */
 static run_output run_cli(const char *args) {
-  char dir[512];
-  make_temp_dir(dir, sizeof dir, "nala_seg_cli");
-  char cmd[4096], out_path[600], err_path[600];
-  snprintf(out_path, sizeof out_path, "%s/out", dir);
-  snprintf(err_path, sizeof err_path, "%s/err", dir);
-  snprintf(cmd, sizeof cmd, "'%s' eval seg %s >'%s' 2>'%s'", NALA_CLI, args, out_path, err_path);
-  int status = system(cmd);
-  run_output r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out_path), slurp(err_path)};
-  unlink(out_path);
-  unlink(err_path);
-  rmdir(dir);
+  char full[4096];
+  snprintf(full, sizeof full, "eval seg %s", args);
+  run_output r = {0, NULL, NULL};
+  r.code = nala_run_cli(full, &r.out, &r.err);
+  ck_assert_msg(r.out && r.err, "could not capture the output of nala %s", full);
   if (r.code != 0)
     printf("exit %d, stderr:\n%.400s\n", r.code, r.err);
   return r;
@@ -109,7 +90,7 @@ static const char *find_row(const char *text, const char *first, char cells[4][6
 
 /* Checks the printed tables against an expected-numbers file written by the generator. */
 static void check_numbers(const run_output *r, const char *expected_path, const nala_seg_dataset *ds) {
-  char *expected = slurp(expected_path);
+  char *expected = nala_read_text(expected_path);
   char cells[4][64], summary[4][64];
   const char *header = find_row(r->out, "aAcc", cells);
   ck_assert_msg(header != NULL, "no summary table in:\n%s", r->out);
@@ -136,7 +117,7 @@ static void check_numbers(const run_output *r, const char *expected_path, const 
 
 /* Every problem line of the expected file must be on stderr, naming its file. */
 static void check_problems(const run_output *r, const char *expected_path) {
-  char *expected = slurp(expected_path);
+  char *expected = nala_read_text(expected_path);
   int problems = 0;
   for (char *line = strtok(expected, "\n"); line; line = strtok(NULL, "\n")) {
     char key[64], kind[32];
