@@ -98,9 +98,7 @@ static nala_status conv_init(nala_backbone *m, nala_layer *L, nala_conv_shape s,
  * 50x slower, and a sum post-op would need the destination pre-filled with x). */
 static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_conv_shape s, const char *conv_prefix,
                              const char *bn_prefix, int residual, nala_err *err) {
-  char cp[200], bp[200];
-  snprintf(cp, sizeof cp, "%s", conv_prefix);
-  snprintf(bp, sizeof bp, "%s", bn_prefix ? bn_prefix : "");
+  const char *cp = conv_prefix, *bp = bn_prefix;
   int icg = s.ic / s.groups;
   size_t per_oc = (size_t)icg * s.k * s.k;
   float *w = take(ld, key(ld, "%s.weight", cp), 4, s.oc, icg, s.k, s.k);

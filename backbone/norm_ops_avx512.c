@@ -10,14 +10,18 @@ static inline __mmask16 tail_mask(int c, int i) {
   return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
+/* x[i..i+16) (+ x2[i..i+16) when given), masked to the row. */
+static inline __m512 load_row(__mmask16 m, const float *x, const float *x2, int i) {
+  __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+  return x2 ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, x2 + i)) : v;
+}
+
 static void ln_row(const nala_ln *ln, const float *x, const float *x2, const float *gate, float *dst) {
   int c = ln->c;
   __m512 acc = _mm512_setzero_ps();
   for (int i = 0; i < c; i += 16) {
     __mmask16 m = tail_mask(c, i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    if (x2)
-      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, x2 + i));
+    __m512 v = load_row(m, x, x2, i);
     acc = _mm512_add_ps(acc, v);
   }
   float mean = _mm512_reduce_add_ps(acc) / (float)c;
@@ -25,9 +29,7 @@ static void ln_row(const nala_ln *ln, const float *x, const float *x2, const flo
   __m512 accv = _mm512_setzero_ps();
   for (int i = 0; i < c; i += 16) {
     __mmask16 m = tail_mask(c, i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    if (x2)
-      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, x2 + i));
+    __m512 v = load_row(m, x, x2, i);
     __m512 d = _mm512_maskz_sub_ps(m, v, vmean);
     accv = _mm512_fmadd_ps(d, d, accv);
   }
@@ -35,9 +37,7 @@ static void ln_row(const nala_ln *ln, const float *x, const float *x2, const flo
   __m512 rstd = _mm512_set1_ps(1.0f / __builtin_sqrtf(var + ln->eps));
   for (int i = 0; i < c; i += 16) {
     __mmask16 m = tail_mask(c, i);
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    if (x2)
-      v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, x2 + i));
+    __m512 v = load_row(m, x, x2, i);
     __m512 y = _mm512_mul_ps(_mm512_sub_ps(v, vmean), rstd);
     y = _mm512_fmadd_ps(y, _mm512_maskz_loadu_ps(m, ln->gamma + i), _mm512_maskz_loadu_ps(m, ln->beta + i));
     if (gate)
