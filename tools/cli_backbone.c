@@ -5,6 +5,7 @@
 
 #include "nala/backbone.h"
 #include "nala/image_io.h"
+#include "nala/preprocess.h"
 #include "nala/safetensors.h"
 #include "tools/cli.h"
 #include "tools/cli_model.h"
@@ -56,17 +57,19 @@ static float *load_input(const char *path, int *h, int *w) {
     fprintf(stderr, "nala: %s\n", err.msg);
     return NULL;
   }
-  static const float mean[3] = {123.675f, 116.28f, 103.53f}, stdv[3] = {58.395f, 57.12f, 57.375f};
-  *h = img.h, *w = img.w;
-  size_t hw = (size_t)img.h * img.w;
-  float *x = malloc(3 * hw * sizeof(float));
-  if (x)
-    for (int y = 0; y < img.h; y++)
-      for (int xx = 0; xx < img.w; xx++)
-        for (int c = 0; c < 3; c++)
-          x[c * hw + (size_t)y * img.w + xx] = ((float)img.data[y * img.stride + xx * 3 + c] - mean[c]) / stdv[c];
-  else
-    fprintf(stderr, "nala: out of memory\n");
+  /* mmdet's normalisation (RGB, ImageNet mean/std) without its resize and padding. */
+  nala_preprocess_cfg pp = nala_preprocess_mmdet_coco();
+  pp.no_resize = 1;
+  pp.pad_divisor = 0;
+  pp.layout = NALA_NCHW;
+  nala_preprocessed t;
+  float *x = NULL;
+  if (nala_preprocess(&pp, &img, &t, &err) == NALA_OK) {
+    x = t.data; /* ownership moves to the caller (freed with free) */
+    *h = t.h, *w = t.w;
+  } else {
+    fprintf(stderr, "nala: %s\n", err.msg);
+  }
   nala_image_free(&img);
   return x;
 }
