@@ -317,13 +317,15 @@ nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *wei
     if (cfg->out_indices[i] > m->last_stage)
       m->last_stage = cfg->out_indices[i];
   }
-  m->isa = (opts && opts->force_ref) ? NALA_ISA_REF : nala_isa_detect();
+  nala_status st = nala_isa_resolve(opts ? opts->isa : NALA_ISA_AUTO, &m->isa, err);
+  if (st) {
+    free(m);
+    return st;
+  }
   m->attn_linear = nala_attn_linear_for(m->isa);
   m->attn_softmax = nala_attn_softmax_for(m->isa);
-  m->norm.ln = m->isa == NALA_ISA_AVX512 ? nala_ln_avx512 : nala_ln_ref;
-  m->norm.ln_gate = m->isa == NALA_ISA_AVX512 ? nala_ln_gate_avx512 : nala_ln_gate_ref;
+  m->norm = nala_norm_kernels_for(m->isa);
 
-  nala_status st;
   dnnl_status_t ds = dnnl_engine_create(&m->engine, dnnl_cpu, 0);
   if (ds != dnnl_success) {
     st = nala_dnnl_status(ds, "dnnl_engine_create", err);
@@ -346,3 +348,5 @@ fail:
 }
 
 const nala_backbone_cfg *nala_backbone_config(const nala_backbone *m) { return &m->cfg; }
+
+nala_isa nala_backbone_isa(const nala_backbone *model) { return model->isa; }

@@ -34,3 +34,15 @@ void nala_ln_gate_ref(const nala_ln *ln, const float *a, const float *b, int ld_
   for (int r = 0; r < rows; r++)
     ln_row(ln, a + (size_t)r * ld_ab, b + (size_t)r * ld_ab, gate + (size_t)r * ld_gate, dst + (size_t)r * ld_dst);
 }
+
+nala_norm_kernels nala_norm_kernels_for(nala_isa isa) {
+  nala_norm_kernels k = {nala_ln_ref, nala_ln_gate_ref};
+#if NALA_X86_TIERS
+  if (isa == NALA_ISA_AVX512)
+    k = (nala_norm_kernels){nala_ln_avx512, nala_ln_gate_avx512};
+  else if (isa == NALA_ISA_AVX2)
+    k = (nala_norm_kernels){nala_ln_avx2, nala_ln_gate_avx2};
+#endif
+  (void)isa;
+  return k;
+}

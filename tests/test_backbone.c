@@ -86,13 +86,13 @@ static void fixture_close(fixture *fx) {
   free(fx->input);
 }
 
-static nala_backbone *build(const nala_backbone_cfg *cfg, uint64_t seed, int force_ref) {
+static nala_backbone *build(const nala_backbone_cfg *cfg, uint64_t seed, nala_isa isa) {
   nala_err err;
   nala_err_clear(&err);
   nala_weights *w = NULL;
   ck_assert_int_eq(nala_weights_seeded(seed, &w, &err), NALA_OK);
   nala_backbone *m = NULL;
-  nala_backbone_opts opts = {.force_ref = force_ref};
+  nala_backbone_opts opts = {.isa = isa};
   nala_status st = nala_backbone_create(cfg, w, &opts, &m, &err);
   nala_weights_close(w);
   ck_assert_msg(st == NALA_OK, "create: %s", err.msg);
@@ -129,14 +129,15 @@ static double compare_levels(const char *label, fixture *fx, nala_backbone_ctx *
   return worst;
 }
 
-static void run_case(int case_index, int force_ref) {
-  if (!force_ref && nala_isa_detect() != NALA_ISA_AVX512) {
-    printf("%s: no AVX-512 on this CPU, fast path skipped\n", cases[case_index]);
+/* One fixture on one kernel tier; a tier this CPU lacks is skipped with a line saying so. */
+static void run_case(int case_index, nala_isa isa) {
+  if (!nala_isa_supported(isa)) {
+    printf("%s: %s not on this CPU, skipped\n", cases[case_index], nala_isa_name(isa));
     return;
   }
   fixture fx;
   fixture_open(cases[case_index], &fx);
-  nala_backbone *m = build(&fx.cfg, fx.seed, force_ref);
+  nala_backbone *m = build(&fx.cfg, fx.seed, isa);
   nala_err err;
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;
@@ -144,17 +145,20 @@ static void run_case(int case_index, int force_ref) {
   ck_assert_msg(nala_backbone_plan(ctx, fx.h, fx.w, &err) == NALA_OK, "%s", err.msg);
   ck_assert_msg(nala_backbone_forward(ctx, fx.input, &err) == NALA_OK, "%s", err.msg);
   char label[96];
-  snprintf(label, sizeof label, "%s [%s]", cases[case_index], force_ref ? "ref" : "avx512");
+  snprintf(label, sizeof label, "%s [%s]", cases[case_index], nala_isa_name(isa));
   compare_levels(label, &fx, ctx);
   nala_backbone_ctx_free(ctx);
   nala_backbone_free(m);
   fixture_close(&fx);
 }
 
-START_TEST(fixture_fast_path) { run_case(_i, 0); }
+START_TEST(fixture_avx512_path) { run_case(_i, NALA_ISA_AVX512); }
 END_TEST
 
-START_TEST(fixture_reference_path) { run_case(_i, 1); }
+START_TEST(fixture_avx2_path) { run_case(_i, NALA_ISA_AVX2); }
+END_TEST
+
+START_TEST(fixture_reference_path) { run_case(_i, NALA_ISA_REF); }
 END_TEST
 
 typedef struct thread_job {
@@ -186,8 +190,8 @@ static void *thread_run(void *arg) {
 START_TEST(two_threads_share_a_model) {
   fixture fx;
   fixture_open("xt_200x328_llvv", &fx);
-  nala_backbone *models[2] = {build(&fx.cfg, fx.seed, 0), NULL};
-  models[1] = _i ? build(&fx.cfg, fx.seed, 0) : models[0];
+  nala_backbone *models[2] = {build(&fx.cfg, fx.seed, NALA_ISA_AUTO), NULL};
+  models[1] = _i ? build(&fx.cfg, fx.seed, NALA_ISA_AUTO) : models[0];
   size_t n = (size_t)32 * 50 * 82;
   thread_job jobs[2];
   pthread_t tid[2];
@@ -220,7 +224,7 @@ END_TEST
 START_TEST(caller_workspace_and_replan) {
   fixture fx;
   fixture_open("xt_200x328_llvv", &fx);
-  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  nala_backbone *m = build(&fx.cfg, fx.seed, NALA_ISA_AUTO);
   nala_err err;
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;
@@ -263,7 +267,7 @@ START_TEST(out_indices_subset) {
   fixture_open("xt_224x224_llvv", &fx);
   fx.cfg.n_out = 2;
   fx.cfg.out_indices[0] = 0, fx.cfg.out_indices[1] = 1;
-  nala_backbone *m = build(&fx.cfg, fx.seed, 0);
+  nala_backbone *m = build(&fx.cfg, fx.seed, NALA_ISA_AUTO);
   nala_err err;
   nala_backbone_ctx *ctx = NULL;
   ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
@@ -304,14 +308,21 @@ START_TEST(converted_checkpoint_matches) {
   nala_err err;
   nala_err_clear(&err);
   nala_backbone *m = NULL;
-  nala_backbone_opts opts = {.force_ref = _i};
+  static const nala_isa tiers[] = {NALA_ISA_REF, NALA_ISA_AVX2, NALA_ISA_AVX512};
+  if (!nala_isa_supported(tiers[_i])) {
+    printf("tiny converted: %s not on this CPU, skipped\n", nala_isa_name(tiers[_i]));
+    return;
+  }
+  nala_backbone_opts opts = {.isa = tiers[_i]};
   ck_assert_msg(nala_backbone_create(&fx.cfg, w, &opts, &m, &err) == NALA_OK, "%s", err.msg);
   nala_weights_close(w);
   nala_backbone_ctx *ctx = NULL;
   ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
   ck_assert_int_eq(nala_backbone_plan(ctx, fx.h, fx.w, &err), NALA_OK);
   ck_assert_int_eq(nala_backbone_forward(ctx, fx.input, &err), NALA_OK);
-  compare_levels(_i ? "tiny converted [ref]" : "tiny converted [avx512]", &fx, ctx);
+  char label[64];
+  snprintf(label, sizeof label, "tiny converted [%s]", nala_isa_name(tiers[_i]));
+  compare_levels(label, &fx, ctx);
   nala_backbone_ctx_free(ctx);
   nala_backbone_free(m);
   fixture_close(&fx);
@@ -364,7 +375,7 @@ START_TEST(no_reference_primitives_at_any_size) {
     nala_backbone_cfg cfg;
     nala_err err;
     ck_assert_int_eq(nala_backbone_cfg_preset(variants[v], &cfg, &err), NALA_OK);
-    nala_backbone *m = build(&cfg, 0, 0);
+    nala_backbone *m = build(&cfg, 0, NALA_ISA_AUTO);
     nala_backbone_ctx *ctx = NULL;
     ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx, &err), NALA_OK);
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -402,8 +413,9 @@ int main(void) {
   Suite *s = suite_create("backbone");
   TCase *tc = tcase_create("fixtures");
   int n_cases = (int)(sizeof cases / sizeof *cases);
-  tcase_add_loop_test(tc, fixture_fast_path, 0, n_cases);
-  /* The plain-C path on the XT cases only: its kernels are checked one by one against the AVX-512
+  tcase_add_loop_test(tc, fixture_avx512_path, 0, n_cases);
+  tcase_add_loop_test(tc, fixture_avx2_path, 0, n_cases);
+  /* The plain-C path on the XT cases only: its kernels are checked one by one against the SIMD
    * ones in test_attention and test_norm_ops, and the T cases would only add minutes under ASan. */
   tcase_add_loop_test(tc, fixture_reference_path, 0, 3);
   suite_add_tcase(s, tc);
@@ -413,7 +425,7 @@ int main(void) {
   tcase_add_test(rt, caller_workspace_and_replan);
   tcase_add_test(rt, out_indices_subset);
   tcase_add_test(rt, wrong_config_for_weights_is_reported);
-  tcase_add_loop_test(rt, converted_checkpoint_matches, 0, 2);
+  tcase_add_loop_test(rt, converted_checkpoint_matches, 0, 3);
   tcase_add_test(rt, missing_and_unexpected_keys_are_named);
   suite_add_tcase(s, rt);
   return nala_run_suite(s);

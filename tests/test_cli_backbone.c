@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nala/isa.h"
 #include "nala/safetensors.h"
 #include "tests/support/compare.h"
 #include "tests/support/cli.h"
@@ -142,6 +143,58 @@ START_TEST(bad_data_exit_1) {
 }
 END_TEST
 
+/* NALA_ISA=<tier>: runs and says so where the CPU has the tier (the dump still matches PyTorch),
+ * else exit 1 naming what the CPU lacks and no file written; an unknown tier is refused by name. Run
+ * under NALA_MAX_ISA=avx2 (the *_as_avx2 ctest entry) the avx512 row takes the refusal path here. */
+START_TEST(isa_choice_is_reported_or_refused) {
+  static const char *const tiers[] = {"ref", "avx2", "avx512"};
+  static const nala_isa ids[] = {NALA_ISA_REF, NALA_ISA_AVX2, NALA_ISA_AVX512};
+  char args[2048], out[256], fixture[1024];
+  snprintf(out, sizeof out, "/tmp/nala_cli_isa_%d.safetensors", (int)getpid());
+  snprintf(fixture, sizeof fixture, "%s/backbone/xt_224x224_llvv.safetensors", NALA_FIXTURES);
+  snprintf(args, sizeof args, "backbone --model nalaformer_xt --attn l,l,v,v --input %s --dump %s --threads 2",
+           fixture, out);
+  for (int t = 0; t < 3; t++) {
+    setenv("NALA_ISA", tiers[t], 1);
+    unlink(out);
+    char *so = NULL, *se = NULL;
+    int rc = nala_run_cli(args, &so, &se);
+    unsetenv("NALA_ISA");
+    char want[96];
+    if (nala_isa_supported(ids[t])) {
+      ck_assert_msg(rc == 0, "NALA_ISA=%s: exit %d: %s", tiers[t], rc, se);
+      snprintf(want, sizeof want, "kernels: tier %s on ", tiers[t]);
+      ck_assert_msg(strstr(so, want) != NULL, "stdout lacks \"%s\": %s", want, so);
+      nala_err err;
+      nala_st_file *got = NULL, *ref = NULL;
+      ck_assert_int_eq(nala_st_open(out, &got, &err), NALA_OK);
+      ck_assert_int_eq(nala_st_open(fixture, &ref, &err), NALA_OK);
+      const nala_st_tensor *g = nala_st_find(got, "out3"), *w = nala_st_find(ref, "out3");
+      ck_assert(g && w && nala_st_numel(g) == nala_st_numel(w));
+      nala_cmp r = nala_compare_f32(tiers[t], g->data, w->data, nala_st_numel(w), 1e-3, 1e-3);
+      ck_assert(r.rel_l2 < 2e-5);
+      nala_st_close(got), nala_st_close(ref);
+    } else {
+      printf("%s: not on this CPU; checking the refusal\n", tiers[t]);
+      ck_assert_int_eq(rc, 1);
+      snprintf(want, sizeof want, "NALA_ISA=%s: this CPU has no ", tiers[t]);
+      ck_assert_msg(strstr(se, want) != NULL, "stderr lacks \"%s\": %s", want, se);
+      ck_assert_msg(access(out, F_OK) != 0, "%s written although the run was refused", out);
+    }
+    free(so), free(se);
+  }
+  unlink(out);
+  setenv("NALA_ISA", "sse9", 1);
+  ck_assert_int_eq(run(args), 1);
+  unsetenv("NALA_ISA");
+  stderr_contains("NALA_ISA=sse9");
+  ck_assert_int_eq(access(out, F_OK), -1);
+  snprintf(args, sizeof args, "backbone --model nalaformer_xt --isa sse9 --input %s --dump %s", fixture, out);
+  ck_assert_int_eq(run(args), 2);
+  stderr_contains("'sse9'");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cli_backbone");
   TCase *tc = tcase_create("cli");
@@ -150,6 +203,7 @@ int main(void) {
   tcase_add_test(tc, config_file_selects_the_backbone);
   tcase_add_test(tc, bad_arguments_exit_2);
   tcase_add_test(tc, bad_data_exit_1);
+  tcase_add_test(tc, isa_choice_is_reported_or_refused);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }

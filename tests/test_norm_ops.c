@@ -53,16 +53,18 @@ static void check_width(int c, int with_gate) {
   nala_ln ln = {c, with_gate ? 1e-5f : 1e-6f, gamma, beta};
   ln_oracle(&ln, a, with_gate ? b : NULL, with_gate ? g : NULL, want, rows, c);
   char label[64];
-  for (int isa = 0; isa < 2; isa++) {
-    if (isa == 1 && nala_isa_detect() != NALA_ISA_AVX512) {
-      printf("norm_ops: AVX-512 not available, skipped\n");
+  static const nala_isa tiers[] = {NALA_ISA_REF, NALA_ISA_AVX2, NALA_ISA_AVX512};
+  for (int t = 0; t < 3; t++) {
+    if (!nala_isa_supported(tiers[t])) {
+      printf("norm_ops: %s not on this CPU, skipped\n", nala_isa_name(tiers[t]));
       continue;
     }
+    nala_norm_kernels k = nala_norm_kernels_for(tiers[t]);
     if (with_gate)
-      (isa ? nala_ln_gate_avx512 : nala_ln_gate_ref)(&ln, a, b, c, g, c, got, c, rows, 2);
+      k.ln_gate(&ln, a, b, c, g, c, got, c, rows, 2);
     else
-      (isa ? nala_ln_avx512 : nala_ln_ref)(&ln, a, c, got, c, rows, 2);
-    snprintf(label, sizeof label, "%s c=%d %s", with_gate ? "ln_gate" : "ln", c, isa ? "avx512" : "ref");
+      k.ln(&ln, a, c, got, c, rows, 2);
+    snprintf(label, sizeof label, "%s c=%d %s", with_gate ? "ln_gate" : "ln", c, nala_isa_name(tiers[t]));
     nala_cmp r = nala_compare_f32(label, got, want, n, 1e-5, 1e-5);
     /* float32 statistics over <= 640 values: a few ulp of the normalised value. */
     ck_assert_msg(r.rel_l2 < 1e-6 && r.max_abs < 1e-5, "%s: rel_l2 %g max_abs %g", label, r.rel_l2, r.max_abs);

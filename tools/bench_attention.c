@@ -15,7 +15,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala bench attention [--kind linear|softmax|both] [--tokens N] [--dim D] [--heads H]\n"
-          "                            [--threads T] [--runs R] [--isa auto|ref|avx512]\n"
+          "                            [--threads T] [--runs R] [--isa auto|ref|avx2|avx512]\n"
           "Times NaLa linear and/or softmax attention on an HxW map of N tokens (H*W = N, H the\n"
           "largest divisor <= sqrt N). Defaults: both, N 4096, D 64, H 1, T 1, R 5, auto.\n"
           "GFLOP/s counts 8*D^2 per token and head (KtV and Q kv) for linear, 4*N*D per token and\n"
@@ -154,7 +154,7 @@ static int bench_kind(bench_inputs *in, int softmax, nala_isa isa, int threads, 
 int nala_bench_attention(int argc, char **argv) {
   const char *kind = "both";
   int N = 4096, d = 64, heads = 1, threads = 1, runs = 5;
-  nala_isa isa = nala_isa_detect();
+  nala_isa want = NALA_ISA_AUTO, isa;
   for (int i = 1; i < argc; i++) {
     const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int ok = 1;
@@ -177,16 +177,7 @@ int nala_bench_attention(int argc, char **argv) {
     } else if (!strcmp(opt, "--runs")) {
       ok = parse_int(val, 1, 100000, &runs);
     } else if (!strcmp(opt, "--isa")) {
-      ok = 1;
-      if (!strcmp(val, "ref"))
-        isa = NALA_ISA_REF;
-      else if (!strcmp(val, "avx512") && nala_isa_has_avx512())
-        isa = NALA_ISA_AVX512;
-      else if (!strcmp(val, "avx512")) {
-        fprintf(stderr, "nala bench attention: --isa avx512: this CPU has no AVX-512\n");
-        return NALA_EXIT_RUNTIME;
-      } else if (strcmp(val, "auto"))
-        ok = 0;
+      ok = !nala_isa_parse(val, &want, NULL);
     } else {
       ok = 0;
     }
@@ -198,6 +189,13 @@ int nala_bench_attention(int argc, char **argv) {
     }
     i++;
   }
+  nala_err err;
+  if (nala_isa_resolve(want, &isa, &err)) {
+    fprintf(stderr, "nala bench attention: %s\n", err.msg);
+    return NALA_EXIT_RUNTIME;
+  }
+  char cpu[128];
+  printf("kernels: tier %s on %s\n", nala_isa_name(isa), nala_cpu_name(cpu, sizeof cpu));
   bench_inputs in;
   if (!inputs_init(&in, N, heads, d)) {
     fprintf(stderr, "nala bench attention: out of memory for N=%d heads=%d dim=%d inputs\n", N, heads, d);

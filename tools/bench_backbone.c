@@ -11,7 +11,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: nala bench backbone --model M --size HxW [--threads N] [--runs R] [--warmup K] [--profile]\n"
           "prints median latency, GFLOP/s (2 x multiply-adds of convs, linears and attention products)\n"
-          "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z>\n%s",
+          "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z> isa=<tier>\n%s",
           cli_model_usage());
 }
 
@@ -74,6 +74,7 @@ int nala_bench_backbone(int argc, char **argv) {
   nala_backbone_ctx *ctx = NULL;
   int rc = NALA_EXIT_RUNTIME;
   double median = 0, plan_ms = 0;
+  cli_print_tier(m);
   if (!cli_timed_run(m, o.threads, h, w, warmup, runs, &ctx, &plan_ms, &median)) {
     double gflop = 2e-9 * nala_backbone_macs(nala_backbone_config(m), h, w);
     size_t ws = 0;
@@ -85,7 +86,8 @@ int nala_bench_backbone(int argc, char **argv) {
            rss);
     if (profile)
       print_profile(ctx);
-    printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflop / (median * 1e-3), rss);
+    printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f isa=%s\n", median, gflop / (median * 1e-3), rss,
+           nala_isa_name(nala_backbone_isa(m)));
     rc = NALA_EXIT_OK;
   }
   nala_backbone_ctx_free(ctx);

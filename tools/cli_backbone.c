@@ -140,6 +140,7 @@ int nala_cli_backbone(int argc, char **argv) {
   nala_backbone *m = cli_model_build(&o, &usage_error);
   if (!m)
     return usage_error ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
+  cli_print_tier(m);
   float *x = load_input(input, &h, &w);
   int rc = NALA_EXIT_RUNTIME;
   nala_backbone_ctx *ctx = NULL;

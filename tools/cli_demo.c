@@ -33,6 +33,7 @@ int nala_cli_demo(int argc, char **argv) {
   const nala_backbone_cfg *cfg = nala_backbone_config(m);
   printf("NaLaFormer-%s, seeded weights (seed %llu), attention %s|%s|%s|%s, input %dx%d generated\n", cfg->variant,
          (unsigned long long)o.seed, cfg->attn[0], cfg->attn[1], cfg->attn[2], cfg->attn[3], h, w);
+  cli_print_tier(m);
   nala_err err;
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;

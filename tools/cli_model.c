@@ -11,14 +11,14 @@
 
 int cli_model_arg(cli_model_opts *o, int argc, char **argv, int *i) {
   static const char *const names[] = {"--model", "--attn", "--weights", "--seed", "--threads", "--out-indices",
-                                      "--config"};
+                                      "--config", "--isa"};
   const char *a = argv[*i];
   if (!strcmp(a, "--ref")) {
-    o->force_ref = 1;
+    o->isa = NALA_ISA_REF;
     return 1;
   }
   int which = -1;
-  for (int k = 0; k < 7; k++)
+  for (int k = 0; k < 8; k++)
     if (!strcmp(a, names[k]))
       which = k;
   if (which < 0)
@@ -36,6 +36,14 @@ int cli_model_arg(cli_model_opts *o, int argc, char **argv, int *i) {
   case 4: o->threads = atoi(v); break;
   case 5: o->out_indices = v; break;
   case 6: o->config = v; break;
+  case 7: {
+    nala_err err;
+    if (nala_isa_parse(v, &o->isa, &err)) {
+      fprintf(stderr, "nala: --isa: %s\n", err.msg);
+      return -1;
+    }
+    break;
+  }
   }
   return 1;
 }
@@ -48,7 +56,9 @@ const char *cli_model_usage(void) {
          "  --seed S                        seed of the random weights (default 0)\n"
          "  --out-indices 0,1,2,3           pyramid levels to compute\n"
          "  --threads N                     OpenMP threads (default: all cores)\n"
-         "  --ref                           plain-C kernels instead of AVX-512\n";
+         "  --isa auto|ref|avx2|avx512      kernel tier (default auto: NALA_ISA if set, else the best\n"
+         "                                  this CPU has; a tier the CPU lacks is an error)\n"
+         "  --ref                           same as --isa ref\n";
 }
 
 static int parse_out_indices(const char *s, nala_backbone_cfg *cfg) {
@@ -105,7 +115,7 @@ nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error) {
   nala_weights *w = NULL;
   nala_status st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(o->seed, &w, &err);
   nala_backbone *m = NULL;
-  nala_backbone_opts opts = {.force_ref = o->force_ref};
+  nala_backbone_opts opts = {.isa = o->isa};
   if (!st)
     st = nala_backbone_create(&cfg, w, &opts, &m, &err);
   nala_weights_close(w);
@@ -114,6 +124,11 @@ nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error) {
     return NULL;
   }
   return m;
+}
+
+void cli_print_tier(const nala_backbone *m) {
+  char cpu[128];
+  printf("kernels: tier %s on %s\n", nala_isa_name(nala_backbone_isa(m)), nala_cpu_name(cpu, sizeof cpu));
 }
 
 int cli_parse_size(const char *s, int *h, int *w) {

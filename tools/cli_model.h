@@ -14,7 +14,7 @@ typedef struct cli_model_opts {
   const char *out_indices;
   uint64_t seed;
   int threads;
-  int force_ref;
+  nala_isa isa;        /* --isa (AUTO unless given) */
 } cli_model_opts;
 
 /* Consumes one model option at argv[*i] (advancing *i past its value); returns 1 if it was one,
@@ -27,6 +27,9 @@ const char *cli_model_usage(void);
 /* Builds the model described by o; prints the error and returns NULL on failure. usage_error is set
  * when the failure came from the options rather than the data (exit code 2 vs 1). */
 nala_backbone *cli_model_build(const cli_model_opts *o, int *usage_error);
+
+/* Prints "kernels: tier <t> on <CPU model>" for the run reports (and which oneDNN cap applies). */
+void cli_print_tier(const nala_backbone *m);
 
 /* Parses "HxW". */
 int cli_parse_size(const char *s, int *h, int *w);

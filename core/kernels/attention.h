@@ -1,5 +1,7 @@
-/* Attention kernels of the NaLaFormer blocks, one plain-C reference and one AVX-512 version
- * of each, picked once at model creation (nala_isa_detect + nala_attn_*_for).
+/* Attention kernels of the NaLaFormer blocks: a plain-C reference and AVX2 and AVX-512 versions of
+ * each, picked once at model creation (nala_isa_resolve + nala_attn_*_for). A tier's function may
+ * only be called where nala_isa_supported(tier) holds: its prologue alone may use the tier's
+ * instructions.
  *
  * Layout (token-major, tokens n = y*W + x of an H x W map, N = H*W, C = heads*d):
  *   q, k: rows of length ld_qk, head h at columns [h*d, (h+1)*d); v likewise with ld_v;
@@ -34,6 +36,7 @@
 
 #include <stddef.h>
 
+#include "nala/isa.h"
 #include "nala/status.h"
 
 typedef struct nala_rope {
@@ -47,7 +50,7 @@ typedef struct nala_attn_args {
   int ld_qk, ld_v;
   float *out;
   int ld_out;
-  int N, heads, d;              /* d % 4 == 0; the AVX-512 kernels serve d in {32, 64, 96, 128}
+  int N, heads, d;              /* d % 4 == 0; the SIMD kernels serve d in {32, 64, 96, 128}
                                    (official configs: 32, 64, 96) and fall back to the reference
                                    for other d */
   const nala_rope *rope;        /* rope->H * rope->W == N, rope->d == d */
@@ -60,8 +63,6 @@ typedef struct nala_attn_args {
                                    with NALA_E_NOMEM instead of running with a short workspace */
 } nala_attn_args;
 
-typedef enum nala_isa { NALA_ISA_REF = 0, NALA_ISA_AVX512 = 1 } nala_isa;
-
 /* Kernels return NALA_E_ARG (message in a->err) for NULL pointers, d not a multiple of 4,
  * strides shorter than heads*d, or RoPE tables whose H*W or d disagree, NALA_E_NOMEM when a
  * nonzero ws_floats is below the kernel's need; otherwise NALA_OK. */
@@ -71,32 +72,23 @@ typedef nala_status (*nala_attn_fn)(const nala_attn_args *a);
  * The reference accumulates kv and kmean in double; the AVX-512 one sums 64-token blocks in fp32
  * registers and adds the blocks into double. */
 nala_status nala_attn_linear_ref(const nala_attn_args *a);
+nala_status nala_attn_linear_avx2(const nala_attn_args *a);
 nala_status nala_attn_linear_avx512(const nala_attn_args *a);
-/* Workspace floats for either linear kernel (ref and AVX-512 share the size). */
+/* Workspace floats for any linear kernel (every tier shares the size). */
 size_t nala_attn_linear_ws_floats(int N, int heads, int d, int nthreads);
 
 /* Softmax attention with RoPE on q, k and scale d^-0.5 (VanillaSelfAttention), never N x N.
  * The reference computes scores, exponentials and sums in double. */
 nala_status nala_attn_softmax_ref(const nala_attn_args *a);
+nala_status nala_attn_softmax_avx2(const nala_attn_args *a);
 nala_status nala_attn_softmax_avx512(const nala_attn_args *a);
-/* Workspace floats for either softmax kernel: O(heads*N*d + nthreads*(N + block sizes)). */
+/* Workspace floats for any softmax kernel: O(heads*N*d + nthreads*(N + block sizes)). */
 size_t nala_attn_softmax_ws_floats(int N, int heads, int d, int nthreads);
 
 /* Checks a's pointers, sizes and RoPE tables (what the kernels check before running). */
 nala_status nala_attn_args_check(const nala_attn_args *a, const char *kernel);
 
-/* Best ISA of this CPU (AVX-512 F/DQ/BW/VL with OS-enabled ZMM state), unless the environment
- * variable NALA_ISA=ref|avx512 forces one (read at each call; avx512 on a CPU without it gives
- * ref; other values are ignored). */
-nala_isa nala_isa_detect(void);
-
-/* 1 when this CPU and OS can run the AVX-512 kernels. */
-int nala_isa_has_avx512(void);
-
-/* Name of an ISA ("ref", "avx512"). */
-const char *nala_isa_name(nala_isa isa);
-
-/* Kernel of an ISA. */
+/* Kernel of a tier (ref for AUTO and for every tier off x86-64). */
 nala_attn_fn nala_attn_linear_for(nala_isa isa);
 nala_attn_fn nala_attn_softmax_for(nala_isa isa);
 

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "nala/config.h"
+#include "nala/isa.h"
 #include "nala/status.h"
 #include "nala/weights.h"
 
@@ -44,7 +45,8 @@ typedef struct nala_feature {
 
 /* Options beyond the config (zero-initialise for defaults). */
 typedef struct nala_backbone_opts {
-  int force_ref; /* 1: plain-C attention/norm kernels even on AVX-512 CPUs (also NALA_ISA=ref) */
+  nala_isa isa; /* tier of the attention/LayerNorm kernels (nala/isa.h); AUTO (0): NALA_ISA, else the
+                   best the CPU has; a tier the CPU lacks makes create fail with NALA_E_UNSUPPORTED */
 } nala_backbone_opts;
 
 /* Builds the model from cfg and weights (keys "backbone.*"; every missing, unexpected, wrong-shape or
@@ -54,6 +56,9 @@ nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *wei
 
 /* Frees a model; every context made from it must be freed first. NULL is a no-op. */
 void nala_backbone_free(nala_backbone *model);
+
+/* Kernel tier the model runs (never AUTO). */
+nala_isa nala_backbone_isa(const nala_backbone *model);
 
 /* The config the model was built with. */
 const nala_backbone_cfg *nala_backbone_config(const nala_backbone *model);

@@ -47,6 +47,7 @@
 #include "nala/config.h"
 #include "nala/dataset.h"
 #include "nala/image_io.h"
+#include "nala/isa.h"
 #include "nala/preprocess.h"
 #include "nala/rle.h"
 #include "nala/safetensors.h"
