@@ -10,6 +10,8 @@ JOBS=$(nproc)
 
 deps() {
   local pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev check libopencv-dev libpng-dev)
+  # qemu's user-mode emulator runs the kernel suites on an emulated AVX2-only Zen 3 (tests/CMakeLists.txt)
+  if [ "${1:-}" = test ]; then pkgs+=(qemu-user); fi
   if [ "${1:-}" = bench ]; then pkgs+=(python3 python3-torch python3-numpy python3-opencv time libopenblas0-openmp); fi  # Debian torch on netlib BLAS is ~16x slower
   local missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -30,7 +32,7 @@ case "${1:-}" in
   build) deps; build Release build ;;
   demo) deps; build Release build; ./build/nala demo ;;
   test)
-    deps
+    deps test
     build Release build
     build asan build-asan
     (cd build && ctest --output-on-failure -j "$JOBS")

@@ -414,7 +414,10 @@ int main(void) {
   TCase *tc = tcase_create("fixtures");
   int n_cases = (int)(sizeof cases / sizeof *cases);
   tcase_add_loop_test(tc, fixture_avx512_path, 0, n_cases);
-  tcase_add_loop_test(tc, fixture_avx2_path, 0, n_cases);
+  /* its own case so that the emulated-Zen 3 run (tests/CMakeLists.txt) can pick it alone */
+  TCase *avx2 = tcase_create("fixtures_avx2");
+  tcase_add_loop_test(avx2, fixture_avx2_path, 0, n_cases);
+  suite_add_tcase(s, avx2);
   /* The plain-C path on the XT cases only: its kernels are checked one by one against the SIMD
    * ones in test_attention and test_norm_ops, and the T cases would only add minutes under ASan. */
   tcase_add_loop_test(tc, fixture_reference_path, 0, 3);
