@@ -83,8 +83,7 @@ const char *nala_cpu_name(char *buf, size_t n) {
 }
 #else
 static const char *tier_missing(nala_isa isa) {
-  (void)isa;
-  return "an x86-64 CPU";
+  return isa == NALA_ISA_AVX512 ? "AVX-512F (not an x86-64 CPU)" : "AVX2 (not an x86-64 CPU)";
 }
 
 const char *nala_cpu_name(char *buf, size_t n) {
