@@ -302,17 +302,17 @@ static nala_weights *tiny_weights(void) {
 
 /* The real loading path: a checkpoint converted by tools/convert_checkpoint.py (F16 storage). */
 START_TEST(converted_checkpoint_matches) {
+  static const nala_isa tiers[] = {NALA_ISA_REF, NALA_ISA_AVX2, NALA_ISA_AVX512};
+  if (!nala_isa_supported(tiers[_i])) {
+    printf("tiny converted: %s not on this CPU, skipped\n", nala_isa_name(tiers[_i]));
+    return;
+  }
   fixture fx;
   fixture_open("tiny_45x61_llvv", &fx);
   nala_weights *w = tiny_weights();
   nala_err err;
   nala_err_clear(&err);
   nala_backbone *m = NULL;
-  static const nala_isa tiers[] = {NALA_ISA_REF, NALA_ISA_AVX2, NALA_ISA_AVX512};
-  if (!nala_isa_supported(tiers[_i])) {
-    printf("tiny converted: %s not on this CPU, skipped\n", nala_isa_name(tiers[_i]));
-    return;
-  }
   nala_backbone_opts opts = {.isa = tiers[_i]};
   ck_assert_msg(nala_backbone_create(&fx.cfg, w, &opts, &m, &err) == NALA_OK, "%s", err.msg);
   nala_weights_close(w);
