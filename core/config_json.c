@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/config_internal.h"
+#include "core/file_read.h"
 
 #define MAX_BASE_DEPTH 16
 #define MAX_CONFIG_BYTES (64u << 20)
@@ -65,40 +66,6 @@ static void normalize_path(char *path) {
   snprintf(path, cap, "%s", out); /* never longer than the input */
 }
 
-static nala_status read_text(const char *path, char **out, size_t *out_len, nala_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return nala_fail(err, NALA_E_IO, "cannot open: %s", strerror(errno));
-  char *text = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *grown = cap > MAX_CONFIG_BYTES ? NULL : realloc(text, cap);
-      if (!grown) {
-        free(text);
-        fclose(f);
-        return nala_fail(err, NALA_E_FORMAT, "config larger than %u bytes", MAX_CONFIG_BYTES);
-      }
-      text = grown;
-    }
-    size_t got = fread(text + len, 1, cap - len - 1, f);
-    len += got;
-    if (got == 0)
-      break;
-  }
-  int failed = ferror(f), read_errno = errno;
-  fclose(f);
-  if (failed) {
-    free(text);
-    return nala_fail(err, NALA_E_IO, "cannot read: %s", strerror(read_errno));
-  }
-  text[len] = '\0';
-  *out = text;
-  *out_len = len;
-  return NALA_OK;
-}
-
 /* cJSON keeps repeated keys and lookups see only the first: a repeat is an error, not a silent pick. */
 static nala_status check_duplicates(const cJSON *item, char *path, size_t path_len, size_t cap, nala_err *err) {
   int index = 0;
@@ -122,22 +89,38 @@ static nala_status check_duplicates(const cJSON *item, char *path, size_t path_l
 
 /* Parses a file into an object tree; errors carry "line L, column C" of the syntax error. */
 static nala_status parse_file(const char *path, cJSON **out, nala_err *err) {
-  char *text = NULL;
-  size_t len = 0;
-  NALA_CHECK(read_text(path, &text, &len, err));
+  nala_file_bytes file;
+  if (nala_file_read(path, MAX_CONFIG_BYTES, &file, err) != NALA_OK) {
+    /* The caller prefixes the include chain, which names the file: drop the reader's own "path: ". */
+    size_t n = strlen(path);
+    if (err && !strncmp(err->msg, path, n) && !strncmp(err->msg + n, ": ", 2))
+      memmove(err->msg, err->msg + n + 2, strlen(err->msg + n + 2) + 1);
+    return err ? err->status : NALA_E_IO;
+  }
+  const char *text = file.data ? file.data : "";
+  size_t len = file.len;
   const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+  cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  /* Only white space may follow the value (cJSON's require_null_terminated, on a mapped file). */
+  const char *p = end;
+  while (root && p < text + len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  if (root && p < text + len) {
+    cJSON_Delete(root);
+    root = NULL;
+    end = p;
+  }
   if (!root) {
     int line = 1, col = 1;
-    for (const char *p = text; end && p < end && *p; p++)
-      if (*p == '\n')
+    for (const char *q = text; end && q < end && q < text + len && *q; q++)
+      if (*q == '\n')
         line++, col = 1;
       else
         col++;
-    free(text);
+    nala_file_bytes_release(&file);
     return nala_fail(err, NALA_E_FORMAT, "invalid JSON near line %d, column %d", line, col);
   }
-  free(text);
+  nala_file_bytes_release(&file);
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return nala_fail(err, NALA_E_FORMAT, "top level must be a JSON object");

@@ -1,16 +1,14 @@
 /* safetensors writer: header JSON written by hand (cJSON would print large integers in exponent
  * form, which strict readers reject), padded with spaces so the data block starts 8-byte aligned as
- * in the reference implementation, then data in the given order; temp file + fsync + rename.
- * The temporary name is path.tmp.<pid>: two threads of one process must not write the same path. */
-#include <errno.h>
-#include <fcntl.h>
+ * in the reference implementation, then data in the given order, written by nala_write_atomic_parts
+ * (unique temp file + fsync + rename: two threads may write the same path). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/safetensors_util.h"
+#include "nala/atomic_write.h"
 #include "nala/safetensors.h"
 
 typedef struct text_buf {
@@ -130,35 +128,6 @@ static nala_status build_header(const nala_st_tensor *tensors, size_t count, con
   return NALA_OK;
 }
 
-/* After a rename the new directory entry is durable only once the directory is synced; a robot
- * losing power right after a save should find the old file or the new one. Best effort. */
-static void sync_parent_dir(const char *path) {
-  const char *slash = strrchr(path, '/');
-  char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-  if (!dir)
-    return;
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  free(dir);
-}
-
-static int write_all(int fd, const void *data, size_t n) {
-  const char *p = data;
-  while (n) {
-    ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return 0;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 1;
-}
-
 nala_status nala_st_write_meta(const char *path, const nala_st_tensor *tensors, size_t count,
                                const char *const *meta_keys, const char *const *meta_values, size_t n_meta,
                                nala_err *err) {
@@ -170,44 +139,23 @@ nala_status nala_st_write_meta(const char *path, const nala_st_tensor *tensors, 
     free(header.data);
     return nala_err_prefix(err, "%s: ", path);
   }
-  char *tmp_path = malloc(strlen(path) + 32);
-  if (!tmp_path) {
-    free(header.data);
-    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
-  }
-  sprintf(tmp_path, "%s.tmp.%ld", path, (long)getpid());
-  char reason[128];
-  int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    nala_st_errno_text(errno, reason, sizeof reason);
-    status = nala_fail(err, NALA_E_IO, "%s: cannot create %s: %s", path, tmp_path, reason);
+  /* Parts: the 8-byte little-endian header length, the header, then each tensor's data. */
+  unsigned char len_bytes[8];
+  for (int i = 0; i < 8; i++)
+    len_bytes[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
+  const void **parts = malloc((count + 2) * sizeof *parts);
+  size_t *sizes = malloc((count + 2) * sizeof *sizes);
+  if (!parts || !sizes) {
+    status = nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
   } else {
-    unsigned char len_bytes[8];
-    for (int i = 0; i < 8; i++)
-      len_bytes[i] = (unsigned char)((uint64_t)header.len >> (8 * i));
-    int ok = write_all(fd, len_bytes, 8) && write_all(fd, header.data, header.len);
-    for (size_t i = 0; ok && i < count; i++)
-      ok = write_all(fd, tensors[i].data, tensors[i].nbytes);
-    if (ok)
-      ok = fsync(fd) == 0;
-    int saved_errno = errno;
-    if (close(fd) != 0 && ok) {
-      ok = 0;
-      saved_errno = errno;
-    }
-    if (ok && rename(tmp_path, path) != 0) {
-      ok = 0;
-      saved_errno = errno;
-    }
-    if (ok)
-      sync_parent_dir(path);
-    if (!ok) {
-      nala_st_errno_text(saved_errno, reason, sizeof reason);
-      status = nala_fail(err, NALA_E_IO, "%s: write failed (%s); target left untouched", path, reason);
-      unlink(tmp_path);
-    }
+    parts[0] = len_bytes, sizes[0] = 8;
+    parts[1] = header.data, sizes[1] = header.len;
+    for (size_t i = 0; i < count; i++)
+      parts[i + 2] = tensors[i].data, sizes[i + 2] = tensors[i].nbytes;
+    status = nala_write_atomic_parts(path, parts, sizes, count + 2, err);
   }
-  free(tmp_path);
+  free(parts);
+  free(sizes);
   free(header.data);
   return status;
 }

@@ -5,7 +5,10 @@
 // (1) open/read failures carry errno, (2) the pixel limit is checked from the PNG/JPEG header
 // before any decoding, and (3) a truncated JPEG is refused (libjpeg only warns and pads grey).
 #include "nala/image_io.h"
+#include "core/file_mode.h"
+#include "core/file_read.h"
 #include "datasets/image_sniff.h"
+#include "nala/atomic_write.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -49,24 +52,23 @@
 
 namespace {
 
+// The file's bytes (core/file_read.c, memory-mapped), released when it goes out of scope.
+struct file_bytes {
+  nala_file_bytes f{};
+  file_bytes() = default;
+  file_bytes(const file_bytes &) = delete;
+  file_bytes &operator=(const file_bytes &) = delete;
+  ~file_bytes() { nala_file_bytes_release(&f); }
+  const uchar *data() const { return (const uchar *)f.data; }
+  size_t size() const { return f.len; }
+  cv::Mat mat() const { return cv::Mat(1, (int)f.len, CV_8U, (void *)f.data); } // a header, no copy
+};
+
 // Reads a whole file; distinguishes missing/unreadable (E_IO) from empty (E_FORMAT).
-nala_status read_file_bytes(const char *path, std::vector<uchar> &bytes, nala_err *err) {
-  FILE *f = std::fopen(path, "rb");
-  if (!f)
-    return nala_fail(err, NALA_E_IO, "%s: cannot open: %s", path, std::strerror(errno));
-  struct stat info;
-  if (fstat(fileno(f), &info) != 0 || !S_ISREG(info.st_mode)) {
-    std::fclose(f);
-    return nala_fail(err, NALA_E_IO, "%s: not a regular file (a directory?)", path);
-  }
-  bytes.resize((size_t)info.st_size);
-  size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
-  bytes.resize(got); // a file that shrank meanwhile reads short; it then fails to decode, not overflow
-  int failed = std::ferror(f);
-  std::fclose(f);
-  if (failed)
-    return nala_fail(err, NALA_E_IO, "%s: read error", path);
-  if (bytes.empty())
+nala_status read_file_bytes(const char *path, file_bytes &bytes, nala_err *err) {
+  // cv::Mat sizes are int: no image file comes near 2 GB.
+  NALA_CHECK(nala_file_read(path, INT32_MAX, &bytes.f, err));
+  if (bytes.size() == 0)
     return nala_fail(err, NALA_E_FORMAT, "%s: empty file (0 bytes), not an image", path);
   return NALA_OK;
 }
@@ -117,7 +119,7 @@ nala_status check_image(const nala_image *img, const char *what, nala_err *err) 
 // EXIF rotation, a file whose type differs from the request) *out stays empty and m holds the result.
 nala_status decode(const char *path, int flags, size_t max_pixels, int channels, nala_image *out, cv::Mat &m,
                    nala_err *err) {
-  std::vector<uchar> bytes;
+  file_bytes bytes;
   nala_status st = read_file_bytes(path, bytes, err);
   if (st != NALA_OK)
     return st;
@@ -145,7 +147,7 @@ nala_status decode(const char *path, int flags, size_t max_pixels, int channels,
       nala_image_alloc((int)h, (int)w, channels, NALA_BGR, out, nullptr) == NALA_OK) {
     try {
       m = wrap(out);
-      cv::imdecode(bytes, flags, &m);
+      cv::imdecode(bytes.mat(), flags, &m);
     } catch (...) {
       nala_image_free(out);
       throw;
@@ -154,65 +156,13 @@ nala_status decode(const char *path, int flags, size_t max_pixels, int channels,
       return NALA_OK;
     nala_image_free(out); // OpenCV produced another size or type: keep its Mat
   } else {
-    m = cv::imdecode(bytes, flags);
+    m = cv::imdecode(bytes.mat(), flags);
   }
   if (m.empty())
     return nala_fail(err, NALA_E_FORMAT, "%s: cannot decode image (%zu bytes): corrupt, truncated or unknown format",
                      path, bytes.size());
   // Formats without a header parser above (BMP, TIFF...) are only checked after decoding.
   return check_pixels(path, (uint64_t)m.cols, (uint64_t)m.rows, max_pixels, "after decoding", err);
-}
-
-// mkstemp creates 0600 files; give the final file the mode open(..., 0666) would have had. The umask is
-// read from /proc (Linux >= 4.7) because umask() can only be queried by setting it, a process-wide race.
-void set_default_mode(int fd) {
-  mode_t mask = 022;
-  if (FILE *status = std::fopen("/proc/self/status", "r")) {
-    char line[128];
-    unsigned int value;
-    while (std::fgets(line, sizeof line, status))
-      if (std::sscanf(line, "Umask: %o", &value) == 1) {
-        mask = (mode_t)value;
-        break;
-      }
-    std::fclose(status);
-  }
-  (void)fchmod(fd, 0666 & ~mask);
-}
-
-// Writes bytes to path atomically: a temp file in the same directory, then rename.
-nala_status write_atomic(const char *path, const std::vector<uchar> &bytes, nala_err *err) {
-  std::string tmpl = std::string(path) + ".tmp.XXXXXX";
-  std::vector<char> name(tmpl.begin(), tmpl.end());
-  name.push_back('\0');
-  int fd = mkstemp(name.data());
-  if (fd < 0)
-    return nala_fail(err, NALA_E_IO, "%s: cannot create temp file: %s", path, std::strerror(errno));
-  set_default_mode(fd);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(name.data());
-      return nala_fail(err, NALA_E_IO, "%s: write failed: %s", path, std::strerror(e));
-    }
-    done += (size_t)n;
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int e = errno;
-    ::unlink(name.data());
-    return nala_fail(err, NALA_E_IO, "%s: cannot flush: %s", path, std::strerror(e));
-  }
-  if (std::rename(name.data(), path) != 0) {
-    int e = errno;
-    ::unlink(name.data());
-    return nala_fail(err, NALA_E_IO, "%s: cannot rename temp file into place: %s", path, std::strerror(e));
-  }
-  return NALA_OK;
 }
 
 // Lower-case extension including the dot (".png"), or "" when there is none.
@@ -332,7 +282,7 @@ nala_status nala_image_write(const char *path, const nala_image *img, nala_err *
   if (!cv::imencode(ext, m, bytes) || bytes.empty())
     return nala_fail(err, NALA_E_BACKEND, "%s: OpenCV could not encode %dx%dx%d as %s", path, img->h, img->w,
                      img->c, ext.c_str());
-  return write_atomic(path, bytes, err);
+  return nala_write_atomic(path, bytes.data(), bytes.size(), err);
   NALA_SHIM_CATCH(err, "writing image", path)
 }
 
@@ -544,7 +494,7 @@ extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, do
     delete v;
     return nala_fail(err, NALA_E_IO, "%s: cannot create temp file: %s", path, std::strerror(errno));
   }
-  set_default_mode(fd);
+  nala_file_mode_default(fd);
   ::close(fd);
   v->tmp_path = name.data();
   const char *tries[2] = {fourcc ? fourcc : "avc1", fourcc ? nullptr : "mp4v"};

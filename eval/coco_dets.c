@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file_read.h"
 #include "eval/coco_internal.h"
 #include "eval/coco_json_list.h"
 #include "eval/rle_internal.h"
@@ -164,14 +165,14 @@ static nala_status dets_build(const char *path, const char *json, size_t len, co
   if (!out || !gt || (!path && !json))
     return nala_fail(err, NALA_E_ARG, "nala_coco_dets_load: NULL argument");
   *out = NULL;
-  coco_text file = {json, len, 0};
+  nala_file_bytes file = {json, len, 0};
   if (path)
-    NALA_CHECK(coco_read_file(path, &file, err));
+    NALA_CHECK(nala_file_read(path, 0, &file, err));
   nala_coco_dets *d = calloc(1, sizeof *d);
   nala_status st = d ? dets_from_text(d, file.data, file.len, name, gt, with_masks, err)
                      : nala_fail(err, NALA_E_NOMEM, "out of memory");
   if (path)
-    coco_text_release(&file);
+    nala_file_bytes_release(&file);
   if (st != NALA_OK) {
     nala_coco_dets_free(d);
     return st;

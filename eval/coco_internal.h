@@ -59,14 +59,6 @@ void coco_objs_free(coco_objs *o);
 nala_status coco_resolve_duplicate_ids(coco_objs *o, nala_err *err);
 
 /* JSON helpers shared by the GT and results readers (coco_json.c). */
-typedef struct coco_text {
-  const char *data; /* not NUL-terminated */
-  size_t len;
-  int mapped;
-} coco_text;
-/* Whole file, memory-mapped when possible; release with coco_text_release. */
-nala_status coco_read_file(const char *path, coco_text *out, nala_err *err);
-void coco_text_release(coco_text *t);
 nala_status coco_read_json(const char *path, const char *json, size_t len, const char *name, cJSON **root,
                            nala_err *err);
 nala_status coco_get_int64(const cJSON *obj, const char *key, int64_t *out, nala_err *err);

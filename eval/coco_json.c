@@ -1,85 +1,19 @@
 /* JSON reading shared by the COCO ground-truth and results loaders: whole-file parse with the byte
  * offset of a syntax error, typed field getters, and segmentation -> RLE as COCO.annToRLE does. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "core/file_read.h"
 #include "eval/coco_internal.h"
 #include "eval/rle_internal.h"
 
-nala_status coco_read_file(const char *path, coco_text *out, nala_err *err) {
-  out->data = NULL;
-  out->len = 0;
-  out->mapped = 0;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0)
-    return nala_fail(err, NALA_E_IO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat info;
-  if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
-    /* Mapped and pre-faulted in one call: a 200 MB results file is neither copied nor faulted
-     * in page by page. */
-    void *map = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (map != MAP_FAILED) {
-      close(fd);
-      out->data = map;
-      out->len = (size_t)info.st_size;
-      out->mapped = 1;
-      return NALA_OK;
-    }
-  }
-  size_t cap = 1 << 20, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    ssize_t got = read(fd, buf + n, cap - n);
-    if (got < 0) {
-      int e = errno;
-      free(buf);
-      close(fd);
-      return nala_fail(err, NALA_E_IO, "%s: read error: %s", path, strerror(e));
-    }
-    if (got == 0)
-      break;
-    n += (size_t)got;
-    if (n == cap) {
-      char *grown = realloc(buf, cap * 2);
-      if (!grown) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = grown;
-      cap *= 2;
-    }
-  }
-  close(fd);
-  if (!buf)
-    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory reading the file", path);
-  out->data = buf;
-  out->len = n;
-  return NALA_OK;
-}
-
-void coco_text_release(coco_text *t) {
-  if (t->mapped)
-    munmap((void *)t->data, t->len);
-  else
-    free((void *)t->data);
-  t->data = NULL;
-  t->len = 0;
-  t->mapped = 0;
-}
-
 nala_status coco_read_json(const char *path, const char *json, size_t len, const char *name, cJSON **root,
                            nala_err *err) {
-  coco_text file = {0};
+  nala_file_bytes file = {0};
   if (path) {
-    NALA_CHECK(coco_read_file(path, &file, err));
+    NALA_CHECK(nala_file_read(path, 0, &file, err));
     json = file.data;
     len = file.len;
     name = path;
@@ -91,7 +25,7 @@ nala_status coco_read_json(const char *path, const char *json, size_t len, const
     size_t offset = end && end >= json ? (size_t)(end - json) : 0;
     st = nala_fail(err, NALA_E_FORMAT, "%s: malformed JSON at byte offset %zu (of %zu)", name, offset, len);
   }
-  coco_text_release(&file);
+  nala_file_bytes_release(&file);
   return st;
 }
 

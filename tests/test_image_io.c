@@ -211,7 +211,7 @@ START_TEST(bad_images_give_clear_errors) {
   /* Cut inside the header chunks: OpenCV leaves a caller buffer untouched there, so only the chunk
    * walk before decoding catches it (the first 40 bytes of an 8x8 PNG). */
   expect_read_error(NALA_FIXTURES "/seg/ade20k/pred/ADE_val_g.png", 0, NALA_E_FORMAT, "truncated or corrupt PNG");
-  expect_read_error(NALA_FIXTURES "/images", 0, NALA_E_IO, "not a regular file");
+  expect_read_error(NALA_FIXTURES "/images", 0, NALA_E_IO, "Is a directory");
   expect_read_error(IMG("empty.png/inside.jpg"), 0, NALA_E_IO, "Not a directory");
   /* The limit is applied from the header, before decoding (this file's pixel data is 37x53). */
   expect_read_error(IMG("huge_header.png"), 1000000, NALA_E_ARG, "100000x100000");

@@ -2,6 +2,8 @@
  * of issue 2 (each must fail with a message naming the file and the tensor or byte at fault), and
  * random corruptions that must load or fail cleanly, never crash (run under ASan in CI). */
 #include <check.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -200,6 +202,66 @@ END_TEST
 
 /* 8-bit float and complex tensors may sit in a file we load (e.g. an unused head): they open, and
  * only converting them fails; sub-byte types cannot be sized and fail at open, by name. */
+/* Two threads write one path 25 times each, each its own content: every write must succeed and the
+ * file must end up as one writer's complete file, with no temporary file left beside it (a
+ * temp name from the pid alone made both threads write into one temp file). */
+enum { RACE_WRITES = 25, RACE_FLOATS = 4096 };
+
+typedef struct race_writer {
+  float value;
+  int failures;
+  char first_error[NALA_ERR_MSG_MAX];
+} race_writer;
+
+static void *race_write(void *arg) {
+  race_writer *rw = arg;
+  static float data[2][RACE_FLOATS]; /* one buffer per writer, filled before the threads start */
+  float *mine = data[rw->value == 1.0f ? 0 : 1];
+  for (int i = 0; i < RACE_FLOATS; i++)
+    mine[i] = rw->value;
+  nala_st_tensor t = {.name = "x", .dtype = NALA_DT_F32, .ndim = 1, .shape = {RACE_FLOATS}, .data = mine,
+                      .nbytes = sizeof(float) * RACE_FLOATS};
+  for (int k = 0; k < RACE_WRITES; k++) {
+    nala_err err;
+    if (nala_st_write(path, &t, 1, &err) != NALA_OK && rw->failures++ == 0)
+      snprintf(rw->first_error, sizeof rw->first_error, "%s", err.msg);
+  }
+  return NULL;
+}
+
+START_TEST(two_threads_write_one_path) {
+  race_writer w[2] = {{.value = 1.0f}, {.value = 2.0f}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, race_write, &w[i]), 0);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++)
+    ck_assert_msg(w[i].failures == 0, "writer %d: %d of %d writes failed, first: %s", i, w[i].failures,
+                  RACE_WRITES, w[i].first_error);
+  nala_err err;
+  nala_st_file *f = NULL;
+  ck_assert_msg(nala_st_open(path, &f, &err) == NALA_OK, "%s", err.msg);
+  const nala_st_tensor *t = nala_st_find(f, "x");
+  ck_assert_ptr_nonnull(t);
+  ck_assert_int_eq(t->shape[0], RACE_FLOATS);
+  const float *x = t->data;
+  int mixed = 0;
+  for (int i = 1; i < RACE_FLOATS; i++)
+    mixed += x[i] != x[0];
+  ck_assert_msg(mixed == 0 && (x[0] == 1.0f || x[0] == 2.0f), "file mixes both writers (%d values differ from %g)",
+                mixed, x[0]);
+  nala_st_close(f);
+  DIR *d = opendir(dir);
+  ck_assert_ptr_nonnull(d);
+  int entries = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    entries += e->d_name[0] != '.';
+  closedir(d);
+  ck_assert_int_eq(entries, 1); /* no temporary file left behind */
+}
+END_TEST
+
 START_TEST(non_float_dtypes_open_but_do_not_convert) {
   st_write_raw(path, LEN_EXACT_OF("{\"q\":{\"dtype\":\"F8_E4M3\",\"shape\":[3],\"data_offsets\":[0,3]},"
                                   "\"c\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[8,16]}}"),
@@ -438,6 +500,7 @@ int main(void) {
   tcase_add_test(tc, empty_tensor_list_round_trips);
   tcase_add_test(tc, header_length_over_the_cap);
   tcase_add_test(tc, non_float_dtypes_open_but_do_not_convert);
+  tcase_add_test(tc, two_threads_write_one_path);
   suite_add_tcase(s, tc);
   TCase *bad = tcase_create("bad_files");
   tcase_set_timeout(bad, 120); /* the corruption loop takes seconds under ASan on a loaded machine */
