@@ -10,7 +10,7 @@
 
 #include "core/file_read.h"
 #include "eval/coco_internal.h"
-#include "eval/coco_json_list.h"
+#include "eval/coco_json_scan.h"
 #include "eval/rle_internal.h"
 
 #define MAX_NAMED_IDS 5
@@ -137,7 +137,8 @@ static nala_status dets_from_text(nala_coco_dets *d, const char *text, size_t le
     cJSON *res = cJSON_ParseWithLengthOpts(elem, elem_len, &end, 0);
     if (!res) {
       size_t at = end && end >= elem ? (size_t)(end - text) : (size_t)(elem - text);
-      return nala_fail(err, NALA_E_FORMAT, "%s: malformed JSON at byte offset %zu (of %zu)", name, at, len);
+      coco_json_syntax_error(text, len, at, err);
+      return nala_err_prefix(err, "%s: ", name);
     }
     nala_status st = j == 0 ? pick_branch(&rd, res, name, err) : NALA_OK;
     if (st == NALA_OK && o->n == o->cap)

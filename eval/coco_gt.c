@@ -1,9 +1,11 @@
 /* COCO ground truth (instances JSON) as pycocotools' COCO() + COCOeval._prepare see it: image and
  * category ids sorted and unique (a repeated id keeps its last entry, as the index dicts do),
+ * read by the shared instances reader (coco_instances.c),
  * annotations on unknown images or categories dropped, segmentations converted with annToRLE. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/coco_instances.h"
 #include "eval/coco_internal.h"
 
 typedef struct id_entry {
@@ -33,42 +35,20 @@ static size_t sort_unique_keep_last(id_entry *e, size_t n) {
   return u;
 }
 
-static const cJSON *get_array(const cJSON *root, const char *key, const char *name, nala_err *err) {
-  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, key);
-  if (!cJSON_IsArray(arr))
-    nala_fail(err, NALA_E_FORMAT, "%s: \"%s\" %s", name, key, arr ? "must be a list" : "is missing");
-  return cJSON_IsArray(arr) ? arr : NULL;
-}
-
-static nala_status image_size(const cJSON *img, const char *key, uint32_t *out, nala_err *err) {
-  int64_t v;
-  NALA_CHECK(coco_get_int64(img, key, &v, err));
-  if (v < 1 || v > 1 << 20)
-    return nala_fail(err, NALA_E_FORMAT, "\"%s\" is %lld (must be in [1, 2^20])", key, (long long)v);
-  *out = (uint32_t)v;
-  return NALA_OK;
-}
-
-static nala_status load_images(nala_coco_gt *gt, const cJSON *images, const char *name, int with_masks,
+static nala_status load_images(nala_coco_gt *gt, const coco_instances *ci, const char *name, int with_masks,
                                nala_err *err) {
-  size_t n = (size_t)cJSON_GetArraySize(images), i = 0;
+  size_t n = ci->n_images;
   id_entry *e = calloc(n ? n : 1, sizeof *e);
   if (!e)
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu images", name, n);
-  nala_status st = NALA_OK;
-  for (const cJSON *img = images->child; img; img = img->next, i++) {
-    e[i].pos = i;
-    st = cJSON_IsObject(img) ? coco_get_int64(img, "id", &e[i].id, err)
-                             : nala_fail(err, NALA_E_FORMAT, "must be an object");
-    if (st == NALA_OK && with_masks)
-      st = image_size(img, "height", &e[i].h, err);
-    if (st == NALA_OK && with_masks)
-      st = image_size(img, "width", &e[i].w, err);
-    if (st != NALA_OK) {
-      nala_err_prefix(err, "%s: images[%zu]: ", name, i);
+  for (size_t i = 0; i < n; i++) {
+    const coco_image_rec *r = &ci->images[i];
+    if (with_masks && (!r->height || !r->width)) {
       free(e);
-      return st;
+      return nala_fail(err, NALA_E_FORMAT, "%s: images[%zu]: missing \"%s\" (segm needs the image size)", name, i,
+                       r->height ? "width" : "height");
     }
+    e[i] = (id_entry){.id = r->id, .pos = i, .h = r->height, .w = r->width};
   }
   n = sort_unique_keep_last(e, n);
   gt->img_ids = malloc(sizeof(int64_t) * (n ? n : 1));
@@ -78,7 +58,7 @@ static nala_status load_images(nala_coco_gt *gt, const cJSON *images, const char
     free(e);
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu images", name, n);
   }
-  for (i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     gt->img_ids[i] = e[i].id;
     gt->img_h[i] = e[i].h;
     gt->img_w[i] = e[i].w;
@@ -88,22 +68,14 @@ static nala_status load_images(nala_coco_gt *gt, const cJSON *images, const char
   return NALA_OK;
 }
 
-static nala_status load_categories(nala_coco_gt *gt, const cJSON *cats, const char *name, nala_err *err) {
-  size_t n = (size_t)cJSON_GetArraySize(cats), i = 0;
+static nala_status load_categories(nala_coco_gt *gt, const coco_instances *ci, const char *name, nala_err *err) {
+  size_t n = ci->n_categories;
   id_entry *e = calloc(n ? n : 1, sizeof *e);
   if (!e)
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu categories", name, n);
-  for (const cJSON *cat = cats->child; cat; cat = cat->next, i++) {
-    e[i].pos = i;
-    nala_status st = cJSON_IsObject(cat) ? coco_get_int64(cat, "id", &e[i].id, err)
-                                         : nala_fail(err, NALA_E_FORMAT, "must be an object");
-    if (st != NALA_OK) {
-      free(e);
-      return nala_err_prefix(err, "%s: categories[%zu]: ", name, i);
-    }
-    const cJSON *cname = cJSON_GetObjectItemCaseSensitive(cat, "name");
-    e[i].name = cJSON_IsString(cname) ? cname->valuestring : "";
-  }
+  for (size_t i = 0; i < n; i++)
+    e[i] = (id_entry){.id = ci->categories[i].id, .pos = i,
+                      .name = ci->categories[i].name ? ci->categories[i].name : ""};
   n = sort_unique_keep_last(e, n);
   gt->cat_ids = malloc(sizeof(int64_t) * (n ? n : 1));
   gt->cat_names = calloc(n ? n : 1, sizeof(char *));
@@ -112,7 +84,7 @@ static nala_status load_categories(nala_coco_gt *gt, const cJSON *cats, const ch
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu categories", name, n);
   }
   gt->n_cat = n;
-  for (i = 0; i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     gt->cat_ids[i] = e[i].id;
     gt->cat_names[i] = strdup(e[i].name);
     if (!gt->cat_names[i]) {
@@ -165,18 +137,12 @@ static nala_status load_annotation(nala_coco_gt *gt, const cJSON *ann, int with_
   return NALA_OK;
 }
 
-static nala_status gt_from_json(nala_coco_gt *gt, const cJSON *root, const char *name, int with_masks,
-                                nala_err *err) {
-  if (!cJSON_IsObject(root))
-    return nala_fail(err, NALA_E_FORMAT, "%s: top level must be an object", name);
-  const cJSON *images = get_array(root, "images", name, err);
-  const cJSON *anns = images ? get_array(root, "annotations", name, err) : NULL;
-  const cJSON *cats = anns ? get_array(root, "categories", name, err) : NULL;
-  if (!cats)
-    return NALA_E_FORMAT;
-  NALA_CHECK(load_images(gt, images, name, with_masks, err));
-  NALA_CHECK(load_categories(gt, cats, name, err));
+static nala_status gt_from_instances(nala_coco_gt *gt, const coco_instances *ci, const char *name, int with_masks,
+                                     nala_err *err) {
+  NALA_CHECK(load_images(gt, ci, name, with_masks, err));
+  NALA_CHECK(load_categories(gt, ci, name, err));
   gt->anns.has_masks = with_masks;
+  const cJSON *anns = ci->annotations;
   NALA_CHECK(coco_objs_reserve(&gt->anns, (size_t)cJSON_GetArraySize(anns), err));
   size_t i = 0;
   for (const cJSON *ann = anns->child; ann; ann = ann->next, i++) {
@@ -198,12 +164,12 @@ static nala_status gt_build(const char *path, const char *json, size_t len, cons
   if (!out || (!path && !json))
     return nala_fail(err, NALA_E_ARG, "nala_coco_gt_load: NULL argument");
   *out = NULL;
-  cJSON *root;
-  NALA_CHECK(coco_read_json(path, json, len, name, &root, err));
+  coco_instances ci;
+  NALA_CHECK(path ? coco_instances_load(path, 1, &ci, err) : coco_instances_parse(name, json, len, 1, &ci, err));
   nala_coco_gt *gt = calloc(1, sizeof *gt);
-  nala_status st = gt ? gt_from_json(gt, root, path ? path : name, with_masks, err)
+  nala_status st = gt ? gt_from_instances(gt, &ci, path ? path : name, with_masks, err)
                       : nala_fail(err, NALA_E_NOMEM, "out of memory");
-  cJSON_Delete(root);
+  coco_instances_free(&ci);
   if (st != NALA_OK) {
     nala_coco_gt_free(gt);
     return st;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/file_read.h"
+#include "eval/coco_json_scan.h"
 #include "eval/coco_internal.h"
 #include "eval/rle_internal.h"
 
@@ -22,8 +23,8 @@ nala_status coco_read_json(const char *path, const char *json, size_t len, const
   *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
   nala_status st = NALA_OK;
   if (!*root) {
-    size_t offset = end && end >= json ? (size_t)(end - json) : 0;
-    st = nala_fail(err, NALA_E_FORMAT, "%s: malformed JSON at byte offset %zu (of %zu)", name, offset, len);
+    coco_json_syntax_error(json, len, end && end >= json ? (size_t)(end - json) : 0, err);
+    st = nala_err_prefix(err, "%s: ", name);
   }
   nala_file_bytes_release(&file);
   return st;

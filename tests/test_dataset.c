@@ -262,22 +262,22 @@ typedef struct coco_bad_case {
 
 static const coco_bad_case coco_bad[] = {
     {"{\"images\": [{\"id\": 1, \"file_name\": \"a.jpg\"}, {\"id\": \"x\", \"file_name\": \"b.jpg\"}], \"categories\": []}",
-     "images[1].id: expected integer, got \"x\""},
-    {"{\"images\": [{\"id\": 1}], \"categories\": []}", "images[0].file_name: expected non-empty string, got nothing"},
+     "images[1]: \"id\" must be an integer"},
+    {"{\"images\": [{\"id\": 1}], \"categories\": []}", "images[0]: \"file_name\" is missing"},
     {"{\"images\": [{\"id\": 1, \"file_name\": \"a.jpg\", \"width\": 0}], \"categories\": []}",
-     "images[0].width: expected positive integer, got 0"},
+     "images[0]: \"width\" is 0 (must be in [1, 2^20])"},
     {"{\"images\": [{\"id\": 1, \"file_name\": \"a.jpg\"}, {\"id\": 1, \"file_name\": \"b.jpg\"}], \"categories\": []}",
      "images: id 1 appears twice"},
     {"{\"images\": [], \"categories\": [{\"id\": 3, \"name\": \"a\"}, {\"id\": 3, \"name\": \"b\"}]}",
      "categories: id 3 appears twice"},
-    {"{\"images\": [], \"categories\": [{\"id\": 3}]}", "categories[0].name: expected string, got nothing"},
+    {"{\"images\": [], \"categories\": [{\"id\": 3}]}", "categories[0]: missing \"name\""},
     {"{\"annotations\": [], \"categories\": []}", "no \"images\" list (is this a COCO instances file?)"},
     {"{\"images\": []}", "no \"categories\" list (is this a COCO instances file?)"},
-    {"{\"images\": {}, \"categories\": []}", "images: expected a list"},
+    {"{\"images\": {}, \"categories\": []}", "\"images\" must be a list"},
     {"{\"images\": [], \"images\": [], \"categories\": []}", "duplicate key \"images\""},
     {"[]", "top level must be a JSON object"},
-    {"{\"images\": [],\n \"categories\": [}", "invalid JSON near line 2, column 17"},
-    {"{\"images\": [], \"annotations\": [{\"a\": \"unterminated}]}", "invalid JSON near line 1, column 31"},
+    {"{\"images\": [],\n \"categories\": [}", "invalid JSON near line 2, column 17 (byte offset 31 of 32)"},
+    {"{\"images\": [], \"annotations\": [{\"a\": \"unterminated}]}", "invalid JSON near line 1, column 31 (byte offset 30 of 53)"},
 };
 
 START_TEST(coco_bad_annotation_files_name_file_and_field) {
