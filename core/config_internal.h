@@ -5,7 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "nala/config.h"
-#include "nala/config_schema.h"
+#include "core/config_schema.h"
 
 #define CFG_MAX_PATH_DEPTH 32
 

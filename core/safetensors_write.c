@@ -2,66 +2,14 @@
  * form, which strict readers reject), padded with spaces so the data block starts 8-byte aligned as
  * in the reference implementation, then data in the given order, written by nala_write_atomic_parts
  * (unique temp file + fsync + rename: two threads may write the same path). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/safetensors_util.h"
+#include "core/text_buf.h"
 #include "nala/atomic_write.h"
 #include "nala/safetensors.h"
-
-typedef struct text_buf {
-  char *data;
-  size_t len, cap;
-  int oom;
-} text_buf;
-
-static void put(text_buf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (!grown) {
-      b->oom = 1;
-      return;
-    }
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-}
-
-static void putf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(text_buf *b, const char *fmt, ...) {
-  char tmp[64];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* JSON string literal; bytes >= 0x80 pass through (the caller checked they are UTF-8). */
-static void put_json_string(text_buf *b, const char *s) {
-  put(b, "\"", 1);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\') {
-      char esc[2] = {'\\', (char)*c};
-      put(b, esc, 2);
-    } else if (*c < 0x20) {
-      putf(b, "\\u%04x", *c);
-    } else {
-      put(b, (const char *)c, 1);
-    }
-  }
-  put(b, "\"", 1);
-}
 
 static nala_status check_tensor(const nala_st_tensor *t, size_t i, nala_err *err) {
   if (!t->name)
@@ -89,21 +37,21 @@ static nala_status check_tensor(const nala_st_tensor *t, size_t i, nala_err *err
 
 static nala_status build_header(const nala_st_tensor *tensors, size_t count, const char *const *meta_keys,
                                 const char *const *meta_values, size_t n_meta, text_buf *b, nala_err *err) {
-  put(b, "{", 1);
+  text_put(b, "{", 1);
   if (n_meta) {
-    put(b, "\"__metadata__\":{", 16);
+    text_put(b, "\"__metadata__\":{", 16);
     for (size_t i = 0; i < n_meta; i++) {
       if (!meta_keys || !meta_values || !meta_keys[i] || !meta_values[i])
         return nala_fail(err, NALA_E_ARG, "metadata entry %zu: NULL key or value", i);
       if (nala_st_utf8_invalid_at(meta_keys[i], strlen(meta_keys[i])) != strlen(meta_keys[i]) ||
           nala_st_utf8_invalid_at(meta_values[i], strlen(meta_values[i])) != strlen(meta_values[i]))
         return nala_fail(err, NALA_E_ARG, "metadata entry %zu: not valid UTF-8", i);
-      put(b, i ? "," : "", i ? 1 : 0);
-      put_json_string(b, meta_keys[i]);
-      put(b, ":", 1);
-      put_json_string(b, meta_values[i]);
+      text_put(b, i ? "," : "", i ? 1 : 0);
+      text_json_string(b, meta_keys[i]);
+      text_put(b, ":", 1);
+      text_json_string(b, meta_values[i]);
     }
-    put(b, "}", 1);
+    text_put(b, "}", 1);
   }
   size_t offset = 0;
   for (size_t i = 0; i < count; i++) {
@@ -112,18 +60,18 @@ static nala_status build_header(const nala_st_tensor *tensors, size_t count, con
     for (size_t j = 0; j < i; j++)
       if (!strcmp(tensors[j].name, t->name))
         return nala_fail(err, NALA_E_ARG, "tensor \"%s\" given twice", t->name);
-    put(b, n_meta || i ? "," : "", n_meta || i ? 1 : 0);
-    put_json_string(b, t->name);
-    putf(b, ":{\"dtype\":\"%s\",\"shape\":[", nala_dtype_name(t->dtype));
+    text_put(b, n_meta || i ? "," : "", n_meta || i ? 1 : 0);
+    text_json_string(b, t->name);
+    text_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", nala_dtype_name(t->dtype));
     for (int d = 0; d < t->ndim; d++)
-      putf(b, d ? ",%lld" : "%lld", (long long)t->shape[d]);
-    putf(b, "],\"data_offsets\":[%zu,%zu]}", offset, offset + t->nbytes);
+      text_printf(b, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+    text_printf(b, "],\"data_offsets\":[%zu,%zu]}", offset, offset + t->nbytes);
     offset += t->nbytes;
   }
-  put(b, "}", 1);
+  text_put(b, "}", 1);
   while (b->len % 8)
-    put(b, " ", 1);
-  if (b->oom)
+    text_put(b, " ", 1);
+  if (b->failed)
     return nala_fail(err, NALA_E_NOMEM, "out of memory building the header");
   return NALA_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kernels/rope.h"
 #include "nala/seeded_init.h"
 
 enum { PB_MISSING, PB_UNEXPECTED, PB_SHAPE, PB_DTYPE, PB_KINDS };

@@ -282,34 +282,3 @@ int nala_dataset_print_report(const nala_dataset *ds, FILE *out) {
   }
   return n;
 }
-
-static nala_status parse_int(const char *text, const char *what, int *out, nala_err *err) {
-  char *end = NULL;
-  errno = 0;
-  long v = text ? strtol(text, &end, 10) : 0;
-  if (!text || end == text || *end || errno || v < 0 || v > INT_MAX || text[0] == '-' || text[0] == '+' ||
-      text[0] == ' ')
-    return nala_fail(err, NALA_E_ARG, "%s: expected a non-negative integer, got \"%s\"", what, text ? text : "");
-  *out = (int)v;
-  return NALA_OK;
-}
-
-nala_status nala_dataset_parse_limit(const char *text, int *limit, nala_err *err) {
-  return parse_int(text, "--limit", limit, err);
-}
-
-nala_status nala_dataset_parse_shard(const char *spec, int *shard_index, int *shard_count, nala_err *err) {
-  const char *slash = spec ? strchr(spec, '/') : NULL;
-  char index_text[32];
-  if (!slash || slash - spec >= (long)sizeof index_text)
-    return nala_fail(err, NALA_E_ARG, "--shard: expected i/n, got \"%s\"", spec ? spec : "");
-  snprintf(index_text, sizeof index_text, "%.*s", (int)(slash - spec), spec);
-  int index, count;
-  if (parse_int(index_text, "--shard", &index, err) != NALA_OK || parse_int(slash + 1, "--shard", &count, err) != NALA_OK)
-    return nala_fail(err, NALA_E_ARG, "--shard: expected i/n with 0 <= i < n, got \"%s\"", spec);
-  if (count < 1 || index >= count)
-    return nala_fail(err, NALA_E_ARG, "--shard: expected i/n with 0 <= i < n, got \"%s\"", spec);
-  *shard_index = index;
-  *shard_count = count;
-  return NALA_OK;
-}

@@ -6,6 +6,11 @@
 
 #include "nala/dataset.h"
 
+/* Cityscapes file suffixes (mmseg cityscapes.py). */
+#define NALA_CS_IMG_SUFFIX "_leftImg8bit.png"
+#define NALA_CS_TRAINIDS_SUFFIX "_gtFine_labelTrainIds.png"
+#define NALA_CS_LABELIDS_SUFFIX "_gtFine_labelIds.png"
+
 struct nala_dataset {
   nala_dataset_type type;
   nala_sample *all; /* full dataset order; strings owned */

@@ -347,6 +347,15 @@ START_TEST(cli_prints_pycocotools_summary_and_json) {
                       cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "per_category"), "3")->valuedouble);
   cJSON_Delete(got);
   cJSON_Delete(exp);
+  /* --out is the same flag; a category without ground truth (90) has AP -1 in per_category. */
+  snprintf(args, sizeof args, "--gt " FIX "gt.json --results " FIX "dets_box_only.json --iou-type bbox --out %s",
+           json_path);
+  ck_assert_int_eq(run_cli(args, out, sizeof out), 0);
+  text = read_text(json_path);
+  got = cJSON_Parse(text);
+  free(text);
+  ck_assert_double_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(got, "per_category"), "90")->valuedouble, -1.0);
+  cJSON_Delete(got);
   unlink(json_path);
   ck_assert_int_eq(run_cli("--gt " FIX "gt.json --results " FIX "dets_box_only.json --iou-type bbox --per-class", out,
                            sizeof out), 0);

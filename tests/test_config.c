@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "nala/config.h"
-#include "nala/config_schema.h"
+#include "core/config_schema.h"
 #include "tests/support/cli.h"
 #include "tests/support/suite.h"
 

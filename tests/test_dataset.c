@@ -13,6 +13,7 @@
 
 #include "nala/config.h"
 #include "nala/dataset.h"
+#include "nala/seg_test.h"
 #include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
@@ -411,28 +412,6 @@ START_TEST(limit_and_shards_cover_every_sample_once) {
 }
 END_TEST
 
-START_TEST(parse_shard_and_limit) {
-  int index = -1, count = -1, limit = -1;
-  nala_err err;
-  ck_assert_int_eq(nala_dataset_parse_shard("2/5", &index, &count, &err), NALA_OK);
-  ck_assert_int_eq(index, 2);
-  ck_assert_int_eq(count, 5);
-  const char *bad[] = {"5/5", "1", "/2", "1/", "-1/2", "a/2", "1/0", "1/2x", "1//2", "", " 1/2"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    ck_assert_int_eq(nala_dataset_parse_shard(bad[i], &index, &count, &err), NALA_E_ARG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "--shard: expected i/n"));
-  }
-  ck_assert_int_eq(index, 2); /* untouched by failures */
-  ck_assert_int_eq(nala_dataset_parse_limit("100", &limit, &err), NALA_OK);
-  ck_assert_int_eq(limit, 100);
-  ck_assert_int_eq(nala_dataset_parse_limit("-3", &limit, &err), NALA_E_ARG);
-  ck_assert_str_eq(err.msg, "--limit: expected a non-negative integer, got \"-3\"");
-  ck_assert_int_eq(nala_dataset_parse_limit("99999999999", &limit, &err), NALA_E_ARG);
-  ck_assert_int_eq(nala_dataset_parse_limit("1e3", &limit, &err), NALA_E_ARG);
-  ck_assert_int_eq(limit, 100);
-}
-END_TEST
-
 static void *log_bad_samples(void *arg) {
   nala_dataset *ds = arg;
   for (int i = 0; i < 200; i++) {
@@ -647,7 +626,6 @@ int main(void) {
                       (int)(sizeof coco_bad / sizeof coco_bad[0]));
   tcase_add_test(tc, wrong_layouts_name_the_expected_path);
   tcase_add_test(tc, limit_and_shards_cover_every_sample_once);
-  tcase_add_test(tc, parse_shard_and_limit);
   tcase_add_test(tc, bad_sample_log_is_thread_safe_and_reported);
   tcase_add_test(tc, dataset_from_json_config);
   tcase_add_test(tc, cli_samples_shards_concatenate_to_the_full_list);

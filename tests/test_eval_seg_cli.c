@@ -214,11 +214,23 @@ START_TEST(perfect_prediction_scores_100) {
     pred[i] = (uint8_t)(pred[i] + 1);
   snprintf(path, sizeof path, "%s/ADE_val_00000001.png", pred_dir);
   write_labels(path, pred, H, W);
-  snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s --pred-offset 1 --exact", pred_dir, gt_dir);
-  r = run_cli(args);
-  ck_assert_int_eq(r.code, 0);
-  ck_assert_ptr_nonnull(strstr(r.out, "| 100.0 | 100.0 | 100.0 |"));
-  run_free(&r);
+  /* --json and its first name --out write the same report. */
+  char json_path[700], *reports[2] = {NULL, NULL};
+  snprintf(json_path, sizeof json_path, "%s/report.json", dir);
+  for (int k = 0; k < 2; k++) {
+    snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s --pred-offset 1 --exact %s %s", pred_dir, gt_dir,
+             k ? "--out" : "--json", json_path);
+    r = run_cli(args);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "| 100.0 | 100.0 | 100.0 |"));
+    run_free(&r);
+    reports[k] = nala_read_text(json_path);
+    ck_assert_ptr_nonnull(reports[k]);
+    unlink(json_path);
+  }
+  ck_assert_str_eq(reports[0], reports[1]);
+  ck_assert_ptr_nonnull(strstr(reports[0], "\"mIoU\":\t100"));
+  free(reports[0]), free(reports[1]);
   snprintf(args, sizeof args, "--dataset ade20k --pred %s --gt %s", pred_dir, gt_dir);
   r = run_cli(args);
   ck_assert_int_eq(r.code, 1); /* class 149 + 1 = 150 is out of range, and reported */
@@ -328,7 +340,7 @@ START_TEST(bad_arguments_exit_2_and_bad_folders_exit_1) {
   run_free(&r);
   r = run_cli("--dataset cityscapes --pred " SEG_FIXTURES "/cityscapes/pred --gt /nonexistent/gt_dir");
   ck_assert_int_eq(r.code, 1);
-  ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/gt_dir: cannot open directory"));
+  ck_assert_ptr_nonnull(strstr(r.err, "/nonexistent/gt_dir: cannot open folder"));
   run_free(&r);
 }
 END_TEST

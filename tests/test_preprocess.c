@@ -11,6 +11,7 @@
 
 #include "nala/config.h"
 #include "nala/preprocess.h"
+#include "nala/seg_test.h"
 #include "tests/support/compare.h"
 #include "tests/support/suite.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nala/safetensors.h"
+#include "core/kernels/rope.h"
 #include "nala/seeded_init.h"
 #include "tests/support/suite.h"
 

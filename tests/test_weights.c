@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nala/safetensors.h"
+#include "core/kernels/rope.h"
 #include "nala/seeded_init.h"
 #include "nala/weights.h"
 #include "tests/st_test_util.h"

@@ -11,6 +11,8 @@
 #include "core/kernels/attention.h"
 #include "core/kernels/rope.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
+#include "tools/cli_timing.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -23,40 +25,6 @@ static void usage(FILE *out) {
           "median process CPU time (all threads; robust on a shared machine), the workspace and\n"
           "the N x N fp32 matrix a materialised softmax would need; the last line is\n"
           "median_ms=<x> gflops=<y> peak_rss_mb=<z> for the last kind run (peak RSS of the process).\n");
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < lo || v > hi)
-    return 0;
-  *out = (int)v;
-  return 1;
-}
-
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-/* CPU time of the whole process (all threads): on a shared machine the kernel's own cost even
- * when other jobs take the cores away and stretch the wall time. */
-static double cpu_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static double peak_rss_mb(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss / 1024.0; /* Linux reports kilobytes */
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 typedef struct bench_inputs {
@@ -122,16 +90,13 @@ static int bench_kind(bench_inputs *in, int softmax, nala_isa isa, int threads, 
     rc = 1;
   }
   for (int r = 0; r < runs && !rc; r++) {
-    double t0 = now_ms(), c0 = cpu_ms();
+    double t0 = cli_now_ms(), c0 = cli_cpu_ms();
     fn(&a);
-    times[r] = now_ms() - t0;
-    cpu[r] = cpu_ms() - c0;
+    times[r] = cli_now_ms() - t0;
+    cpu[r] = cli_cpu_ms() - c0;
   }
   if (!rc) {
-    qsort(times, (size_t)runs, sizeof *times, cmp_double);
-    qsort(cpu, (size_t)runs, sizeof *cpu, cmp_double);
-    double median = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    double median_cpu = runs % 2 ? cpu[runs / 2] : 0.5 * (cpu[runs / 2 - 1] + cpu[runs / 2]);
+    double median = cli_median(times, (size_t)runs), median_cpu = cli_median(cpu, (size_t)runs);
     double flop = softmax ? 4.0 * in->N * (double)in->N * in->d * in->heads
                           : 8.0 * in->d * (double)in->d * in->N * in->heads;
     double checksum = 0;
@@ -155,39 +120,26 @@ int nala_bench_attention(int argc, char **argv) {
   const char *kind = "both";
   int N = 4096, d = 64, heads = 1, threads = 1, runs = 5;
   nala_isa want = NALA_ISA_AUTO, isa;
-  for (int i = 1; i < argc; i++) {
-    const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    int ok = 1;
-    if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
-      usage(stdout);
-      return NALA_EXIT_OK;
-    } else if (!val) {
-      ok = 0;
-    } else if (!strcmp(opt, "--kind")) {
-      kind = val;
-      ok = !strcmp(val, "linear") || !strcmp(val, "softmax") || !strcmp(val, "both");
-    } else if (!strcmp(opt, "--tokens")) {
-      ok = parse_int(val, 1, 1 << 24, &N);
-    } else if (!strcmp(opt, "--dim")) {
-      ok = parse_int(val, 4, 1024, &d) && d % 4 == 0;
-    } else if (!strcmp(opt, "--heads")) {
-      ok = parse_int(val, 1, 256, &heads);
-    } else if (!strcmp(opt, "--threads")) {
-      ok = parse_int(val, 1, 1024, &threads);
-    } else if (!strcmp(opt, "--runs")) {
-      ok = parse_int(val, 1, 100000, &runs);
-    } else if (!strcmp(opt, "--isa")) {
-      ok = !nala_isa_parse(val, &want, NULL);
-    } else {
-      ok = 0;
-    }
-    if (!ok) {
-      fprintf(stderr, "nala bench attention: bad or incomplete option '%s%s%s'\n", opt, val ? " " : "",
-              val ? val : "");
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-    i++;
+  const cli_option options[] = {{"--kind", CLI_TEXT, &kind, 0, 0, NULL},
+                                {"--tokens", CLI_INT, &N, 1, 1 << 24, NULL},
+                                {"--dim", CLI_INT, &d, 4, 1024, NULL},
+                                {"--heads", CLI_INT, &heads, 1, 256, NULL},
+                                {"--threads", CLI_INT, &threads, 1, CLI_MAX_THREADS, NULL},
+                                {"--runs", CLI_INT, &runs, 1, 100000, NULL},
+                                {"--isa", CLI_CUSTOM, &want, 0, 0, cli_parse_isa},
+                                {0}};
+  const cli_option *tables[] = {options, NULL};
+  int parsed = cli_parse_options("nala bench attention", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
+  int bad_kind = strcmp(kind, "linear") && strcmp(kind, "softmax") && strcmp(kind, "both");
+  if (bad_kind || d % 4) {
+    if (bad_kind)
+      fprintf(stderr, "nala bench attention: --kind '%s': expected linear, softmax or both\n", kind);
+    else
+      fprintf(stderr, "nala bench attention: --dim '%d': expected a multiple of 4\n", d);
+    usage(stderr);
+    return NALA_EXIT_USAGE;
   }
   nala_err err;
   if (nala_isa_resolve(want, &isa, &err)) {
@@ -211,6 +163,6 @@ int nala_bench_attention(int argc, char **argv) {
   inputs_free(&in);
   if (rc)
     return NALA_EXIT_RUNTIME;
-  printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflops, peak_rss_mb());
+  printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f\n", median, gflops, cli_peak_rss_mb());
   return NALA_EXIT_OK;
 }

@@ -5,7 +5,9 @@
 
 #include "nala/backbone.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
 #include "tools/cli_model.h"
+#include "tools/cli_timing.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -35,36 +37,18 @@ static void print_profile(nala_backbone_ctx *ctx) {
 int nala_bench_backbone(int argc, char **argv) {
   cli_model_opts o = {0};
   int h = 512, w = 512, runs = 10, warmup = 2, profile = 0;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_model_arg(&o, argc, argv, &i);
-    if (r < 0)
-      return NALA_EXIT_USAGE;
-    if (r)
-      continue;
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return NALA_EXIT_OK;
-    } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-      if (!cli_parse_size(argv[++i], &h, &w)) {
-        fprintf(stderr, "nala bench backbone: --size '%s': expected HxW, e.g. 512x512\n", argv[i]);
-        return NALA_EXIT_USAGE;
-      }
-    } else if (!strcmp(argv[i], "--profile")) {
-      profile = 1;
-    } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
-      runs = atoi(argv[++i]);
-    } else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) {
-      warmup = atoi(argv[++i]);
-    } else {
-      fprintf(stderr, "nala bench backbone: unknown or incomplete option '%s'\n", argv[i]);
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-  }
-  if (runs < 1 || warmup < 0) {
-    fprintf(stderr, "nala bench backbone: --runs must be >= 1 and --warmup >= 0\n");
-    return NALA_EXIT_USAGE;
-  }
+  int size[2] = {512, 512};
+  cli_option model_table[CLI_MODEL_OPTIONS + 1];
+  const cli_option own[] = {{"--size", CLI_SIZE, size, 0, 0, NULL},
+                            {"--runs", CLI_INT, &runs, 1, 100000, NULL},
+                            {"--warmup", CLI_INT, &warmup, 0, 100000, NULL},
+                            {"--profile", CLI_SWITCH, &profile, 0, 0, NULL},
+                            {0}};
+  const cli_option *tables[] = {cli_model_options(&o, model_table), own, NULL};
+  int parsed = cli_parse_options("nala bench backbone", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
+  h = size[0], w = size[1];
   int usage_error;
   nala_backbone *m = cli_model_build(&o, &usage_error);
   if (!m)

@@ -1,4 +1,4 @@
-/* Subcommands of the `nala` tool. Each returns the process exit code:
+/* Subcommands of the `nala` tool (the command table is in tools/nala.c). Each returns the exit code:
  * 0 success, 1 runtime error (message on stderr), 2 bad arguments (usage on stderr). */
 #ifndef NALA_TOOLS_CLI_H
 #define NALA_TOOLS_CLI_H
@@ -7,12 +7,9 @@ enum { NALA_EXIT_OK = 0, NALA_EXIT_RUNTIME = 1, NALA_EXIT_USAGE = 2 };
 
 int nala_cli_demo(int argc, char **argv);      /* nala demo: backbone on a generated image */
 int nala_cli_backbone(int argc, char **argv);  /* nala backbone --model M ... --dump out.safetensors */
-int nala_cli_bench(int argc, char **argv);     /* nala bench backbone|attention ... */
 int nala_cli_eval_coco(int argc, char **argv); /* nala eval coco --gt G --results R --iou-type T */
 int nala_cli_eval_seg(int argc, char **argv);  /* nala eval seg --dataset D --pred P --gt G */
-int nala_cli_config(int argc, char **argv);    /* nala config show FILE */
-
-/* Benchmarks dispatched by nala_cli_bench. */
+int nala_cli_config(int argc, char **argv);    /* nala config show|samples FILE (argv[0] "config") */
 int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
 int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
 

@@ -1,4 +1,5 @@
 /* nala backbone: run the backbone on one input and dump the pyramid as safetensors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "nala/preprocess.h"
 #include "nala/safetensors.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
 #include "tools/cli_model.h"
 
 static void usage(FILE *out) {
@@ -34,8 +36,18 @@ static float *load_input(const char *path, int *h, int *w) {
       return NULL;
     }
     const nala_st_tensor *t = nala_st_find(f, "input");
-    if (!t || t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 || t->shape[2] < 1 || t->shape[3] < 1) {
-      fprintf(stderr, "nala: %s: expected a tensor 'input' of shape [1,3,H,W]\n", path);
+    if (!t || t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 || t->shape[2] < 1 || t->shape[3] < 1 ||
+        t->shape[2] > CLI_MAX_SIDE || t->shape[3] > CLI_MAX_SIDE) {
+      char shape[128] = "no such tensor";
+      if (t) {
+        int n = snprintf(shape, sizeof shape, "shape [");
+        for (int d = 0; d < t->ndim && n < (int)sizeof shape; d++)
+          n += snprintf(shape + n, sizeof shape - (size_t)n, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+        if (n < (int)sizeof shape)
+          snprintf(shape + n, sizeof shape - (size_t)n, "]");
+      }
+      fprintf(stderr, "nala: %s: expected a tensor 'input' of shape [1,3,H,W] (1 <= H, W <= %d), got %s\n", path,
+              CLI_MAX_SIDE, shape);
       nala_st_close(f);
       return NULL;
     }
@@ -44,6 +56,19 @@ static float *load_input(const char *path, int *h, int *w) {
     float *x = malloc(n * sizeof(float));
     if (!x || nala_st_to_f32(t, x, n, &err)) {
       fprintf(stderr, "nala: %s\n", x ? err.msg : "out of memory");
+      free(x);
+      x = NULL;
+    }
+    /* NaN or Inf would run through the network and come out as a pyramid of NaNs with exit 0. */
+    size_t n_nan = 0, n_inf = 0, first = n;
+    for (size_t k = 0; x && k < n; k++)
+      if (!isfinite(x[k])) {
+        n_nan += isnan(x[k]) != 0, n_inf += isinf(x[k]) != 0;
+        first = first < k ? first : k;
+      }
+    if (x && (n_nan || n_inf)) {
+      fprintf(stderr, "nala: %s: tensor 'input' has %zu non-finite value(s) of %zu (%zu NaN, %zu Inf; first at flat "
+              "index %zu)\n", path, n_nan + n_inf, n, n_nan, n_inf, first);
       free(x);
       x = NULL;
     }
@@ -112,36 +137,33 @@ done:
 int nala_cli_backbone(int argc, char **argv) {
   cli_model_opts o = {0};
   const char *input = NULL, *out = NULL;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_model_arg(&o, argc, argv, &i);
-    if (r < 0)
-      return NALA_EXIT_USAGE;
-    if (r)
-      continue;
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
-      return NALA_EXIT_OK;
-    } else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-      input = argv[++i];
-    } else if (!strcmp(argv[i], "--dump") && i + 1 < argc) {
-      out = argv[++i];
-    } else {
-      fprintf(stderr, "nala backbone: unknown or incomplete option '%s'\n", argv[i]);
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-  }
+  cli_option model_table[CLI_MODEL_OPTIONS + 1];
+  const cli_option own[] = {{"--input", CLI_TEXT, &input, 0, 0, NULL}, {"--dump", CLI_TEXT, &out, 0, 0, NULL}, {0}};
+  const cli_option *tables[] = {cli_model_options(&o, model_table), own, NULL};
+  int parsed = cli_parse_options("nala backbone", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
   if ((!o.model && !o.config) || !input || !out) {
     fprintf(stderr, "nala backbone: --model (or --config), --input and --dump are required\n");
     usage(stderr);
     return NALA_EXIT_USAGE;
   }
   int usage_error, h, w;
-  nala_backbone *m = cli_model_build(&o, &usage_error);
-  if (!m)
+  /* Options, then the input, then the model: a bad option or file is refused before seconds go
+   * into building the model. */
+  nala_backbone_cfg checked;
+  const char *weights;
+  if (!cli_model_config(&o, &checked, &weights, &usage_error))
     return usage_error ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
-  cli_print_tier(m);
   float *x = load_input(input, &h, &w);
+  if (!x)
+    return NALA_EXIT_RUNTIME;
+  nala_backbone *m = cli_model_build(&o, &usage_error);
+  if (!m) {
+    free(x);
+    return usage_error ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
+  }
+  cli_print_tier(m);
   int rc = NALA_EXIT_RUNTIME;
   nala_backbone_ctx *ctx = NULL;
   nala_err err;

@@ -1,6 +1,7 @@
 /* nala config show FILE [--output OUT]: the fully merged config, after validation.
  * nala config samples FILE [--check] [--limit N] [--shard i/n]: the samples of the config's dataset. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "nala/config.h"
 #include "nala/dataset.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -114,10 +116,10 @@ static int run_config(int argc, char **argv, int show, const char **overrides, i
     } else if (samples && !strcmp(arg, "--check")) {
       check = 1;
     } else if (samples && !strcmp(arg, "--limit")) {
-      if (nala_dataset_parse_limit(argv[++i], &opts.limit, &err) != NALA_OK)
+      if (cli_parse_int(arg, argv[++i], 0, INT_MAX, &opts.limit, &err) != NALA_OK)
         return usage_error("nala config: %s%s\n", err.msg, "");
     } else if (samples && !strcmp(arg, "--shard")) {
-      if (nala_dataset_parse_shard(argv[++i], &opts.shard_index, &opts.shard_count, &err) != NALA_OK)
+      if (cli_parse_shard(arg, argv[++i], &opts.shard_index, &opts.shard_count, &err) != NALA_OK)
         return usage_error("nala config: %s%s\n", err.msg, "");
     } else if (arg[0] == '-' && arg[1]) {
       return usage_error("nala config %s: unknown option '%s'\n", argv[1], arg);

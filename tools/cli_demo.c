@@ -6,24 +6,28 @@
 
 #include "nala/backbone.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
 #include "tools/cli_model.h"
+#include "tools/cli_timing.h"
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: nala demo [--size HxW] [model options]\n"
+               "NaLaFormer (default T) with seeded weights on a generated image (default 512x512):\n"
+               "prints the pyramid, the build/plan/forward times and the peak RSS.\n%s",
+          cli_model_usage());
+}
 
 int nala_cli_demo(int argc, char **argv) {
   cli_model_opts o = {.model = "nalaformer_t"};
   int h = 512, w = 512;
-  for (int i = 1; i < argc; i++) {
-    int r = cli_model_arg(&o, argc, argv, &i);
-    if (r < 0)
-      return NALA_EXIT_USAGE;
-    if (r)
-      continue;
-    if (!strcmp(argv[i], "--size") && i + 1 < argc && cli_parse_size(argv[i + 1], &h, &w)) {
-      i++;
-    } else {
-      fprintf(stderr, "usage: nala demo [--size HxW] [model options]\n%s", cli_model_usage());
-      return NALA_EXIT_USAGE;
-    }
-  }
+  int size[2] = {512, 512};
+  cli_option model_table[CLI_MODEL_OPTIONS + 1];
+  const cli_option own[] = {{"--size", CLI_SIZE, size, 0, 0, NULL}, {0}};
+  const cli_option *tables[] = {cli_model_options(&o, model_table), own, NULL};
+  int parsed = cli_parse_options("nala demo", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
+  h = size[0], w = size[1];
   int usage_error;
   double t0 = cli_now_ms();
   nala_backbone *m = cli_model_build(&o, &usage_error);

@@ -5,13 +5,20 @@
 
 #include "nala/coco.h"
 #include "tools/cli.h"
+#include "tools/cli_args.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala eval coco --gt instances.json --results dets.json --iou-type bbox|segm\n"
           "                      [--per-class] [--json out.json] [--threads N]\n"
           "  prints the 12 summary lines of pycocotools' COCOeval.summarize();\n"
-          "  --per-class adds AP@[.5:.95] per category, --json writes stats and per-category AP.\n");
+          "  --per-class    adds AP@[.5:.95] per category (-1.000 for a category without ground truth)\n"
+          "  --json FILE    also writes the report, atomically (--out is the same flag):\n"
+          "                 {\"iou_type\": \"bbox\"|\"segm\", \"stats\": [12 numbers, summarize()'s order,\n"
+          "                 -1 where undefined], \"per_category\": {\"<category id>\": AP@[.5:.95], ...}}\n"
+          "                 where AP is -1 for a category without ground truth (pycocotools' -1)\n"
+          "  --threads N    OpenMP threads, 0..4096 (default 0: OpenMP's default)\n"
+          "exit codes: 0 ok, 1 bad file or I/O error (the message names the file and record), 2 bad arguments\n");
 }
 
 typedef struct coco_args {
@@ -20,43 +27,25 @@ typedef struct coco_args {
   int per_class, threads;
 } coco_args;
 
+/* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, coco_args *a) {
   const char *iou = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *opt = argv[i];
-    if (!strcmp(opt, "-h") || !strcmp(opt, "--help"))
-      return -1;
-    if (!strcmp(opt, "--per-class")) {
-      a->per_class = 1;
-      continue;
-    }
-    const char **dst = !strcmp(opt, "--gt") ? &a->gt
-                       : !strcmp(opt, "--results") ? &a->results
-                       : !strcmp(opt, "--json") ? &a->json
-                       : !strcmp(opt, "--iou-type") ? &iou
-                       : NULL;
-    if (!strcmp(opt, "--threads")) {
-      char *end;
-      if (i + 1 >= argc || (a->threads = (int)strtol(argv[i + 1], &end, 10)) < 0 || *end || !*argv[i + 1]) {
-        fprintf(stderr, "nala eval coco: --threads needs a non-negative integer\n");
-        return 1;
-      }
-      i++;
-      continue;
-    }
-    if (!dst) {
-      fprintf(stderr, "nala eval coco: unknown option '%s'\n", opt);
-      return 1;
-    }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "nala eval coco: %s needs a value\n", opt);
-      return 1;
-    }
-    *dst = argv[++i];
-  }
+  const cli_option options[] = {{"--gt", CLI_TEXT, &a->gt, 0, 0, NULL},
+                                {"--results", CLI_TEXT, &a->results, 0, 0, NULL},
+                                {"--iou-type", CLI_TEXT, &iou, 0, 0, NULL},
+                                {"--json", CLI_TEXT, &a->json, 0, 0, NULL},
+                                {"--out", CLI_TEXT, &a->json, 0, 0, NULL}, /* the name `eval seg` used first */
+                                {"--per-class", CLI_SWITCH, &a->per_class, 0, 0, NULL},
+                                {"--threads", CLI_INT, &a->threads, 0, CLI_MAX_THREADS, NULL},
+                                {0}};
+  const cli_option *tables[] = {options, NULL};
+  int parsed = cli_parse_options("nala eval coco", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
   if (!a->gt || !a->results || !iou) {
     fprintf(stderr, "nala eval coco: --gt, --results and --iou-type are required\n");
-    return 1;
+    usage(stderr);
+    return NALA_EXIT_USAGE;
   }
   if (!strcmp(iou, "bbox"))
     a->iou_type = NALA_COCO_BBOX;
@@ -64,9 +53,10 @@ static int parse_args(int argc, char **argv, coco_args *a) {
     a->iou_type = NALA_COCO_SEGM;
   else {
     fprintf(stderr, "nala eval coco: --iou-type must be bbox or segm, not '%s'\n", iou);
-    return 1;
+    usage(stderr);
+    return NALA_EXIT_USAGE;
   }
-  return 0;
+  return -1;
 }
 
 static void print_per_class(const nala_coco_gt *gt, const nala_coco_result *res) {
@@ -79,10 +69,8 @@ static void print_per_class(const nala_coco_gt *gt, const nala_coco_result *res)
 int nala_cli_eval_coco(int argc, char **argv) {
   coco_args a = {0};
   int parsed = parse_args(argc, argv, &a);
-  if (parsed) {
-    usage(parsed < 0 ? stdout : stderr);
-    return parsed < 0 ? NALA_EXIT_OK : NALA_EXIT_USAGE;
-  }
+  if (parsed >= 0)
+    return parsed;
   nala_err err;
   nala_err_clear(&err);
   nala_coco_gt *gt = NULL;

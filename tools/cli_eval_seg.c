@@ -8,15 +8,17 @@
 
 #include "nala/image_io.h"
 #include "nala/seg_classes.h"
+#include "nala/seg_label_maps.h"
 #include "nala/seg_metrics.h"
 #include "nala/seg_report.h"
 #include "tools/cli.h"
-#include "tools/eval_seg_files.h"
+#include "tools/cli_args.h"
+#include "tools/eval_seg_predictions.h"
 
 static void usage(FILE *out) {
   fprintf(out,
           "usage: nala eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR [--pred-offset N]\n"
-          "                     [--pred-label-ids] [--exact] [--out FILE.json] [--no-progress]\n"
+          "                     [--pred-label-ids] [--exact] [--json FILE.json] [--no-progress]\n"
           "Semantic-segmentation metrics as mmseg's IoUMetric reports them (aAcc, mIoU, mAcc, per-class IoU/Acc).\n"
           "  --gt DIR          ade20k: every *.png directly in DIR (annotations/validation), raw labels\n"
           "                    0..150, reduce_zero_label applied (0 -> 255 ignored, v -> v-1).\n"
@@ -33,7 +35,13 @@ static void usage(FILE *out) {
           "                    map them to train ids with the ground truth's table\n"
           "  --exact           print exact 64-bit-count numbers instead of mmseg's float32 ones (they can\n"
           "                    differ in the last digit once a class totals more than 2^24 pixels)\n"
-          "  --out FILE.json   also write the numbers (and exact counts) as JSON, atomically\n"
+          "  --json FILE.json  also write the report as JSON, atomically (--out is the same flag):\n"
+          "                    {\"dataset\", \"images\", \"aAcc\", \"mIoU\", \"mAcc\" (x100 as printed),\n"
+          "                    \"classes\": [{\"name\", \"IoU\", \"Acc\" (x100; null where mmseg has nan: IoU of a\n"
+          "                    class with no label or predicted pixel, Acc of one with no label pixel),\n"
+          "                    \"intersect\", \"union\", \"pred_area\", \"label_area\"}],\n"
+          "                    \"exact\": {aAcc, mIoU, mAcc as fractions from 64-bit counts},\n"
+          "                    \"pixels\": {\"total\", \"ignored\", \"label_out_of_range\", \"pred_out_of_range\"}}\n"
           "  --no-progress     no progress bar (it is only drawn when stderr is a terminal)\n"
           "Images are evaluated in sorted key order (mmseg's order). Ignore index 255. A missing, unreadable\n"
           "or differently sized prediction leaves its image out; label or prediction values outside\n"
@@ -86,7 +94,7 @@ static void progress(size_t done, size_t total, int enabled, int force) {
 }
 
 /* Reads, converts and adds one image; returns 0 when the image was left out (problem reported). */
-static int evaluate_one(const nala_seg_dataset *ds, const seg_gt_file *gt, const char *pred_dir,
+static int evaluate_one(const nala_seg_dataset *ds, const nala_seg_label_map *gt, const char *pred_dir,
                         const pred_options *opt, nala_seg_metrics *m, problems *seen) {
   char pred_path[4096];
   if (!seg_find_prediction(pred_dir, gt->key, !ds->reduce_zero_label, pred_path, sizeof pred_path)) {
@@ -151,39 +159,22 @@ int nala_cli_eval_seg(int argc, char **argv) {
   const char *dataset = NULL, *pred_dir = NULL, *gt_dir = NULL, *json_path = NULL;
   int exact = 0, show_progress = 1;
   pred_options opt = {0, 0};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(stdout);
-      return NALA_EXIT_OK;
-    } else if (!strcmp(a, "--exact")) {
-      exact = 1;
-    } else if (!strcmp(a, "--no-progress")) {
-      show_progress = 0;
-    } else if (!strcmp(a, "--pred-label-ids")) {
-      opt.label_ids = 1;
-    } else if (!strcmp(a, "--pred-offset") && i + 1 < argc) {
-      char *end;
-      long offset = strtol(argv[++i], &end, 10);
-      if (*argv[i] == '\0' || *end != '\0' || offset < 0 || offset > 255) {
-        fprintf(stderr, "nala eval seg: --pred-offset '%s' is not an integer in [0, 255]\n", argv[i]);
-        usage(stderr);
-        return NALA_EXIT_USAGE;
-      }
-      opt.offset = (int)offset;
-    } else if ((!strcmp(a, "--dataset") || !strcmp(a, "--pred") || !strcmp(a, "--gt") || !strcmp(a, "--out")) &&
-               i + 1 < argc) {
-      const char **slot = !strcmp(a, "--dataset") ? &dataset
-                          : !strcmp(a, "--pred")  ? &pred_dir
-                          : !strcmp(a, "--gt")    ? &gt_dir
-                                                  : &json_path;
-      *slot = argv[++i];
-    } else {
-      fprintf(stderr, "nala eval seg: unknown or incomplete option '%s'\n", a);
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-  }
+  int no_progress = 0;
+  const cli_option options[] = {{"--dataset", CLI_TEXT, &dataset, 0, 0, NULL},
+                                {"--pred", CLI_TEXT, &pred_dir, 0, 0, NULL},
+                                {"--gt", CLI_TEXT, &gt_dir, 0, 0, NULL},
+                                {"--json", CLI_TEXT, &json_path, 0, 0, NULL},
+                                {"--out", CLI_TEXT, &json_path, 0, 0, NULL}, /* its first name, kept */
+                                {"--pred-offset", CLI_INT, &opt.offset, 0, 255, NULL},
+                                {"--pred-label-ids", CLI_SWITCH, &opt.label_ids, 0, 0, NULL},
+                                {"--exact", CLI_SWITCH, &exact, 0, 0, NULL},
+                                {"--no-progress", CLI_SWITCH, &no_progress, 0, 0, NULL},
+                                {0}};
+  const cli_option *tables[] = {options, NULL};
+  int parsed = cli_parse_options("nala eval seg", argc, argv, tables, usage);
+  if (parsed >= 0)
+    return parsed;
+  show_progress = !no_progress;
   if (!dataset || !pred_dir || !gt_dir) {
     fprintf(stderr, "nala eval seg: --dataset, --pred and --gt are required\n");
     usage(stderr);
@@ -206,20 +197,20 @@ int nala_cli_eval_seg(int argc, char **argv) {
     return NALA_EXIT_RUNTIME;
   }
   nala_err err;
-  seg_gt_list gts;
-  if (seg_gt_list_build(gt_dir, !ds->reduce_zero_label, &gts, &err) != NALA_OK) {
+  nala_seg_label_maps gts;
+  if (nala_seg_label_maps_list(gt_dir, ds->reduce_zero_label ? NALA_DATASET_ADE20K : NALA_DATASET_CITYSCAPES, &gts, &err) != NALA_OK) {
     fprintf(stderr, "nala eval seg: --gt: %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
   if (gts.count == 0) {
     fprintf(stderr, "nala eval seg: no %s ground-truth PNGs found in %s\n", ds->name, gt_dir);
-    seg_gt_list_free(&gts);
+    nala_seg_label_maps_free(&gts);
     return NALA_EXIT_RUNTIME;
   }
   nala_seg_metrics *m = NULL;
   if (nala_seg_metrics_create(ds->num_classes, ds->ignore_index, &m, &err) != NALA_OK) {
     fprintf(stderr, "nala eval seg: %s\n", err.msg);
-    seg_gt_list_free(&gts);
+    nala_seg_label_maps_free(&gts);
     return NALA_EXIT_RUNTIME;
   }
   show_progress = show_progress && isatty(STDERR_FILENO);
@@ -228,7 +219,7 @@ int nala_cli_eval_seg(int argc, char **argv) {
   seen.progress_shown = show_progress;
   for (size_t i = 0; i < gts.count; i++) {
     size_t problems_before = problem_count(&seen);
-    evaluated += (size_t)evaluate_one(ds, &gts.files[i], pred_dir, &opt, m, &seen);
+    evaluated += (size_t)evaluate_one(ds, &gts.maps[i], pred_dir, &opt, m, &seen);
     progress(i + 1, gts.count, show_progress, problem_count(&seen) != problems_before);
   }
   nala_seg_result *result = malloc(sizeof *result);
@@ -258,12 +249,12 @@ int nala_cli_eval_seg(int argc, char **argv) {
       fprintf(stderr, "nala eval seg: %zu problem(s), listed above\n", problem_count(&seen));
     code = evaluated && !any_problem ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
     if (json_path && nala_seg_write_json(json_path, ds->name, result, ds->class_names, &err) != NALA_OK) {
-      fprintf(stderr, "nala eval seg: --out: %s\n", err.msg);
+      fprintf(stderr, "nala eval seg: --json: %s\n", err.msg);
       code = NALA_EXIT_RUNTIME;
     }
   }
   free(result);
   nala_seg_metrics_free(m);
-  seg_gt_list_free(&gts);
+  nala_seg_label_maps_free(&gts);
   return code;
 }

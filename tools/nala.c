@@ -1,49 +1,83 @@
-/* The `nala` command: dispatches `nala <command> [<subcommand>] ...` to tools/cli_*.c. */
+/* The `nala` command: one table of commands, from which both dispatch and the usage text come. */
 #include <stdio.h>
 #include <string.h>
 
 #include "tools/cli.h"
 
-static void usage(FILE *out) {
-  fprintf(out,
-          "usage: nala <command> [options]\n"
-          "commands:\n"
-          "  demo                         backbone on a generated image with seeded weights\n"
-          "  backbone --model M ...       run the backbone, dump the feature pyramid\n"
-          "  bench backbone|attention ... time the backbone or the attention kernels\n"
-          "  eval coco --gt G --results R --iou-type bbox|segm\n"
-          "  eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR\n"
-          "  config show FILE             print the fully merged config\n"
-          "Run `nala <command> --help` for its options.\n");
+typedef struct cli_command {
+  const char *words[2]; /* "eval", "coco"; second NULL for a one-word command */
+  const char *args;     /* argument synopsis for the usage text */
+  const char *help;     /* one line */
+  int (*run)(int argc, char **argv);
+  int keep_first; /* hand argv from the first word on (the command reads its own subcommand) */
+} cli_command;
+
+static const cli_command commands[] = {
+    {{"demo", NULL}, "[--size HxW] [model options]", "backbone on a generated image with seeded weights",
+     nala_cli_demo, 0},
+    {{"backbone", NULL}, "--model M --input X --dump OUT", "run the backbone, dump the feature pyramid",
+     nala_cli_backbone, 0},
+    {{"bench", "backbone"}, "--model M --size HxW ...", "time the backbone", nala_bench_backbone, 0},
+    {{"bench", "attention"}, "--tokens N ...", "time the attention kernels alone", nala_bench_attention, 0},
+    {{"eval", "coco"}, "--gt G --results R --iou-type bbox|segm", "COCO mAP as pycocotools reports it",
+     nala_cli_eval_coco, 0},
+    {{"eval", "seg"}, "--dataset ade20k|cityscapes --pred DIR --gt DIR", "mIoU as mmseg reports it",
+     nala_cli_eval_seg, 0},
+    {{"config", "show"}, "FILE [--output OUT]", "print the fully merged, validated config", nala_cli_config, 1},
+    {{"config", "samples"}, "FILE [--check] [--limit N] [--shard i/n]", "list the samples of a config's dataset",
+     nala_cli_config, 1},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
+static void usage(FILE *out, const char *only_first_word) {
+  fprintf(out, "usage: nala <command> [options]\ncommands:\n");
+  for (int i = 0; i < N_COMMANDS; i++) {
+    const cli_command *c = &commands[i];
+    if (only_first_word && strcmp(c->words[0], only_first_word))
+      continue;
+    char name[64];
+    snprintf(name, sizeof name, "%s%s%s", c->words[0], c->words[1] ? " " : "", c->words[1] ? c->words[1] : "");
+    fprintf(out, "  %-18s %s\n  %-18s   %s\n", name, c->args, "", c->help);
+  }
+  fprintf(out, "Run `nala <command> --help` for its options. Exit codes: 0 ok, 1 bad data or runtime error\n"
+               "(the message names the file, key or value), 2 bad arguments.\n");
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    usage(stderr);
+    usage(stderr, NULL);
     return NALA_EXIT_USAGE;
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-    usage(stdout);
+    usage(stdout, NULL);
     return NALA_EXIT_OK;
   }
-  if (!strcmp(cmd, "demo"))
-    return nala_cli_demo(argc - 1, argv + 1);
-  if (!strcmp(cmd, "backbone"))
-    return nala_cli_backbone(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench"))
-    return nala_cli_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "config"))
-    return nala_cli_config(argc - 1, argv + 1);
-  if (!strcmp(cmd, "eval")) {
-    if (argc >= 3 && !strcmp(argv[2], "coco"))
-      return nala_cli_eval_coco(argc - 2, argv + 2);
-    if (argc >= 3 && !strcmp(argv[2], "seg"))
-      return nala_cli_eval_seg(argc - 2, argv + 2);
-    fprintf(stderr, "nala eval: expected `coco` or `seg`\n");
-    return NALA_EXIT_USAGE;
+  int first_word_known = 0;
+  const cli_command *reads_own_subcommand = NULL;
+  for (int i = 0; i < N_COMMANDS; i++) {
+    const cli_command *c = &commands[i];
+    if (strcmp(c->words[0], cmd))
+      continue;
+    first_word_known = 1;
+    if (!c->words[1])
+      return c->run(argc - 1, argv + 1);
+    if (argc >= 3 && !strcmp(c->words[1], argv[2]))
+      return c->keep_first ? c->run(argc - 1, argv + 1) : c->run(argc - 2, argv + 2);
+    if (c->keep_first && !reads_own_subcommand)
+      reads_own_subcommand = c;
   }
-  fprintf(stderr, "nala: unknown command '%s'\n", cmd);
-  usage(stderr);
+  /* A command that reads its own subcommand explains a missing or wrong one with its own usage. */
+  if (reads_own_subcommand)
+    return reads_own_subcommand->run(argc - 1, argv + 1);
+  if (first_word_known && argc >= 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+    usage(stdout, cmd);
+    return NALA_EXIT_OK;
+  }
+  if (first_word_known)
+    fprintf(stderr, "nala %s: unknown or missing subcommand%s%s\n", cmd, argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
+  else
+    fprintf(stderr, "nala: unknown command '%s'\n", cmd);
+  usage(stderr, first_word_known ? cmd : NULL);
   return NALA_EXIT_USAGE;
 }

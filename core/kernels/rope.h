@@ -5,8 +5,12 @@
 
 #include "core/kernels/attention.h"
 
-/* nala_rope_angle (the official angle buffer) is declared in nala/seeded_init.h. */
-#include "nala/seeded_init.h"
+/* RoPE.angle buffer of NALA.py for head_dim: 1 / 10000^linspace(0, 1, head_dim/4), each value
+ * twice ([a0, a0, a1, a1, ...]), 2*(head_dim/4) floats, bit for bit as the reference PyTorch
+ * (1.13, AVX2) computes it for every head_dim <= 76 and 84..100 (official ones: 32, 64, 96); some
+ * larger head_dims differ by 1 ulp in a few entries. Checkpoints carry their own buffer. */
+/* Defined in core/seeded_init.c (verified bit for bit against PyTorch there). */
+void nala_rope_angle(int head_dim, float *angle);
 
 /* sin_h/cos_h[y][j] = sinf/cosf(y * angle[j]) for y < H, sin_w/cos_w[x][j] likewise for x < W,
  * j < d/2, the product rounded to fp32 first (as index_h[:, None] * angle[None, :]). */

@@ -13,11 +13,11 @@
  *   nala_backbone_cfg cfg;  nala_weights *w;  nala_backbone *m;  nala_backbone_ctx *ctx;  nala_err e;
  *   nala_backbone_cfg_preset("t", &cfg, &e);
  *   nala_weights_open("nalaformer_t.safetensors", &w, &e);
- *   nala_backbone_create(&cfg, w, &m, &e);           // then nala_weights_close(w)
+ *   nala_backbone_create(&cfg, w, NULL, &m, &e);     // NULL: default options; then nala_weights_close(w)
  *   nala_backbone_ctx_create(m, 2, &ctx, &e);
  *   nala_backbone_plan(ctx, 512, 512, &e);
  *   nala_backbone_forward(ctx, image_nchw, &e);      // float [1,3,512,512], normalised
- *   nala_feature f;  nala_backbone_output(ctx, 0, &f);  // NHWC [128][128][64]
+ *   nala_feature f;  nala_backbone_output(ctx, 0, &f, &e);  // NHWC [128][128][64]
  *   nala_backbone_ctx_free(ctx);  nala_backbone_free(m);
  */
 #ifndef NALA_BACKBONE_H

@@ -1,8 +1,8 @@
 /* COCO detection / instance segmentation evaluation with pycocotools' COCOeval semantics.
  *
  * Stats are bit-identical to pycocotools 2.0.x (loadRes + COCOeval evaluate/accumulate/summarize
- * with default params) on the same files; /work/shared/reference/coco-eval-semantics.md lists the
- * rules followed. Ground truth and detections are immutable after loading, so several threads may
+ * with default params) on the same files, following pycocotools/cocoeval.py rule by rule (the
+ * comments in eval/coco_*.c name the rule each step reproduces). Ground truth and detections are immutable after loading, so several threads may
  * evaluate the same ground truth at once. Evaluation is parallel (OpenMP) over (image, category)
  * pairs and over categories.
  *

@@ -113,15 +113,6 @@ nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order 
  * (all of them, in logging order); prints nothing when there are none. Returns the count. */
 int nala_dataset_print_report(const nala_dataset *ds, FILE *out);
 
-/* Parses "i/n" (0 <= i < n) for --shard. */
-nala_status nala_dataset_parse_shard(const char *spec, int *shard_index, int *shard_count, nala_err *err);
-
-/* Parses a non-negative integer for --limit. */
-nala_status nala_dataset_parse_limit(const char *text, int *limit, nala_err *err);
-
-/* A config's preprocessing and seg test mode: nala_preprocess_from_config and
- * nala_seg_test_from_config (nala/preprocess.h) on nala_config_model(cfg)->preprocess / ->test_cfg. */
-
 #ifdef __cplusplus
 }
 #endif

@@ -53,8 +53,10 @@
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
 #include "nala/seg_classes.h"
+#include "nala/seg_label_maps.h"
 #include "nala/seg_metrics.h"
 #include "nala/seg_report.h"
+#include "nala/seg_test.h"
 #include "nala/status.h"
 #include "nala/weights.h"
 

@@ -32,12 +32,6 @@ int nala_seeded_range(const char *key, int ndim, const int64_t *shape, double *l
 nala_status nala_seeded_fill(uint64_t seed, const char *key, int ndim, const int64_t *shape, float *dst,
                              nala_err *err);
 
-/* RoPE.angle buffer of NALA.py for head_dim: 1 / 10000^linspace(0, 1, head_dim/4), each value
- * twice ([a0, a0, a1, a1, ...]), 2*(head_dim/4) floats, bit for bit as the reference PyTorch
- * (1.13, AVX2) computes it for every head_dim <= 76 and 84..100 (official ones: 32, 64, 96); some
- * larger head_dims differ by 1 ulp in a few entries. Checkpoints carry their own buffer. */
-void nala_rope_angle(int head_dim, float *angle);
-
 #ifdef __cplusplus
 }
 #endif

@@ -32,7 +32,7 @@ typedef struct nala_weights nala_weights;
 /* Binder over a safetensors file (validated by nala_st_open). */
 nala_status nala_weights_open(const char *path, nala_weights **out, nala_err *err);
 
-/* Binder whose every key comes from the seeded generator (RoPE.angle keys from nala_rope_angle). */
+/* Binder whose every key comes from the seeded generator (RoPE.angle keys: NALA.py's 1 / 10000^linspace buffer). */
 nala_status nala_weights_seeded(uint64_t seed, nala_weights **out, nala_err *err);
 
 /* Frees the binder (and closes its file); NULL is a no-op. */

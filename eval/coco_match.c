@@ -1,6 +1,6 @@
-/* COCOeval.evaluate + accumulate with pycocotools' exact semantics (rule numbers refer to
- * /work/shared/reference/coco-eval-semantics.md), parallel over (image, category) pairs and then
- * over categories. Per pair we keep at most 100 detections ("slots") and, per slot, area range
+/* COCOeval.evaluateImg: the per-(image, category) matching of detections to ground truth, with
+ * pycocotools' exact semantics (rule numbers follow the order of pycocotools/cocoeval.py's rules,
+ * as listed in the project's COCO-eval reference notes), parallel over (image, category) pairs. Per pair we keep at most 100 detections ("slots") and, per slot, area range
  * and IoU threshold, two bits: matched to a GT with a non-zero id, and ignored. */
 #include <omp.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-/* Table-driven validation of JSON config sections (core/config_schema.c).
+/* Table-driven validation of JSON config sections (core/config_schema.c). Internal: configs are
+ * validated by nala_config_load; the tables are not part of the public API.
  *
  * A section is described by a nala_schema: one nala_schema_key row per allowed key (its JSON kinds,
  * range, choices, list length, nested schema, whether required). Unknown keys, wrong kinds and
@@ -8,8 +9,8 @@
  * A section whose keys depend on its "type" (mmdet-style {"type": "FPN", ...}) lists its types
  * instead: the "type" string picks the nala_schema to validate against.
  * Adding a config key = adding one row to a table (core/config_tables.c holds the model's tables). */
-#ifndef NALA_CONFIG_SCHEMA_H
-#define NALA_CONFIG_SCHEMA_H
+#ifndef NALA_CORE_CONFIG_SCHEMA_H
+#define NALA_CORE_CONFIG_SCHEMA_H
 
 #include "nala/status.h"
 
