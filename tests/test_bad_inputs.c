@@ -76,6 +76,8 @@ static const bad_row rows[] = {
     {"backbone --threads 1e3", "backbone --model nalaformer_xt --threads 1e3 --input x --dump {O}", 2,
      "--threads '1e3'"},
     {"demo --seed -1", "demo --seed -1", 2, "--seed '-1'"},
+    {"demo --isa bogus", "demo --isa bogus", 2, "--isa 'bogus'"},
+    {"bench attention --isa bogus", "bench attention --isa bogus", 2, "--isa 'bogus'"},
     {"demo --size 0x5", "demo --size 0x5", 2, "--size '0x5'"},
     {"bench backbone --size 5", "bench backbone --size 5", 2, "--size '5'"},
     {"bench backbone --runs 0", "bench backbone --runs 0", 2, "--runs '0'"},
