@@ -1,4 +1,4 @@
-/* Building the immutable backbone model: read every weight under "backbone.", fold BatchNorm into
+/* Building the immutable backbone model: read every weight under its prefix, fold BatchNorm into
  * the preceding conv and layerscale gammas into the last linear of each branch, split qkvg, and
  * reorder weights once into the formats oneDNN picks for this CPU. */
 #include <math.h>
@@ -10,23 +10,19 @@
 #include "backbone/internal.h"
 #include "core/kernels/rope.h"
 
-#define BN_EPS 1e-5 /* nn.BatchNorm2d default */
-
-/* Representative sizes for picking weight formats; the format depends on channels and ISA,
- * not on the spatial size, and the plan reuses it for every input size. */
-#define FORMAT_PICK_ROWS 1024
-#define FORMAT_PICK_HW 32
-
 typedef struct loader {
   nala_weights *w;
+  const nala_rt *rt;
+  const char *prefix; /* "backbone" */
   char key[256];
 } loader;
 
 static const char *key(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static const char *key(loader *ld, const char *fmt, ...) {
+  int n = snprintf(ld->key, sizeof ld->key, "%s.", ld->prefix);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(ld->key, sizeof ld->key, fmt, ap);
+  vsnprintf(ld->key + n, sizeof ld->key - (size_t)n, fmt, ap);
   va_end(ap);
   return ld->key;
 }
@@ -44,91 +40,16 @@ static float *take(loader *ld, const char *name, int ndim, int64_t d0, int64_t d
   return dst;
 }
 
-static void free_layer(nala_layer *L) {
-  if (L->w)
-    dnnl_memory_destroy(L->w);
-  if (L->b)
-    dnnl_memory_destroy(L->b);
-  L->w = L->b = NULL;
-}
-
-static nala_status bias_memory(dnnl_engine_t eng, const float *bias, int n, dnnl_memory_t *out, nala_err *err) {
-  dnnl_memory_desc_t md;
-  dnnl_dims_t dims = {n};
-  dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a);
-  NALA_DNNL(dnnl_memory_create(out, &md, eng, DNNL_MEMORY_ALLOCATE), err);
-  void *p = NULL;
-  NALA_DNNL(dnnl_memory_get_data_handle(*out, &p), err);
-  memcpy(p, bias, (size_t)n * sizeof(float));
-  return NALA_OK;
-}
-
-/* Linear layer y = x W^T + b from PyTorch [out][in] weights (a row block of qkvg for q|k, v, g). */
-static nala_status linear_init(nala_backbone *m, nala_layer *L, int in, int out, const float *w, const float *b,
-                               nala_err *err) {
-  L->in = in;
-  L->out = out;
-  dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_matmul_pd(m->engine, FORMAT_PICK_ROWS, in, out, in, out, NULL, 0, &pd, err));
-  L->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_memory_desc_t torch_md;
-  nala_linear_torch_md(in, out, &torch_md);
-  NALA_CHECK(nala_dnnl_reorder_new(m->engine, &torch_md, w, &L->wmd, &L->w, err));
-  return bias_memory(m->engine, b, out, &L->b, err);
-}
-
-static nala_status conv_init(nala_backbone *m, nala_layer *L, nala_conv_shape s, const float *w, const float *b,
-                             nala_err *err) {
-  s.h = s.w = FORMAT_PICK_HW;
-  L->conv = s;
-  dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_conv_pd(m->engine, &s, NULL, 0, &pd, err));
-  L->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  dnnl_primitive_desc_destroy(pd);
-  dnnl_memory_desc_t torch_md;
-  nala_conv_torch_md(&s, &torch_md);
-  NALA_CHECK(nala_dnnl_reorder_new(m->engine, &torch_md, w, &L->wmd, &L->w, err));
-  return bias_memory(m->engine, b, s.oc, &L->b, err);
-}
-
-/* Conv weights [oc][ic/groups][k][k] + bias, optionally followed by BatchNorm at bn_prefix.
- * residual (depthwise only): the layer computes x + conv(x), folded as +1 on the centre tap, so
- * no post-op is needed (oneDNN 2.6 runs a depthwise conv with a full-tensor binary add on ref:any,
- * 50x slower, and a sum post-op would need the destination pre-filled with x). */
-static nala_status load_conv(nala_backbone *m, loader *ld, nala_layer *L, nala_conv_shape s, const char *conv_prefix,
-                             const char *bn_prefix, int residual, nala_err *err) {
-  const char *cp = conv_prefix, *bp = bn_prefix;
-  int icg = s.ic / s.groups;
-  size_t per_oc = (size_t)icg * s.k * s.k;
-  float *w = take(ld, key(ld, "%s.weight", cp), 4, s.oc, icg, s.k, s.k);
-  float *b = take(ld, key(ld, "%s.bias", cp), 1, s.oc, 0, 0, 0);
-  float *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
-  if (bn_prefix) {
-    g = take(ld, key(ld, "%s.weight", bp), 1, s.oc, 0, 0, 0);
-    beta = take(ld, key(ld, "%s.bias", bp), 1, s.oc, 0, 0, 0);
-    mean = take(ld, key(ld, "%s.running_mean", bp), 1, s.oc, 0, 0, 0);
-    var = take(ld, key(ld, "%s.running_var", bp), 1, s.oc, 0, 0, 0);
-  }
-  nala_status st = NALA_OK;
-  if (!w || !b || (bn_prefix && (!g || !beta || !mean || !var))) {
-    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", cp);
-  } else {
-    if (bn_prefix) {
-      for (int o = 0; o < s.oc; o++) {
-        double scale = g[o] / sqrt((double)var[o] + BN_EPS);
-        for (size_t i = 0; i < per_oc; i++)
-          w[o * per_oc + i] = (float)(w[o * per_oc + i] * scale);
-        b[o] = (float)((b[o] - (double)mean[o]) * scale + beta[o]);
-      }
-    }
-    if (residual)
-      for (int o = 0; o < s.oc; o++)
-        w[o * per_oc + (size_t)(s.k / 2) * s.k + s.k / 2] += 1.0f;
-    st = conv_init(m, L, s, w, b, err);
-  }
-  free(w), free(b), free(g), free(beta), free(mean), free(var);
-  return st;
+/* Conv + bias (+ BatchNorm) under the model prefix; residual: x + conv(x), folded into the centre
+ * tap (oneDNN 2.6 runs a depthwise conv with a full-tensor binary add on ref:any, 50x slower, and
+ * a sum post-op would need the destination pre-filled with x). */
+static nala_status load_conv(loader *ld, nala_layer *L, nala_conv_shape s, const char *conv, const char *bn,
+                             int residual, nala_err *err) {
+  char conv_key[256], bn_key[256];
+  snprintf(conv_key, sizeof conv_key, "%s.%s", ld->prefix, conv);
+  if (bn)
+    snprintf(bn_key, sizeof bn_key, "%s.%s", ld->prefix, bn);
+  return nala_conv_load(ld->rt, ld->w, L, s, conv_key, 1, bn ? bn_key : NULL, residual, err);
 }
 
 static nala_status load_ln(loader *ld, nala_ln *ln, int c, float eps, const char *prefix) {
@@ -143,18 +64,19 @@ static nala_status load_block(nala_backbone *m, loader *ld, nala_stage *S, int s
   nala_block *B = &S->blocks[bi];
   int C = S->dim, F = S->ffn;
   char p[128];
-  snprintf(p, sizeof p, "backbone.layers.%d.blocks.%d", si, bi);
+  snprintf(p, sizeof p, "layers.%d.blocks.%d", si, bi);
   B->flag = m->cfg.attn[si][bi];
   char name[200], name2[200];
-  nala_conv_shape dw3 = {C, C, 3, 1, C, 0, 0}, dw5 = {C, C, 5, 1, C, 0, 0}, dwf = {F, F, 3, 1, F, 0, 0};
+  nala_conv_shape dw3 = NALA_CONV_SHAPE(C, C, 3, 1, C), dw5 = NALA_CONV_SHAPE(C, C, 5, 1, C);
+  nala_conv_shape dwf = NALA_CONV_SHAPE(F, F, 3, 1, F);
   snprintf(name, sizeof name, "%s.cpe1", p);
-  NALA_CHECK(load_conv(m, ld, &B->cpe1, dw3, name, NULL, 1, err));
+  NALA_CHECK(load_conv(ld, &B->cpe1, dw3, name, NULL, 1, err));
   snprintf(name, sizeof name, "%s.cpe2", p);
-  NALA_CHECK(load_conv(m, ld, &B->cpe2, dw3, name, NULL, 1, err));
+  NALA_CHECK(load_conv(ld, &B->cpe2, dw3, name, NULL, 1, err));
   snprintf(name, sizeof name, "%s.attn.lepe", p);
-  NALA_CHECK(load_conv(m, ld, &B->lepe, dw5, name, NULL, 0, err));
+  NALA_CHECK(load_conv(ld, &B->lepe, dw5, name, NULL, 0, err));
   snprintf(name, sizeof name, "%s.ffn.dwconv", p);
-  NALA_CHECK(load_conv(m, ld, &B->ffn_dw, dwf, name, NULL, 1, err));
+  NALA_CHECK(load_conv(ld, &B->ffn_dw, dwf, name, NULL, 1, err));
   /* LayerNorm2d (norm1, norm2) uses eps 1e-6; attn.ln is a plain nn.LayerNorm, eps 1e-5. */
   snprintf(name, sizeof name, "%s.norm1.norm", p);
   snprintf(name2, sizeof name2, "%s.norm2.norm", p);
@@ -196,12 +118,12 @@ static nala_status load_block(nala_backbone *m, loader *ld, nala_stage *S, int s
   }
   /* qkvg rows: q [0,C), k [C,2C), v [2C,3C), g [3C,4C). v gets its own contiguous output so the
    * lepe conv reads dense NHWC; g gets its own so SiLU runs as a post-op. */
-  if ((st = linear_init(m, &B->qk, C, 2 * C, qkvg_w, qkvg_b, err)) ||
-      (st = linear_init(m, &B->v, C, C, qkvg_w + (size_t)2 * C * C, qkvg_b + 2 * C, err)) ||
-      (st = linear_init(m, &B->g, C, C, qkvg_w + (size_t)3 * C * C, qkvg_b + 3 * C, err)) ||
-      (st = linear_init(m, &B->out_proj, C, C, out_w, out_b, err)) ||
-      (st = linear_init(m, &B->fc1, C, F, fc1_w, fc1_b, err)) ||
-      (st = linear_init(m, &B->fc2, F, C, fc2_w, fc2_b, err)))
+  if ((st = nala_linear_init(ld->rt, &B->qk, C, 2 * C, qkvg_w, qkvg_b, err)) ||
+      (st = nala_linear_init(ld->rt, &B->v, C, C, qkvg_w + (size_t)2 * C * C, qkvg_b + 2 * C, err)) ||
+      (st = nala_linear_init(ld->rt, &B->g, C, C, qkvg_w + (size_t)3 * C * C, qkvg_b + 3 * C, err)) ||
+      (st = nala_linear_init(ld->rt, &B->out_proj, C, C, out_w, out_b, err)) ||
+      (st = nala_linear_init(ld->rt, &B->fc1, C, F, fc1_w, fc1_b, err)) ||
+      (st = nala_linear_init(ld->rt, &B->fc2, F, C, fc2_w, fc2_b, err)))
     goto done;
 done:
   free(qkvg_w), free(qkvg_b), free(out_w), free(out_b);
@@ -228,7 +150,7 @@ static nala_status load_stage(nala_backbone *m, loader *ld, int si, nala_err *er
   if (!file_angle)
     return nala_fail(err, NALA_E_NOMEM, "out of memory for stage %d", si);
   int64_t ashape[1] = {S->head_dim / 2};
-  const char *akey = key(ld, "backbone.layers.%d.RoPE.angle", si);
+  const char *akey = key(ld, "layers.%d.RoPE.angle", si);
   if (nala_weights_optional(ld->w, akey, 1, ashape, file_angle)) {
     for (int i = 0; i < S->head_dim / 2; i++) {
       if (fabsf(file_angle[i] - S->angle[i]) > 1e-6f * fabsf(S->angle[i])) {
@@ -245,29 +167,29 @@ static nala_status load_stage(nala_backbone *m, loader *ld, int si, nala_err *er
   for (int bi = 0; bi < S->depth; bi++)
     NALA_CHECK(load_block(m, ld, S, si, bi, err));
   char name[128];
-  snprintf(name, sizeof name, "backbone.extra_norms.%d.norm", si);
+  snprintf(name, sizeof name, "extra_norms.%d.norm", si);
   if (load_ln(ld, &S->extra_norm, S->dim, 1e-6f, name))
     return nala_fail(err, NALA_E_NOMEM, "out of memory for stage %d", si);
   if (si < 3) {
     char conv[96], bn[96];
-    snprintf(conv, sizeof conv, "backbone.layers.%d.downsample.reduction", si);
-    snprintf(bn, sizeof bn, "backbone.layers.%d.downsample.norm", si);
-    nala_conv_shape s = {S->dim, c->embed_dims[si + 1], 3, 2, 1, 0, 0};
-    NALA_CHECK(load_conv(m, ld, &S->down, s, conv, bn, 0, err));
+    snprintf(conv, sizeof conv, "layers.%d.downsample.reduction", si);
+    snprintf(bn, sizeof bn, "layers.%d.downsample.norm", si);
+    nala_conv_shape s = NALA_CONV_SHAPE(S->dim, c->embed_dims[si + 1], 3, 2, 1);
+    NALA_CHECK(load_conv(ld, &S->down, s, conv, bn, 0, err));
   }
   return NALA_OK;
 }
 
 static nala_status load_stem(nala_backbone *m, loader *ld, nala_err *err) {
   int c0 = m->cfg.embed_dims[0], half = c0 / 2;
-  nala_conv_shape s[4] = {{3, half, 3, 2, 1, 0, 0}, {half, half, 3, 1, 1, 0, 0}, {half, half, 3, 1, 1, 0, 0},
-                          {half, c0, 3, 2, 1, 0, 0}};
+  nala_conv_shape s[4] = {NALA_CONV_SHAPE(3, half, 3, 2, 1), NALA_CONV_SHAPE(half, half, 3, 1, 1),
+                          NALA_CONV_SHAPE(half, half, 3, 1, 1), NALA_CONV_SHAPE(half, c0, 3, 2, 1)};
   static const int conv_idx[4] = {0, 3, 6, 9};
   for (int i = 0; i < 4; i++) {
     char conv[64], bn[64];
-    snprintf(conv, sizeof conv, "backbone.patch_embed.proj.%d", conv_idx[i]);
-    snprintf(bn, sizeof bn, "backbone.patch_embed.proj.%d", conv_idx[i] + 1);
-    NALA_CHECK(load_conv(m, ld, &m->stem[i], s[i], conv, bn, 0, err));
+    snprintf(conv, sizeof conv, "patch_embed.proj.%d", conv_idx[i]);
+    snprintf(bn, sizeof bn, "patch_embed.proj.%d", conv_idx[i] + 1);
+    NALA_CHECK(load_conv(ld, &m->stem[i], s[i], conv, bn, 0, err));
   }
   return NALA_OK;
 }
@@ -281,7 +203,7 @@ void nala_backbone_free(nala_backbone *m) {
   if (!m)
     return;
   for (int i = 0; i < 4; i++)
-    free_layer(&m->stem[i]);
+    nala_layer_free(&m->stem[i]);
   for (int si = 0; si < 4; si++) {
     nala_stage *S = &m->stages[si];
     for (int bi = 0; S->blocks && bi < S->depth; bi++) {
@@ -289,57 +211,44 @@ void nala_backbone_free(nala_backbone *m) {
       nala_layer *layers[] = {&B->cpe1, &B->cpe2, &B->lepe, &B->ffn_dw, &B->qk,
                               &B->v,    &B->g,    &B->out_proj, &B->fc1, &B->fc2};
       for (size_t k = 0; k < sizeof layers / sizeof *layers; k++)
-        free_layer(layers[k]);
+        nala_layer_free(layers[k]);
       free_ln(&B->norm1), free_ln(&B->norm2), free_ln(&B->attn_ln);
     }
     free(S->blocks);
     free(S->angle);
     free_ln(&S->extra_norm);
-    free_layer(&S->down);
+    nala_layer_free(&S->down);
   }
-  if (m->engine)
-    dnnl_engine_destroy(m->engine);
+  nala_rt_free(m->own_rt);
   free(m);
 }
 
-nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *weights,
-                                 const nala_backbone_opts *opts, nala_backbone **out, nala_err *err) {
-  if (!cfg || !weights || !out)
-    return nala_fail(err, NALA_E_ARG, "nala_backbone_create: cfg, weights and out must not be NULL");
+nala_status nala_backbone_load(const nala_backbone_cfg *cfg, nala_weights *weights, const char *prefix,
+                               const nala_rt *rt, nala_backbone **out, nala_err *err) {
   *out = NULL;
   NALA_CHECK(nala_backbone_cfg_validate(cfg, err));
   nala_backbone *m = calloc(1, sizeof *m);
   if (!m)
     return nala_fail(err, NALA_E_NOMEM, "out of memory for the backbone");
   m->cfg = *cfg;
+  m->rt = rt;
   for (int i = 0; i < cfg->n_out; i++) {
     m->want[cfg->out_indices[i]] = 1;
     if (cfg->out_indices[i] > m->last_stage)
       m->last_stage = cfg->out_indices[i];
   }
-  nala_status st = nala_isa_resolve(opts ? opts->isa : NALA_ISA_AUTO, &m->isa, err);
-  if (st) {
-    free(m);
-    return st;
-  }
-  m->attn_linear = nala_attn_linear_for(m->isa);
-  m->attn_softmax = nala_attn_softmax_for(m->isa);
-  m->norm = nala_norm_kernels_for(m->isa);
+  m->attn_linear = nala_attn_linear_for(rt->isa);
+  m->attn_softmax = nala_attn_softmax_for(rt->isa);
+  m->norm = nala_norm_kernels_for(rt->isa);
 
-  dnnl_status_t ds = dnnl_engine_create(&m->engine, dnnl_cpu, 0);
-  if (ds != dnnl_success) {
-    st = nala_dnnl_status(ds, "dnnl_engine_create", err);
-    goto fail;
-  }
-  loader ld = {.w = weights};
+  nala_status st;
+  loader ld = {.w = weights, .rt = rt, .prefix = prefix};
   nala_weights_ignore_suffix(weights, ".num_batches_tracked");
   if ((st = load_stem(m, &ld, err)))
     goto fail;
   for (int si = 0; si < 4; si++)
     if ((st = load_stage(m, &ld, si, err)))
       goto fail;
-  if ((st = nala_weights_finish(weights, "backbone.", err)))
-    goto fail;
   *out = m;
   return NALA_OK;
 fail:
@@ -347,6 +256,28 @@ fail:
   return st;
 }
 
+nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *weights,
+                                 const nala_backbone_opts *opts, nala_backbone **out, nala_err *err) {
+  if (!cfg || !weights || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_backbone_create: cfg, weights and out must not be NULL");
+  *out = NULL;
+  nala_rt *rt = NULL;
+  NALA_CHECK(nala_rt_create(opts ? opts->isa : NALA_ISA_AUTO, &rt, err));
+  nala_backbone *m = NULL;
+  nala_status st = nala_backbone_load(cfg, weights, "backbone", rt, &m, err);
+  if (!st)
+    m->own_rt = rt;
+  else
+    nala_rt_free(rt);
+  if (!st && (st = nala_weights_finish(weights, "backbone.", err))) {
+    nala_backbone_free(m);
+    return st;
+  }
+  if (!st)
+    *out = m;
+  return st;
+}
+
 const nala_backbone_cfg *nala_backbone_config(const nala_backbone *m) { return &m->cfg; }
 
-nala_isa nala_backbone_isa(const nala_backbone *model) { return model->isa; }
+nala_isa nala_backbone_isa(const nala_backbone *model) { return model->rt->isa; }

@@ -1,4 +1,4 @@
-#include "backbone/dnnl_util.h"
+#include "core/nn/dnnl_util.h"
 
 #include <string.h>
 
@@ -14,9 +14,15 @@ nala_status nala_dnnl_status(dnnl_status_t st, const char *what, nala_err *err) 
   return nala_fail(err, NALA_E_BACKEND, "oneDNN: %s (status %d) in %s", name, (int)st, what);
 }
 
-static void nhwc_md(dnnl_memory_desc_t *md, int c, int h, int w) {
+/* NHWC with ld floats between pixels (ld > c: a channel slice of a wider map). */
+static void nhwc_md(dnnl_memory_desc_t *md, int c, int h, int w, int ld) {
   dnnl_dims_t dims = {1, c, h, w};
-  dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
+  if (ld <= 0 || ld == c) {
+    dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
+    return;
+  }
+  dnnl_dims_t strides = {(dnnl_dim_t)h * w * ld, 1, (dnnl_dim_t)w * ld, ld};
+  dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides);
 }
 
 static nala_status make_attr(int posts, dnnl_primitive_attr_t *attr, nala_err *err) {
@@ -33,6 +39,8 @@ static nala_status make_attr(int posts, dnnl_primitive_attr_t *attr, nala_err *e
     st = dnnl_post_ops_append_sum(po, 1.0f);
   if (st == dnnl_success && (posts & NALA_POST_GELU))
     st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
+  if (st == dnnl_success && (posts & NALA_POST_RELU))
+    st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
   if (st == dnnl_success && (posts & NALA_POST_SWISH))
     st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.f, 0.f);
   if (st == dnnl_success)
@@ -70,8 +78,8 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
                          dnnl_primitive_desc_t *pd, nala_err *err) {
   int oh = (s->h + s->stride - 1) / s->stride, ow = (s->w + s->stride - 1) / s->stride;
   dnnl_memory_desc_t src, wei, bias, dst;
-  nhwc_md(&src, s->ic, s->h, s->w);
-  nhwc_md(&dst, s->oc, oh, ow);
+  nhwc_md(&src, s->ic, s->h, s->w, s->ld_src);
+  nhwc_md(&dst, s->oc, oh, ow, s->ld_dst);
   if (wfmt) {
     wei = *wfmt;
   } else if (s->groups > 1) {
@@ -90,6 +98,27 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
   dnnl_convolution_desc_t desc;
   NALA_DNNL(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
                                                &bias, &dst, strides, pad_l, pad_r),
+            err);
+  return create_pd(&desc, posts, eng, pd, err);
+}
+
+nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
+                           dnnl_primitive_desc_t *pd, nala_err *err) {
+  int oh = (s->h - 1) * s->stride + s->k, ow = (s->w - 1) * s->stride + s->k;
+  dnnl_memory_desc_t src, wei, bias, dst;
+  nhwc_md(&src, s->ic, s->h, s->w, s->ld_src);
+  nhwc_md(&dst, s->oc, oh, ow, s->ld_dst);
+  dnnl_dims_t wdims = {s->oc, s->ic, s->k, s->k};
+  if (wfmt)
+    wei = *wfmt;
+  else
+    dnnl_memory_desc_init_by_tag(&wei, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_dims_t bdims = {s->oc};
+  dnnl_memory_desc_init_by_tag(&bias, 1, bdims, dnnl_f32, dnnl_a);
+  dnnl_dims_t strides = {s->stride, s->stride}, pad = {0, 0};
+  dnnl_deconvolution_desc_t desc;
+  NALA_DNNL(dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src,
+                                                 &wei, &bias, &dst, strides, pad, pad),
             err);
   return create_pd(&desc, posts, eng, pd, err);
 }

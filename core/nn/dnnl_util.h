@@ -1,7 +1,7 @@
 /* Thin helpers over oneDNN's C API: status translation and primitive descriptors for the layer
- * kinds the backbone uses (NHWC activations, weights in the format oneDNN picks). */
-#ifndef NALA_BACKBONE_DNNL_UTIL_H
-#define NALA_BACKBONE_DNNL_UTIL_H
+ * kinds every module uses (NHWC activations, weights in the format oneDNN picks). */
+#ifndef NALA_CORE_NN_DNNL_UTIL_H
+#define NALA_CORE_NN_DNNL_UTIL_H
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -21,16 +21,23 @@ typedef enum nala_post {
   NALA_POST_NONE = 0,
   NALA_POST_GELU = 1,   /* erf GELU, as F.gelu / nn.GELU */
   NALA_POST_SWISH = 2,  /* x * sigmoid(x), as nn.SiLU */
-  NALA_POST_SUM = 4     /* dst += result (residual into the destination) */
+  NALA_POST_SUM = 4,    /* dst += result (residual into the destination) */
+  NALA_POST_RELU = 8    /* max(x, 0), as nn.ReLU */
 } nala_post;
 
-/* Convolution over NHWC [1, h, w, ic] -> [1, oh, ow, oc] with square kernel k, stride, pad k/2,
- * groups (1 or ic for depthwise). wfmt: NULL for 'any' (then the chosen weights md is reported),
- * or the fixed weights md. */
+/* Convolution over NHWC [1, h, w, ic] -> [1, oh, ow, oc] with square kernel k, stride, pad k/2
+ * (the only padding the mmcv ConvModules of these models use), groups (1 or ic for depthwise).
+ * wfmt: NULL for 'any' (then the chosen weights md is reported), or the fixed weights md. */
 typedef struct nala_conv_shape {
   int ic, oc, k, stride, groups;
-  int h, w; /* input size; output is ceil(h/stride) x ceil(w/stride) with pad k/2 */
+  int h, w;           /* input size; output is ceil(h/stride) x ceil(w/stride) with pad k/2 */
+  int ld_src, ld_dst; /* floats between pixels (0 = ic / oc): a dst ld > oc writes into the
+                         channel slice of a wider map (concat by offset) */
 } nala_conv_shape;
+
+/* Shape of a layer by its PyTorch arguments (size and strides filled at plan time). */
+#define NALA_CONV_SHAPE(ic_, oc_, k_, stride_, groups_) \
+  {.ic = (ic_), .oc = (oc_), .k = (k_), .stride = (stride_), .groups = (groups_)}
 
 nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                          dnnl_primitive_desc_t *pd, nala_err *err);
@@ -46,6 +53,11 @@ void nala_linear_torch_md(int k, int n, dnnl_memory_desc_t *md);
 /* Reorders plain float data described by src_md into a new memory of dst_md (owned by the caller). */
 nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const float *src,
                                   const dnnl_memory_desc_t *dst_md, dnnl_memory_t *out, nala_err *err);
+
+/* Transposed convolution (nn.ConvTranspose2d, padding 0, output_padding 0) NHWC [h, w, ic] ->
+ * [(h-1)*stride + k, (w-1)*stride + k, oc]; weights wfmt as nala_conv_pd. */
+nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
+                           dnnl_primitive_desc_t *pd, nala_err *err);
 
 /* Implementation name oneDNN picked (e.g. "brg:avx512_core"), for logs and the bench. */
 const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd);

@@ -1,0 +1,230 @@
+/* The op list, its workspace arena, binding and execution (see graph.h). */
+#include "core/nn/graph.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nn/dnnl_util.h"
+
+static size_t align_up(size_t n) { return (n + NALA_GRAPH_ALIGN - 1) / NALA_GRAPH_ALIGN * NALA_GRAPH_ALIGN; }
+
+void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads) {
+  memset(g, 0, sizeof *g);
+  g->engine = engine;
+  g->nthreads = nthreads;
+}
+
+void nala_graph_release(nala_graph *g) {
+  for (int i = 0; i < g->n_ops; i++) {
+    nala_graph_op *op = &g->ops[i];
+    for (int a = 0; a < op->nargs; a++)
+      if (op->mem_off[a] != NALA_MEM_MODEL && op->args[a].memory)
+        dnnl_memory_destroy(op->args[a].memory);
+    if (op->prim)
+      dnnl_primitive_destroy(op->prim);
+  }
+  for (int i = 0; i < g->n_owned; i++)
+    free(g->owned[i]);
+  free(g->ops);
+  free(g->owned);
+  nala_graph_init(g, g->engine, g->nthreads);
+}
+
+size_t nala_graph_region(nala_graph *g, size_t bytes) {
+  size_t off = g->cursor;
+  g->cursor += align_up(bytes);
+  return off;
+}
+
+int nala_graph_bucket(nala_graph *g, const char *name) {
+  for (int i = 0; i < g->n_buckets; i++)
+    if (!strcmp(g->bucket_names[i], name))
+      return i;
+  if (g->n_buckets == NALA_GRAPH_MAX_BUCKETS)
+    return -1;
+  g->bucket_names[g->n_buckets] = name;
+  return g->n_buckets++;
+}
+
+double nala_graph_bucket_ms(const nala_graph *g, const char *name) {
+  for (int i = 0; i < g->n_buckets; i++)
+    if (!strcmp(g->bucket_names[i], name))
+      return g->bucket_ms[i];
+  return 0;
+}
+
+void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err) {
+  if (g->n_owned == g->cap_owned) {
+    int cap = g->cap_owned ? 2 * g->cap_owned : 8;
+    void **owned = realloc(g->owned, (size_t)cap * sizeof *owned);
+    if (!owned) {
+      nala_fail(err, NALA_E_NOMEM, "out of memory for the plan");
+      return NULL;
+    }
+    g->owned = owned;
+    g->cap_owned = cap;
+  }
+  void *p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    nala_fail(err, NALA_E_NOMEM, "out of memory for a %zu-byte plan table", bytes);
+    return NULL;
+  }
+  g->owned[g->n_owned++] = p;
+  return p;
+}
+
+static nala_graph_op *push_op(nala_graph *g, nala_err *err) {
+  if (g->n_ops == g->cap_ops) {
+    int cap = g->cap_ops ? 2 * g->cap_ops : 64;
+    nala_graph_op *ops = realloc(g->ops, (size_t)cap * sizeof *ops);
+    if (!ops) {
+      nala_fail(err, NALA_E_NOMEM, "out of memory for the plan");
+      return NULL;
+    }
+    g->ops = ops;
+    g->cap_ops = cap;
+  }
+  nala_graph_op *op = &g->ops[g->n_ops++];
+  memset(op, 0, sizeof *op);
+  return op;
+}
+
+static nala_status add_mem(nala_graph *g, nala_graph_op *op, int arg, const dnnl_memory_desc_t *md, size_t off,
+                           dnnl_memory_t given, nala_err *err) {
+  dnnl_memory_t mem = given;
+  if (off != NALA_MEM_MODEL && off != NALA_MEM_PLAN)
+    NALA_DNNL(dnnl_memory_create(&mem, md, g->engine, DNNL_MEMORY_NONE), err);
+  op->args[op->nargs].arg = arg;
+  op->args[op->nargs].memory = mem;
+  op->mem_off[op->nargs] = off;
+  op->nargs++;
+  return NALA_OK;
+}
+
+static const dnnl_memory_desc_t *arg_md(dnnl_primitive_desc_t pd, int arg) {
+  return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+}
+
+nala_status nala_graph_add_dnnl(nala_graph *g, dnnl_primitive_desc_t pd, const nala_dnnl_arg *args, int nargs,
+                                int bucket, nala_err *err) {
+  nala_status st = NALA_OK;
+  const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+  size_t scratch = sp ? dnnl_memory_desc_get_size(sp) : 0;
+  int added = 0;
+  nala_graph_op *op = NULL;
+  if (nargs + 1 > NALA_GRAPH_MAX_ARGS)
+    st = nala_fail(err, NALA_E_ARG, "oneDNN op with %d args (at most %d)", nargs, NALA_GRAPH_MAX_ARGS - 1);
+  else if (!(op = push_op(g, err)))
+    st = NALA_E_NOMEM;
+  if (!st) {
+    op->bucket = bucket;
+    dnnl_status_t ds = dnnl_primitive_create(&op->prim, pd);
+    if (ds != dnnl_success) {
+      op->prim = NULL;
+      st = nala_dnnl_status(ds, "dnnl_primitive_create", err);
+    }
+  }
+  while (!st && added < nargs) {
+    st = add_mem(g, op, args[added].arg, arg_md(pd, args[added].arg), args[added].off, args[added].memory, err);
+    added += !st;
+  }
+  if (!st && scratch) {
+    st = add_mem(g, op, DNNL_ARG_SCRATCHPAD, sp, NALA_MEM_SCRATCH, NULL, err);
+    if (scratch > g->max_scratch)
+      g->max_scratch = scratch;
+  }
+  /* Plan-owned memories the op did not take are freed here, so the caller never has to. */
+  for (int i = added; st && i < nargs; i++)
+    if (args[i].off == NALA_MEM_PLAN && args[i].memory)
+      dnnl_memory_destroy(args[i].memory);
+  dnnl_primitive_desc_destroy(pd);
+  return st;
+}
+
+nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size, int bucket,
+                                  nala_err *err) {
+  if (size > NALA_GRAPH_KERNEL_ARGS)
+    return nala_fail(err, NALA_E_ARG, "kernel arguments of %zu bytes (at most %d)", size, NALA_GRAPH_KERNEL_ARGS);
+  nala_graph_op *op = push_op(g, err);
+  if (!op)
+    return NALA_E_NOMEM;
+  op->fn = fn;
+  op->bucket = bucket;
+  memcpy(op->kargs, args, size);
+  return NALA_OK;
+}
+
+size_t nala_graph_ws_bytes(const nala_graph *g) { return align_up(g->cursor) + align_up(g->max_scratch); }
+
+void nala_graph_bind(nala_graph *g, void *ws) {
+  g->ws = ws;
+  size_t scratch_off = align_up(g->cursor);
+  for (int i = 0; i < g->n_ops; i++) {
+    nala_graph_op *op = &g->ops[i];
+    for (int a = 0; a < op->nargs; a++) {
+      size_t off = op->mem_off[a];
+      if (off == NALA_MEM_SCRATCH)
+        off = scratch_off;
+      else if (off >= NALA_MEM_SCRATCH)
+        continue;
+      dnnl_memory_set_data_handle(op->args[a].memory, (char *)ws + off);
+    }
+  }
+}
+
+int nala_threads_enter(int nthreads) {
+  int saved = omp_get_max_threads();
+  omp_set_num_threads(nthreads);
+  return saved;
+}
+
+void nala_threads_leave(int saved) { omp_set_num_threads(saved); }
+
+static nala_status run(nala_graph *g, dnnl_stream_t stream, nala_err *err) {
+  for (int i = 0; i < g->n_ops; i++) {
+    const nala_graph_op *op = &g->ops[i];
+    double t0 = g->profiling ? omp_get_wtime() : 0;
+    if (op->fn) {
+      NALA_CHECK(op->fn(op->kargs, g->ws, g->nthreads, err));
+    } else {
+      dnnl_status_t ds = dnnl_primitive_execute(op->prim, stream, op->nargs, op->args);
+      if (ds != dnnl_success)
+        return nala_dnnl_status(ds, "dnnl_primitive_execute", err);
+    }
+    if (g->profiling && op->bucket >= 0) {
+      if (!op->fn)
+        dnnl_stream_wait(stream);
+      g->bucket_ms[op->bucket] += 1e3 * (omp_get_wtime() - t0);
+    }
+  }
+  dnnl_status_t ds = dnnl_stream_wait(stream);
+  if (ds != dnnl_success)
+    return nala_dnnl_status(ds, "dnnl_stream_wait", err);
+  return NALA_OK;
+}
+
+nala_status nala_graph_execute(nala_graph *g, dnnl_stream_t stream, nala_err *err) {
+  if (!g->ws)
+    return nala_fail(err, NALA_E_STATE, "graph has no workspace bound");
+  int saved = nala_threads_enter(g->nthreads);
+  nala_status st = run(g, stream, err);
+  nala_threads_leave(saved);
+  return st;
+}
+
+void nala_graph_set_profiling(nala_graph *g, int on) {
+  g->profiling = on;
+  memset(g->bucket_ms, 0, sizeof g->bucket_ms);
+}
+
+int nala_graph_slow_primitives(const nala_graph *g) {
+  int slow = 0;
+  for (int i = 0; i < g->n_ops; i++) {
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (!g->ops[i].fn && dnnl_primitive_get_primitive_desc(g->ops[i].prim, &pd) == dnnl_success &&
+        !strncmp(nala_dnnl_impl(pd), "ref", 3))
+      slow++;
+  }
+  return slow;
+}

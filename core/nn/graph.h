@@ -1,0 +1,124 @@
+/* The runtime every module plans into: an ordered list of ops over one workspace arena.
+ *
+ * One context = one graph = one workspace, whatever the modules (backbone, neck, head): each
+ * module's plan() takes regions of the arena (nala_graph_region) and appends ops. Activations are
+ * byte offsets into the arena, resolved by nala_graph_bind, so the caller can move the workspace
+ * without replanning. An op is a oneDNN primitive (nala_graph_add_dnnl) or a kernel {fn, args}
+ * (nala_graph_add_kernel) whose args hold offsets, not pointers.
+ *
+ * Workspace = [regions in the order taken][oneDNN scratchpad, the largest any primitive needs]
+ * (primitives run one at a time, so they share one scratchpad; user scratchpad mode makes one
+ * primitive safe to run from several contexts at once). */
+#ifndef NALA_CORE_NN_GRAPH_H
+#define NALA_CORE_NN_GRAPH_H
+
+#include <oneapi/dnnl/dnnl.h>
+#include <stddef.h>
+
+#include "nala/status.h"
+
+#define NALA_GRAPH_ALIGN 64
+
+/* Where a oneDNN argument's memory lives, when it is not a workspace byte offset. */
+#define NALA_MEM_MODEL SIZE_MAX         /* the model's (weights, bias): never freed by the graph */
+#define NALA_MEM_PLAN (SIZE_MAX - 1)    /* owned by the graph (weights reordered for this plan) */
+#define NALA_MEM_SCRATCH (SIZE_MAX - 2) /* the shared oneDNN scratchpad */
+
+#define NALA_GRAPH_MAX_ARGS 8
+#define NALA_GRAPH_KERNEL_ARGS 192 /* bytes of inline kernel arguments */
+#define NALA_GRAPH_MAX_BUCKETS 16
+
+/* A kernel op's entry: args is the blob given to nala_graph_add_kernel, ws the workspace base. */
+typedef nala_status (*nala_kernel_fn)(const void *args, char *ws, int nthreads, nala_err *err);
+
+typedef struct nala_graph_op {
+  nala_kernel_fn fn; /* NULL: oneDNN primitive */
+  dnnl_primitive_t prim;
+  int nargs;
+  dnnl_exec_arg_t args[NALA_GRAPH_MAX_ARGS];
+  size_t mem_off[NALA_GRAPH_MAX_ARGS]; /* workspace byte offset per arg, or NALA_MEM_* */
+  int bucket;                          /* profiling bucket */
+  _Alignas(16) unsigned char kargs[NALA_GRAPH_KERNEL_ARGS];
+} nala_graph_op;
+
+/* A feature map in the arena: NHWC, element (y, x, c) at byte off + ((y*w + x)*c + c_index)*4. */
+typedef struct nala_feat {
+  int c, h, w;
+  size_t off;
+} nala_feat;
+#define NALA_GRAPH_MAX_IO 16
+
+typedef struct nala_graph {
+  dnnl_engine_t engine;
+  int nthreads;
+  nala_graph_op *ops;
+  int n_ops, cap_ops;
+  size_t cursor;      /* bytes of regions taken */
+  size_t max_scratch; /* largest oneDNN scratchpad */
+  void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
+  int n_owned, cap_owned;
+  const char *bucket_names[NALA_GRAPH_MAX_BUCKETS];
+  int n_buckets;
+  double bucket_ms[NALA_GRAPH_MAX_BUCKETS];
+  int profiling;
+  char *ws; /* bound workspace */
+  int h, w;  /* input size planned */
+  nala_feat input;                     /* where the caller writes the image */
+  nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
+  int n_outs;
+} nala_graph;
+
+/* Empty graph on engine for nthreads threads (no allocation until ops are added). */
+void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads);
+
+/* Frees every op, primitive, plan-owned memory and block; g is empty (reusable) afterwards. */
+void nala_graph_release(nala_graph *g);
+
+/* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
+size_t nala_graph_region(nala_graph *g, size_t bytes);
+
+/* Profiling bucket by name (same name = same bucket); -1 when all buckets are taken. */
+int nala_graph_bucket(nala_graph *g, const char *name);
+
+/* Milliseconds profiled in the named bucket (0 when there is none). */
+double nala_graph_bucket_ms(const nala_graph *g, const char *name);
+
+/* Heap block freed with the graph (per-plan tables, e.g. RoPE); NULL (with err) when out of memory. */
+void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
+
+/* Appends a oneDNN op: creates the primitive from pd (which it destroys), its src/dst memories at
+ * workspace offsets src_off/dst_off, weights/bias memories as given (off = NALA_MEM_*), and the
+ * scratchpad. */
+typedef struct nala_dnnl_arg {
+  int arg;              /* DNNL_ARG_* */
+  size_t off;           /* workspace byte offset, or NALA_MEM_MODEL / NALA_MEM_PLAN */
+  dnnl_memory_t memory; /* for NALA_MEM_MODEL / NALA_MEM_PLAN */
+} nala_dnnl_arg;
+nala_status nala_graph_add_dnnl(nala_graph *g, dnnl_primitive_desc_t pd, const nala_dnnl_arg *args, int nargs,
+                                int bucket, nala_err *err);
+
+/* Appends a kernel op; args (at most NALA_GRAPH_KERNEL_ARGS bytes) are copied into the op. */
+nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size, int bucket,
+                                  nala_err *err);
+
+/* Workspace bytes the graph needs (regions + scratchpad). */
+size_t nala_graph_ws_bytes(const nala_graph *g);
+
+/* Points every workspace memory at ws (64-byte aligned, at least nala_graph_ws_bytes). */
+void nala_graph_bind(nala_graph *g, void *ws);
+
+/* Runs every op in order on stream under the graph's thread count, then waits. No allocation. */
+nala_status nala_graph_execute(nala_graph *g, dnnl_stream_t stream, nala_err *err);
+
+/* Profiling on/off; clears the totals. Timing waits for each oneDNN op. */
+void nala_graph_set_profiling(nala_graph *g, int on);
+
+/* Number of oneDNN ops running a reference (slow) implementation. */
+int nala_graph_slow_primitives(const nala_graph *g);
+
+/* oneDNN fixes a primitive's thread count at creation and its OpenMP teams follow the calling
+ * thread's nthreads ICV at execution: set it around both, restoring the caller's value. */
+int nala_threads_enter(int nthreads);
+void nala_threads_leave(int saved);
+
+#endif
