@@ -191,7 +191,7 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
   L.attn_ws = nala_graph_region(g, max_attn_ws * FS);
   L.attn_ws_floats = max_attn_ws;
   for (int si = 0; si < 4; si++) {
-    levels[si] = (nala_feat){m->stages[si].dim, hs[si], ws[si], SIZE_MAX};
+    levels[si] = (nala_feat){.c = m->stages[si].dim, .h = hs[si], .w = ws[si], .off = SIZE_MAX};
     if (m->want[si])
       levels[si].off = nala_graph_region(g, (size_t)hs[si] * ws[si] * m->stages[si].dim * FS);
   }

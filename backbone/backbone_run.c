@@ -8,8 +8,7 @@
 /* The whole graph of a backbone-only model: the image region, then the backbone. */
 static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
   const nala_backbone *m = model;
-  g->input = (nala_feat){3, h, w, 0};
-  g->input.off = nala_graph_region(g, (size_t)h * w * 3 * sizeof(float));
+  g->input = nala_graph_feat(g, 3, h, w);
   NALA_CHECK(nala_backbone_plan_graph(m, g, &g->input, g->outs, err));
   g->n_outs = 4;
   return NALA_OK;

@@ -37,6 +37,11 @@ size_t nala_graph_region(nala_graph *g, size_t bytes) {
   return off;
 }
 
+nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
+  nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};
+  return f;
+}
+
 int nala_graph_bucket(nala_graph *g, const char *name) {
   for (int i = 0; i < g->n_buckets; i++)
     if (!strcmp(g->bucket_names[i], name))

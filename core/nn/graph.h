@@ -41,11 +41,23 @@ typedef struct nala_graph_op {
   _Alignas(16) unsigned char kargs[NALA_GRAPH_KERNEL_ARGS];
 } nala_graph_op;
 
-/* A feature map in the arena: NHWC, element (y, x, c) at byte off + ((y*w + x)*c + c_index)*4. */
+/* A feature map in the arena: NHWC, element (y, x, ch) at byte off + ((y*w + x)*ld + ch)*4, with
+ * ld = c when 0. ld > c is a channel slice of a wider map: concat writes each input there. */
 typedef struct nala_feat {
   int c, h, w;
   size_t off;
+  int ld;
 } nala_feat;
+
+/* Floats between pixels of f. */
+static inline int nala_feat_ld(const nala_feat *f) { return f->ld > 0 ? f->ld : f->c; }
+
+/* Channels [c0, c0 + c) of f, as a map of its own (for concat by channel offset). */
+static inline nala_feat nala_feat_slice(const nala_feat *f, int c0, int c) {
+  nala_feat s = {.c = c, .h = f->h, .w = f->w, .off = f->off + (size_t)c0 * sizeof(float), .ld = nala_feat_ld(f)};
+  return s;
+}
+
 #define NALA_GRAPH_MAX_IO 16
 
 typedef struct nala_graph {
@@ -76,6 +88,9 @@ void nala_graph_release(nala_graph *g);
 
 /* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
 size_t nala_graph_region(nala_graph *g, size_t bytes);
+
+/* A new dense c x h x w map in g's arena. */
+nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);
 
 /* Profiling bucket by name (same name = same bucket); -1 when all buckets are taken. */
 int nala_graph_bucket(nala_graph *g, const char *name);
