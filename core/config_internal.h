@@ -45,6 +45,8 @@ extern const nala_schema cfg_root_schema;
 nala_status cfg_parse_model(const cJSON *model, const cJSON *test_pipeline, nala_model_cfg *out, nala_err *err);
 nala_status cfg_parse_dataset(const cJSON *dataset, nala_dataset_cfg *out, nala_err *err);
 void cfg_dataset_release(nala_dataset_cfg *dataset);
+/* model.backbone (a validated NaLaFormer section) as a typed config; messages say "model.backbone...". */
+nala_status cfg_parse_backbone(const cJSON *json, nala_backbone_cfg *bb, nala_err *err);
 
 /* Pretty JSON with 2-space indent, scalars-only lists on one line, key order kept (core/config_print.c). */
 char *cfg_print_pretty(const cJSON *item);

@@ -283,7 +283,7 @@ static nala_status check_object(vctx *c, const cJSON *object, const nala_schema 
     for (const cJSON *b = a->next; b; b = b->next)
       if (a->string && b->string && !strcmp(a->string, b->string))
         return fail_at(c, "duplicate key \"%s\"%s", a->string, "");
-  int typed = schema->types != NULL;
+  int typed = schema->types != NULL || schema->type_refs != NULL;
   if (typed) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(object, "type");
     if (!type) {
@@ -295,10 +295,11 @@ static nala_status check_object(vctx *c, const cJSON *object, const nala_schema 
     const nala_schema *chosen = NULL;
     char want[768] = "one of ", got[80];
     for (int i = 0; i < schema->n_types; i++) {
-      if (cJSON_IsString(type) && !strcmp(type->valuestring, schema->types[i].type))
-        chosen = schema->types[i].schema;
+      const nala_schema_type *t = schema->types ? &schema->types[i] : schema->type_refs[i];
+      if (cJSON_IsString(type) && !strcmp(type->valuestring, t->type))
+        chosen = t->schema;
       size_t len = strlen(want);
-      snprintf(want + len, sizeof want - len, i ? ", \"%s\"" : "\"%s\"", schema->types[i].type);
+      snprintf(want + len, sizeof want - len, i ? ", \"%s\"" : "\"%s\"", t->type);
     }
     if (!chosen) {
       push_key(c, "type");

@@ -8,7 +8,9 @@
  *   model.backbone: unknown key "deths" (did you mean "depths"?)
  * A section whose keys depend on its "type" (mmdet-style {"type": "FPN", ...}) lists its types
  * instead: the "type" string picks the nala_schema to validate against.
- * Adding a config key = adding one row to a table (core/config_tables.c holds the model's tables). */
+ * Adding a config key = adding one row to a table: core/config_tables.c holds the file's tables,
+ * and each model module (backbone, neck, head) holds its own section's table, listed for its slot
+ * ("model.neck": {"type": "FPN", ...}) by the module registry (models/registry.c). */
 #ifndef NALA_CORE_CONFIG_SCHEMA_H
 #define NALA_CORE_CONFIG_SCHEMA_H
 
@@ -56,6 +58,9 @@ struct nala_schema {
   int n_keys;
   const nala_schema_type *types; /* non-NULL: "type" is required and picks the key table */
   int n_types;
+  /* Or the types by reference (n_types of them): how the module registry lists the types of a
+   * model slot, each module type starting with its nala_schema_type. */
+  const nala_schema_type *const *type_refs;
 };
 
 /* Row helpers, so a table reads as a list of keys. R = 1 when the key is required. */
@@ -78,8 +83,8 @@ struct nala_schema {
 #define NALA_SKEY_POS_INT_LIST(k, n_lo, n_hi, R) \
   {.key = (k), .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_INT, .has_min = 1, .min = 1, .min_items = (n_lo), \
    .max_items = (n_hi), .required = (R)}
-#define NALA_SCHEMA(keys_) {(keys_), (int)(sizeof(keys_) / sizeof((keys_)[0])), NULL, 0}
-#define NALA_SCHEMA_TYPED(types_) {NULL, 0, (types_), (int)(sizeof(types_) / sizeof((types_)[0]))}
+#define NALA_SCHEMA(keys_) {(keys_), (int)(sizeof(keys_) / sizeof((keys_)[0])), NULL, 0, NULL}
+#define NALA_SCHEMA_TYPED(types_) {NULL, 0, (types_), (int)(sizeof(types_) / sizeof((types_)[0])), NULL}
 
 /* Validates an object against schema; path ("model.backbone", "" for the root) prefixes messages.
  * Fails with NALA_E_FORMAT and a message "<path>: ..." naming the key or item at fault. */

@@ -29,7 +29,7 @@ static nala_status as_format_error(nala_err *err, const char *prefix) {
   return nala_err_prefix(err, "%s", prefix);
 }
 
-static nala_status parse_backbone(const cJSON *json, nala_backbone_cfg *bb, nala_err *err) {
+nala_status cfg_parse_backbone(const cJSON *json, nala_backbone_cfg *bb, nala_err *err) {
   const cJSON *variant = member(json, "variant");
   const cJSON *embed = member(json, "embed_dims"), *depths = member(json, "depths");
   const cJSON *heads = member(json, "num_heads"), *mlp = member(json, "mlp_ratios");
@@ -148,7 +148,7 @@ static nala_status parse_test_cfg(const cJSON *json, nala_test_cfg *tc, nala_err
 nala_status cfg_parse_model(const cJSON *model, const cJSON *test_pipeline, nala_model_cfg *out, nala_err *err) {
   memset(out, 0, sizeof *out);
   snprintf(out->type, sizeof out->type, "%s", member(model, "type")->valuestring);
-  NALA_CHECK(parse_backbone(member(model, "backbone"), &out->backbone, err));
+  NALA_CHECK(cfg_parse_backbone(member(model, "backbone"), &out->backbone, err));
   parse_preprocess(member(model, "data_preprocessor"), test_pipeline, &out->preprocess);
   return parse_test_cfg(member(model, "test_cfg"), &out->test_cfg, err);
 }

@@ -1,35 +1,9 @@
-/* What a config file may contain: one row per key. The head issues add their sections (neck,
- * decode_head, roi_head, ...) here as rows of model_keys with tables of their own. Keys and
+/* What a config file may contain: one row per key. A model module's own section (backbone, neck,
+ * decode_head, ...) is validated by the table its module registers (models/registry.c). Keys and
  * defaults mirror the mmdet 3.x / mmseg 1.x dicts of the same name. */
 #include "core/config_internal.h"
+#include "models/registry.h"
 
-#define NUM_OR_LIST4 (NALA_SK_NUMBER | NALA_SK_ARRAY)
-
-/* model.backbone: {"type": "NaLaFormer", "variant": "t", ...}; explicit lists override the variant. */
-static const char *const variants[] = {"xt", "t", "s", "b", "l", NULL};
-static const nala_schema_key nalaformer_keys[] = {
-    NALA_SKEY_ENUM("variant", variants, 0),
-    NALA_SKEY_POS_INT_LIST("embed_dims", 4, 4, 0),
-    {.key = "depths", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_INT, .has_min = 1, .min = 1, .has_max = 1,
-     .max = NALA_BACKBONE_MAX_DEPTH, .min_items = 4, .max_items = 4},
-    NALA_SKEY_POS_INT_LIST("num_heads", 4, 4, 0),
-    /* A single number applies to all four stages. */
-    {.key = "mlp_ratios", .kinds = NUM_OR_LIST4, .item_kinds = NALA_SK_NUMBER, .has_min = 1, .min = 0,
-     .min_exclusive = 1, .min_items = 4, .max_items = 4},
-    {.key = "layerscales", .kinds = NALA_SK_BOOL | NALA_SK_ARRAY, .item_kinds = NALA_SK_BOOL, .min_items = 4,
-     .max_items = 4},
-    {.key = "layer_init_values", .kinds = NUM_OR_LIST4, .item_kinds = NALA_SK_NUMBER, .min_items = 4,
-     .max_items = 4},
-    /* "llvv", "l,l,v,v", per-block strings, or a list of 4 per-stage strings ("l" or one flag per block). */
-    {.key = "attn", .kinds = NALA_SK_STRING | NALA_SK_ARRAY, .item_kinds = NALA_SK_STRING, .min_items = 4,
-     .max_items = 4},
-    {.key = "out_indices", .kinds = NALA_SK_ARRAY, .item_kinds = NALA_SK_INT, .has_min = 1, .min = 0, .has_max = 1,
-     .max = 3, .min_items = 1, .max_items = 4},
-    {.key = "weights", .kinds = NALA_SK_STRING | NALA_SK_NULL},
-};
-static const nala_schema nalaformer_schema = NALA_SCHEMA(nalaformer_keys);
-static const nala_schema_type backbone_types[] = {{"NaLaFormer", &nalaformer_schema}};
-static const nala_schema backbone_schema = NALA_SCHEMA_TYPED(backbone_types);
 
 /* model.data_preprocessor (mmdet DetDataPreprocessor / mmseg SegDataPreProcessor). */
 static const nala_schema_key preprocessor_keys[] = {
@@ -64,7 +38,9 @@ static const char *const model_types[] = {"Backbone", "EncoderDecoder", "MaskRCN
 static const nala_schema_key model_keys[] = {
     NALA_SKEY_ENUM("type", model_types, 1),
     NALA_SKEY_OBJECT("data_preprocessor", &preprocessor_schema, 0),
-    NALA_SKEY_OBJECT("backbone", &backbone_schema, 1),
+    /* {"type": ..., that module's keys}: the tables come from the module registry */
+    NALA_SKEY_OBJECT("backbone", &nala_backbone_slot_schema, 1),
+    NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
     NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
 };
 static const nala_schema model_schema = NALA_SCHEMA(model_keys);

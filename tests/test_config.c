@@ -516,7 +516,7 @@ START_TEST(schema_describes_rows) {
     ck_assert_str_eq(buf, want[i]);
   }
   /* The public validator on a caller's own table. */
-  const nala_schema schema = {rows, 6, NULL, 0};
+  const nala_schema schema = {rows, 6, NULL, 0, NULL};
   cJSON *obj = cJSON_Parse("{\"a\": 3, \"e\": 1.5}");
   nala_err err;
   ck_assert_int_eq(nala_schema_validate(obj, &schema, "head", &err), NALA_E_FORMAT);

@@ -105,6 +105,21 @@ static nala_status run_copy(const void *p, char *ws, int nthreads, nala_err *err
   return NALA_OK;
 }
 
+static nala_status run_relu(const void *p, char *ws, int nthreads, nala_err *err) {
+  (void)err;
+  const map_args *a = p;
+  const nala_feat *d = &a->dst;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+  for (int y = 0; y < d->h; y++)
+    for (int x = 0; x < d->w; x++) {
+      const float *ps = cpix(ws, &a->a, y, x);
+      float *pd = pix(ws, d, y, x);
+      for (int ch = 0; ch < d->c; ch++)
+        pd[ch] = ps[ch] < 0 ? 0.0f : ps[ch]; /* NaN stays NaN, as torch.relu */
+    }
+  return NALA_OK;
+}
+
 static int imax(int a, int b) { return a > b ? a : b; }
 static int imin(int a, int b) { return a < b ? a : b; }
 
@@ -208,6 +223,12 @@ nala_status nala_copy_op(nala_graph *g, const nala_feat *src, const nala_feat *d
   NALA_CHECK(same_shape(src, dst, "copy", err));
   map_args m = {.a = *src, .dst = *dst};
   return nala_graph_add_kernel(g, run_copy, &m, sizeof m, bucket, err);
+}
+
+nala_status nala_relu_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int bucket, nala_err *err) {
+  NALA_CHECK(same_shape(src, dst, "relu", err));
+  map_args m = {.a = *src, .dst = *dst};
+  return nala_graph_add_kernel(g, run_relu, &m, sizeof m, bucket, err);
 }
 
 int nala_pool_out(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }

@@ -22,6 +22,9 @@ nala_status nala_add_op(nala_graph *g, const nala_feat *a, const nala_feat *b, c
 /* dst = src (e.g. into a concat slice). */
 nala_status nala_copy_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int bucket, nala_err *err);
 
+/* dst = max(src, 0) (F.relu; dst may be src). */
+nala_status nala_relu_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int bucket, nala_err *err);
+
 /* F.max_pool2d(k, stride, pad) (floor mode; padding never wins) and F.avg_pool2d(k, stride, pad)
  * (count_include_pad=True): output floor((in + 2*pad - k) / stride) + 1 (nala_pool_out). */
 nala_status nala_maxpool_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int k, int stride, int pad,

@@ -1,0 +1,71 @@
+/* Model root: modules by slot from the registry, chained into one graph (see model.h). */
+#include "models/model.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
+#include "models/registry.h"
+
+void nala_model_free(nala_model *m) {
+  if (!m)
+    return;
+  for (int i = 0; i < m->n; i++)
+    m->types[i]->free(m->modules[i]);
+  nala_rt_free(m->rt);
+  free(m);
+}
+
+nala_status nala_model_create(const cJSON *model_section, nala_weights *weights, nala_isa isa, nala_model **out,
+                              nala_err *err) {
+  if (!model_section || !weights || !out)
+    return nala_fail(err, NALA_E_ARG, "nala_model_create: NULL argument");
+  *out = NULL;
+  nala_model *m = calloc(1, sizeof *m);
+  if (!m)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for a model");
+  nala_status st = nala_rt_create(isa, &m->rt, err);
+  for (int s = 0; !st && s < nala_model_n_slots; s++) {
+    const cJSON *section = cJSON_GetObjectItemCaseSensitive(model_section, nala_model_slots[s]);
+    if (!section)
+      continue;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(section, "type");
+    const nala_module_type *t = cJSON_IsString(type) ? nala_module_find(nala_model_slots[s], type->valuestring) : NULL;
+    if (!t) {
+      st = nala_fail(err, NALA_E_FORMAT, "model.%s.type: no such module", nala_model_slots[s]);
+      break;
+    }
+    if ((st = t->create(section, weights, nala_model_slots[s], m->rt, &m->modules[m->n], err)))
+      break;
+    m->types[m->n++] = t;
+  }
+  if (!st)
+    st = nala_weights_finish(weights, "", err);
+  if (st) {
+    nala_model_free(m);
+    return st;
+  }
+  *out = m;
+  return NALA_OK;
+}
+
+static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
+  const nala_model *m = model;
+  g->input = nala_graph_feat(g, 3, h, w);
+  nala_feat feats[2][NALA_MODULE_MAX_FEATS];
+  int n = 1, cur = 0;
+  feats[0][0] = g->input;
+  for (int i = 0; i < m->n; i++) {
+    int n_out = 0;
+    NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &n_out, err));
+    cur = 1 - cur;
+    n = n_out;
+  }
+  for (int i = 0; i < n; i++)
+    g->outs[i] = feats[cur][i];
+  g->n_outs = n;
+  return NALA_OK;
+}
+
+nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err) {
+  return nala_nn_ctx_init(ctx, m, build, m->rt->engine, nthreads, err);
+}

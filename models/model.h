@@ -1,0 +1,29 @@
+/* A model root: the modules of a config's "model" section (backbone, then neck, ...) chained into
+ * one graph per context, over one shared root (engine + ISA). Internal for now: the public API is
+ * still nala_backbone_* (include/nala/backbone.h); heads will be exposed through this. */
+#ifndef NALA_MODELS_MODEL_H
+#define NALA_MODELS_MODEL_H
+
+#include "core/nn/context.h"
+#include "core/nn/module.h"
+
+struct cJSON;
+
+typedef struct nala_model {
+  nala_rt *rt;
+  int n;
+  const nala_module_type *types[8];
+  void *modules[8];
+} nala_model;
+
+/* Creates every module present in model_section (a validated "model" object) with weights under
+ * its slot name ("backbone.", "neck."), then checks every key once (nala_weights_finish). */
+nala_status nala_model_create(const struct cJSON *model_section, nala_weights *weights, nala_isa isa,
+                              nala_model **out, nala_err *err);
+void nala_model_free(nala_model *m);
+
+/* Context whose graph is image (3 x h x w at g->input) -> every module -> g->outs (the last
+ * module's outputs). */
+nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err);
+
+#endif

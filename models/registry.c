@@ -1,0 +1,30 @@
+/* The module registry: a new module type is its own file plus one line in its slot's list here. */
+#include "models/registry.h"
+
+#include <string.h>
+
+extern const nala_module_type nala_nalaformer_module; /* backbone/nalaformer_module.c */
+extern const nala_module_type nala_fpn_module;        /* necks/fpn.c */
+
+/* Each entry is a module type's first member (nala_module_type.type). */
+static const nala_schema_type *const backbones[] = {&nala_nalaformer_module.type};
+static const nala_schema_type *const necks[] = {&nala_fpn_module.type};
+
+#define SLOT_SCHEMA(refs) {.type_refs = (refs), .n_types = (int)(sizeof(refs) / sizeof *(refs))}
+const nala_schema nala_backbone_slot_schema = SLOT_SCHEMA(backbones);
+const nala_schema nala_neck_slot_schema = SLOT_SCHEMA(necks);
+
+const char *const nala_model_slots[] = {"backbone", "neck"};
+const int nala_model_n_slots = (int)(sizeof nala_model_slots / sizeof *nala_model_slots);
+static const nala_schema *const slot_schemas[] = {&nala_backbone_slot_schema, &nala_neck_slot_schema};
+
+const nala_module_type *nala_module_find(const char *slot, const char *type) {
+  for (int s = 0; s < nala_model_n_slots; s++) {
+    if (strcmp(nala_model_slots[s], slot))
+      continue;
+    for (int i = 0; i < slot_schemas[s]->n_types; i++)
+      if (!strcmp(slot_schemas[s]->type_refs[i]->type, type))
+        return (const nala_module_type *)(const void *)slot_schemas[s]->type_refs[i];
+  }
+  return NULL;
+}
