@@ -120,8 +120,8 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
   NALA_CHECK(conv(b, &B->lepe, h, w, v, lepe, 0));
   attn_args aa = {B->flag == 'l' ? b->m->attn_linear : b->m->attn_softmax, L->rope[si], qk, v, att, L->attn_ws,
                   L->attn_ws_floats, n, S->heads, C, S->head_dim};
-  NALA_CHECK(nala_graph_add_kernel(b->g, run_attn, &aa, sizeof aa, b->bucket[B->flag == 'l' ? PROF_ATTN_L : PROF_ATTN_V],
-                                   b->err));
+  int attn_bucket = b->bucket[B->flag == 'l' ? PROF_ATTN_L : PROF_ATTN_V];
+  NALA_CHECK(nala_graph_add_kernel(b->g, run_attn, &aa, sizeof aa, attn_bucket, b->err));
   ln_gate_args ga = {b->m->norm.ln_gate, &B->attn_ln, att, lepe, g, L->a, n};
   NALA_CHECK(nala_graph_add_kernel(b->g, run_ln_gate, &ga, sizeof ga, b->bucket[PROF_NORM], b->err));
   NALA_CHECK(linear(b, &B->out_proj, n, L->a, x, NALA_POST_SUM));

@@ -121,7 +121,9 @@ nala_status nala_nn_ctx_ready(const nala_nn_ctx *ctx, const char *caller, nala_e
   return NALA_OK;
 }
 
-nala_status nala_nn_ctx_run(nala_nn_ctx *ctx, nala_err *err) { return nala_graph_execute(&ctx->graph, ctx->stream, err); }
+nala_status nala_nn_ctx_run(nala_nn_ctx *ctx, nala_err *err) {
+  return nala_graph_execute(&ctx->graph, ctx->stream, err);
+}
 
 void nala_nn_ctx_set_profiling(nala_nn_ctx *ctx, int on) {
   ctx->profiling = on;

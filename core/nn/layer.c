@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/prims.h"
+
 #define BN_EPS 1e-5 /* nn.BatchNorm2d default */
 
 /* Representative sizes for picking weight formats: the format depends on channels and ISA, not
@@ -209,7 +211,8 @@ static int is_reference_impl(dnnl_primitive_desc_t pd) { return !strncmp(nala_dn
 
 static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const nala_layer *L, size_t src, size_t dst,
                                 int bucket, nala_err *err) {
-  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, src, NULL}, {DNNL_ARG_DST, dst, NULL}, {0}, {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
+  nala_dnnl_arg args[4] = {
+      {DNNL_ARG_SRC, src, NULL}, {DNNL_ARG_DST, dst, NULL}, {0}, {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
   nala_status st = weights_for(g, pd, L, &args[2], err);
   if (st) {
     dnnl_primitive_desc_destroy(pd);
@@ -224,7 +227,8 @@ nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_
   s.h = h, s.w = w, s.ld_src = ld_src, s.ld_dst = ld_dst;
   posts |= L->act;
   nala_status (*make)(dnnl_engine_t, const nala_conv_shape *, const dnnl_memory_desc_t *, int,
-                      dnnl_primitive_desc_t *, nala_err *) = L->kind == NALA_LAYER_DECONV ? nala_deconv_pd : nala_conv_pd;
+                      dnnl_primitive_desc_t *, nala_err *) =
+      L->kind == NALA_LAYER_DECONV ? nala_deconv_pd : nala_conv_pd;
   /* With the model's weights format when oneDNN has a fast implementation for it at this size,
    * otherwise with the format oneDNN prefers here (weights_for reorders). */
   dnnl_primitive_desc_t pd;
@@ -232,6 +236,17 @@ nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_
   if (is_reference_impl(pd)) {
     dnnl_primitive_desc_destroy(pd);
     NALA_CHECK(make(g->engine, &s, NULL, posts, &pd, err));
+  }
+  if (is_reference_impl(pd) && ld_dst > 0 && ld_dst != s.oc && !(posts & NALA_POST_SUM)) {
+    /* oneDNN 2.6 has no fast conv into a channel slice (ref:any, far slower): convolve into a
+     * dense region, then copy into the slice. */
+    dnnl_primitive_desc_destroy(pd);
+    int oh, ow;
+    nala_layer_out_size(L, h, w, &oh, &ow);
+    nala_feat dense = nala_graph_feat(g, s.oc, oh, ow);
+    nala_feat slice = {.c = s.oc, .h = oh, .w = ow, .off = dst, .ld = ld_dst};
+    NALA_CHECK(nala_conv_op(g, L, h, w, src, ld_src, dense.off, 0, posts, bucket, err));
+    return nala_copy_op(g, &dense, &slice, bucket, err);
   }
   return add_layer_op(g, pd, L, src, dst, bucket, err);
 }
