@@ -27,17 +27,8 @@ static const char *key(loader *ld, const char *fmt, ...) {
   return ld->key;
 }
 
-/* Reads a tensor of the given PyTorch shape into a new float array (zeros when missing: the
- * binder records the problem and create() fails at the end with every problem listed). */
 static float *take(loader *ld, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-  int64_t shape[4] = {d0, d1, d2, d3};
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++)
-    n *= (size_t)shape[i];
-  float *dst = calloc(n ? n : 1, sizeof(float));
-  if (dst)
-    nala_weights_take(ld->w, name, ndim, shape, dst);
-  return dst;
+  return nala_take_new(ld->w, name, ndim, d0, d1, d2, d3);
 }
 
 /* Conv + bias (+ BatchNorm) under the model prefix; residual: x + conv(x), folded into the centre

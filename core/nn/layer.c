@@ -59,39 +59,40 @@ nala_status nala_linear_init(const nala_rt *rt, nala_layer *L, int in, int out, 
   return finish_init(rt, L, pd, &torch_md, w, b, out, err);
 }
 
-nala_status nala_conv_init(const nala_rt *rt, nala_layer *L, nala_conv_shape s, const float *w, const float *b,
-                           nala_err *err) {
+/* Conv or deconv: weights format picked at a representative size, PyTorch weights reordered. */
+static nala_status spatial_init(const nala_rt *rt, nala_layer *L, nala_layer_kind kind, nala_conv_shape s,
+                                const float *w, const float *b, nala_err *err) {
   s.h = s.w = FORMAT_PICK_HW;
   s.ld_src = s.ld_dst = 0;
-  L->kind = NALA_LAYER_CONV;
+  L->kind = kind;
   L->conv = s;
   dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_conv_pd(rt->engine, &s, NULL, 0, &pd, err));
   dnnl_memory_desc_t torch_md;
-  nala_conv_torch_md(&s, &torch_md);
+  if (kind == NALA_LAYER_DECONV) {
+    NALA_CHECK(nala_deconv_pd(rt->engine, &s, NULL, 0, &pd, err));
+    /* PyTorch stores ConvTranspose2d weights [in][out][k][k]: oneDNN's (oc, ic, kh, kw) as iohw. */
+    dnnl_dims_t dims = {s.oc, s.ic, s.k, s.k};
+    dnnl_memory_desc_init_by_tag(&torch_md, 4, dims, dnnl_f32, dnnl_iohw);
+  } else {
+    NALA_CHECK(nala_conv_pd(rt->engine, &s, NULL, 0, &pd, err));
+    nala_conv_torch_md(&s, &torch_md);
+  }
   return finish_init(rt, L, pd, &torch_md, w, b, s.oc, err);
+}
+
+nala_status nala_conv_init(const nala_rt *rt, nala_layer *L, nala_conv_shape s, const float *w, const float *b,
+                           nala_err *err) {
+  return spatial_init(rt, L, NALA_LAYER_CONV, s, w, b, err);
 }
 
 nala_status nala_deconv_init(const nala_rt *rt, nala_layer *L, nala_conv_shape s, const float *w, const float *b,
                              nala_err *err) {
   if (s.groups != 1)
     return nala_fail(err, NALA_E_UNSUPPORTED, "ConvTranspose2d with groups %d (only 1)", s.groups);
-  s.h = s.w = FORMAT_PICK_HW;
-  s.ld_src = s.ld_dst = 0;
-  L->kind = NALA_LAYER_DECONV;
-  L->conv = s;
-  dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_deconv_pd(rt->engine, &s, NULL, 0, &pd, err));
-  /* PyTorch stores ConvTranspose2d weights [in][out][k][k]: oneDNN's (oc, ic, kh, kw) as iohw. */
-  dnnl_memory_desc_t torch_md;
-  dnnl_dims_t dims = {s.oc, s.ic, s.k, s.k};
-  dnnl_memory_desc_init_by_tag(&torch_md, 4, dims, dnnl_f32, dnnl_iohw);
-  return finish_init(rt, L, pd, &torch_md, w, b, s.oc, err);
+  return spatial_init(rt, L, NALA_LAYER_DECONV, s, w, b, err);
 }
 
-/* A new float array read from key with the given PyTorch shape (zeros when missing or wrong: the
- * binder records the problem for nala_weights_finish). */
-static float *take(nala_weights *w, const char *key, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+float *nala_take_new(nala_weights *w, const char *key, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
   int64_t shape[4] = {d0, d1, d2, d3};
   size_t n = 1;
   for (int i = 0; i < ndim; i++)
@@ -106,7 +107,7 @@ static float *takef(nala_weights *w, const char *prefix, const char *suffix, int
                     int64_t d2, int64_t d3) {
   char key[512];
   snprintf(key, sizeof key, "%s.%s", prefix, suffix);
-  return take(w, key, ndim, d0, d1, d2, d3);
+  return nala_take_new(w, key, ndim, d0, d1, d2, d3);
 }
 
 nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, nala_conv_shape s, const char *conv,

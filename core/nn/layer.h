@@ -56,6 +56,10 @@ nala_status nala_deconv_load(const nala_rt *rt, nala_weights *w, nala_layer *L, 
 
 void nala_layer_free(nala_layer *L);
 
+/* A new float array (free it) read from key with PyTorch shape d0..d(ndim-1); zeros when the key is
+ * missing or wrong (the binder records it for nala_weights_finish); NULL when out of memory. */
+float *nala_take_new(nala_weights *w, const char *key, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+
 /* Plans L on an h x w NHWC map (conv / deconv) at workspace byte offsets src -> dst. posts adds
  * post-ops (NALA_POST_SUM: dst += result) before the layer's own activation. ld_src / ld_dst:
  * floats between pixels, 0 = dense. */

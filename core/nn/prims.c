@@ -6,7 +6,7 @@
 
 typedef struct map_args {
   nala_feat a, b, dst;
-  int k, stride, pad;
+  int k, stride, pad; /* pools; k is the op of run_pointwise */
   nala_resize_mode mode;
 } map_args;
 
@@ -75,47 +75,21 @@ static nala_status run_resize(const void *p, char *ws, int nthreads, nala_err *e
   return NALA_OK;
 }
 
-static nala_status run_add(const void *p, char *ws, int nthreads, nala_err *err) {
-  (void)err;
-  const map_args *a = p;
-  const nala_feat *d = &a->dst;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-  for (int y = 0; y < d->h; y++)
-    for (int x = 0; x < d->w; x++) {
-      const float *pa = cpix(ws, &a->a, y, x), *pb = cpix(ws, &a->b, y, x);
-      float *pd = pix(ws, d, y, x);
-      for (int ch = 0; ch < d->c; ch++)
-        pd[ch] = pa[ch] + pb[ch];
-    }
-  return NALA_OK;
-}
+/* Pixel-wise ops over maps of one size: dst = a + b, a, or relu(a). */
+enum { PW_ADD, PW_COPY, PW_RELU };
 
-static nala_status run_copy(const void *p, char *ws, int nthreads, nala_err *err) {
+static nala_status run_pointwise(const void *p, char *ws, int nthreads, nala_err *err) {
   (void)err;
   const map_args *a = p;
   const nala_feat *d = &a->dst;
+  int op = a->k;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int y = 0; y < d->h; y++)
     for (int x = 0; x < d->w; x++) {
-      const float *ps = cpix(ws, &a->a, y, x);
+      const float *pa = cpix(ws, &a->a, y, x), *pb = op == PW_ADD ? cpix(ws, &a->b, y, x) : NULL;
       float *pd = pix(ws, d, y, x);
       for (int ch = 0; ch < d->c; ch++)
-        pd[ch] = ps[ch];
-    }
-  return NALA_OK;
-}
-
-static nala_status run_relu(const void *p, char *ws, int nthreads, nala_err *err) {
-  (void)err;
-  const map_args *a = p;
-  const nala_feat *d = &a->dst;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-  for (int y = 0; y < d->h; y++)
-    for (int x = 0; x < d->w; x++) {
-      const float *ps = cpix(ws, &a->a, y, x);
-      float *pd = pix(ws, d, y, x);
-      for (int ch = 0; ch < d->c; ch++)
-        pd[ch] = ps[ch] < 0 ? 0.0f : ps[ch]; /* NaN stays NaN, as torch.relu */
+        pd[ch] = op == PW_ADD ? pa[ch] + pb[ch] : op == PW_RELU && pa[ch] < 0 ? 0.0f : pa[ch]; /* relu keeps NaN */
     }
   return NALA_OK;
 }
@@ -215,20 +189,20 @@ nala_status nala_add_op(nala_graph *g, const nala_feat *a, const nala_feat *b, c
                         nala_err *err) {
   NALA_CHECK(same_shape(a, b, "add", err));
   NALA_CHECK(same_shape(a, dst, "add", err));
-  map_args m = {.a = *a, .b = *b, .dst = *dst};
-  return nala_graph_add_kernel(g, run_add, &m, sizeof m, bucket, err);
+  map_args m = {.a = *a, .b = *b, .dst = *dst, .k = PW_ADD};
+  return nala_graph_add_kernel(g, run_pointwise, &m, sizeof m, bucket, err);
 }
 
 nala_status nala_copy_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int bucket, nala_err *err) {
   NALA_CHECK(same_shape(src, dst, "copy", err));
-  map_args m = {.a = *src, .dst = *dst};
-  return nala_graph_add_kernel(g, run_copy, &m, sizeof m, bucket, err);
+  map_args m = {.a = *src, .dst = *dst, .k = PW_COPY};
+  return nala_graph_add_kernel(g, run_pointwise, &m, sizeof m, bucket, err);
 }
 
 nala_status nala_relu_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, int bucket, nala_err *err) {
   NALA_CHECK(same_shape(src, dst, "relu", err));
-  map_args m = {.a = *src, .dst = *dst};
-  return nala_graph_add_kernel(g, run_relu, &m, sizeof m, bucket, err);
+  map_args m = {.a = *src, .dst = *dst, .k = PW_RELU};
+  return nala_graph_add_kernel(g, run_pointwise, &m, sizeof m, bucket, err);
 }
 
 int nala_pool_out(int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }

@@ -66,8 +66,9 @@ const nala_backbone_cfg *nala_backbone_config(const nala_backbone *model);
 /* Multiply-accumulates of one forward at h x w (convs, linears, attention), for GFLOP/s figures. */
 double nala_backbone_macs(const nala_backbone_cfg *cfg, int h, int w);
 
-/* Workspace bytes nala_backbone_plan needs for h x w (after plan, exact; before, an upper bound
- * that holds for any plan of that size). */
+/* Workspace bytes nala_backbone_plan needs for h x w (exact). For a size not planned yet this
+ * builds that plan once and keeps it aside: the next nala_backbone_plan(h, w) takes it without
+ * rebuilding, and the current plan is not disturbed. */
 nala_status nala_backbone_workspace_size(nala_backbone_ctx *ctx, int h, int w, size_t *bytes, nala_err *err);
 
 /* New context with its own oneDNN stream; nthreads <= 0 means all cores. */
