@@ -63,7 +63,7 @@ START_TEST(fpn_matches_torch) {
     nala_graph_init(&g, rt->engine, nthreads);
     nala_feat in[4], out[NALA_MODULE_MAX_FEATS];
     for (int i = 0; i < 4; i++) {
-      char name[8];
+      char name[16];
       snprintf(name, sizeof name, "in%d", i);
       nala_feat s = nn_shape(fx, name);
       in[i] = nala_graph_feat(&g, s.c, s.h, s.w);
@@ -74,7 +74,7 @@ START_TEST(fpn_matches_torch) {
     char *ws = aligned_alloc(64, (nala_graph_ws_bytes(&g) + 63) / 64 * 64);
     nala_graph_bind(&g, ws);
     for (int i = 0; i < 4; i++) {
-      char name[8];
+      char name[16];
       snprintf(name, sizeof name, "in%d", i);
       nn_put(fx, name, ws, &in[i]);
     }
@@ -83,7 +83,7 @@ START_TEST(fpn_matches_torch) {
     ck_assert_msg(nala_graph_execute(&g, stream, &err) == NALA_OK, "%s", err.msg);
     ck_assert_int_eq(nala_graph_slow_primitives(&g), 0);
     for (int i = 0; i < n_out; i++) {
-      char name[8], label[96];
+      char name[16], label[96];
       snprintf(name, sizeof name, "out%d", i);
       snprintf(label, sizeof label, "FPN %s, %d thread(s), level %d", cases[_i], nthreads, i);
       ck_assert(nn_check(fx, name, ws, &out[i], label) <= REL_L2_MAX);
