@@ -26,12 +26,10 @@
 #define B NALA_LIN_BLOCK
 /* how far ahead rows are prefetched (as the AVX-512 kernel: the next block's rows) */
 #define PREFETCH_ROWS (2 * B)
-/* rows of a register tile (feature rows of kv, token rows of out) */
-#define R 4
 
 typedef struct thread_bufs {
   double *state;       /* [heads][state]: kv then ksum partial sums of each head */
-  float *feat, *featr; /* [B][F]: features and their RoPE'd copies */
+  float *featr;        /* [B][F]: RoPE'd features (the unrotated ones never leave registers) */
   float *qn, *pw, *z;  /* [B]: query norm, power, normalizer */
 } thread_bufs;
 
@@ -58,34 +56,55 @@ static inline float hsum_ps(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+/* Vector c of a d-row's RoPE table: the first half of the row from the map row's table, the
+ * second from the map column's. */
+static inline __m256 rope_col(const float *row_tab, const float *col_tab, int c, int D8) {
+  return _mm256_loadu_ps(c < D8 / 2 ? row_tab + 8 * c : col_tab + 8 * (c - D8 / 2));
+}
+
 /* Column vectors of the next chunk when rem remain: 3, but never leave a single vector. */
-static inline int chunk_of(int rem) { return rem == 4 ? 2 : rem >= 3 ? 3 : rem; }
+#ifndef CHUNK
+#define CHUNK 3
+#endif
+#ifndef KV_R
+#define KV_R 4
+#endif
+#ifndef OUT_R
+#define OUT_R 4
+#endif
+#define KV_R4 2
+#define OUT_R4 2
+static inline int chunk_of(int rem) {
+  if (CHUNK == 3) return rem == 4 ? 2 : rem >= 3 ? 3 : rem;
+  return rem >= CHUNK ? CHUNK : rem;
+}
 
 /* kv[f][8*c0 ..] += sum_t featr[t][f] * v_t[8*c0 ..] for f in [f0, f0+R), C column vectors. */
 static inline __attribute__((always_inline)) void kv_tile(const float *featr, int F, const float *const *vrows,
-                                                          int nb, int f0, int c0, double *kv, int d, const int C) {
-  __m256 acc[R * 3];
+                                                          int nb, int f0, int c0, double *kv, int d, const int R,
+                                                          const int C) {
+  __m256 acc[12];
 #pragma GCC unroll 12
   for (int i = 0; i < R * C; i++)
     acc[i] = _mm256_setzero_ps();
   const float *fr = featr + f0;
   for (int t = 0; t < nb; t++, fr += F) {
-    __m256 vv[3];
+    __m256 vv[4];
     const float *vrow = vrows[t] + 8 * c0;
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int c = 0; c < C; c++)
       vv[c] = _mm256_loadu_ps(vrow + 8 * c);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
       __m256 kr = _mm256_broadcast_ss(fr + r);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
       for (int c = 0; c < C; c++)
         acc[r * C + c] = _mm256_fmadd_ps(kr, vv[c], acc[r * C + c]);
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int c = 0; c < C; c++)
       add_to_double(kv + (size_t)(f0 + r) * d + 8 * (c0 + c), acc[r * C + c]);
 }
@@ -102,20 +121,20 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
     vrows[t] = a->v + (size_t)n * a->ld_v + (size_t)h * d;
     prefetch_ahead(k, PREFETCH_ROWS, a->ld_qk, d);
     prefetch_ahead(vrows[t], PREFETCH_ROWS, a->ld_v, d);
-    float *kf = tb->feat + (size_t)t * F;
+    /* K and its RoPE in registers: only Kr is stored (the tile kv_tile reads) */
+    float *kr = tb->featr + (size_t)t * F;
+    nala_rope_rows rows = nala_rope_rows_of(a->rope, n);
     for (int c = 0; c < D8; c++) {
       __m256 kk = _mm256_loadu_ps(k + 8 * c);
       __m256 k3 = _mm256_mul_ps(_mm256_mul_ps(kk, kk), kk);
       __m256 kp = _mm256_max_ps(k3, zero);
       __m256 kn = _mm256_max_ps(_mm256_sub_ps(zero, k3), zero);
-      _mm256_storeu_ps(kf + 8 * c, kp);
-      _mm256_storeu_ps(kf + d + 8 * c, kn);
       _mm256_store_ps(ksum + 8 * c, _mm256_add_ps(_mm256_load_ps(ksum + 8 * c), kp));
       _mm256_store_ps(ksum + d + 8 * c, _mm256_add_ps(_mm256_load_ps(ksum + d + 8 * c), kn));
+      __m256 sn = rope_col(rows.sin_h, rows.sin_w, c, D8), cs = rope_col(rows.cos_h, rows.cos_w, c, D8);
+      _mm256_storeu_ps(kr + 8 * c, nala_rope_ymm(kp, sn, cs));
+      _mm256_storeu_ps(kr + d + 8 * c, nala_rope_ymm(kn, sn, cs));
     }
-    nala_rope_rows rows = nala_rope_rows_of(a->rope, n);
-    nala_rope_vec_avx2(kf, tb->featr + (size_t)t * F, D8, rows);
-    nala_rope_vec_avx2(kf + d, tb->featr + (size_t)t * F + d, D8, rows);
   }
   double *kv = state, *ks = state + (size_t)F * d;
   for (int c = 0; c < 2 * D8; c++)
@@ -123,33 +142,36 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
   for (int c0 = 0, C; c0 < D8; c0 += C) {
     C = chunk_of(D8 - c0);
     if (C == 3)
-      for (int f0 = 0; f0 < F; f0 += R)
-        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, 3);
+      for (int f0 = 0; f0 < F; f0 += KV_R)
+        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R, 3);
+    else if (C == 4)
+      for (int f0 = 0; f0 < F; f0 += KV_R4)
+        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R4, 4);
     else
-      for (int f0 = 0; f0 < F; f0 += R)
-        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, 2);
+      for (int f0 = 0; f0 < F; f0 += KV_R)
+        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R, 2);
   }
 }
 
 /* out rows [t0, t0+R) of the block, columns 8*c0 ..: (featr[t] . kv) * z[t], C vectors per row. */
 static inline __attribute__((always_inline)) void out_tile(const float *featr, int F, const float *kv, int t0,
                                                            int c0, const thread_bufs *tb, float *const *orows,
-                                                           int nb, const int C) {
-  __m256 acc[R * 3];
+                                                           int nb, const int R, const int C) {
+  __m256 acc[12];
 #pragma GCC unroll 12
   for (int i = 0; i < R * C; i++)
     acc[i] = _mm256_setzero_ps();
   int d = F / 2;
   const float *fr = featr + (size_t)t0 * F, *kvc = kv + 8 * c0;
   for (int f = 0; f < F; f++, kvc += d) {
-    __m256 kvv[3];
-#pragma GCC unroll 3
+    __m256 kvv[4];
+#pragma GCC unroll 4
     for (int c = 0; c < C; c++)
       kvv[c] = _mm256_load_ps(kvc + 8 * c);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
       __m256 qr = _mm256_broadcast_ss(fr + (size_t)r * F + f);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
       for (int c = 0; c < C; c++)
         acc[r * C + c] = _mm256_fmadd_ps(qr, kvv[c], acc[r * C + c]);
     }
@@ -162,7 +184,7 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
     float qn = tb->qn[t];
     int zero_row = qn == 0.0f || isinf(qn); /* defined out = 0 (attention.h) */
     __m256 z = _mm256_set1_ps(tb->z[t]);
-#pragma GCC unroll 3
+#pragma GCC unroll 4
     for (int c = 0; c < C; c++)
       _mm256_storeu_ps(orows[t] + 8 * (c0 + c),
                        zero_row ? _mm256_setzero_ps() : _mm256_mul_ps(acc[r * C + c], z));
@@ -206,36 +228,42 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
     const float *q = a->q + (size_t)(n0 + t) * a->ld_qk + (size_t)h * d;
     prefetch_ahead(q, PREFETCH_ROWS, a->ld_qk, d);
     prefetch_ahead(orows[t], PREFETCH_ROWS, a->ld_out, d);
-    float *qf = tb->feat + (size_t)t * F;
+    float *qr = tb->featr + (size_t)t * F;
+    nala_rope_rows rows = nala_rope_rows_of(a->rope, n0 + t);
     __m256 qn = _mm256_set1_ps(tb->qn[t]), p = _mm256_set1_ps(tb->pw[t]);
     __m256 den0 = zero, den1 = zero;
-    for (int c = 0; c < D8; c++) {
-      __m256 qq = _mm256_loadu_ps(q + 8 * c);
+    /* two vectors at a time: the two power chains run side by side (nala_pow_unit2_ps256) */
+    for (int c = 0; c < D8; c += 2) {
+      __m256 qq[2] = {_mm256_loadu_ps(q + 8 * c), _mm256_loadu_ps(q + 8 * c + 8)}, xp[2];
       /* relu(+-q)/qn: one of the two is |q|/qn, the other 0; the division matches PyTorch's */
-      __m256 x = _mm256_div_ps(_mm256_andnot_ps(sign, qq), qn);
-      __m256 xp = nala_pow_unit_ps256(x, p);
-      __m256 qp = _mm256_and_ps(_mm256_cmp_ps(qq, zero, _CMP_GT_OQ), xp);
-      __m256 qm = _mm256_and_ps(_mm256_cmp_ps(qq, zero, _CMP_LT_OQ), xp);
-      _mm256_storeu_ps(qf + 8 * c, qp);
-      _mm256_storeu_ps(qf + d + 8 * c, qm);
-      den0 = _mm256_fmadd_ps(qp, _mm256_load_ps(kmean + 8 * c), den0);
-      den1 = _mm256_fmadd_ps(qm, _mm256_load_ps(kmean + d + 8 * c), den1);
+      for (int i = 0; i < 2; i++)
+        xp[i] = _mm256_div_ps(_mm256_andnot_ps(sign, qq[i]), qn);
+      nala_pow_unit2_ps256(&xp[0], &xp[1], p);
+      for (int i = 0; i < 2; i++) {
+        __m256 qp = _mm256_and_ps(_mm256_cmp_ps(qq[i], zero, _CMP_GT_OQ), xp[i]);
+        __m256 qm = _mm256_and_ps(_mm256_cmp_ps(qq[i], zero, _CMP_LT_OQ), xp[i]);
+        den0 = _mm256_fmadd_ps(qp, _mm256_load_ps(kmean + 8 * (c + i)), den0);
+        den1 = _mm256_fmadd_ps(qm, _mm256_load_ps(kmean + d + 8 * (c + i)), den1);
+        __m256 sn = rope_col(rows.sin_h, rows.sin_w, c + i, D8), cs = rope_col(rows.cos_h, rows.cos_w, c + i, D8);
+        _mm256_storeu_ps(qr + 8 * (c + i), nala_rope_ymm(qp, sn, cs));
+        _mm256_storeu_ps(qr + d + 8 * (c + i), nala_rope_ymm(qm, sn, cs));
+      }
     }
     tb->z[t] = 1.0f / (hsum_ps(_mm256_add_ps(den0, den1)) + 1e-6f);
     if (isnan(tb->qn[t]))
       tb->z[t] = NAN; /* a NaN in q propagates as in PyTorch and the reference */
-    nala_rope_rows rows = nala_rope_rows_of(a->rope, n0 + t);
-    nala_rope_vec_avx2(qf, tb->featr + (size_t)t * F, D8, rows);
-    nala_rope_vec_avx2(qf + d, tb->featr + (size_t)t * F + d, D8, rows);
   }
   for (int c0 = 0, C; c0 < D8; c0 += C) {
     C = chunk_of(D8 - c0);
     if (C == 3)
-      for (int t0 = 0; t0 < nb; t0 += R)
-        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, 3);
+      for (int t0 = 0; t0 < nb; t0 += OUT_R)
+        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R, 3);
+    else if (C == 4)
+      for (int t0 = 0; t0 < nb; t0 += OUT_R4)
+        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R4, 4);
     else
-      for (int t0 = 0; t0 < nb; t0 += R)
-        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, 2);
+      for (int t0 = 0; t0 < nb; t0 += OUT_R)
+        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R, 2);
   }
 }
 
@@ -260,8 +288,8 @@ nala_status nala_attn_linear_avx2(const nala_attn_args *a) {
     int t = omp_get_thread_num(), T = omp_get_num_threads();
     float *base = thread_base + (size_t)t * per_thread;
     float *bufs = base + (size_t)heads * 2 * state;
-    thread_bufs tb = {(double *)base, bufs, bufs + block, bufs + 2 * block, bufs + 2 * block + B,
-                      bufs + 2 * block + 2 * B};
+    /* the workspace has room for two feature tiles (the AVX-512 layout); this kernel uses one */
+    thread_bufs tb = {(double *)base, bufs, bufs + block, bufs + block + B, bufs + block + 2 * B};
     memset(tb.state, 0, sizeof(double) * (size_t)heads * state);
     /* rows of out_tile past the block's end read these: keep them finite */
     memset(tb.featr, 0, sizeof(float) * B * F);

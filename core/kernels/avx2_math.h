@@ -13,6 +13,14 @@
 
 #include "core/kernels/attn_internal.h"
 
+/* theta_shift of one vector of 8 features (4 rotation pairs) held in a register, sn / cs its
+ * columns of the tables: the operations of nala_rope_vec_avx2, so results are identical. */
+static inline __m256 nala_rope_ymm(__m256 v, __m256 sn, __m256 cs) {
+  __m256 sw = _mm256_permute_ps(v, 0xB1);
+  __m256 rot = _mm256_blend_ps(sw, _mm256_sub_ps(_mm256_setzero_ps(), sw), 0x55);
+  return _mm256_add_ps(_mm256_mul_ps(v, cs), _mm256_mul_ps(rot, sn));
+}
+
 /* theta_shift of D8 = d/8 vectors: rot pairs (x0, x1) -> (-x1, x0), fp32 products then add
  * (the negation is 0 - x, as in the AVX-512 kernel, so signed zeros agree too). */
 static inline void nala_rope_vec_avx2(const float *x, float *out, int D8, nala_rope_rows rows) {
@@ -107,6 +115,84 @@ static inline __m256 nala_pow_unit_ps256(__m256 x, __m256 p) {
   __m256 f = _mm256_add_ps(_mm256_sub_ps(_mm256_max_ps(y_hi, _mm256_set1_ps(-160.0f)), n), y_lo);
   __m256 r = nala_scale2_ps256(nala_exp2_frac_ps256(f), n);
   return _mm256_and_ps(r, pos);
+}
+
+/* nala_pow_unit_ps256 of two vectors with one power p, operation for operation, the two
+ * dependency chains interleaved in program order: one chain is ~120 cycles deep, and the
+ * out-of-order window holds little more than one, so two side by side run in about the time of
+ * one. Results are bit-identical to two nala_pow_unit_ps256 calls. */
+static inline void nala_pow_unit2_ps256(__m256 *xa, __m256 *xb, __m256 p) {
+  __m256 x[2] = {*xa, *xb}, pos[2], tiny[2], e[2], m[2], big[2], s[2], s2[2], r[2], y_hi[2], y_lo[2], y[2],
+         n[2], f[2];
+  __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    pos[i] = _mm256_cmp_ps(x[i], zero, _CMP_GT_OQ);
+    tiny[i] = _mm256_cmp_ps(x[i], _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++)
+    x[i] = _mm256_blendv_ps(x[i], _mm256_mul_ps(x[i], _mm256_set1_ps(16777216.0f)), tiny[i]);
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    __m256i bits = _mm256_castps_si256(x[i]);
+    __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+    e[i] = _mm256_sub_ps(_mm256_cvtepi32_ps(ei), _mm256_and_ps(tiny[i], _mm256_set1_ps(24.0f)));
+    m[i] = _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    big[i] = _mm256_cmp_ps(m[i], _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m[i] = _mm256_blendv_ps(m[i], _mm256_mul_ps(m[i], _mm256_set1_ps(0.5f)), big[i]);
+    e[i] = _mm256_add_ps(e[i], _mm256_and_ps(big[i], one));
+  }
+  /* nala_log_mant_ps256 */
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++)
+    s[i] = _mm256_div_ps(_mm256_sub_ps(m[i], one), _mm256_add_ps(m[i], one));
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    s2[i] = _mm256_mul_ps(s[i], s[i]);
+    r[i] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 11.0f), s2[i], _mm256_set1_ps(1.0f / 9.0f));
+  }
+  static const float log_coef[3] = {1.0f / 7.0f, 1.0f / 5.0f, 1.0f / 3.0f};
+#pragma GCC unroll 3
+  for (int k = 0; k < 3; k++)
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++)
+      r[i] = _mm256_fmadd_ps(r[i], s2[i], _mm256_set1_ps(log_coef[k]));
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    r[i] = _mm256_mul_ps(r[i], s2[i]);
+    __m256 two_s = _mm256_add_ps(s[i], s[i]);
+    __m256 log2m = _mm256_mul_ps(_mm256_fmadd_ps(two_s, r[i], two_s), _mm256_set1_ps(1.44269504f));
+    y_hi[i] = _mm256_mul_ps(p, e[i]);
+    __m256 y_err = _mm256_fmsub_ps(p, e[i], y_hi[i]); /* exact: p*e - y_hi */
+    y_lo[i] = _mm256_fmadd_ps(p, log2m, y_err);
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++) {
+    y[i] = _mm256_max_ps(_mm256_add_ps(y_hi[i], y_lo[i]), _mm256_set1_ps(-160.0f));
+    n[i] = _mm256_round_ps(y[i], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    f[i] = _mm256_add_ps(_mm256_sub_ps(_mm256_max_ps(y_hi[i], _mm256_set1_ps(-160.0f)), n[i]), y_lo[i]);
+  }
+  /* nala_exp2_frac_ps256 */
+  static const float exp_coef[7] = {1.54035304e-4f, 1.33335581e-3f, 9.61812911e-3f, 5.55041087e-2f,
+                                    2.40226507e-1f, 6.93147182e-1f, 1.0f};
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++)
+    r[i] = _mm256_set1_ps(1.52527338e-5f);
+#pragma GCC unroll 7
+  for (int k = 0; k < 7; k++)
+#pragma GCC unroll 2
+    for (int i = 0; i < 2; i++)
+      r[i] = _mm256_fmadd_ps(r[i], f[i], _mm256_set1_ps(exp_coef[k]));
+  __m256 out[2];
+#pragma GCC unroll 2
+  for (int i = 0; i < 2; i++)
+    out[i] = _mm256_and_ps(nala_scale2_ps256(r[i], n[i]), pos[i]);
+  *xa = out[0], *xb = out[1];
 }
 
 /* tanh(x) for x >= 0 in double, 4 lanes: (1 - e) / (1 + e), e = exp(-2x), x clamped to 40
