@@ -62,22 +62,11 @@ static inline __m256 rope_col(const float *row_tab, const float *col_tab, int c,
   return _mm256_loadu_ps(c < D8 / 2 ? row_tab + 8 * c : col_tab + 8 * (c - D8 / 2));
 }
 
+/* Rows of a register tile (feature rows in kv_tile, token rows in out_tile). */
+#define TILE_ROWS 4
+
 /* Column vectors of the next chunk when rem remain: 3, but never leave a single vector. */
-#ifndef CHUNK
-#define CHUNK 3
-#endif
-#ifndef KV_R
-#define KV_R 4
-#endif
-#ifndef OUT_R
-#define OUT_R 4
-#endif
-#define KV_R4 2
-#define OUT_R4 2
-static inline int chunk_of(int rem) {
-  if (CHUNK == 3) return rem == 4 ? 2 : rem >= 3 ? 3 : rem;
-  return rem >= CHUNK ? CHUNK : rem;
-}
+static inline int chunk_of(int rem) { return rem == 4 ? 2 : rem >= 3 ? 3 : rem; }
 
 /* kv[f][8*c0 ..] += sum_t featr[t][f] * v_t[8*c0 ..] for f in [f0, f0+R), C column vectors. */
 static inline __attribute__((always_inline)) void kv_tile(const float *featr, int F, const float *const *vrows,
@@ -89,22 +78,22 @@ static inline __attribute__((always_inline)) void kv_tile(const float *featr, in
     acc[i] = _mm256_setzero_ps();
   const float *fr = featr + f0;
   for (int t = 0; t < nb; t++, fr += F) {
-    __m256 vv[4];
+    __m256 vv[3];
     const float *vrow = vrows[t] + 8 * c0;
-#pragma GCC unroll 4
+#pragma GCC unroll 3
     for (int c = 0; c < C; c++)
       vv[c] = _mm256_loadu_ps(vrow + 8 * c);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
       __m256 kr = _mm256_broadcast_ss(fr + r);
-#pragma GCC unroll 4
+#pragma GCC unroll 3
       for (int c = 0; c < C; c++)
         acc[r * C + c] = _mm256_fmadd_ps(kr, vv[c], acc[r * C + c]);
     }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
+#pragma GCC unroll 3
     for (int c = 0; c < C; c++)
       add_to_double(kv + (size_t)(f0 + r) * d + 8 * (c0 + c), acc[r * C + c]);
 }
@@ -142,14 +131,11 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
   for (int c0 = 0, C; c0 < D8; c0 += C) {
     C = chunk_of(D8 - c0);
     if (C == 3)
-      for (int f0 = 0; f0 < F; f0 += KV_R)
-        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R, 3);
-    else if (C == 4)
-      for (int f0 = 0; f0 < F; f0 += KV_R4)
-        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R4, 4);
+      for (int f0 = 0; f0 < F; f0 += TILE_ROWS)
+        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, TILE_ROWS, 3);
     else
-      for (int f0 = 0; f0 < F; f0 += KV_R)
-        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, KV_R, 2);
+      for (int f0 = 0; f0 < F; f0 += TILE_ROWS)
+        kv_tile(tb->featr, F, vrows, nb, f0, c0, kv, d, TILE_ROWS, 2);
   }
 }
 
@@ -164,14 +150,14 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
   int d = F / 2;
   const float *fr = featr + (size_t)t0 * F, *kvc = kv + 8 * c0;
   for (int f = 0; f < F; f++, kvc += d) {
-    __m256 kvv[4];
-#pragma GCC unroll 4
+    __m256 kvv[3];
+#pragma GCC unroll 3
     for (int c = 0; c < C; c++)
       kvv[c] = _mm256_load_ps(kvc + 8 * c);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
       __m256 qr = _mm256_broadcast_ss(fr + (size_t)r * F + f);
-#pragma GCC unroll 4
+#pragma GCC unroll 3
       for (int c = 0; c < C; c++)
         acc[r * C + c] = _mm256_fmadd_ps(qr, kvv[c], acc[r * C + c]);
     }
@@ -184,7 +170,7 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
     float qn = tb->qn[t];
     int zero_row = qn == 0.0f || isinf(qn); /* defined out = 0 (attention.h) */
     __m256 z = _mm256_set1_ps(tb->z[t]);
-#pragma GCC unroll 4
+#pragma GCC unroll 3
     for (int c = 0; c < C; c++)
       _mm256_storeu_ps(orows[t] + 8 * (c0 + c),
                        zero_row ? _mm256_setzero_ps() : _mm256_mul_ps(acc[r * C + c], z));
@@ -256,14 +242,11 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
   for (int c0 = 0, C; c0 < D8; c0 += C) {
     C = chunk_of(D8 - c0);
     if (C == 3)
-      for (int t0 = 0; t0 < nb; t0 += OUT_R)
-        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R, 3);
-    else if (C == 4)
-      for (int t0 = 0; t0 < nb; t0 += OUT_R4)
-        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R4, 4);
+      for (int t0 = 0; t0 < nb; t0 += TILE_ROWS)
+        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, TILE_ROWS, 3);
     else
-      for (int t0 = 0; t0 < nb; t0 += OUT_R)
-        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, OUT_R, 2);
+      for (int t0 = 0; t0 < nb; t0 += TILE_ROWS)
+        out_tile(tb->featr, F, kv, t0, c0, tb, orows, nb, TILE_ROWS, 2);
   }
 }
 
