@@ -218,22 +218,17 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
     nala_rope_rows rows = nala_rope_rows_of(a->rope, n0 + t);
     __m256 qn = _mm256_set1_ps(tb->qn[t]), p = _mm256_set1_ps(tb->pw[t]);
     __m256 den0 = zero, den1 = zero;
-    /* two vectors at a time: the two power chains run side by side (nala_pow_unit2_ps256) */
-    for (int c = 0; c < D8; c += 2) {
-      __m256 qq[2] = {_mm256_loadu_ps(q + 8 * c), _mm256_loadu_ps(q + 8 * c + 8)}, xp[2];
+    for (int c = 0; c < D8; c++) {
+      __m256 qq = _mm256_loadu_ps(q + 8 * c);
       /* relu(+-q)/qn: one of the two is |q|/qn, the other 0; the division matches PyTorch's */
-      for (int i = 0; i < 2; i++)
-        xp[i] = _mm256_div_ps(_mm256_andnot_ps(sign, qq[i]), qn);
-      nala_pow_unit2_ps256(&xp[0], &xp[1], p);
-      for (int i = 0; i < 2; i++) {
-        __m256 qp = _mm256_and_ps(_mm256_cmp_ps(qq[i], zero, _CMP_GT_OQ), xp[i]);
-        __m256 qm = _mm256_and_ps(_mm256_cmp_ps(qq[i], zero, _CMP_LT_OQ), xp[i]);
-        den0 = _mm256_fmadd_ps(qp, _mm256_load_ps(kmean + 8 * (c + i)), den0);
-        den1 = _mm256_fmadd_ps(qm, _mm256_load_ps(kmean + d + 8 * (c + i)), den1);
-        __m256 sn = rope_col(rows.sin_h, rows.sin_w, c + i, D8), cs = rope_col(rows.cos_h, rows.cos_w, c + i, D8);
-        _mm256_storeu_ps(qr + 8 * (c + i), nala_rope_ymm(qp, sn, cs));
-        _mm256_storeu_ps(qr + d + 8 * (c + i), nala_rope_ymm(qm, sn, cs));
-      }
+      __m256 xp = nala_pow_unit_ps256(_mm256_div_ps(_mm256_andnot_ps(sign, qq), qn), p);
+      __m256 qp = _mm256_and_ps(_mm256_cmp_ps(qq, zero, _CMP_GT_OQ), xp);
+      __m256 qm = _mm256_and_ps(_mm256_cmp_ps(qq, zero, _CMP_LT_OQ), xp);
+      den0 = _mm256_fmadd_ps(qp, _mm256_load_ps(kmean + 8 * c), den0);
+      den1 = _mm256_fmadd_ps(qm, _mm256_load_ps(kmean + d + 8 * c), den1);
+      __m256 sn = rope_col(rows.sin_h, rows.sin_w, c, D8), cs = rope_col(rows.cos_h, rows.cos_w, c, D8);
+      _mm256_storeu_ps(qr + 8 * c, nala_rope_ymm(qp, sn, cs));
+      _mm256_storeu_ps(qr + d + 8 * c, nala_rope_ymm(qm, sn, cs));
     }
     tb->z[t] = 1.0f / (hsum_ps(_mm256_add_ps(den0, den1)) + 1e-6f);
     if (isnan(tb->qn[t]))
