@@ -10,12 +10,26 @@
  *   (threads' states summed, scaled by 1/N and rounded once to fp32 kv [F][d], kmean [F])
  *   pass 2: query norms -> tanh (4 lanes, double) -> power p, the features
  *           Q = (|q|/qn)^p split by sign, z = 1/(Q . kmean + 1e-6), Qr, then out = (Qr kv) * z.
- * Register tiles (16 YMM): both products run R = 4 rows (features in kv_tile, tokens in
- * out_tile) by a chunk of C column vectors of v / kv: 4*C accumulators + C row loads + 1
- * broadcast. Column chunks are 3 vectors (12 accumulators + 3 + 1 = 16 registers, 7 loads per 12
- * FMAs, enough independent chains to cover the FMA latency on 2 pipes) with 2-vector chunks for
- * the rest: d 32 -> 2,2; 64 -> 3,3,2; 96 -> 3,3,3,3; 128 -> 3,3,3,3,2,2.
- * Measured: see the numbers at the end of this comment. */
+ * Register tiles (16 YMM): both products run 4 rows (features in kv_tile, tokens in out_tile)
+ * by a chunk of C column vectors of v / kv: 4*C accumulators + C row loads + 1 broadcast. Chunks
+ * are 3 vectors (12 accumulators + 3 + 1 = 16 registers, 7 loads per 12 FMAs, 12 independent
+ * chains for the 4-cycle FMA latency on 2 pipes), 2-vector chunks for the rest: d 32 -> 2,2;
+ * 64 -> 3,3,2; 96 -> 3,3,3,3; 128 -> 3,3,3,3,2,2 (objdump: the inner loops touch no stack).
+ * Unlike the AVX-512 kernel the unrotated features never reach memory (RoPE in registers), which
+ * keeps one [B][F] tile instead of two in L1.
+ * Measured (d 64, 1 head, 1 thread, Zen 4 EPYC under KVM, CPU time, median of 5 runs of
+ * `nala bench attention --runs 5`, machine shared, load ~24 on 2 cores):
+ *   tokens      4,096   16,384   65,536   ns/token
+ *   avx2          651      574      584   (fastest runs 563 / 560 / 577: flat within 3%)
+ *   avx512        438      480      491
+ *   ref         11268    11142    11209
+ * i.e. ~56-58 GFLOP/s (8 d^2 per token), ~0.7-0.85x the AVX-512 kernel on the same core, ~19x the
+ * reference. Split by removing parts: the two tiles ~355 ns (~85% of the 1-core FMA peak of
+ * ~110 GFLOP/s measured with a register-only loop), the query powers ~70-90 ns (their ~120-cycle
+ * dependency chain, not the instruction count, limits them: interleaving two chains did not help),
+ * the rest (features, norms, tanh, streaming q/k/v/out) ~85 ns. Prefetch distances B/2..4B, B of
+ * 32 or 128 and other tile shapes (4x2, 3x3, 2x4) measured the same or slower.
+ * vs the reference rel_l2 ~1-2.4e-7 (tests/test_attention.c prints it per shape). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -28,9 +42,9 @@
 #define PREFETCH_ROWS (2 * B)
 
 typedef struct thread_bufs {
-  double *state;       /* [heads][state]: kv then ksum partial sums of each head */
-  float *featr;        /* [B][F]: RoPE'd features (the unrotated ones never leave registers) */
-  float *qn, *pw, *z;  /* [B]: query norm, power, normalizer */
+  double *state;      /* [heads][state]: kv then ksum partial sums of each head */
+  float *featr;       /* [B][F]: RoPE'd features (the unrotated ones never leave registers) */
+  float *qn, *pw, *z; /* [B]: query norm, power, normalizer */
 } thread_bufs;
 
 /* Prefetch hint for the d-float row `rows` rows of `ld` floats after row. Integer arithmetic: the
@@ -68,10 +82,10 @@ static inline __m256 rope_col(const float *row_tab, const float *col_tab, int c,
 /* Column vectors of the next chunk when rem remain: 3, but never leave a single vector. */
 static inline int chunk_of(int rem) { return rem == 4 ? 2 : rem >= 3 ? 3 : rem; }
 
-/* kv[f][8*c0 ..] += sum_t featr[t][f] * v_t[8*c0 ..] for f in [f0, f0+R), C column vectors. */
-static inline __attribute__((always_inline)) void kv_tile(const float *featr, int F, const float *const *vrows,
-                                                          int nb, int f0, int c0, double *kv, int d, const int R,
-                                                          const int C) {
+/* kv[f][8*c0 ..] += sum_t featr[t][f] * v_t[8*c0 ..] for f in [f0, f0+R), C <= 3 column vectors,
+ * R*C <= 12 accumulators. */
+static inline __attribute__((always_inline)) void kv_tile(const float *featr, int F, const float *const *vrows, int nb,
+                                                          int f0, int c0, double *kv, int d, const int R, const int C) {
   __m256 acc[12];
 #pragma GCC unroll 12
   for (int i = 0; i < R * C; i++)
@@ -139,10 +153,11 @@ static void keys_block(const nala_attn_args *a, int h, int n0, int nb, thread_bu
   }
 }
 
-/* out rows [t0, t0+R) of the block, columns 8*c0 ..: (featr[t] . kv) * z[t], C vectors per row. */
-static inline __attribute__((always_inline)) void out_tile(const float *featr, int F, const float *kv, int t0,
-                                                           int c0, const thread_bufs *tb, float *const *orows,
-                                                           int nb, const int R, const int C) {
+/* out rows [t0, t0+R) of the block, columns 8*c0 ..: (featr[t] . kv) * z[t], C <= 3 vectors per row,
+ * R*C <= 12 accumulators. */
+static inline __attribute__((always_inline)) void out_tile(const float *featr, int F, const float *kv, int t0, int c0,
+                                                           const thread_bufs *tb, float *const *orows, int nb,
+                                                           const int R, const int C) {
   __m256 acc[12];
 #pragma GCC unroll 12
   for (int i = 0; i < R * C; i++)
@@ -172,8 +187,7 @@ static inline __attribute__((always_inline)) void out_tile(const float *featr, i
     __m256 z = _mm256_set1_ps(tb->z[t]);
 #pragma GCC unroll 3
     for (int c = 0; c < C; c++)
-      _mm256_storeu_ps(orows[t] + 8 * (c0 + c),
-                       zero_row ? _mm256_setzero_ps() : _mm256_mul_ps(acc[r * C + c], z));
+      _mm256_storeu_ps(orows[t] + 8 * (c0 + c), zero_row ? _mm256_setzero_ps() : _mm256_mul_ps(acc[r * C + c], z));
   }
 }
 
@@ -247,8 +261,8 @@ static void queries_block(const nala_attn_args *a, int h, int n0, int nb, const 
 
 nala_status nala_attn_linear_avx2(const nala_attn_args *a) {
   NALA_CHECK(nala_attn_args_check(a, "nala_attn_linear_avx2"));
-  NALA_CHECK(nala_attn_ws_check(a, nala_attn_linear_ws_floats(a->N, a->heads, a->d, a->nthreads),
-                                "nala_attn_linear_avx2"));
+  NALA_CHECK(
+      nala_attn_ws_check(a, nala_attn_linear_ws_floats(a->N, a->heads, a->d, a->nthreads), "nala_attn_linear_avx2"));
   if (a->d % 32 || a->d > 128) /* RoPE halves of whole vector pairs, at most 16 vectors a row */
     return nala_attn_linear_ref(a);
   int d = a->d, F = 2 * d, heads = a->heads, nt = nala_attn_threads(a);
