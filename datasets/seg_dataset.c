@@ -14,7 +14,7 @@ static nala_status layout_error(nala_err *err, const char *dataset, const char *
   nala_err_prefix(err, "%s: ", dataset);
   size_t len = strnlen(err ? err->msg : "", NALA_ERR_MSG_MAX);
   if (err && len < sizeof err->msg)
-    snprintf(err->msg + len, sizeof err->msg - len, " (expected %s)", expected);
+    snprintf(err->msg + len, sizeof err->msg - len, " (expected %.512s)", expected); /* bounded: the caller's path list can be long */
   return err ? err->status : NALA_E_IO;
 }
 
