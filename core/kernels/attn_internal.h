@@ -14,6 +14,10 @@
  * of CPU time at 4k-16k tokens, the working set (~80 KB) still in L2. */
 #define NALA_SM_QBLOCK 64
 #define NALA_SM_KBLOCK 64
+/* The same blocks for the AVX2 softmax kernel, whose 6-row register tiles want a multiple of 6
+ * query rows (measured in attn_softmax_avx2.c). */
+#define NALA_SM_AVX2_QBLOCK 96
+#define NALA_SM_AVX2_KBLOCK 64
 
 /* omp_get_max_threads(), kept out of this header so it needs no <omp.h>. */
 int nala_attn_default_threads(void);
