@@ -147,15 +147,19 @@ static void softmax_block(query_block *qb, int rows, int nk) {
     live[v] = _mm256_castsi256_ps(lanes_below(nk - 8 * v));
   for (int i = 0; i < rows; i++) {
     float *si = qb->s + (size_t)i * KB;
-    __m256 mx = neg_inf;
+    __m256 mx = neg_inf, nan_seen = _mm256_setzero_ps();
     if (nk == KB) {
-      for (int v = 0; v < KB / 8; v++)
-        mx = _mm256_max_ps(mx, _mm256_load_ps(si + 8 * v));
+      for (int v = 0; v < KB / 8; v++) {
+        __m256 sv = _mm256_load_ps(si + 8 * v);
+        mx = _mm256_max_ps(mx, sv);
+        nan_seen = _mm256_or_ps(nan_seen, _mm256_cmp_ps(sv, sv, _CMP_UNORD_Q));
+      }
     } else {
       for (int v = 0; v < KB / 8; v++) {
         __m256 sv = _mm256_blendv_ps(neg_inf, _mm256_load_ps(si + 8 * v), live[v]);
         _mm256_store_ps(si + 8 * v, sv);
         mx = _mm256_max_ps(mx, sv);
+        nan_seen = _mm256_or_ps(nan_seen, _mm256_cmp_ps(sv, sv, _CMP_UNORD_Q));
       }
     }
     float m_new = fmaxf(qb->m[i], hmax_ps256(mx));
@@ -166,7 +170,9 @@ static void softmax_block(query_block *qb, int rows, int nk) {
       _mm256_store_ps(si + 8 * v, p);
     }
     qb->alpha[i] = qb->m[i] - m_new; /* exponentiated below, 8 rows at a time */
-    qb->bsum[i] = hsum_ps256(sum);
+    /* max and exp drop a NaN score (a NaN or inf in q or k); the reference and PyTorch give
+     * NaN for the whole row, so a NaN sum carries it to l and the output */
+    qb->bsum[i] = _mm256_movemask_ps(nan_seen) ? NAN : hsum_ps256(sum);
     qb->m[i] = m_new;
   }
   for (int i = 0; i < rows; i += 8) {
