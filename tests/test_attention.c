@@ -234,6 +234,33 @@ START_TEST(equal_keys_and_single_token) {
 }
 END_TEST
 
+/* Softmax: a NaN in one key puts a NaN in every score row of its head, so PyTorch and the
+ * reference give NaN for every query of that head; the SIMD kernels' max and exp would drop the
+ * score, so they must carry it through themselves. A NaN query poisons its own row only, and the
+ * other head stays finite. 13x21 tokens: the NaN key sits in a later key block than the first
+ * and the rows span more than one query block. */
+START_TEST(softmax_nan_inputs_poison_their_rows) {
+  for (int isa = 0; isa < NTIERS; isa++) {
+    if (!tier_runs(isa))
+      continue;
+    problem p;
+    problem_init(&p, 13, 21, 2, 64, 15, 1.0f, 1.0f, 1.0f);
+    krow(&p, 200, 1)[7] = NAN;
+    qrow(&p, 33, 0)[2] = NAN;
+    float *got = run(&p, kernel_of(1, isa));
+    for (int n = 0; n < p.N; n++)
+      for (int c = 0; c < p.C; c++) {
+        int want_nan = c >= p.d || n == 33;
+        float x = got[(size_t)n * p.C + c];
+        ck_assert_msg(want_nan ? isnan(x) : isfinite(x), "%s: NaN inputs: out[%d][%d] = %g, want %s",
+                      nala_isa_name(tiers[isa]), n, c, x, want_nan ? "NaN" : "finite");
+      }
+    free(got);
+    problem_free(&p);
+  }
+}
+END_TEST
+
 /* Per-thread partial sums must not change the result beyond summation-order noise. */
 START_TEST(thread_count_does_not_change_result) {
   for (int isa = 0; isa < NTIERS; isa++) {
@@ -541,6 +568,7 @@ int main(void) {
   tcase_add_test(tc, large_and_small_magnitudes);
   tcase_add_test(tc, zero_and_overflowing_query_rows_give_zero);
   tcase_add_test(tc, equal_keys_and_single_token);
+  tcase_add_test(tc, softmax_nan_inputs_poison_their_rows);
   tcase_add_test(tc, thread_count_does_not_change_result);
   tcase_add_test(tc, matches_pytorch_fixtures);
   tcase_add_test(tc, matches_pytorch_at_4096_tokens);

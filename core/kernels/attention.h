@@ -27,7 +27,10 @@
  * Softmax ('v' blocks, VanillaSelfAttention): qr, kr = RoPE(q), RoPE(k);
  *   out_n = sum_m softmax_m((d^-0.5 * qr_n) . kr_m) v_m, computed with an online softmax:
  *   memory is O(N*d), never an N x N matrix. Finite scores always give finite weights (the max
- *   is subtracted); scores that overflow fp32 (|q|*|k| beyond ~1e38) give NaN as in PyTorch.
+ *   is subtracted); scores that overflow fp32 (|q|*|k| beyond ~1e38) give NaN as in PyTorch
+ *   (the reference scores in double and stays finite there). A NaN score, from a NaN or inf in
+ *   q or k, makes its query's output NaN as in PyTorch: a NaN query poisons its own row, a NaN
+ *   key every row of its head.
  *
  * Threading: kernels run OpenMP with a->nthreads threads (<= 0: omp_get_max_threads()) and
  * keep all state in a->ws, so two calls with separate workspaces may run concurrently. */

@@ -37,7 +37,7 @@ nala_status nala_attn_ws_check(const nala_attn_args *a, size_t need, const char 
   return NALA_OK;
 }
 
-/* Floats of each kernel's workspace; the public sizes are the max over ref and AVX-512 so the
+/* Floats of each kernel's workspace; the public sizes are the max over every tier so the
  * caller can switch ISA without replanning. Doubles count as two floats; +16 is alignment slack. */
 static size_t linear_ref_floats(int heads, int d, int nt) {
   size_t state = (size_t)2 * d * d + 2 * (size_t)d; /* kv [2d][d] + ksum [2d], double */
@@ -74,10 +74,19 @@ static size_t softmax_avx_floats(int N, int heads, int d, int nt) {
   return 16 + (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
 }
 
+/* The AVX2 kernel: the same layout with its own block sizes (attn_softmax_avx2.c). */
+static size_t softmax_avx2_floats(int N, int heads, int d, int nt) {
+  size_t npad = ((size_t)N + NALA_SM_AVX2_KBLOCK - 1) / NALA_SM_AVX2_KBLOCK * NALA_SM_AVX2_KBLOCK;
+  size_t per_thread = (size_t)NALA_SM_AVX2_QBLOCK * (2 * (size_t)d + NALA_SM_AVX2_KBLOCK + 5);
+  return 16 + (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
+}
+
 size_t nala_attn_softmax_ws_floats(int N, int heads, int d, int nthreads) {
   int nt = nthreads > 0 ? nthreads : nala_attn_default_threads();
   size_t r = softmax_ref_floats(N, heads, d, nt), v = softmax_avx_floats(N, heads, d, nt);
-  return r > v ? r : v;
+  size_t v2 = softmax_avx2_floats(N, heads, d, nt);
+  r = r > v ? r : v;
+  return r > v2 ? r : v2;
 }
 
 float nala_query_norm_ref(const float *q, int d) {

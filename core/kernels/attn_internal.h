@@ -14,6 +14,13 @@
  * of CPU time at 4k-16k tokens, the working set (~80 KB) still in L2. */
 #define NALA_SM_QBLOCK 64
 #define NALA_SM_KBLOCK 64
+/* The same for the AVX2 softmax kernel: its 6-row register tiles want a multiple of 6 query rows
+ * (and 8, for the per-row vectors). Each query block streams all keys and values, so more rows
+ * per block mean less of that traffic: measured 84 (96 rows) -> 87 (192) GFLOP/s of CPU time at
+ * 16k tokens; 192 rows keep the block's ~150 KB (d = 64) in L2 and leave several blocks per
+ * head at the backbone's 1k-4k tokens. */
+#define NALA_SM_AVX2_QBLOCK 192
+#define NALA_SM_AVX2_KBLOCK 64
 
 /* omp_get_max_threads(), kept out of this header so it needs no <omp.h>. */
 int nala_attn_default_threads(void);

@@ -117,9 +117,11 @@ static void softmax_block(query_block *qb, int rows, int nk) {
   for (int i = 0; i < rows; i++) {
     float *si = qb->s + (size_t)i * KB;
     __m512 sv[4], mx = neg_inf;
+    __mmask16 nan_seen = 0;
     for (int v = 0; v < 4; v++) {
       sv[v] = _mm512_mask_mov_ps(neg_inf, live[v], _mm512_load_ps(si + 16 * v));
       mx = _mm512_max_ps(mx, sv[v]);
+      nan_seen |= _mm512_cmp_ps_mask(sv[v], sv[v], _CMP_UNORD_Q);
     }
     float m_new = fmaxf(qb->m[i], _mm512_reduce_max_ps(mx));
     __m512 mb = _mm512_set1_ps(m_new), sum = _mm512_setzero_ps();
@@ -129,7 +131,9 @@ static void softmax_block(query_block *qb, int rows, int nk) {
       _mm512_store_ps(si + 16 * v, p);
     }
     qb->alpha[i] = qb->m[i] - m_new; /* exponentiated below, 16 rows at a time */
-    qb->bsum[i] = _mm512_reduce_add_ps(sum);
+    /* max and exp drop a NaN score (a NaN or inf in q or k); the reference and PyTorch give
+     * NaN for the whole row, so a NaN sum carries it to l and the output */
+    qb->bsum[i] = nan_seen ? NAN : _mm512_reduce_add_ps(sum);
     qb->m[i] = m_new;
   }
   for (int i = 0; i < rows; i += 16) {
