@@ -333,10 +333,14 @@ def make_mask_paste(g):
         [0.0, 0.0, 56.0, 40.0],    # whole image
         [-8.0, 10.0, 0.4, 20.0],   # mostly left of the image: window x in [0, 2)
     ], dtype=torch.float32)
+    # The last box gets a constant 0.5 mask: inside, the pasted value is 0.5 up to the rounding of
+    # the bilinear weights, so `>= 0.5` (not `>`) and the exact float ops decide every pixel.
+    boxes = torch.cat([boxes, torch.tensor([[5.2, 3.7, 25.1, 30.3]])])
     n = len(boxes)
-    # Smooth masks around 0.5 so many pixels sit near the threshold but not within float noise.
-    base = torch.rand(n, 1, 7, 7, generator=g)
+    # Smooth random masks: many pixels near the threshold.
+    base = torch.rand(n - 1, 1, 7, 7, generator=g)
     masks = F.interpolate(base, size=(28, 28), mode="bilinear", align_corners=False)
+    masks = torch.cat([masks, torch.full((1, 1, 28, 28), 0.5)])
     probs = torch.zeros(n, img_h, img_w)
     windows = torch.zeros(n, 4, dtype=torch.int64)
     for i in range(n):
