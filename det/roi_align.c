@@ -12,6 +12,9 @@
 
 #include "det/det.h"
 
+/* Largest |coordinate| accepted: 16x a 4K frame; adaptive sampling stays below 2^16 per axis. */
+#define NALA_DET_ROI_MAX_COORD 65536.0
+
 int nala_det_roi_level(const float roi[4], float finest_scale, int n_levels) {
   /* torch: floor(log2(sqrt(w * h) / finest_scale + 1e-6)), all float32, clamped to the levels. */
   float scale = sqrtf((roi[2] - roi[0]) * (roi[3] - roi[1]));
@@ -162,6 +165,17 @@ nala_status nala_det_roi_align_levels(const nala_det_feat *levels, int n_levels,
   if (!ws || ws_floats < nala_det_roi_align_ws_floats(levels[0].c, nt))
     return nala_fail(err, NALA_E_NOMEM, "roi align: workspace of %zu floats, %d channels x %d threads need %zu",
                      ws_floats, levels[0].c, nt, nala_det_roi_align_ws_floats(levels[0].c, nt));
+  /* RoIs come from clipped decodes, but a NaN or absurd box must not turn into an int overflow or
+   * an endless sample loop: refuse it by index (mmcv would sample it; no real RoI comes near). */
+  for (size_t r = 0; r < n; r++) {
+    const float *roi = rois + 4 * r;
+    int ok = 1;
+    for (int k = 0; k < 4; k++)
+      ok &= isfinite(roi[k]) && fabsf(roi[k]) <= NALA_DET_ROI_MAX_COORD;
+    if (!ok)
+      return nala_fail(err, NALA_E_ARG, "roi align: roi %zu [%g %g %g %g] is not finite or beyond +-%g px", r,
+                       (double)roi[0], (double)roi[1], (double)roi[2], (double)roi[3], NALA_DET_ROI_MAX_COORD);
+  }
   const size_t per_roi = (size_t)levels[0].c * out_h * out_w;
   const long long count = (long long)n;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)

@@ -123,7 +123,7 @@ START_TEST(by_hand) {
 END_TEST
 
 START_TEST(bad_input) {
-  float map[16] = {0}, out[16], ws[4];
+  float map[16] = {0}, out[32], ws[4];
   nala_det_feat f = {map, 2, 2, 4, 0.25f};
   const float roi[4] = {0, 0, 4, 4};
   nala_err err;
@@ -135,6 +135,10 @@ START_TEST(bad_input) {
   ck_assert_int_eq(nala_det_roi_align_levels(levels, 2, 56.0f, roi, 1, 2, 2, 0, out, NULL, 1, ws, 4, &err),
                    NALA_E_SHAPE);
   ck_assert_ptr_nonnull(strstr(err.msg, "level 1 has 3 channels"));
+  const float nan_roi[8] = {0, 0, 4, 4, 0, 0, NAN, 4}, huge_roi[4] = {0, 0, 1e30f, 4};
+  ck_assert_int_eq(nala_det_roi_align(&f, nan_roi, 2, 2, 2, 0, out, 1, ws, 4, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "roi 1"));
+  ck_assert_int_eq(nala_det_roi_align(&f, huge_roi, 1, 2, 2, 0, out, 1, ws, 4, &err), NALA_E_ARG);
   levels[1].c = 4, levels[1].data = NULL;
   ck_assert_int_eq(nala_det_roi_align_levels(levels, 2, 56.0f, roi, 1, 2, 2, 0, out, NULL, 1, ws, 4, &err),
                    NALA_E_ARG);
