@@ -51,14 +51,13 @@ static inline axis_tap axis_taps(float src, int size) {
   return t;
 }
 
-static inline float paste_value(const float *mask, int mh, int mw, axis_tap ty, axis_tap tx) {
+static inline float paste_value(const float *mask, int mw, axis_tap ty, axis_tap tx) {
   float e = 1.0f - tx.frac, s = 1.0f - ty.frac;
   float nw = s * e, ne = s * tx.frac, sw = ty.frac * e, se = ty.frac * tx.frac;
   float v_nw = ty.lo_in && tx.lo_in ? mask[(size_t)ty.lo * mw + tx.lo] : 0.0f;
   float v_ne = ty.lo_in && tx.hi_in ? mask[(size_t)ty.lo * mw + tx.lo + 1] : 0.0f;
   float v_sw = ty.hi_in && tx.lo_in ? mask[(size_t)(ty.lo + 1) * mw + tx.lo] : 0.0f;
   float v_se = ty.hi_in && tx.hi_in ? mask[(size_t)(ty.lo + 1) * mw + tx.lo + 1] : 0.0f;
-  (void)mh;
   return fmaf(v_se, se, fmaf(v_sw, sw, fmaf(v_ne, ne, v_nw * nw)));
 }
 
@@ -69,7 +68,7 @@ void nala_det_paste_mask_probs(const float *mask, int mask_h, int mask_w, const 
     axis_tap ty = axis_taps(source_coord(y, box[1], box[3], mask_h), mask_h);
     float *row = probs + (size_t)(y - win.y0) * ww;
     for (int x = win.x0; x < win.x1; x++)
-      row[x - win.x0] = paste_value(mask, mask_h, mask_w, ty, axis_taps(source_coord(x, box[0], box[2], mask_w), mask_w));
+      row[x - win.x0] = paste_value(mask, mask_w, ty, axis_taps(source_coord(x, box[0], box[2], mask_w), mask_w));
   }
 }
 
@@ -86,7 +85,7 @@ nala_status nala_det_paste_mask(const float *mask, int mask_h, int mask_w, const
       continue;
     axis_tap ty = axis_taps(source_coord(y, box[1], box[3], mask_h), mask_h);
     for (int x = win.x0; x < win.x1; x++)
-      row[x] = paste_value(mask, mask_h, mask_w, ty, axis_taps(source_coord(x, box[0], box[2], mask_w), mask_w)) >= thr;
+      row[x] = paste_value(mask, mask_w, ty, axis_taps(source_coord(x, box[0], box[2], mask_w), mask_w)) >= thr;
   }
   return NALA_OK;
 }

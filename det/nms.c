@@ -36,8 +36,9 @@ static void *ws_take(ws_cursor *c, size_t bytes) {
   return out;
 }
 
-/* order, merge buffer, 7 per-box float/int arrays (x1 y1 x2 y2 area id index), a byte flag,
- * 4 floats of offset boxes: 4+4+28+1+16 = 53 bytes per box, plus alignment of 12 slices. */
+/* The larger of the fast layout (order, merge buffer, x1 y1 x2 y2 area id index, a drop flag: 37
+ * bytes per box) and the reference's (three index lists, two flags, offset boxes: 30 bytes per box),
+ * plus up to 63 bytes of alignment for each of at most 11 slices. */
 size_t nala_det_nms_ws_size(size_t n) { return 56 * n + 16 * 64; }
 
 nala_det_nms_cfg nala_det_nms_default(float iou_thr) {
