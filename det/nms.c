@@ -36,7 +36,7 @@ static void *ws_take(ws_cursor *c, size_t bytes) {
   return out;
 }
 
-/* The larger of the fast layout (order, merge buffer, x1 y1 x2 y2 area id index, a drop flag: 37
+/* The larger of the fast layout (order, merge buffer, x1 y1 x2 y2 area id index, a dead flag: 37
  * bytes per box) and the reference's (three index lists, two flags, offset boxes: 30 bytes per box),
  * plus up to 63 bytes of alignment for each of at most 11 slices. */
 size_t nala_det_nms_ws_size(size_t n) { return 56 * n + 16 * 64; }
@@ -201,28 +201,45 @@ nala_status nala_det_batched_nms_ref(const float *boxes, const float *scores, co
 
 /* ---------------------------------------------------------------- fast version */
 
-/* Sorted structure-of-arrays of the candidates still alive; compacted after every kept box so each
- * pass reads contiguous memory (the IoU pass vectorises) and never revisits a suppressed box. */
+/* Sorted structure-of-arrays of the candidates. Each kept box runs one branch-free IoU pass over
+ * the contiguous tail (it vectorises); suppressed boxes stay in place with their flag set and are
+ * squeezed out only once they are a quarter of the tail, so copying stays a fraction of the IoU
+ * work whether NMS suppresses much (RPN) or little (many classes). */
 typedef struct nms_soa {
   float *x1, *y1, *x2, *y2, *area;
   int32_t *id, *index;
-  unsigned char *drop;
+  unsigned char *dead;
 } nms_soa;
 
+/* Drops the dead entries of [from, m); returns the new m. */
+static size_t squeeze(nms_soa *s, size_t from, size_t m) {
+  size_t out = from;
+  for (size_t j = from; j < m; j++) {
+    if (s->dead[j])
+      continue;
+    s->x1[out] = s->x1[j], s->y1[out] = s->y1[j], s->x2[out] = s->x2[j], s->y2[out] = s->y2[j];
+    s->area[out] = s->area[j], s->id[out] = s->id[j], s->index[out] = s->index[j], s->dead[out] = 0;
+    out++;
+  }
+  return out;
+}
+
 static size_t greedy_fast(nms_soa *s, size_t m, float thr, int same_id_only, size_t max_keep, int32_t *keep) {
-  size_t kept = 0;
-  while (m > 0) {
-    keep[kept++] = s->index[0];
+  size_t kept = 0, i = 0;
+  memset(s->dead, 0, m);
+  while (i < m) {
+    keep[kept++] = s->index[i];
     if (max_keep && kept == max_keep)
       break;
-    const float ix1 = s->x1[0], iy1 = s->y1[0], ix2 = s->x2[0], iy2 = s->y2[0], iarea = s->area[0];
-    const int32_t iid = s->id[0];
-    float *x1 = s->x1, *y1 = s->y1, *x2 = s->x2, *y2 = s->y2, *area = s->area;
-    int32_t *id = s->id;
-    unsigned char *drop = s->drop;
+    const float ix1 = s->x1[i], iy1 = s->y1[i], ix2 = s->x2[i], iy2 = s->y2[i], iarea = s->area[i];
+    const int32_t iid = s->id[i];
+    const float *x1 = s->x1, *y1 = s->y1, *x2 = s->x2, *y2 = s->y2, *area = s->area;
+    const int32_t *id = s->id;
+    unsigned char *dead = s->dead;
+    size_t n_dead = 0;
     /* Same float ops as the reference, in the same order; only the loop shape differs. */
-#pragma omp simd
-    for (size_t j = 1; j < m; j++) {
+#pragma omp simd reduction(+ : n_dead)
+    for (size_t j = i + 1; j < m; j++) {
       float xx1 = ix1 > x1[j] ? ix1 : x1[j], yy1 = iy1 > y1[j] ? iy1 : y1[j];
       float xx2 = ix2 < x2[j] ? ix2 : x2[j], yy2 = iy2 < y2[j] ? iy2 : y2[j];
       float w = xx2 - xx1, h = yy2 - yy1;
@@ -230,17 +247,17 @@ static size_t greedy_fast(nms_soa *s, size_t m, float thr, int same_id_only, siz
       h = h > 0.0f ? h : 0.0f;
       float inter = w * h;
       float iou = inter / (iarea + area[j] - inter);
-      drop[j] = (unsigned char)((iou > thr) & (!same_id_only | (id[j] == iid)));
+      unsigned char d = (unsigned char)(dead[j] | ((iou > thr) & (!same_id_only | (id[j] == iid))));
+      dead[j] = d;
+      n_dead += d;
     }
-    size_t out = 0;
-    for (size_t j = 1; j < m; j++) {
-      if (drop[j])
-        continue;
-      x1[out] = x1[j], y1[out] = y1[j], x2[out] = x2[j], y2[out] = y2[j], area[out] = area[j];
-      id[out] = id[j], s->index[out] = s->index[j];
-      out++;
+    i++;
+    if (4 * n_dead > m - i) {
+      m = squeeze(s, i, m);
+    } else {
+      while (i < m && dead[i])
+        i++;
     }
-    m = out;
   }
   return kept;
 }
@@ -257,7 +274,7 @@ static nala_status run_fast(const float *boxes, const float *scores, const int32
   nms_soa s;
   s.x1 = ws_take(&c, n * 4), s.y1 = ws_take(&c, n * 4), s.x2 = ws_take(&c, n * 4), s.y2 = ws_take(&c, n * 4);
   s.area = ws_take(&c, n * 4), s.id = ws_take(&c, n * 4), s.index = ws_take(&c, n * 4);
-  s.drop = ws_take(&c, n);
+  s.dead = ws_take(&c, n);
   for (size_t i = 0; i < n; i++)
     order[i] = (int32_t)i;
   stable_sort_desc(order, tmp, n, scores);
