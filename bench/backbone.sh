@@ -9,7 +9,8 @@
 #   avx2": nala's own choice plus NALA_ISA=avx2 where the CPU has it and it differs), REF_SIZES
 #   ("224x224": sizes that also get a NALA_ISA=ref row), PEERS ("ort openvino ncnn torch"),
 #   BUILD (build), PY (Debian's python3, for PyTorch), PEER_PY (.venv-bench/bin/python, made by
-#   bash setup.sh bench), TABLE (bench/out/backbone.md, a copy of the table).
+#   bash setup.sh bench), TABLE (bench/out/backbone.md, a copy of the table). OpenCV DNN is tried
+#   on the first size's export (bench/opencv_check.py) and its failure is listed under the table.
 # Each measurement runs in a fresh process (peak RSS is per process). PyTorch gets
 # OPENBLAS_NUM_THREADS=1 so OpenBLAS and OpenMP do not fight over the cores. Progress goes to stderr.
 set -uo pipefail
@@ -23,7 +24,7 @@ THREADS=${THREADS:-"1 2"}
 RUNS=${RUNS:-5}
 LARGE_RUNS=${LARGE_RUNS:-2}
 TIERS=${TIERS:-"default avx2"}
-REF_SIZES=${REF_SIZES:-"224x224"}
+REF_SIZES=${REF_SIZES-"224x224"}
 PEERS=${PEERS:-"ort openvino ncnn torch"}
 TABLE=${TABLE:-bench/out/backbone.md}
 source bench/cpu_info.sh
@@ -124,6 +125,10 @@ for size in $SIZES; do
     max_t=$(tr ' ' '\n' <<<"$THREADS" | sort -n | tail -1)
     if ! "$PEER_PY" bench/peer_export.py --model "$MODEL" --size "$size" --threads "$max_t" 2>/dev/null | tail -1 >&2; then
       note "$size: the ONNX export failed its check against PyTorch ($dir/export.json): ONNX Runtime and OpenVINO not timed."
+    fi
+    if [ -z "${opencv_done:-}" ]; then # OpenCV DNN is no peer: say why (bench/README.md)
+      opencv_done=1
+      while IFS= read -r l; do note "OpenCV DNN ${l#opencv }"; done < <("$PEER_PY" bench/opencv_check.py "$dir" 2>/dev/null | grep '^opencv ')
     fi
   fi
   for t in $THREADS; do
