@@ -25,7 +25,7 @@ RUNS=${RUNS:-5}
 LARGE_RUNS=${LARGE_RUNS:-2}
 TIERS=${TIERS:-"default avx2"}
 REF_SIZES=${REF_SIZES-"224x224"}
-PEERS=${PEERS:-"ort openvino ncnn torch"}
+PEERS=${PEERS-"ort openvino ncnn torch"}
 TABLE=${TABLE:-bench/out/backbone.md}
 source bench/cpu_info.sh
 
@@ -43,7 +43,7 @@ if ! "$PEER_PY" -c "import onnxruntime, openvino, ncnn, pnnx, torch" 2>/dev/null
   have_peers=0
   note "ONNX Runtime, OpenVINO and ncnn skipped: $PEER_PY cannot import them (bash setup.sh bench makes .venv-bench)."
 fi
-has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+
 
 peak_line=$("$BUILD/bench/matmul_peak" --size 2048 --runs 5 $(for t in $THREADS; do echo --threads "$t"; done) | tail -1)
 log "matmul peak: $peak_line"
@@ -121,7 +121,7 @@ for size in $SIZES; do
   [ $((h * w)) -gt $((512 * 512)) ] && [ "$LARGE_RUNS" -lt "$RUNS" ] && runs=$LARGE_RUNS
   [ "$runs" != "$RUNS" ] && note "$size: median of $runs runs (LARGE_RUNS), 1 warm-up."
   dir="bench/out/peers/nalaformer_${MODEL}_${size}"
-  if [ $have_peers = 1 ]; then
+  if [ $have_peers = 1 ] && [[ " $PEERS " == *" ort "* || " $PEERS " == *" openvino "* || " $PEERS " == *" ncnn "* ]]; then
     max_t=$(tr ' ' '\n' <<<"$THREADS" | sort -n | tail -1)
     if ! "$PEER_PY" bench/peer_export.py --model "$MODEL" --size "$size" --threads "$max_t" 2>/dev/null | tail -1 >&2; then
       note "$size: the ONNX export failed its check against PyTorch ($dir/export.json): ONNX Runtime and OpenVINO not timed."
