@@ -55,6 +55,7 @@ tiers_here=$(cpu_tiers)
 declare -A res # res["<what>/<size>/<threads>.<ms|gf|rss>"]
 rows=()        # "<size> <threads> <tier label> <nala key>"
 tier_reported=""
+nala_failed=0
 
 # run_nala <tier request> <size> <threads> <runs>: stores ms/gflops/rss under "nala:<label>"
 run_nala() {
@@ -136,7 +137,7 @@ for size in $SIZES; do
     default_tier=""
     for want in $TIERS; do
       if [ "$want" = default ]; then
-        run_nala default "$size" "$t" "$runs" && default_tier=$LAST_TIER
+        if run_nala default "$size" "$t" "$runs"; then default_tier=$LAST_TIER; else nala_failed=1; fi
       elif [[ " $tiers_here " != *" $want "* ]]; then
         note "NALA_ISA=$want: not on this CPU (it has: $tiers_here), skipped."
       elif [ "$want" = "$default_tier" ]; then
@@ -194,3 +195,4 @@ done
   fi
   printf '%s\n' "${notes[@]}" | awk 'NF && !seen[$0]++ { print "- " $0 }'
 } | { mkdir -p "$(dirname "$TABLE")"; tee "$TABLE"; }
+[ $nala_failed = 0 ] # a peer that cannot run is a note; nala failing is a failure

@@ -14,7 +14,8 @@ runs (before the PyTorch outputs are loaded for the check). This never imports t
 After timing, the last forward's outputs are compared with PyTorch's (ref.npz); a result further
 than export.json's tolerance is not reported. Last line:
   median_ms=<x> peak_rss_mb=<z> max_abs=<a> rel_l2=<r>   or, when the engine cannot run it,
-  median_ms=nan peak_rss_mb=nan status=<why>              (exit 0 for 'blocked', 1 for errors)
+  median_ms=nan peak_rss_mb=nan status=<why>     (exit 0 for 'blocked', the line above says by
+                                                  what; 1 for errors)
 """
 import argparse
 import json
@@ -92,10 +93,10 @@ def ncnn_runner(d, threads):
     with open(meta) as f:
         conv = json.load(f).get("ncnn", {})
     if "error" in conv:  # the conversion itself failed: say which op, do not fail the table
-        return None, conv["error"]
+        return conv["error"], None
     net, why = ncnn_net(os.path.join(d, "ncnn.param"), os.path.join(d, "ncnn.bin"), threads)
     if why:
-        return None, why
+        return why, None
     return f"ncnn {ncnn.__version__}", lambda x: ncnn_forward(net, x)
 
 
@@ -121,10 +122,10 @@ def main():
         return 1
     with np.load(os.path.join(args.dir, "ref.npz")) as z:
         x = np.ascontiguousarray(z["input"], dtype=np.float32)
-    label, run = RUNNERS[args.engine](args.dir, args.threads)
+    label, run = RUNNERS[args.engine](args.dir, args.threads)  # (why, None) when it cannot run
     if run is None:
         print(f"{args.engine}: cannot run this model: {label}")
-        print(f"median_ms=nan peak_rss_mb=nan status=blocked:{label.replace(' ', '_')}")
+        print("median_ms=nan peak_rss_mb=nan status=blocked")
         return 0
     times = []
     for i in range(args.warmup + args.runs):

@@ -172,6 +172,8 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="threads for the checks")
     p.add_argument("--tol", type=float, default=1e-4, help="largest rel-L2 vs PyTorch (default 1e-4)")
     p.add_argument("--force", action="store_true", help="redo even if an export of the same sources exists")
+    p.add_argument("--ncnn-as-is", action="store_true",
+                   help="convert the unmodified reference for ncnn (shows what stops it; see ncnn_variant)")
     args = p.parse_args()
     h, w = args.size
     model_name = args.model.lower().removeprefix("nalaformer_")
@@ -182,7 +184,8 @@ def main():
     if not args.force and os.path.exists(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
-        if meta.get("digest") == digest and meta.get("seed") == args.seed:
+        if meta.get("digest") == digest and meta.get("seed") == args.seed and \
+                meta.get("ncnn_as_is", False) == args.ncnn_as_is:
             print(f"peer_export: {out_dir} is up to date ({meta['summary']})")
             return 0 if meta["onnx"]["ok"] else 1
 
@@ -195,7 +198,7 @@ def main():
         ref = [t.numpy() for t in model(x)]
     np.savez(os.path.join(out_dir, "ref.npz"), input=x.numpy(), **{f"out{i}": r for i, r in enumerate(ref)})
     meta = {"digest": digest, "seed": args.seed, "model": model_name, "size": [h, w], "opset": OPSET,
-            "torch": torch.__version__, "tol_rel_l2": args.tol}
+            "torch": torch.__version__, "tol_rel_l2": args.tol, "ncnn_as_is": args.ncnn_as_is}
 
     onnx_path = os.path.join(out_dir, "model.onnx")
     names = [f"out{i}" for i in range(len(ref))]
@@ -207,9 +210,10 @@ def main():
         meta["onnx"] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
 
     try:
-        with ncnn_variant(R), torch.no_grad():
-            variant = [t.numpy() for t in model(x)]
-            meta["ncnn_variant_vs_torch"] = compare(variant, ref, args.tol)
+        with (contextlib.nullcontext() if args.ncnn_as_is else ncnn_variant(R)), torch.no_grad():
+            if not args.ncnn_as_is:
+                variant = [t.numpy() for t in model(x)]
+                meta["ncnn_variant_vs_torch"] = compare(variant, ref, args.tol)
             pt_path = os.path.join(out_dir, "model_ncnn_variant.pt")
             torch.jit.trace(model, x, check_trace=False).save(pt_path)
         pnnx_convert(pt_path, h, w, out_dir)
