@@ -127,18 +127,19 @@ def main():
         print(f"{args.engine}: cannot run this model: {label}")
         print("median_ms=nan peak_rss_mb=nan status=blocked")
         return 0
-    times = []
-    for i in range(args.warmup + args.runs):
+    all_ms = []
+    for _ in range(args.warmup + args.runs):
         t0 = time.perf_counter()
         outs = run(x)
-        if i >= args.warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
+        all_ms.append((time.perf_counter() - t0) * 1e3)
+    times = all_ms[args.warmup:]
     median, rss = statistics.median(times), peak_rss_mb()
     with np.load(os.path.join(args.dir, "ref.npz")) as z:
         refs = [z[f"out{i}"] for i in range(4)]
     c = compare(outs, refs, meta["tol_rel_l2"])
     h, w = meta["size"]
-    print(f"{label}  model {meta['model']}  size {h}x{w}  threads {args.threads}  runs {args.runs}")
+    print(f"{label}  model {meta['model']}  size {h}x{w}  threads {args.threads}  runs {args.runs}  "
+          f"(ms, warm-up first: {' '.join(f'{t:.1f}' for t in all_ms)})")
     if "error" in c:
         print(f"output check: {c['error']}: not reported")
         print("median_ms=nan peak_rss_mb=nan status=output-mismatch")
