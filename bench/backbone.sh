@@ -44,7 +44,6 @@ if ! "$PEER_PY" -c "import onnxruntime, openvino, ncnn, pnnx, torch" 2>/dev/null
   note "ONNX Runtime, OpenVINO and ncnn skipped: $PEER_PY cannot import them (bash setup.sh bench makes .venv-bench)."
 fi
 
-
 peak_line=$("$BUILD/bench/matmul_peak" --size 2048 --runs 5 $(for t in $THREADS; do echo --threads "$t"; done) | tail -1)
 log "matmul peak: $peak_line"
 declare -A peak
