@@ -50,6 +50,7 @@ declare -A peak
 for t in $THREADS; do peak[$t]=$(field "peak_gflops_${t}t" "$peak_line"); done
 
 cpu=$(cpu_model)
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 tiers_here=$(cpu_tiers)
 declare -A res # res["<what>/<size>/<threads>.<ms|gf|rss>"]
 rows=()        # "<size> <threads> <tier label> <nala key>"
@@ -189,6 +190,9 @@ done
   done
   echo
   echo "Ratios are peer ms / nala ms (above 1: nala is faster). RSS: peak resident set of each process, MB."
+  awk -v a="$load_start" -v b="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" -v n="$(nproc)" 'BEGIN {
+    printf "Load average %s at the start, %s at the end, %d cores", a, b, n;
+    print ((a + 0 > n + 0.5 || b + 0 > n + 0.5) ? ": other jobs shared the cores, do not quote these figures." : ".") }'
   if [[ " ${rows[*]} " == *"*"* ]]; then
     echo "\* tier inferred: this nala does not print the tier it runs (one with AVX-512 kernels only: avx512 where the CPU has it, else ref)."
   fi
