@@ -31,23 +31,24 @@ fi
 # field <key> <line>: value of key=value in a line ("nan" when absent)
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1 | grep . || echo nan; }
 last_line() { tail -n 1 <<<"$1"; }
+kind_line() { grep -m1 '^kind=' <<<"$1" || true; } # the per-kernel line (nala prints its tier line first)
 
 declare -A tier_of
 declare -A nala_ms nala_ns nala_min_ns nala_cpu_ns nala_rss sm_ms sm_rss t_nala_ms t_sm_ms t_sm_rss
 for n in $TOKENS; do
   out=$("$NALA_BIN" bench attention --kind linear --tokens "$n" --dim 64 --heads 1 --threads "$THREADS" --runs "$RUNS")
-  echo "$out" | head -n 1
+  kind_line "$out"
   tier_of[linear]=$(nala_tier "$out")
   l=$(last_line "$out")
   nala_ms[$n]=$(field median_ms "$l")
-  nala_ns[$n]=$(field ns_per_token "$(head -n 1 <<<"$out")")
-  nala_cpu_ns[$n]=$(field cpu_ns_per_token "$(head -n 1 <<<"$out")")
-  nala_min_ns[$n]=$(awk -v m="$(field min_ms "$(head -n 1 <<<"$out")")" -v n="$n" 'BEGIN{printf "%.1f", m * 1e6 / n}')
+  nala_ns[$n]=$(field ns_per_token "$(kind_line "$out")")
+  nala_cpu_ns[$n]=$(field cpu_ns_per_token "$(kind_line "$out")")
+  nala_min_ns[$n]=$(awk -v m="$(field min_ms "$(kind_line "$out")")" -v n="$n" 'BEGIN{printf "%.1f", m * 1e6 / n}')
   nala_rss[$n]=$(field peak_rss_mb "$l")
   sruns=$SOFTMAX_RUNS
   [ "$n" -ge 65536 ] && sruns=1 # ~10 s per run on one core
   out=$("$NALA_BIN" bench attention --kind softmax --tokens "$n" --dim 64 --heads 1 --threads "$THREADS" --runs "$sruns")
-  echo "$out" | head -n 1
+  kind_line "$out"
   tier_of[softmax]=$(nala_tier "$out")
   l=$(last_line "$out")
   sm_ms[$n]=$(field median_ms "$l")
