@@ -5,7 +5,8 @@
 # 20%) and the peak-memory reduction vs a materialised N x N softmax (goal: >= 90% at 65,536).
 #   bash bench/attention.sh            (after building: cmake --build build --target nala)
 # Environment: NALA_BIN (default build/nala), THREADS (1), RUNS (10, NaLa), SOFTMAX_RUNS (3),
-#   TOKENS ("4096 16384 65536"), PYTHON (/usr/bin/python3).
+#   TOKENS ("4096 16384 65536"), PYTHON (/usr/bin/python3), NALA_ISA (ref|avx2|avx512: force a
+#   tier; the header says which tier each kernel ran and on which CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NALA_BIN=${NALA_BIN:-build/nala}
@@ -15,6 +16,7 @@ SOFTMAX_RUNS=${SOFTMAX_RUNS:-3}
 TOKENS=${TOKENS:-"4096 16384 65536"}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
+source bench/cpu_info.sh
 
 if [ ! -x "$NALA_BIN" ]; then
   echo "attention.sh: $NALA_BIN not found; build it first (cmake --build build --target nala)" >&2
@@ -29,21 +31,25 @@ fi
 # field <key> <line>: value of key=value in a line ("nan" when absent)
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1 | grep . || echo nan; }
 last_line() { tail -n 1 <<<"$1"; }
+kind_line() { grep -m1 '^kind=' <<<"$1" || true; } # the per-kernel line (nala prints its tier line first)
 
+declare -A tier_of
 declare -A nala_ms nala_ns nala_min_ns nala_cpu_ns nala_rss sm_ms sm_rss t_nala_ms t_sm_ms t_sm_rss
 for n in $TOKENS; do
   out=$("$NALA_BIN" bench attention --kind linear --tokens "$n" --dim 64 --heads 1 --threads "$THREADS" --runs "$RUNS")
-  echo "$out" | head -n 1
+  kind_line "$out"
+  tier_of[linear]=$(nala_tier "$out")
   l=$(last_line "$out")
   nala_ms[$n]=$(field median_ms "$l")
-  nala_ns[$n]=$(field ns_per_token "$(head -n 1 <<<"$out")")
-  nala_cpu_ns[$n]=$(field cpu_ns_per_token "$(head -n 1 <<<"$out")")
-  nala_min_ns[$n]=$(awk -v m="$(field min_ms "$(head -n 1 <<<"$out")")" -v n="$n" 'BEGIN{printf "%.1f", m * 1e6 / n}')
+  nala_ns[$n]=$(field ns_per_token "$(kind_line "$out")")
+  nala_cpu_ns[$n]=$(field cpu_ns_per_token "$(kind_line "$out")")
+  nala_min_ns[$n]=$(awk -v m="$(field min_ms "$(kind_line "$out")")" -v n="$n" 'BEGIN{printf "%.1f", m * 1e6 / n}')
   nala_rss[$n]=$(field peak_rss_mb "$l")
   sruns=$SOFTMAX_RUNS
   [ "$n" -ge 65536 ] && sruns=1 # ~10 s per run on one core
   out=$("$NALA_BIN" bench attention --kind softmax --tokens "$n" --dim 64 --heads 1 --threads "$THREADS" --runs "$sruns")
-  echo "$out" | head -n 1
+  kind_line "$out"
+  tier_of[softmax]=$(nala_tier "$out")
   l=$(last_line "$out")
   sm_ms[$n]=$(field median_ms "$l")
   sm_rss[$n]=$(field peak_rss_mb "$l")
@@ -59,6 +65,11 @@ for n in $TOKENS; do
 done
 
 echo
+echo "CPU: $(cpu_model); tiers: $(cpu_tiers); nala tier: NaLa ${tier_of[linear]:-?}, softmax ${tier_of[softmax]:-?}" \
+  "(NALA_ISA=${NALA_ISA:-unset}); $THREADS thread(s)"
+if [ -n "${NALA_ISA:-}" ] && { [ "${tier_of[linear]:-}" != "$NALA_ISA" ] || [ "${tier_of[softmax]:-}" != "$NALA_ISA" ]; }; then
+  echo "warning: NALA_ISA=$NALA_ISA was asked but nala ran ${tier_of[linear]:-?}/${tier_of[softmax]:-?} (this build has no such tier)"
+fi
 printf "%-7s | %10s %9s %10s %7s | %11s %11s %7s | %9s %9s %12s %9s\n" N "nala ms" "ns/token" "torch ms" "x" \
   "softmax ms" "torch ms" "x" "nala MB" "sm MB" "NxN MB" "saved"
 for n in $TOKENS; do

@@ -1,38 +1,201 @@
 #!/usr/bin/env bash
-# NaLaFormer backbone, nala vs Debian's PyTorch on the same machine in the same run, same seeded
-# weights: median latency, GFLOP/s, share of the measured fp32 matmul peak, peak RSS, ratios.
-#   bash bench/backbone.sh                 (T; 224, 512, 1024; 1 and 2 threads)
+# NaLaFormer backbone: nala (every tier this CPU has) vs ONNX Runtime, OpenVINO, ncnn and PyTorch on
+# the same machine, in the same run, same seeded weights, same thread count, batch 1. Prints one
+# markdown table naming the CPU and each row's nala tier: median latency, ratios, GFLOP/s, share of
+# the sgemm peak measured in this run (bench/matmul_peak), peak RSS. See bench/README.md.
+#   bash bench/backbone.sh                 (T; 224, 512, 1024; 1 and 2 threads; ~15-20 min)
 #   MODEL=xt SIZES="512x512" THREADS=2 RUNS=5 bash bench/backbone.sh
+# Environment: SIZES, THREADS, RUNS (5; sizes above 512x512 use LARGE_RUNS, 2), TIERS ("default
+#   avx2": nala's own choice plus NALA_ISA=avx2 where the CPU has it and it differs), REF_SIZES
+#   ("224x224": sizes that also get a NALA_ISA=ref row), PEERS ("ort openvino ncnn torch"),
+#   BUILD (build), PY (Debian's python3, for PyTorch), PEER_PY (.venv-bench/bin/python, made by
+#   bash setup.sh bench), TABLE (bench/out/backbone.md, a copy of the table). OpenCV DNN is tried
+#   on the first size's export (bench/opencv_check.py) and its failure is listed under the table.
 # Each measurement runs in a fresh process (peak RSS is per process). PyTorch gets
-# OPENBLAS_NUM_THREADS=1 so OpenBLAS and OpenMP do not fight over the cores.
-set -euo pipefail
+# OPENBLAS_NUM_THREADS=1 so OpenBLAS and OpenMP do not fight over the cores. Progress goes to stderr.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PY=${PY:-/usr/bin/python3}
+PEER_PY=${PEER_PY:-.venv-bench/bin/python}
 MODEL=${MODEL:-t}
 SIZES=${SIZES:-"224x224 512x512 1024x1024"}
 THREADS=${THREADS:-"1 2"}
 RUNS=${RUNS:-5}
+LARGE_RUNS=${LARGE_RUNS:-2}
+TIERS=${TIERS:-"default avx2"}
+REF_SIZES=${REF_SIZES-"224x224"}
+PEERS=${PEERS-"ort openvino ncnn torch"}
+TABLE=${TABLE:-bench/out/backbone.md}
+source bench/cpu_info.sh
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2" | tail -1; }
+if [ ! -x "$BUILD/nala" ] || [ ! -x "$BUILD/bench/matmul_peak" ]; then
+  echo "backbone.sh: $BUILD/nala or $BUILD/bench/matmul_peak missing: build Release first" >&2
+  exit 1
+fi
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1 | grep . || echo nan; }
+log() { echo "backbone.sh: $*" >&2; }
+notes=()
+note() { notes+=("$1"); }
 
-peak_line=$("$BUILD/bench/matmul_peak" --size 2048 --runs 5 --threads 1 --threads 2 | tail -1)
-echo "matmul peak: $peak_line"
+have_peers=1
+if ! "$PEER_PY" -c "import onnxruntime, openvino, ncnn, pnnx, torch" 2>/dev/null; then
+  have_peers=0
+  note "ONNX Runtime, OpenVINO and ncnn skipped: $PEER_PY cannot import them (bash setup.sh bench makes .venv-bench)."
+fi
+
+peak_line=$("$BUILD/bench/matmul_peak" --size 2048 --runs 5 $(for t in $THREADS; do echo --threads "$t"; done) | tail -1)
+log "matmul peak: $peak_line"
 declare -A peak
 for t in $THREADS; do peak[$t]=$(field "peak_gflops_${t}t" "$peak_line"); done
 
-printf '\n| size | threads | nala ms | torch ms | speedup | nala GFLOP/s | %% of matmul peak | nala RSS MB | torch RSS MB | RSS ratio |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|\n'
+cpu=$(cpu_model)
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+tiers_here=$(cpu_tiers)
+declare -A res # res["<what>/<size>/<threads>.<ms|gf|rss>"]
+rows=()        # "<size> <threads> <tier label> <nala key>"
+tier_reported=""
+nala_failed=0
+
+# run_nala <tier request> <size> <threads> <runs>: stores ms/gflops/rss under "nala:<label>"
+run_nala() {
+  local want=$1 size=$2 t=$3 runs=$4 out err rc label tier
+  err=$(mktemp)
+  if [ "$want" = default ]; then
+    out=$(env -u NALA_ISA OMP_NUM_THREADS="$t" "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" \
+      --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>"$err")
+  else
+    out=$(NALA_ISA=$want OMP_NUM_THREADS="$t" "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" \
+      --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>"$err")
+  fi
+  rc=$?
+  tier=$(nala_tier "$out")
+  if [ $rc -ne 0 ]; then
+    note "NALA_ISA=$want at $size, $t threads: nala exited $rc: $(tail -1 "$err")"
+    rm -f "$err"
+    return 1
+  fi
+  rm -f "$err"
+  if [ -n "$tier" ]; then
+    tier_reported=1
+    label=$tier
+    [ "$want" != default ] && [ "$tier" != "$want" ] && label="$tier (asked $want)"
+  elif [ "$want" = default ]; then
+    # a nala that does not print its tier picks avx512 when the CPU has it, else ref
+    label="${tiers_here##* }*"
+    [ "${tiers_here##* }" = avx2 ] && label="ref*"
+  else
+    label="$want"
+  fi
+  local key="nala:$label/$size/$t"
+  res["$key.ms"]=$(field median_ms "$(tail -1 <<<"$out")")
+  res["$key.gf"]=$(field gflops "$(tail -1 <<<"$out")")
+  res["$key.rss"]=$(field peak_rss_mb "$(tail -1 <<<"$out")")
+  rows+=("$size $t $key")
+  log "$size ${t}t nala [$label]: ${res["$key.ms"]} ms"
+  LAST_TIER=$tier
+}
+
+# run_peer <engine> <size> <threads> <runs> <export dir>
+run_peer() {
+  local engine=$1 size=$2 t=$3 runs=$4 dir=$5 out last status
+  if [ "$engine" = torch ]; then
+    out=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 "$PY" bench/torch_backbone.py --model "$MODEL" \
+      --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>/dev/null)
+  else
+    out=$(OMP_NUM_THREADS=$t "$PEER_PY" bench/peer_backbone.py --engine "$engine" --dir "$dir" \
+      --threads "$t" --runs "$runs" --warmup 1 2>/dev/null)
+  fi
+  last=$(tail -1 <<<"$out")
+  res["$engine/$size/$t.ms"]=$(field median_ms "$last")
+  res["$engine/$size/$t.rss"]=$(field peak_rss_mb "$last")
+  status=$(field status "$last")
+  if [ "${res["$engine/$size/$t.ms"]}" = nan ]; then
+    note "$engine at $size, $t threads: not timed: $([ "$status" = nan ] && echo "no result line" || echo "$status") ($(head -1 <<<"$out"))"
+  fi
+  log "$size ${t}t $engine: ${res["$engine/$size/$t.ms"]} ms"
+}
+
 for size in $SIZES; do
+  h=${size%x*} w=${size#*x}
+  runs=$RUNS
+  [ $((h * w)) -gt $((512 * 512)) ] && [ "$LARGE_RUNS" -lt "$RUNS" ] && runs=$LARGE_RUNS
+  [ "$runs" != "$RUNS" ] && note "$size: median of $runs runs (LARGE_RUNS), 1 warm-up."
+  dir="bench/out/peers/nalaformer_${MODEL}_${size}"
+  if [ $have_peers = 1 ] && [[ " $PEERS " == *" ort "* || " $PEERS " == *" openvino "* || " $PEERS " == *" ncnn "* ]]; then
+    max_t=$(tr ' ' '\n' <<<"$THREADS" | sort -n | tail -1)
+    if ! "$PEER_PY" bench/peer_export.py --model "$MODEL" --size "$size" --threads "$max_t" 2>/dev/null | tail -1 >&2; then
+      note "$size: the ONNX export failed its check against PyTorch ($dir/export.json): ONNX Runtime and OpenVINO not timed."
+    fi
+    if [ -z "${opencv_done:-}" ]; then # OpenCV DNN is no peer: say why (bench/README.md)
+      opencv_done=1
+      while IFS= read -r l; do note "OpenCV DNN ${l#opencv }"; done < <("$PEER_PY" bench/opencv_check.py "$dir" 2>/dev/null | grep '^opencv ')
+    fi
+  fi
   for t in $THREADS; do
-    nala_out=$(OMP_NUM_THREADS=$t "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" --size "$size" \
-      --threads "$t" --runs "$RUNS" --warmup 1 | tail -1)
-    torch_out=$(OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 "$PY" bench/torch_backbone.py --model "$MODEL" \
-      --size "$size" --threads "$t" --runs "$RUNS" --warmup 1 | tail -1)
-    nm=$(field median_ms "$nala_out"); tm=$(field median_ms "$torch_out")
-    ng=$(field gflops "$nala_out"); nr=$(field peak_rss_mb "$nala_out"); tr=$(field peak_rss_mb "$torch_out")
-    awk -v s="$size" -v t="$t" -v nm="$nm" -v tm="$tm" -v ng="$ng" -v nr="$nr" -v tr="$tr" -v pk="${peak[$t]}" \
-      'BEGIN { printf "| %s | %s | %.1f | %.1f | %.2fx | %.1f | %.0f%% | %.0f | %.0f | %.2f |\n",
-               s, t, nm, tm, tm / nm, ng, 100 * ng / pk, nr, tr, nr / tr }'
+    LAST_TIER=""
+    default_tier=""
+    for want in $TIERS; do
+      if [ "$want" = default ]; then
+        if run_nala default "$size" "$t" "$runs"; then default_tier=$LAST_TIER; else nala_failed=1; fi
+      elif [[ " $tiers_here " != *" $want "* ]]; then
+        note "NALA_ISA=$want: not on this CPU (it has: $tiers_here), skipped."
+      elif [ "$want" = "$default_tier" ]; then
+        : # nala's own choice already is this tier
+      elif [ -z "$tier_reported" ] && [[ " $TIERS " == *" default "* ]]; then
+        note "NALA_ISA=$want skipped: this nala build does not report its tier, so a forced tier cannot be told apart from its default (rerun once the ISA dispatch has landed)."
+      else
+        run_nala "$want" "$size" "$t" "$runs"
+      fi
+    done
+    if [[ " $REF_SIZES " == *" $size "* ]] && [ "$default_tier" != ref ]; then
+      run_nala ref "$size" "$t" "$runs"
+    fi
+    for engine in $PEERS; do
+      [ "$engine" != torch ] && [ $have_peers = 0 ] && continue
+      run_peer "$engine" "$size" "$t" "$runs" "$dir"
+    done
   done
 done
+
+{
+  echo "### NaLaFormer-$(tr '[:lower:]' '[:upper:]' <<<"$MODEL") backbone, batch 1, fp32: $cpu"
+  echo
+  echo "CPU tiers: $tiers_here; sgemm peak (oneDNN, 2048^3, this run): $(for t in $THREADS; do printf '%s GFLOP/s at %s thread(s); ' "${peak[$t]}" "$t"; done)$(date -u +%Y-%m-%d), nala $(git describe --always --dirty 2>/dev/null), runs $RUNS."
+  echo
+  echo "| size | threads | nala tier | nala ms | ORT ms | OpenVINO ms | ncnn ms | PyTorch ms | ORT/nala | OpenVINO/nala | ncnn/nala | PyTorch/nala | nala GFLOP/s | % of sgemm peak | nala RSS MB | ORT RSS | OpenVINO RSS | ncnn RSS | PyTorch RSS | nala RSS / smallest peer |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for row in "${rows[@]}"; do
+    read -r size t key <<<"$row"
+    label=${key#nala:}
+    label=${label%%/*}
+    args=()
+    for e in ort openvino ncnn torch; do args+=("${res["$e/$size/$t.ms"]:-nan}"); done
+    for e in ort openvino ncnn torch; do args+=("${res["$e/$size/$t.rss"]:-nan}"); done
+    awk -v s="$size" -v t="$t" -v tier="$label" -v nm="${res["$key.ms"]}" -v ng="${res["$key.gf"]}" \
+      -v nr="${res["$key.rss"]}" -v pk="${peak[$t]}" -v list="${args[*]}" 'BEGIN {
+      split(list, v, " ");
+      f = "%.1f";
+      line = sprintf("| %s | %s | %s | %.1f", s, t, tier, nm);
+      for (i = 1; i <= 4; i++) line = line " | " (v[i] == "nan" ? "n/a" : sprintf(f, v[i]));
+      for (i = 1; i <= 4; i++) line = line " | " (v[i] == "nan" ? "-" : sprintf("%.2fx", v[i] / nm));
+      line = line sprintf(" | %.1f | %s | %.0f", ng, pk == "nan" ? "n/a" : sprintf("%.0f%%", 100 * ng / pk), nr);
+      small = 0;
+      for (i = 5; i <= 8; i++) {
+        line = line " | " (v[i] == "nan" ? "n/a" : sprintf("%.0f", v[i]));
+        if (v[i] != "nan" && (small == 0 || v[i] + 0 < small)) small = v[i] + 0;
+      }
+      line = line " | " (small == 0 ? "-" : sprintf("%.2f", nr / small)) " |";
+      print line }'
+  done
+  echo
+  echo "Ratios are peer ms / nala ms (above 1: nala is faster). RSS: peak resident set of each process, MB."
+  awk -v a="$load_start" -v b="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)" -v n="$(nproc)" 'BEGIN {
+    printf "Load average %s at the start, %s at the end, %d cores", a, b, n;
+    print ((a + 0 > n + 0.5 || b + 0 > n + 0.5) ? ": other jobs shared the cores, do not quote these figures." : ".") }'
+  if [[ " ${rows[*]} " == *"*"* ]]; then
+    echo "\* tier inferred: this nala does not print the tier it runs (one with AVX-512 kernels only: avx512 where the CPU has it, else ref)."
+  fi
+  printf '%s\n' "${notes[@]}" | awk 'NF && !seen[$0]++ { print "- " $0 }'
+} | { mkdir -p "$(dirname "$TABLE")"; tee "$TABLE"; }
+[ $nala_failed = 0 ] # a peer that cannot run is a note; nala failing is a failure

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# All benchmarks (setup.sh bench runs this after building Release): backbone and attention against
-# PyTorch, COCO evaluation against pycocotools when it is available.
+# All benchmarks (setup.sh bench runs this after building Release): the backbone against ONNX
+# Runtime, OpenVINO, ncnn and PyTorch (bench/README.md), attention against PyTorch, COCO evaluation
+# against pycocotools when it is available. SIZES, THREADS, RUNS etc. pass through to the scripts
+# (the attention bench takes ATTN_THREADS, 1 by default).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
 bash bench/backbone.sh || status=1
-bash bench/attention.sh || status=1
+THREADS=${ATTN_THREADS:-1} bash bench/attention.sh || status=1 # one core: the kernels alone
 # COCO: needs PYCOCOTOOLS_PATH pointing at a pycocotools build for the comparison (says skipped otherwise).
 /usr/bin/python3 bench/coco_eval/run.py --build build || status=1
 exit $status

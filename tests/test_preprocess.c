@@ -204,9 +204,9 @@ START_TEST(pipelines_match_cv2_reference) {
     if (c->full) {
       uint8_t *want_resized = malloc(resized_bytes);
       float *want_out = malloc(n_out * sizeof *want_out);
-      snprintf(path, sizeof path, NALA_FIXTURES "/preprocess/%s.resized.u8", c->name);
+      snprintf(path, sizeof path, NALA_FIXTURES "/preprocess/%.64s.resized.u8", c->name);
       read_exact(path, want_resized, resized_bytes);
-      snprintf(path, sizeof path, NALA_FIXTURES "/preprocess/%s.out.f32", c->name);
+      snprintf(path, sizeof path, NALA_FIXTURES "/preprocess/%.64s.out.f32", c->name);
       read_exact(path, want_out, n_out * sizeof *want_out);
       size_t diff = 0;
       for (size_t k = 0; k < resized_bytes; k++)
