@@ -28,6 +28,8 @@ extern "C" {
 #define NALA_BACKBONE_STAGES 4
 /* attn[s] holds one char per block of stage s plus the NUL, so a stage has at most 63 blocks. */
 #define NALA_BACKBONE_MAX_DEPTH 63
+/* Widest FFN hidden layer accepted (int(mlp_ratio * embed_dim)); the official variants use <= 2560. */
+#define NALA_BACKBONE_MAX_FFN (1 << 20)
 
 /* NaLaFormer backbone hyper-parameters, named as in the official NaLaformer/NALA.py. */
 typedef struct nala_backbone_cfg {
@@ -56,11 +58,12 @@ nala_status nala_backbone_cfg_set_attn(nala_backbone_cfg *cfg, const char *spec,
 /* Fills cfg->attn with the official default for cfg->depths: stages 1-2 'l', stages 3-4 'v'. */
 void nala_backbone_cfg_default_attn(nala_backbone_cfg *cfg);
 
-/* Sets ffn_dims[s] = int(mlp_ratios[s] * embed_dims[s]) (the truncation NALA.py uses). */
+/* Sets ffn_dims[s] = int(mlp_ratios[s] * embed_dims[s]) (the truncation NALA.py uses); 0 when that is
+ * below 1, above NALA_BACKBONE_MAX_FFN or NaN, which nala_backbone_cfg_validate then reports. */
 void nala_backbone_cfg_derive_ffn(nala_backbone_cfg *cfg);
 
 /* Checks every field: positive dims, embed_dim % heads == 0, head_dim % 4 == 0 (RoPE), 1 <= depth
- * <= 63, attn flags 'l'/'v' with one per block, out_indices unique in 0..3. Names the field at fault. */
+ * <= 63, 1 <= mlp_ratio * embed_dim <= NALA_BACKBONE_MAX_FFN, attn flags 'l'/'v' with one per block, out_indices unique in 0..3. Names the field at fault. */
 nala_status nala_backbone_cfg_validate(const nala_backbone_cfg *cfg, nala_err *err);
 
 /* ---- JSON config files ----
