@@ -136,6 +136,27 @@ nala_status nala_config_load(const char *path, nala_config **out, nala_err *err)
 nala_status nala_config_load_with(const char *path, const char *const *overrides, int n_overrides,
                                   nala_config **out, nala_err *err);
 
+/* Reads the config file called name (the top file, or a _base_ entry joined to the including file's
+ * directory and lexically normalised) into *text (malloc'd, NUL at (*text)[*len]) and sets *id
+ * (malloc'd) to a name that is equal exactly when the file is the same (include-cycle detection).
+ * Both are freed by the loader. Errors go to err ("cannot open: ..."); the loader adds the chain. */
+typedef nala_status (*nala_config_read_fn)(void *user, const char *name, char **text, size_t *len, char **id,
+                                           nala_err *err);
+typedef struct nala_config_resolver {
+  nala_config_read_fn read;
+  void *user;
+} nala_config_resolver;
+
+/* The reader nala_config_load uses: files on disk, id = realpath; user is unused. */
+nala_status nala_config_read_file(void *user, const char *name, char **text, size_t *len, char **id, nala_err *err);
+extern const nala_config_resolver nala_config_files; /* {nala_config_read_file, NULL} */
+
+/* nala_config_load_with on a config held in memory: text (len bytes, no NUL needed) is the file called
+ * name (used in messages and to resolve relative _base_ paths); _base_ files are read through
+ * resolver (NULL: any _base_ is an error). nala_config_load_with is this with nala_config_files. */
+nala_status nala_config_parse(const char *name, const char *text, size_t len, const nala_config_resolver *resolver,
+                              const char *const *overrides, int n_overrides, nala_config **out, nala_err *err);
+
 /* Frees a config from nala_config_load; NULL is fine. */
 void nala_config_free(nala_config *cfg);
 
