@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (n_sec < (int)(sizeof sec / sizeof sec[0])) {
     const char *cut = NULL;
     for (const char *q = p; q + 4 <= end; q++)
-      if (!memcmp(q, "\n@@\n", 4)) {
+      if (q[0] == '\n' && q[1] == '@' && q[2] == '@' && q[3] == '\n') {
         cut = q;
         break;
       }
