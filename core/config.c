@@ -71,6 +71,12 @@ nala_status nala_config_load(const char *path, nala_config **out, nala_err *err)
 
 nala_status nala_config_load_with(const char *path, const char *const *overrides, int n_overrides,
                                   nala_config **out, nala_err *err) {
+  return nala_config_parse(path, NULL, 0, &nala_config_files, overrides, n_overrides, out, err);
+}
+
+nala_status nala_config_parse(const char *name, const char *text, size_t len, const nala_config_resolver *resolver,
+                              const char *const *overrides, int n_overrides, nala_config **out, nala_err *err) {
+  const char *path = name;
   if (!path || !out || n_overrides < 0 || (n_overrides && !overrides))
     return nala_fail(err, NALA_E_ARG, "nala_config_load: NULL argument");
   *out = NULL;
@@ -78,7 +84,7 @@ nala_status nala_config_load_with(const char *path, const char *const *overrides
   if (!cfg)
     return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
   cfg_source *source = NULL;
-  nala_status st = cfg_load_merged(path, &cfg->merged, &source, err);
+  nala_status st = cfg_load_merged(path, text, len, resolver, &cfg->merged, &source, err);
   if (st != NALA_OK) {
     free(cfg);
     return st;

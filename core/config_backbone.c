@@ -36,9 +36,13 @@ void nala_backbone_cfg_default_attn(nala_backbone_cfg *cfg) {
 }
 
 void nala_backbone_cfg_derive_ffn(nala_backbone_cfg *cfg) {
-  /* Python computes int(mlp_ratio * embed_dim) in double precision and truncates. */
-  for (int s = 0; s < NALA_BACKBONE_STAGES; s++)
-    cfg->ffn_dims[s] = (int)((double)cfg->mlp_ratios[s] * (double)cfg->embed_dims[s]);
+  /* Python computes int(mlp_ratio * embed_dim) in double precision and truncates. A product that
+   * is NaN or outside int (mlp_ratios 1e30) would make the cast undefined: it becomes 0 here and
+   * nala_backbone_cfg_validate names the ratio. */
+  for (int s = 0; s < NALA_BACKBONE_STAGES; s++) {
+    double ffn = (double)cfg->mlp_ratios[s] * (double)cfg->embed_dims[s];
+    cfg->ffn_dims[s] = ffn >= 1 && ffn < NALA_BACKBONE_MAX_FFN + 1.0 ? (int)ffn : 0;
+  }
 }
 
 nala_status nala_backbone_cfg_preset(const char *variant, nala_backbone_cfg *out, nala_err *err) {
@@ -165,8 +169,14 @@ nala_status nala_backbone_cfg_validate(const nala_backbone_cfg *cfg, nala_err *e
     if (!(cfg->mlp_ratios[s] > 0) || !isfinite(cfg->mlp_ratios[s]))
       return nala_fail(err, NALA_E_ARG, "mlp_ratios[%d]: expected positive number, got %g", s,
                        (double)cfg->mlp_ratios[s]);
-    if (cfg->ffn_dims[s] < 1)
-      return nala_fail(err, NALA_E_ARG, "ffn_dims[%d]: expected positive integer, got %d", s, cfg->ffn_dims[s]);
+    double ffn = (double)cfg->mlp_ratios[s] * (double)dim;
+    if (!(ffn >= 1 && ffn < NALA_BACKBONE_MAX_FFN + 1.0))
+      return nala_fail(err, NALA_E_ARG,
+                       "mlp_ratios[%d]: %g x embed_dims[%d] = %d gives an FFN width of %g (expected 1..%d)", s,
+                       (double)cfg->mlp_ratios[s], s, dim, ffn, NALA_BACKBONE_MAX_FFN);
+    if (cfg->ffn_dims[s] < 1 || cfg->ffn_dims[s] > NALA_BACKBONE_MAX_FFN)
+      return nala_fail(err, NALA_E_ARG, "ffn_dims[%d]: expected integer in 1..%d, got %d", s, NALA_BACKBONE_MAX_FFN,
+                       cfg->ffn_dims[s]);
     if (cfg->layerscales[s] != 0 && cfg->layerscales[s] != 1)
       return nala_fail(err, NALA_E_ARG, "layerscales[%d]: expected 0 or 1, got %d", s, cfg->layerscales[s]);
     if (!isfinite(cfg->layer_init_values[s]))

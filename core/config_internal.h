@@ -28,8 +28,10 @@ typedef struct cfg_source {
   int n_bases;
 } cfg_source;
 
-/* Loads path with its _base_ files merged in; *merged and *source are owned by the caller. */
-nala_status cfg_load_merged(const char *path, cJSON **merged, cfg_source **source, nala_err *err);
+/* Loads path (or, when text is non-NULL, the len bytes of text named path) with its _base_ files
+ * read through resolver and merged in; *merged and *source are owned by the caller. */
+nala_status cfg_load_merged(const char *path, const char *text, size_t len, const nala_config_resolver *resolver,
+                            cJSON **merged, cfg_source **source, nala_err *err);
 void cfg_source_free(cfg_source *source);
 
 /* Merges one "key.path=value" into a merged tree like a last, highest-priority file would. */

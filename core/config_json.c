@@ -66,6 +66,35 @@ static void normalize_path(char *path) {
   snprintf(path, cap, "%s", out); /* never longer than the input */
 }
 
+nala_status nala_config_read_file(void *user, const char *name, char **text, size_t *len, char **id, nala_err *err) {
+  (void)user;
+  char *real = realpath(name, NULL);
+  if (!real)
+    return nala_fail(err, NALA_E_IO, "cannot open: %s", strerror(errno));
+  nala_file_bytes file;
+  if (nala_file_read(name, MAX_CONFIG_BYTES, &file, err) != NALA_OK) {
+    free(real);
+    /* The loader prefixes the include chain, which names the file: drop the reader's own "name: ". */
+    size_t n = strlen(name);
+    if (err && !strncmp(err->msg, name, n) && !strncmp(err->msg + n, ": ", 2))
+      memmove(err->msg, err->msg + n + 2, strlen(err->msg + n + 2) + 1);
+    return err ? err->status : NALA_E_IO;
+  }
+  *text = malloc(file.len + 1);
+  if (!*text) {
+    free(real);
+    nala_file_bytes_release(&file);
+    return nala_fail(err, NALA_E_NOMEM, "out of memory");
+  }
+  if (file.len)
+    memcpy(*text, file.data, file.len);
+  (*text)[file.len] = '\0';
+  *len = file.len;
+  *id = real;
+  nala_file_bytes_release(&file);
+  return NALA_OK;
+}
+
 /* cJSON keeps repeated keys and lookups see only the first: a repeat is an error, not a silent pick. */
 static nala_status check_duplicates(const cJSON *item, char *path, size_t path_len, size_t cap, nala_err *err) {
   int index = 0;
@@ -87,18 +116,11 @@ static nala_status check_duplicates(const cJSON *item, char *path, size_t path_l
   return NALA_OK;
 }
 
-/* Parses a file into an object tree; errors carry "line L, column C" of the syntax error. */
-static nala_status parse_file(const char *path, cJSON **out, nala_err *err) {
-  nala_file_bytes file;
-  if (nala_file_read(path, MAX_CONFIG_BYTES, &file, err) != NALA_OK) {
-    /* The caller prefixes the include chain, which names the file: drop the reader's own "path: ". */
-    size_t n = strlen(path);
-    if (err && !strncmp(err->msg, path, n) && !strncmp(err->msg + n, ": ", 2))
-      memmove(err->msg, err->msg + n + 2, strlen(err->msg + n + 2) + 1);
-    return err ? err->status : NALA_E_IO;
-  }
-  const char *text = file.data ? file.data : "";
-  size_t len = file.len;
+/* Parses len bytes of text into an object tree; errors carry "line L, column C" of the syntax error. */
+static nala_status parse_text(const char *text, size_t len, cJSON **out, nala_err *err) {
+  const char *nul = memchr(text, '\0', len);
+  if (nul) /* cJSON would stop there and ignore the rest */
+    return nala_fail(err, NALA_E_FORMAT, "NUL byte at offset %zu", (size_t)(nul - text));
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   /* Only white space may follow the value (cJSON's require_null_terminated, on a mapped file). */
@@ -117,10 +139,8 @@ static nala_status parse_file(const char *path, cJSON **out, nala_err *err) {
         line++, col = 1;
       else
         col++;
-    nala_file_bytes_release(&file);
     return nala_fail(err, NALA_E_FORMAT, "invalid JSON near line %d, column %d", line, col);
   }
-  nala_file_bytes_release(&file);
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     return nala_fail(err, NALA_E_FORMAT, "top level must be a JSON object");
@@ -216,21 +236,64 @@ void cfg_source_free(cfg_source *source) {
   free(source);
 }
 
-static nala_status load_recursive(const char *display, load_chain *chain, cJSON **merged, cfg_source **out,
-                                  nala_err *err) {
-  char *real = realpath(display, NULL);
-  if (!real) {
-    nala_fail(err, NALA_E_IO, "cannot open: %s", strerror(errno));
-    return fail_chain(chain, display, err);
+/* Where the files come from: the top one may be given as text, the rest go through the resolver. */
+typedef struct load_input {
+  const char *top_text;
+  size_t top_len;
+  const nala_config_resolver *resolver;
+} load_input;
+
+/* Text (NUL-terminated, owned) and identity of one file of the chain. */
+static nala_status read_one(const load_input *in, const char *display, int depth, char **text, size_t *len,
+                            char **id, nala_err *err) {
+  if (depth == 0 && in->top_text) {
+    if (in->top_len > MAX_CONFIG_BYTES)
+      return nala_fail(err, NALA_E_FORMAT, "config larger than %u bytes", MAX_CONFIG_BYTES);
+    *text = malloc(in->top_len + 1);
+    *id = strdup(display);
+    if (!*text || !*id) {
+      free(*text);
+      free(*id);
+      return nala_fail(err, NALA_E_NOMEM, "out of memory");
+    }
+    memcpy(*text, in->top_text, in->top_len);
+    (*text)[in->top_len] = '\0';
+    *len = in->top_len;
+    return NALA_OK;
   }
+  if (!in->resolver || !in->resolver->read)
+    return nala_fail(err, NALA_E_IO, "cannot open: no resolver for _base_ files");
+  *text = NULL;
+  *id = NULL;
+  nala_status st = in->resolver->read(in->resolver->user, display, text, len, id, err);
+  if (st == NALA_OK && (!*text || !*id))
+    st = nala_fail(err, NALA_E_ARG, "config resolver returned no text or id");
+  if (st == NALA_OK && *len > MAX_CONFIG_BYTES)
+    st = nala_fail(err, NALA_E_FORMAT, "config larger than %u bytes", MAX_CONFIG_BYTES);
+  if (st != NALA_OK) {
+    free(*text);
+    free(*id);
+    *text = *id = NULL;
+  }
+  return st;
+}
+
+static nala_status load_recursive(const load_input *in, const char *display, load_chain *chain, cJSON **merged,
+                                  cfg_source **out, nala_err *err) {
+  char *real = NULL, *text = NULL;
+  size_t text_len = 0;
+  if (read_one(in, display, chain->depth, &text, &text_len, &real, err) != NALA_OK)
+    return fail_chain(chain, display, err);
   for (int i = 0; i < chain->depth; i++)
     if (!strcmp(chain->real[i], real)) {
       free(real);
+      free(text);
       nala_fail(err, NALA_E_FORMAT, "_base_ include cycle");
       return fail_chain(chain, display, err);
     }
   if (chain->depth == MAX_BASE_DEPTH) {
     free(real);
+    free(text);
     nala_fail(err, NALA_E_FORMAT, "_base_ nested deeper than %d files", MAX_BASE_DEPTH);
     return fail_chain(chain, display, err);
   }
@@ -241,7 +304,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
     st = nala_fail(err, NALA_E_NOMEM, "out of memory");
     goto done_early;
   }
-  st = parse_file(display, &source->own, err);
+  st = parse_text(text, text_len, &source->own, err);
   if (st != NALA_OK) {
     fail_chain(chain, display, err);
     goto done_early;
@@ -276,7 +339,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
     }
     normalize_path(base_path);
     cJSON *base_merged = NULL;
-    st = load_recursive(base_path, chain, &base_merged, &source->bases[i], err);
+    st = load_recursive(in, base_path, chain, &base_merged, &source->bases[i], err);
     if (st != NALA_OK)
       break; /* the message already names the chain */
     source->n_bases = i + 1;
@@ -304,6 +367,7 @@ static nala_status load_recursive(const char *display, load_chain *chain, cJSON 
   chain->depth--;
 done_early:
   free(real);
+  free(text);
   if (st != NALA_OK) {
     cJSON_Delete(acc);
     cfg_source_free(source);
@@ -357,17 +421,21 @@ nala_status cfg_apply_override(cJSON *merged, const char *assignment, nala_err *
   return st;
 }
 
-nala_status cfg_load_merged(const char *path, cJSON **merged, cfg_source **source, nala_err *err) {
+const nala_config_resolver nala_config_files = {nala_config_read_file, NULL};
+
+nala_status cfg_load_merged(const char *path, const char *text, size_t len, const nala_config_resolver *resolver,
+                            cJSON **merged, cfg_source **source, nala_err *err) {
   if (!path || !merged || !source)
     return nala_fail(err, NALA_E_ARG, "config: NULL argument");
   load_chain chain;
   memset(&chain, 0, sizeof chain);
-  return load_recursive(path, &chain, merged, source, err);
+  load_input in = {text, len, resolver};
+  return load_recursive(&in, path, &chain, merged, source, err);
 }
 
 nala_status nala_config_merge_file(const char *path, cJSON **out, nala_err *err) {
   cfg_source *source = NULL;
-  NALA_CHECK(cfg_load_merged(path, out, &source, err));
+  NALA_CHECK(cfg_load_merged(path, NULL, 0, &nala_config_files, out, &source, err));
   cfg_source_free(source);
   return NALA_OK;
 }

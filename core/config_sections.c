@@ -1,5 +1,7 @@
 /* Typed structs from a merged tree the schema has already checked (kinds, ranges and lengths are
  * guaranteed here); what remains are cross-field rules, defaults and derived values. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,11 @@ static const cJSON *member(const cJSON *object, const char *key) {
 
 /* Reads a list of n numbers, or one number for all n (mlp_ratios: 4, layer_init_values: 4.0). */
 static void read_floats(const cJSON *item, float *out, int n) {
-  for (int i = 0; i < n; i++)
-    out[i] = (float)(cJSON_IsArray(item) ? cJSON_GetArrayItem(item, i)->valuedouble : item->valuedouble);
+  /* Beyond FLT_MAX the float conversion is undefined in C: it becomes inf and validation names it. */
+  for (int i = 0; i < n; i++) {
+    double v = cJSON_IsArray(item) ? cJSON_GetArrayItem(item, i)->valuedouble : item->valuedouble;
+    out[i] = v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v;
+  }
 }
 
 static void read_ints(const cJSON *item, int *out, int n) {

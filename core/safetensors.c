@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is l
 
 struct nala_st_file {
   char *path;
+  const uint8_t *bytes; /* start of the image (the mapping, or the caller's buffer) */
   void *map;
   size_t map_bytes;
   nala_st_tensor *tensors;
@@ -92,7 +94,7 @@ const nala_st_tensor *nala_st_find(const nala_st_file *file, const char *name) {
 const char *nala_st_path(const nala_st_file *file) { return file ? file->path : NULL; }
 
 size_t nala_st_file_offset(const nala_st_file *file, const nala_st_tensor *t) {
-  return file && t && file->map ? (size_t)((const uint8_t *)t->data - (const uint8_t *)file->map) : 0;
+  return file && t && file->bytes && t->data ? (size_t)((const uint8_t *)t->data - file->bytes) : 0;
 }
 
 const char *nala_st_metadata(const nala_st_file *file, const char *key) {
@@ -365,27 +367,56 @@ static nala_status parse_file(nala_st_file *file, const uint8_t *bytes, size_t s
   return status;
 }
 
+/* Builds a file over size bytes; map (map_bytes long, may be NULL) is unmapped by nala_st_close. On
+ * failure the map is unmapped too and err names the file. */
+static nala_status open_bytes(const uint8_t *bytes, size_t size, const char *name, void *map, size_t map_bytes,
+                              nala_st_file **out, nala_err *err) {
+  nala_st_file *file = calloc(1, sizeof *file);
+  if (!file || !(file->path = strdup(name))) {
+    free(file);
+    if (map)
+      munmap(map, map_bytes);
+    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", name);
+  }
+  file->bytes = bytes;
+  file->map = map;
+  file->map_bytes = map_bytes;
+  nala_status status = parse_file(file, bytes, size, err);
+  if (status != NALA_OK) {
+    nala_err_prefix(err, "%s: ", name);
+    nala_st_close(file);
+    return status;
+  }
+  *out = file;
+  return NALA_OK;
+}
+
+nala_status nala_st_open_memory(const void *data, size_t size, const char *name, nala_st_file **out, nala_err *err) {
+  if (!out)
+    return nala_fail(err, NALA_E_ARG, "nala_st_open_memory: NULL out");
+  *out = NULL;
+  if (!data && size)
+    return nala_fail(err, NALA_E_ARG, "nala_st_open_memory: NULL data");
+  return open_bytes(data, size, name ? name : "<memory>", NULL, 0, out, err);
+}
+
 nala_status nala_st_open(const char *path, nala_st_file **out, nala_err *err) {
   if (!out)
     return nala_fail(err, NALA_E_ARG, "nala_st_open: NULL out");
   *out = NULL;
   if (!path)
     return nala_fail(err, NALA_E_ARG, "nala_st_open: NULL path");
-  nala_st_file *file = calloc(1, sizeof *file);
-  if (!file || !(file->path = strdup(path))) {
-    free(file);
-    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
-  }
   /* O_NONBLOCK: a FIFO given by mistake must fail at fstat below, not block in open. */
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     char reason[128];
     nala_st_errno_text(errno, reason, sizeof reason);
-    nala_st_close(file);
     return nala_fail(err, NALA_E_IO, "%s: cannot open: %s", path, reason);
   }
   struct stat st;
   nala_status status = NALA_OK;
+  void *map = NULL;
+  size_t map_bytes = 0;
   if (fstat(fd, &st) != 0) {
     char reason[128];
     nala_st_errno_text(errno, reason, sizeof reason);
@@ -393,26 +424,20 @@ nala_status nala_st_open(const char *path, nala_st_file **out, nala_err *err) {
   } else if (!S_ISREG(st.st_mode)) {
     status = nala_fail(err, NALA_E_IO, "not a regular file");
   } else if (st.st_size >= 8) {
-    file->map_bytes = (size_t)st.st_size;
-    void *map = mmap(NULL, file->map_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    map_bytes = (size_t)st.st_size;
+    map = mmap(NULL, map_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED) {
       char reason[128];
       nala_st_errno_text(errno, reason, sizeof reason);
-      status = nala_fail(err, NALA_E_IO, "cannot mmap %zu bytes: %s", file->map_bytes, reason);
-    } else {
-      file->map = map;
+      status = nala_fail(err, NALA_E_IO, "cannot mmap %zu bytes: %s", map_bytes, reason);
+      map = NULL;
     }
   }
   close(fd);
-  if (status == NALA_OK)
-    status = parse_file(file, file->map, file->map ? file->map_bytes : (size_t)st.st_size, err);
-  if (status != NALA_OK) {
-    nala_err_prefix(err, "%s: ", path);
-    nala_st_close(file);
-    return status;
-  }
-  *out = file;
-  return NALA_OK;
+  if (status != NALA_OK)
+    return nala_err_prefix(err, "%s: ", path);
+  /* A file shorter than 8 bytes is not mapped; the parser reports its size. */
+  return open_bytes(map, map ? map_bytes : (size_t)st.st_size, path, map, map_bytes, out, err);
 }
 
 /* Exact IEEE binary16 -> binary32: every half is representable, subnormals included. */
@@ -464,7 +489,8 @@ nala_status nala_st_to_f32(const nala_st_tensor *t, float *dst, size_t n, nala_e
     for (size_t i = 0; i < n; i++) {
       double v;
       memcpy(&v, src + 8 * i, 8);
-      dst[i] = (float)v; /* round to nearest even, as torch's .float() */
+      /* Round to nearest even, as torch's .float(); beyond FLT_MAX the C cast is undefined, torch gives inf. */
+      dst[i] = v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v;
     }
     return NALA_OK;
   default:

@@ -131,26 +131,25 @@ static long find_index(const nala_weights *w, const char *key) {
   return -1;
 }
 
-nala_status nala_weights_open(const char *path, nala_weights **out, nala_err *err) {
-  if (!out)
-    return nala_fail(err, NALA_E_ARG, "nala_weights_open: NULL out");
-  *out = NULL;
+/* Binder over an opened file (owned from here on, closed on failure). */
+static nala_status weights_over(nala_st_file *file, nala_weights **out, nala_err *err) {
+  const char *path = nala_st_path(file);
   nala_weights *w = calloc(1, sizeof *w);
-  if (!w)
-    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path ? path : "(null)");
-  nala_status status = nala_st_open(path, &w->file, err);
-  if (status != NALA_OK) {
-    free(w);
-    return status;
+  if (!w) {
+    nala_fail(err, NALA_E_NOMEM, "%s: out of memory", path);
+    nala_st_close(file);
+    return NALA_E_NOMEM;
   }
+  w->file = file;
   size_t n = nala_st_count(w->file);
   size_t *tmp = malloc((n + 1) * sizeof *tmp);
   w->by_name = malloc((n + 1) * sizeof *w->by_name);
   w->taken = calloc(n + 1, 1);
   if (!tmp || !w->by_name || !w->taken) {
     free(tmp);
+    nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu keys", path, n);
     nala_weights_close(w);
-    return nala_fail(err, NALA_E_NOMEM, "%s: out of memory for %zu keys", path, n);
+    return NALA_E_NOMEM;
   }
   for (size_t i = 0; i < n; i++)
     w->by_name[i] = i;
@@ -158,6 +157,25 @@ nala_status nala_weights_open(const char *path, nala_weights **out, nala_err *er
   free(tmp);
   *out = w;
   return NALA_OK;
+}
+
+nala_status nala_weights_open(const char *path, nala_weights **out, nala_err *err) {
+  if (!out)
+    return nala_fail(err, NALA_E_ARG, "nala_weights_open: NULL out");
+  *out = NULL;
+  nala_st_file *file;
+  NALA_CHECK(nala_st_open(path, &file, err));
+  return weights_over(file, out, err);
+}
+
+nala_status nala_weights_open_memory(const void *data, size_t size, const char *name, nala_weights **out,
+                                     nala_err *err) {
+  if (!out)
+    return nala_fail(err, NALA_E_ARG, "nala_weights_open_memory: NULL out");
+  *out = NULL;
+  nala_st_file *file;
+  NALA_CHECK(nala_st_open_memory(data, size, name, &file, err));
+  return weights_over(file, out, err);
 }
 
 nala_status nala_weights_seeded(uint64_t seed, nala_weights **out, nala_err *err) {

@@ -94,13 +94,14 @@ static int pair_masks(const coco_eval_state *e, const coco_pair *p, const uint32
     s->runs = grown;
     s->runs_cap = need * 2;
   }
+  /* Without string-stored masks the run buffer may still be NULL: no pointer arithmetic on it. */
   for (size_t d = 0; d < n_d; d++) {
-    s->dt_mask[d] = coco_objs_mask(dt, dets[d], s->runs + used);
+    s->dt_mask[d] = coco_objs_mask(dt, dets[d], s->runs ? s->runs + used : NULL);
     used += dt->mask_is_text[dets[d]] ? dt->mask_m[dets[d]] : 0;
   }
   for (size_t g = 0; g < n_g; g++) {
     uint32_t gi = e->gt_order[p->g0 + g];
-    s->gt_mask[g] = coco_objs_mask(gt, gi, s->runs + used);
+    s->gt_mask[g] = coco_objs_mask(gt, gi, s->runs ? s->runs + used : NULL);
     used += gt->mask_is_text[gi] ? gt->mask_m[gi] : 0;
   }
   return 1;

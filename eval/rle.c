@@ -93,34 +93,47 @@ nala_status nala_rle_decode(const nala_rle *r, uint8_t *mask, nala_err *err) {
   return NALA_OK;
 }
 
-/* One union/intersection step of rleMerge: out gets the runs of a (op) b. */
+/* A cursor over runs that steps over zero-length runs (each still flips the value). */
+typedef struct run_cursor {
+  const uint32_t *cnt;
+  uint32_t m, i, left;
+  int value;
+} run_cursor;
+
+static void cursor_skip_empty(run_cursor *c) {
+  while (c->left == 0 && c->i + 1 < c->m) {
+    c->left = c->cnt[++c->i];
+    c->value = !c->value;
+  }
+}
+
+/* One union/intersection step of rleMerge: out gets the runs of a (op) b, both summing to total.
+ * maskApi stops when both cursors sit on an empty run, so an interior zero-length run ends its
+ * merge early ([5,3,0,8] | itself = [5,3], which does not cover the mask); stepping over empty
+ * runs gives the same runs on every other input and a whole mask on these. */
 static uint32_t merge_two(const uint32_t *a_cnt, uint32_t a_m, const uint32_t *b_cnt, uint32_t b_m,
-                          int intersect, uint32_t *out) {
-  uint32_t ca = a_cnt[0], cb = b_cnt[0], cc = 0, ct = 1, a = 1, b = 1, m = 0;
-  int v = 0, va = 0, vb = 0;
-  while (ct > 0) {
-    uint32_t c = ca < cb ? ca : cb;
-    cc += c;
-    ct = 0;
-    ca -= c;
-    if (!ca && a < a_m) {
-      ca = a_cnt[a++];
-      va = !va;
-    }
-    ct += ca;
-    cb -= c;
-    if (!cb && b < b_m) {
-      cb = b_cnt[b++];
-      vb = !vb;
-    }
-    ct += cb;
-    int vp = v;
-    v = intersect ? (va && vb) : (va || vb);
-    if (v != vp || ct == 0) {
+                          int intersect, uint64_t total, uint32_t *out) {
+  run_cursor a = {a_cnt, a_m, 0, a_cnt[0], 0}, b = {b_cnt, b_m, 0, b_cnt[0], 0};
+  uint32_t m = 0, cc = 0;
+  int v = 0;
+  for (uint64_t done = 0; done < total;) {
+    cursor_skip_empty(&a);
+    cursor_skip_empty(&b);
+    uint32_t c = a.left < b.left ? a.left : b.left;
+    if (c == 0)
+      break; /* unreachable for inputs that sum to total */
+    int now = intersect ? (a.value && b.value) : (a.value || b.value);
+    if (now != v) {
       out[m++] = cc;
       cc = 0;
+      v = now;
     }
+    cc += c;
+    done += c;
+    a.left -= c;
+    b.left -= c;
   }
+  out[m++] = cc;
   return m;
 }
 
@@ -139,18 +152,22 @@ nala_status nala_rle_merge(const nala_rle *rles, size_t n, int intersect, nala_r
                        rles[i].w, h, w);
     if (rles[i].m == 0)
       return nala_fail(err, NALA_E_FORMAT, "nala_rle_merge: RLE %zu has no runs", i);
+    nala_status st = nala_rle_validate(&rles[i], err);
+    if (st != NALA_OK)
+      return nala_err_prefix(err, "nala_rle_merge: RLE %zu: ", i);
     cap += rles[i].m;
   }
   if (cap > UINT32_MAX)
     return nala_fail(err, NALA_E_ARG, "nala_rle_merge: too many runs (%zu)", cap);
-  /* Each step emits at most one run per input run consumed, so the sum of the m bounds every result. */
+  /* Each step emits at most one run per input run consumed (plus the first), so 1 + the sum of the
+   * m bounds every result. */
   uint32_t *buf = malloc(sizeof(uint32_t) * cap * 2);
   if (!buf)
     return nala_fail(err, NALA_E_NOMEM, "nala_rle_merge: out of memory for %zu runs", cap);
   uint32_t *acc = buf, *next = buf + cap, acc_m = rles[0].m;
   memcpy(acc, rles[0].counts, sizeof(uint32_t) * acc_m);
   for (size_t i = 1; i < n; i++) {
-    uint32_t m = merge_two(acc, acc_m, rles[i].counts, rles[i].m, intersect, next);
+    uint32_t m = merge_two(acc, acc_m, rles[i].counts, rles[i].m, intersect, (uint64_t)h * w, next);
     uint32_t *t = acc;
     acc = next;
     next = t;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nala/coco.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/support/suite.h"
 
 /* Expected numbers: pycocotools 2.0.11 on the same files (tools/fixtures/make_coco_fixtures.py). */
@@ -370,6 +371,140 @@ START_TEST(cli_prints_pycocotools_summary_and_json) {
 }
 END_TEST
 
+/* ---- reproducers (tests/fixtures/reliability/, the fuzz_coco.c input format) ---- */
+
+#define REL NALA_FIXTURES "/reliability/"
+
+static uint8_t *read_bytes(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *buf = malloc(*n ? *n : 1);
+  ck_assert_uint_eq(fread(buf, 1, *n, f), *n);
+  fclose(f);
+  return buf;
+}
+
+static void write_tmp(char *path_template, const char *text, size_t len) {
+  int fd = mkstemp(path_template);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+  close(fd);
+}
+
+/* Loads a reproducer through the public API; dt_json overrides (or supplies) its results. */
+static nala_status run_repro(const char *name, const char *dt_json, nala_coco_result *res, nala_err *err) {
+  size_t n;
+  uint8_t *raw = read_bytes(name, &n);
+  fuzz_coco_input in;
+  ck_assert(fuzz_coco_split(raw, n, &in));
+  nala_coco_gt *gt = NULL;
+  nala_coco_dets *dets = NULL;
+  nala_status st = nala_coco_gt_parse(in.gt, in.gt_len, "gt", in.gt_masks, &gt, err);
+  const char *dt = dt_json ? dt_json : in.dt;
+  size_t dt_len = dt_json ? strlen(dt_json) : in.dt_len;
+  int masks = in.gt_masks && (dt_json || in.dt_masks);
+  if (st == NALA_OK && dt)
+    st = nala_coco_dets_parse(dt, dt_len, "dt", gt, masks, &dets, err);
+  if (st == NALA_OK && dt)
+    st = nala_coco_evaluate(gt, dets, masks ? NALA_COCO_SEGM : NALA_COCO_BBOX, NULL, res, err);
+  nala_coco_dets_free(dets);
+  nala_coco_gt_free(gt);
+  free(raw);
+  return st;
+}
+
+/* The CLI on a reproducer split into two files: exit code, and AP in *ap. */
+static int run_repro_cli(const char *name, const char *dt_json, double *ap) {
+  size_t n;
+  uint8_t *raw = read_bytes(name, &n);
+  fuzz_coco_input in;
+  ck_assert(fuzz_coco_split(raw, n, &in));
+  char gt_path[] = "/tmp/nala_repro_gt_XXXXXX", dt_path[] = "/tmp/nala_repro_dt_XXXXXX";
+  char json_path[] = "/tmp/nala_repro_out_XXXXXX";
+  write_tmp(gt_path, in.gt, in.gt_len);
+  write_tmp(dt_path, dt_json ? dt_json : in.dt, dt_json ? strlen(dt_json) : in.dt_len);
+  write_tmp(json_path, "", 0);
+  char args[1024], out[8192];
+  snprintf(args, sizeof args, "--gt %s --results %s --iou-type segm --json %s", gt_path, dt_path, json_path);
+  int code = run_cli(args, out, sizeof out);
+  char *text = read_text(json_path);
+  cJSON *got = cJSON_Parse(text);
+  *ap = got ? cJSON_GetArrayItem(cJSON_GetObjectItem(got, "stats"), 0)->valuedouble : NAN;
+  cJSON_Delete(got);
+  free(text);
+  unlink(gt_path);
+  unlink(dt_path);
+  unlink(json_path);
+  free(raw);
+  return code;
+}
+
+/* Polygon GT against a box-only detection used to add 0 to a NULL run buffer (UBSan). */
+START_TEST(box_only_detection_against_polygon_gt_matches_pycocotools) {
+  char *text = read_text(REL "poly_clip_cases.json");
+  cJSON *cases_json = cJSON_Parse(text);
+  free(text);
+  const cJSON *want = cJSON_GetObjectItem(cases_json, "coco_eval_null_offset_segm_stats");
+  nala_coco_result res;
+  nala_err err;
+  nala_status st = run_repro(REL "coco_eval_null_offset.bin", NULL, &res, &err);
+  ck_assert_msg(st == NALA_OK, "%s", err.msg);
+  double max_abs = 0;
+  for (int i = 0; i < NALA_COCO_NUM_STATS; i++)
+    max_abs = fmax(max_abs, fabs(res.stats[i] - cJSON_GetArrayItem(want, i)->valuedouble));
+  printf("coco_eval_null_offset.bin segm: AP %.4f, max_abs vs pycocotools %g\n", res.stats[0], max_abs);
+  ck_assert_double_le(max_abs, TOL);
+  nala_coco_result_free(&res);
+  double ap;
+  ck_assert_int_eq(run_repro_cli(REL "coco_eval_null_offset.bin", NULL, &ap), 0);
+  ck_assert_double_eq_tol(ap, cJSON_GetArrayItem(want, 0)->valuedouble, TOL);
+  cJSON_Delete(cases_json);
+}
+END_TEST
+
+/* An explicitly closed polygon (last vertex = first: maskApi's (int)NaN) rasterises to
+ * pycocotools' mask "023O7": a detection with exactly that mask scores AP 1. */
+START_TEST(closed_polygon_gt_gives_pycocotools_mask) {
+  const char *dt = "[{\"image_id\":1,\"category_id\":1,\"score\":1,"
+                   "\"segmentation\":{\"size\":[4,4],\"counts\":\"023O7\"}}]";
+  nala_coco_result res;
+  nala_err err;
+  nala_status st = run_repro(REL "coco_closed_polygon_nan.bin", dt, &res, &err);
+  ck_assert_msg(st == NALA_OK, "%s", err.msg);
+  printf("coco_closed_polygon_nan.bin: AP %.4f against pycocotools' mask\n", res.stats[0]);
+  ck_assert_double_eq_tol(res.stats[0], 1.0, TOL);
+  nala_coco_result_free(&res);
+  double ap;
+  ck_assert_int_eq(run_repro_cli(REL "coco_closed_polygon_nan.bin", dt, &ap), 0);
+  ck_assert_double_eq_tol(ap, 1.0, TOL);
+}
+END_TEST
+
+/* A 456-byte GT with a polygon at +-1e7 used to ask for 4.8 GB; beyond 1e8 is an error naming it. */
+START_TEST(far_polygon_gt_loads_in_image_bounded_memory) {
+  const char *dt = "[{\"image_id\":1,\"category_id\":1,\"score\":1,\"bbox\":[0,0,1,1]}]";
+  nala_coco_result res;
+  nala_err err;
+  nala_status st = run_repro(REL "coco_poly_huge_walk.bin", dt, &res, &err);
+  ck_assert_msg(st == NALA_OK, "%s", err.msg);
+  nala_coco_result_free(&res);
+  double ap;
+  ck_assert_int_eq(run_repro_cli(REL "coco_poly_huge_walk.bin", dt, &ap), 0);
+  const char *gt = "{\"images\":[{\"id\":1,\"height\":10,\"width\":10}],\"categories\":[{\"id\":1}],"
+                   "\"annotations\":[{\"id\":7,\"image_id\":1,\"category_id\":1,\"iscrowd\":0,\"area\":1,"
+                   "\"bbox\":[0,0,1,1],\"segmentation\":[[0,0,5,5,2e8,3]]}]}";
+  nala_coco_gt *g = NULL;
+  ck_assert_int_eq(nala_coco_gt_parse(gt, strlen(gt), "gt.json", 1, &g, &err), NALA_E_FORMAT);
+  printf("%s\n", err.msg);
+  ck_assert_str_eq(err.msg, "gt.json: annotations[0] (id 7): segmentation[0]: polygon coordinate 4 is 2e+08 "
+                            "(must be finite, |v| <= 1e+08)");
+  ck_assert_ptr_null(g);
+}
+END_TEST
+
 static Suite *coco_suite(void) {
   Suite *s = suite_create("coco_eval");
   TCase *tc = tcase_create("pycocotools");
@@ -381,6 +516,9 @@ static Suite *coco_suite(void) {
   tcase_add_test(tc, bad_ground_truth_is_reported);
   tcase_add_test(tc, bad_results_are_reported);
   tcase_add_test(tc, cli_prints_pycocotools_summary_and_json);
+  tcase_add_test(tc, box_only_detection_against_polygon_gt_matches_pycocotools);
+  tcase_add_test(tc, closed_polygon_gt_gives_pycocotools_mask);
+  tcase_add_test(tc, far_polygon_gt_loads_in_image_bounded_memory);
   suite_add_tcase(s, tc);
   return s;
 }

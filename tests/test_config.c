@@ -660,6 +660,95 @@ START_TEST(cli_show_prints_merged_config_and_exit_codes) {
 }
 END_TEST
 
+/* ---- reproducer and configs from memory ---- */
+
+/* "mlp_ratios": 1e30 overflowed the int cast of the FFN width before validation ran (UBSan). */
+START_TEST(huge_mlp_ratio_is_an_error_naming_it) {
+  const char *path = NALA_FIXTURES "/reliability/config_ffn_overflow.json";
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%s: model.backbone.mlp_ratios[0]: 1e+30 x embed_dims[0] = 64 gives an FFN width of 6.4e+31 (expected "
+           "1..1048576)",
+           path);
+  nala_config *cfg = NULL;
+  nala_err err;
+  nala_status st = nala_config_load(path, &cfg, &err);
+  printf("%s\n", err.msg);
+  ck_assert_int_ne(st, NALA_OK);
+  ck_assert_str_eq(err.msg, want);
+  ck_assert_ptr_null(cfg);
+  char *out, *errs;
+  ck_assert_int_eq(run_cli("show " NALA_FIXTURES "/reliability/config_ffn_overflow.json", &out, &errs), 1);
+  ck_assert_str_eq(out, "");
+  ck_assert_ptr_nonnull(strstr(errs, "mlp_ratios[0]: 1e+30 x embed_dims[0] = 64"));
+  free(out), free(errs);
+  /* Validation on its own, for a struct filled by hand. */
+  nala_backbone_cfg bb;
+  ck_assert_int_eq(nala_backbone_cfg_preset("t", &bb, &err), NALA_OK);
+  bb.mlp_ratios[2] = 1e30f;
+  nala_backbone_cfg_derive_ffn(&bb);
+  ck_assert_int_eq(bb.ffn_dims[2], 0);
+  ck_assert_int_eq(nala_backbone_cfg_validate(&bb, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "mlp_ratios[2]"));
+}
+END_TEST
+
+/* An in-memory file system for nala_config_parse: name -> text. */
+typedef struct mem_files {
+  const char *names[4], *texts[4];
+  int n, reads;
+} mem_files;
+
+static nala_status mem_read(void *user, const char *name, char **text, size_t *len, char **id, nala_err *err) {
+  mem_files *fs = user;
+  for (int i = 0; i < fs->n; i++)
+    if (!strcmp(fs->names[i], name)) {
+      fs->reads++;
+      *text = strdup(fs->texts[i]);
+      *len = strlen(fs->texts[i]);
+      *id = strdup(name);
+      return NALA_OK;
+    }
+  return nala_fail(err, NALA_E_IO, "cannot open: not in the test's file table");
+}
+
+START_TEST(config_from_memory_with_resolver) {
+  mem_files fs = {{"cfg/base.json", "cfg/cycle.json"},
+                  {"{\"model\": {\"type\": \"Backbone\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"t\"}}}",
+                   "{\"_base_\": \"cycle.json\"}"},
+                  2, 0};
+  nala_config_resolver resolver = {mem_read, &fs};
+  const char *top = "{\"_base_\": \"base.json\", \"model\": {\"backbone\": {\"attn\": \"l\"}}}  trailing";
+  size_t top_len = strlen(top) - strlen("  trailing"); /* the text need not end in NUL */
+  const char *overrides[] = {"model.backbone.out_indices=[3]"};
+  nala_config *cfg = NULL;
+  nala_err err;
+  nala_status st = nala_config_parse("cfg/top.json", top, top_len, &resolver, overrides, 1, &cfg, &err);
+  ck_assert_msg(st == NALA_OK, "%s", err.msg);
+  const nala_backbone_cfg *bb = &nala_config_model(cfg)->backbone;
+  ck_assert_int_eq(bb->embed_dims[0], 64);
+  ck_assert_int_eq(bb->attn[2][0], 'l');
+  ck_assert_int_eq(bb->n_out, 1);
+  ck_assert_int_eq(bb->out_indices[0], 3);
+  ck_assert_int_eq(fs.reads, 1);
+  nala_config_free(cfg);
+  /* Errors name the chain as for files: a missing base, a cycle, no resolver, a NUL byte. */
+  const char *missing = "{\"_base_\": \"nope.json\"}";
+  ck_assert_int_eq(nala_config_parse("cfg/top.json", missing, strlen(missing), &resolver, NULL, 0, &cfg, &err),
+                   NALA_E_IO);
+  ck_assert_str_eq(err.msg, "cfg/top.json -> cfg/nope.json: cannot open: not in the test's file table");
+  const char *cyclic = "{\"_base_\": \"cycle.json\"}";
+  ck_assert_int_eq(nala_config_parse("cfg/top.json", cyclic, strlen(cyclic), &resolver, NULL, 0, &cfg, &err),
+                   NALA_E_FORMAT);
+  ck_assert_str_eq(err.msg, "cfg/top.json -> cfg/cycle.json -> cfg/cycle.json: _base_ include cycle");
+  ck_assert_int_eq(nala_config_parse("top.json", missing, strlen(missing), NULL, NULL, 0, &cfg, &err), NALA_E_IO);
+  ck_assert_str_eq(err.msg, "top.json -> nope.json: cannot open: no resolver for _base_ files");
+  ck_assert_int_eq(nala_config_parse("top.json", "{}\0{", 4, NULL, NULL, 0, &cfg, &err), NALA_E_FORMAT);
+  ck_assert_str_eq(err.msg, "top.json: NUL byte at offset 2");
+  ck_assert_ptr_null(cfg);
+}
+END_TEST
+
 static void add_file_cases(Suite *s) {
   TCase *tc = tcase_create("files");
   tcase_set_timeout(tc, 60);
@@ -673,6 +762,8 @@ static void add_file_cases(Suite *s) {
   tcase_add_test(tc, two_threads_load_independently);
   tcase_add_test(tc, cfg_options_override_after_merging);
   tcase_add_test(tc, cli_show_prints_merged_config_and_exit_codes);
+  tcase_add_test(tc, huge_mlp_ratio_is_an_error_naming_it);
+  tcase_add_test(tc, config_from_memory_with_resolver);
   suite_add_tcase(s, tc);
 }
 

@@ -115,6 +115,48 @@ START_TEST(round_trip_all_dtypes_and_metadata) {
 }
 END_TEST
 
+/* nala_st_open_memory runs the same parser as nala_st_open: same tensors, data inside the caller's
+ * buffer, the same errors under the caller's name. */
+START_TEST(memory_image_opens_like_the_file) {
+  float f32[3] = {1, 2, 3};
+  uint16_t f16[2] = {0x3c00, 0xc000};
+  nala_st_tensor tensors[] = {{"x", NALA_DT_F32, 1, {3}, f32, sizeof f32}, {"y", NALA_DT_F16, 2, {1, 2}, f16, 4}};
+  nala_err err;
+  ck_assert_int_eq(nala_st_write(path, tensors, 2, &err), NALA_OK);
+  size_t size;
+  unsigned char *raw = st_read_file(path, &size);
+  nala_st_file *file = NULL, *mem = NULL;
+  ck_assert_int_eq(nala_st_open(path, &file, &err), NALA_OK);
+  ck_assert_msg(nala_st_open_memory(raw, size, "buf.safetensors", &mem, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_str_eq(nala_st_path(mem), "buf.safetensors");
+  ck_assert_uint_eq(nala_st_count(mem), nala_st_count(file));
+  for (size_t i = 0; i < nala_st_count(mem); i++) {
+    const nala_st_tensor *a = nala_st_at(file, i), *b = nala_st_at(mem, i);
+    ck_assert_str_eq(a->name, b->name);
+    ck_assert_uint_eq(a->nbytes, b->nbytes);
+    ck_assert_int_eq(memcmp(a->data, b->data, a->nbytes), 0);
+    ck_assert((const unsigned char *)b->data >= raw && (const unsigned char *)b->data + b->nbytes <= raw + size);
+    ck_assert_uint_eq(nala_st_file_offset(file, a), nala_st_file_offset(mem, b));
+  }
+  float out[3];
+  ck_assert_int_eq(nala_st_to_f32(nala_st_find(mem, "x"), out, 3, &err), NALA_OK);
+  ck_assert(out[0] == 1 && out[2] == 3);
+  nala_st_close(mem);
+  nala_st_close(file);
+  /* Header length past the end, and a buffer shorter than the length field. */
+  raw[0] = 0xff;
+  raw[1] = 0xff;
+  ck_assert_int_eq(nala_st_open_memory(raw, size, "buf.safetensors", &mem, &err), NALA_E_FORMAT);
+  ck_assert_msg(strstr(err.msg, "buf.safetensors: header length") && strstr(err.msg, "runs past the end"), "%s",
+                err.msg);
+  ck_assert_ptr_null(mem);
+  ck_assert_int_eq(nala_st_open_memory(raw, 5, NULL, &mem, &err), NALA_E_FORMAT);
+  ck_assert_str_eq(err.msg, "<memory>: file is 5 bytes, too short for the 8-byte header length");
+  ck_assert_int_eq(nala_st_open_memory(NULL, 8, NULL, &mem, &err), NALA_E_ARG);
+  free(raw);
+}
+END_TEST
+
 /* Every one of the 65536 halves against the IEEE definition computed another way. */
 START_TEST(f16_conversion_exact_for_all_values) {
   static uint16_t halves[65536];
@@ -501,6 +543,7 @@ int main(void) {
   tcase_add_test(tc, header_length_over_the_cap);
   tcase_add_test(tc, non_float_dtypes_open_but_do_not_convert);
   tcase_add_test(tc, two_threads_write_one_path);
+  tcase_add_test(tc, memory_image_opens_like_the_file);
   suite_add_tcase(s, tc);
   TCase *bad = tcase_create("bad_files");
   tcase_set_timeout(bad, 120); /* the corruption loop takes seconds under ASan on a loaded machine */

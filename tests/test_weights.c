@@ -142,6 +142,28 @@ START_TEST(clean_binding_and_probes) {
 }
 END_TEST
 
+/* A binder over the same bytes in memory reports the same problems under the caller's name. */
+START_TEST(memory_binder_matches_file_binder) {
+  write_mixed_file();
+  size_t size;
+  unsigned char *raw = st_read_file(path, &size);
+  nala_weights *w;
+  nala_err err;
+  ck_assert_msg(nala_weights_open_memory(raw, size, "mem.safetensors", &w, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_int_eq(nala_weights_has(w, "backbone.c.weight"), 1);
+  float out[16];
+  ck_assert_int_eq(nala_weights_take(w, "backbone.a.weight", 2, (int64_t[]){2, 3}, out), NALA_OK);
+  ck_assert_int_eq(nala_weights_take(w, "backbone.c.weight", 2, (int64_t[]){4, 5}, NULL), NALA_E_SHAPE);
+  ck_assert_int_eq(nala_weights_finish(w, "backbone.", &err), NALA_E_FORMAT);
+  ck_assert_msg(strstr(err.msg, "backbone.c.weight"), "%s", err.msg);
+  nala_weights_close(w);
+  ck_assert_int_eq(nala_weights_open_memory(raw, 3, "mem.safetensors", &w, &err), NALA_E_FORMAT);
+  ck_assert_msg(!strncmp(err.msg, "mem.safetensors: ", 17), "%s", err.msg);
+  ck_assert_ptr_null(w);
+  free(raw);
+}
+END_TEST
+
 START_TEST(long_lists_are_capped_with_counts) {
   enum { N = 120 };
   static float one[N];
@@ -293,6 +315,7 @@ int main(void) {
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, all_problems_in_one_message);
   tcase_add_test(tc, clean_binding_and_probes);
+  tcase_add_test(tc, memory_binder_matches_file_binder);
   tcase_add_test(tc, long_lists_are_capped_with_counts);
   tcase_add_test(tc, open_errors_name_the_file);
   tcase_add_test(tc, seeded_source_is_deterministic);

@@ -28,6 +28,8 @@ extern "C" {
 #define NALA_BACKBONE_STAGES 4
 /* attn[s] holds one char per block of stage s plus the NUL, so a stage has at most 63 blocks. */
 #define NALA_BACKBONE_MAX_DEPTH 63
+/* Widest FFN hidden layer accepted (int(mlp_ratio * embed_dim)); the official variants use <= 2560. */
+#define NALA_BACKBONE_MAX_FFN (1 << 20)
 
 /* NaLaFormer backbone hyper-parameters, named as in the official NaLaformer/NALA.py. */
 typedef struct nala_backbone_cfg {
@@ -56,11 +58,12 @@ nala_status nala_backbone_cfg_set_attn(nala_backbone_cfg *cfg, const char *spec,
 /* Fills cfg->attn with the official default for cfg->depths: stages 1-2 'l', stages 3-4 'v'. */
 void nala_backbone_cfg_default_attn(nala_backbone_cfg *cfg);
 
-/* Sets ffn_dims[s] = int(mlp_ratios[s] * embed_dims[s]) (the truncation NALA.py uses). */
+/* Sets ffn_dims[s] = int(mlp_ratios[s] * embed_dims[s]) (the truncation NALA.py uses); 0 when that is
+ * below 1, above NALA_BACKBONE_MAX_FFN or NaN, which nala_backbone_cfg_validate then reports. */
 void nala_backbone_cfg_derive_ffn(nala_backbone_cfg *cfg);
 
 /* Checks every field: positive dims, embed_dim % heads == 0, head_dim % 4 == 0 (RoPE), 1 <= depth
- * <= 63, attn flags 'l'/'v' with one per block, out_indices unique in 0..3. Names the field at fault. */
+ * <= 63, 1 <= mlp_ratio * embed_dim <= NALA_BACKBONE_MAX_FFN, attn flags 'l'/'v' with one per block, out_indices unique in 0..3. Names the field at fault. */
 nala_status nala_backbone_cfg_validate(const nala_backbone_cfg *cfg, nala_err *err);
 
 /* ---- JSON config files ----
@@ -132,6 +135,27 @@ nala_status nala_config_load(const char *path, nala_config **out, nala_err *err)
  * then the whole config is validated. Errors on an overridden value say "set by --cfg-options". */
 nala_status nala_config_load_with(const char *path, const char *const *overrides, int n_overrides,
                                   nala_config **out, nala_err *err);
+
+/* Reads the config file called name (the top file, or a _base_ entry joined to the including file's
+ * directory and lexically normalised) into *text (malloc'd, NUL at (*text)[*len]) and sets *id
+ * (malloc'd) to a name that is equal exactly when the file is the same (include-cycle detection).
+ * Both are freed by the loader. Errors go to err ("cannot open: ..."); the loader adds the chain. */
+typedef nala_status (*nala_config_read_fn)(void *user, const char *name, char **text, size_t *len, char **id,
+                                           nala_err *err);
+typedef struct nala_config_resolver {
+  nala_config_read_fn read;
+  void *user;
+} nala_config_resolver;
+
+/* The reader nala_config_load uses: files on disk, id = realpath; user is unused. */
+nala_status nala_config_read_file(void *user, const char *name, char **text, size_t *len, char **id, nala_err *err);
+extern const nala_config_resolver nala_config_files; /* {nala_config_read_file, NULL} */
+
+/* nala_config_load_with on a config held in memory: text (len bytes, no NUL needed) is the file called
+ * name (used in messages and to resolve relative _base_ paths); _base_ files are read through
+ * resolver (NULL: any _base_ is an error). nala_config_load_with is this with nala_config_files. */
+nala_status nala_config_parse(const char *name, const char *text, size_t len, const nala_config_resolver *resolver,
+                              const char *const *overrides, int n_overrides, nala_config **out, nala_err *err);
 
 /* Frees a config from nala_config_load; NULL is fine. */
 void nala_config_free(nala_config *cfg);

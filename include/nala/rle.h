@@ -42,7 +42,10 @@ nala_status nala_rle_encode(const uint8_t *mask, uint32_t h, uint32_t w, nala_rl
 /* Decodes a valid RLE into mask (h*w bytes, column-major, values 0/1) (maskApi rleDecode). */
 nala_status nala_rle_decode(const nala_rle *r, uint8_t *mask, nala_err *err);
 
-/* Union (intersect = 0) or intersection (intersect = 1) of n RLEs of the same size (rleMerge). */
+/* Union (intersect = 0) or intersection (intersect = 1) of n RLEs of the same size whose counts sum
+ * to h*w (rleMerge). Differs from maskApi on purpose in one case: maskApi's rleMerge stops at an
+ * interior zero-length run and returns runs that do not cover the mask ([5,3,0,8] with itself gives
+ * [5,3]); this steps over empty runs and returns the true union / intersection ([5,3,0,8] -> [5,11]). */
 nala_status nala_rle_merge(const nala_rle *rles, size_t n, int intersect, nala_rle *out, nala_err *err);
 
 /* Number of foreground pixels (rleArea). */
@@ -52,7 +55,10 @@ uint64_t nala_rle_area(const nala_rle *r);
 void nala_rle_to_bbox(const nala_rle *r, double bbox[4]);
 
 /* Rasterises a polygon of k points xy[2k] = x0,y0,x1,y1,... at size h x w, bit-exact with maskApi
- * rleFrPoly (x5 upsampled boundary walk). Coordinates must be finite with |v| <= 1e7. */
+ * rleFrPoly (x5 upsampled boundary walk), including vertices outside the image. Work and memory grow
+ * with k and the image width, not with how far vertices lie outside (only edge parts that can touch
+ * the image are walked). Coordinates must be finite with |v| <= 1e8 (beyond ~2.1e8 maskApi's int
+ * arithmetic overflows); repeated vertices are fine (maskApi's (int)NaN there never reaches the mask). */
 nala_status nala_rle_from_poly(const double *xy, size_t k, uint32_t h, uint32_t w, nala_rle *out,
                                nala_err *err);
 

@@ -51,6 +51,11 @@ size_t nala_dtype_size(nala_dtype dtype);
  * no overlaps); every failure names the file and the tensor or byte at fault. */
 nala_status nala_st_open(const char *path, nala_st_file **out, nala_err *err);
 
+/* Same validation over size bytes held in memory, which are not copied: they must outlive the file
+ * (tensor data points into them). name (NULL: "<memory>") stands for the path in messages and
+ * nala_st_path. nala_st_open maps the file and runs this same parser. */
+nala_status nala_st_open_memory(const void *data, size_t size, const char *name, nala_st_file **out, nala_err *err);
+
 /* Unmaps and frees; NULL is a no-op. */
 void nala_st_close(nala_st_file *file);
 

@@ -32,6 +32,10 @@ typedef struct nala_weights nala_weights;
 /* Binder over a safetensors file (validated by nala_st_open). */
 nala_status nala_weights_open(const char *path, nala_weights **out, nala_err *err);
 
+/* Binder over a safetensors image in memory (nala_st_open_memory: not copied, must outlive the binder). */
+nala_status nala_weights_open_memory(const void *data, size_t size, const char *name, nala_weights **out,
+                                     nala_err *err);
+
 /* Binder whose every key comes from the seeded generator (RoPE.angle keys: NALA.py's 1 / 10000^linspace buffer). */
 nala_status nala_weights_seeded(uint64_t seed, nala_weights **out, nala_err *err);
 
