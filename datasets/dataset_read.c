@@ -6,6 +6,15 @@
 #include "datasets/dataset_internal.h"
 #include "nala/image_io.h"
 
+/* Logs "file: reason", dropping the file name the reader's message starts with. */
+static void log_bad(nala_dataset *ds, const char *file, const nala_err *e) {
+  const char *reason = e->msg;
+  size_t n = strlen(file);
+  if (!strncmp(reason, file, n) && !strncmp(reason + n, ": ", 2))
+    reason += n + 2;
+  nala_dataset_bad_sample(ds, file, reason, NULL);
+}
+
 nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order order, size_t max_pixels,
                                     nala_image *out, nala_err *err) {
   if (!ds || !out || i < 0 || i >= nala_dataset_size(ds))
@@ -22,13 +31,24 @@ nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order 
                    out->w, out->h, s->width, s->height);
     nala_image_free(out);
   }
-  if (st != NALA_OK) {
-    /* The log prints "file: reason": drop the file name the reader's message starts with. */
-    const char *reason = e->msg;
-    size_t n = strlen(s->img_path);
-    if (!strncmp(reason, s->img_path, n) && !strncmp(reason + n, ": ", 2))
-      reason += n + 2;
-    nala_dataset_bad_sample(ds, s->img_path, reason, NULL);
-  }
+  if (st != NALA_OK)
+    log_bad(ds, s->img_path, e);
+  return st;
+}
+
+nala_status nala_dataset_read_labels(nala_dataset *ds, int i, nala_image *out, nala_err *err) {
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!ds || !out || i < 0 || i >= nala_dataset_size(ds))
+    return nala_fail(err, NALA_E_ARG, "nala_dataset_read_labels: bad arguments (sample %d of %d)", i,
+                     ds ? nala_dataset_size(ds) : 0);
+  const nala_sample *s = nala_dataset_sample(ds, i);
+  if (!s->gt_path)
+    return nala_fail(err, NALA_E_ARG, "%s: sample %d has no label map (not a segmentation dataset)", s->img_path, i);
+  nala_err local;
+  nala_err *e = err ? err : &local;
+  nala_status st = nala_image_read_labels(s->gt_path, out, e);
+  if (st != NALA_OK)
+    log_bad(ds, s->gt_path, e);
   return st;
 }

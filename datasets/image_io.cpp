@@ -2,8 +2,9 @@
 // NALA_SHIM_TRY/NALA_SHIM_CATCH so no exception unwinds into C, and names the file at fault.
 //
 // Images are read from a memory copy of the file with cv::imdecode (not cv::imread) so that
-// (1) open/read failures carry errno, (2) the pixel limit is checked from the PNG/JPEG header
-// before any decoding, and (3) a truncated JPEG is refused (libjpeg only warns and pads grey).
+// (1) open/read failures carry errno, (2) the format is known and the pixel limit checked from the
+// header before any codec runs (datasets/image_check.c), and (3) a truncated JPEG is refused (libjpeg
+// only warns and pads grey). Label maps do not come through OpenCV: see datasets/label_png.c.
 #include "nala/image_io.h"
 #include "core/file_mode.h"
 #include "core/file_read.h"
@@ -61,7 +62,6 @@ struct file_bytes {
   ~file_bytes() { nala_file_bytes_release(&f); }
   const uchar *data() const { return (const uchar *)f.data; }
   size_t size() const { return f.len; }
-  cv::Mat mat() const { return cv::Mat(1, (int)f.len, CV_8U, (void *)f.data); } // a header, no copy
 };
 
 // Reads a whole file; distinguishes missing/unreadable (E_IO) from empty (E_FORMAT).
@@ -73,15 +73,12 @@ nala_status read_file_bytes(const char *path, file_bytes &bytes, nala_err *err) 
   return NALA_OK;
 }
 
-nala_status check_pixels(const char *path, uint64_t w, uint64_t h, size_t max_pixels, const char *when,
-                         nala_err *err) {
-  if (w == 0 || h == 0)
-    return nala_fail(err, NALA_E_FORMAT, "%s: zero-sized image (%llux%llu, WxH)", path, (unsigned long long)w,
-                     (unsigned long long)h);
-  if (max_pixels && w * h > max_pixels)
-    return nala_fail(err, NALA_E_ARG, "%s: %llux%llu (WxH) = %llu pixels exceeds the limit of %zu (%s)", path,
-                     (unsigned long long)w, (unsigned long long)h, (unsigned long long)(w * h), max_pixels,
-                     when);
+// The argument checks nala_image_read_exif makes before opening the file and nala_image_decode makes too.
+nala_status check_read_args(const char *name, nala_channel_order order, nala_exif_mode exif, nala_err *err) {
+  if (order != NALA_BGR && order != NALA_RGB)
+    return nala_fail(err, NALA_E_ARG, "%s: nala_image_read: order must be NALA_BGR or NALA_RGB", name);
+  if (exif != NALA_EXIF_IGNORE && exif != NALA_EXIF_APPLY)
+    return nala_fail(err, NALA_E_ARG, "%s: unknown EXIF mode %d", name, (int)exif);
   return NALA_OK;
 }
 
@@ -113,56 +110,90 @@ nala_status check_image(const nala_image *img, const char *what, nala_err *err) 
   return NALA_OK;
 }
 
-// Decodes path. Fast path: when the header gives the size (PNG/JPEG), pixels are decoded straight into
-// a freshly allocated *out of `channels` 8-bit channels; copying a decoded cv::Mat instead costs a second
-// buffer whose page faults alone took longer than decoding a 640x480 JPEG here. Otherwise (other formats,
-// EXIF rotation, a file whose type differs from the request) *out stays empty and m holds the result.
-nala_status decode(const char *path, int flags, size_t max_pixels, int channels, nala_image *out, cv::Mat &m,
-                   nala_err *err) {
-  file_bytes bytes;
-  nala_status st = read_file_bytes(path, bytes, err);
-  if (st != NALA_OK)
-    return st;
-  uint32_t w = 0, h = 0;
-  bool sized = nala_sniff_size(bytes.data(), bytes.size(), &w, &h);
-  if (sized) {
-    st = check_pixels(path, w, h, max_pixels, "from the header, before decoding", err);
-    if (st != NALA_OK)
-      return st;
+// Gives cv::imdecode's output Mat the nala_image's buffer (once, when the size matches), so pixels land
+// in the caller's image without a copy: copying a decoded cv::Mat costs a second buffer whose page faults
+// alone took longer than decoding a 640x480 JPEG here. Unlike decoding into a ready-made Mat header, a
+// codec that fails in readHeader (a PNG with a bad IHDR CRC, a BMP with a bad bit count) leaves the Mat
+// empty instead of handing back the uninitialised buffer as if decoded. Later allocations (EXIF
+// rotation) go to OpenCV's own allocator.
+class into_buffer final : public cv::MatAllocator {
+public:
+  into_buffer(uchar *buffer, size_t bytes) : buffer_(buffer), bytes_(bytes) {}
+  cv::UMatData *allocate(int dims, const int *sizes, int type, void *data0, size_t *step, cv::AccessFlag access,
+                         cv::UMatUsageFlags usage) const override {
+    size_t total = CV_ELEM_SIZE(type);
+    for (int i = 0; i < dims; i++)
+      total *= (size_t)sizes[i];
+    if (data0 || used_ || total != bytes_ || !step)
+      return cv::Mat::getStdAllocator()->allocate(dims, sizes, type, data0, step, access, usage);
+    for (int i = dims - 1, inner = CV_ELEM_SIZE(type); i >= 0; i--)
+      step[i] = (size_t)inner, inner *= sizes[i];
+    used_ = true;
+    cv::UMatData *u = new cv::UMatData(this);
+    u->data = u->origdata = buffer_;
+    u->size = total;
+    u->flags |= cv::UMatData::USER_ALLOCATED; // the nala_image owns it
+    return u;
   }
-  // No valid file decodes to more than this many bytes per file byte (deflate tops out near 1032:1,
-  // times 24 for 1-bit pixels expanded to BGR; a JPEG MCU needs a few bits): a header claiming more is
-  // corrupt, and believing it would allocate gigabytes before the decoder notices.
-  uint64_t max_ratio = nala_sniff_is_png(bytes.data(), bytes.size()) ? 32768 : 2048;
-  if (sized && (uint64_t)w * h * 3 > max_ratio * bytes.size())
-    return nala_fail(err, NALA_E_FORMAT, "%s: header claims %ux%u (WxH) pixels but the file has only %zu bytes: "
-                     "corrupt header or truncated file", path, w, h, bytes.size());
-  const uchar *data = bytes.data();
-  if (nala_sniff_is_jpeg(data, bytes.size()) && !nala_sniff_jpeg_complete(data, bytes.size()))
-    return nala_fail(err, NALA_E_FORMAT, "%s: truncated or corrupt JPEG (no end-of-image marker after the last scan)",
-                     path);
-  if (nala_sniff_is_png(data, bytes.size()) && !nala_sniff_png_complete(data, bytes.size()))
-    return nala_fail(err, NALA_E_FORMAT, "%s: truncated or corrupt PNG (its chunks end before an IEND chunk)", path);
-  if (sized && w <= INT32_MAX && h <= INT32_MAX &&
-      nala_image_alloc((int)h, (int)w, channels, NALA_BGR, out, nullptr) == NALA_OK) {
-    try {
-      m = wrap(out);
-      cv::imdecode(bytes.mat(), flags, &m);
-    } catch (...) {
-      nala_image_free(out);
-      throw;
-    }
-    if (!m.empty() && m.data == out->data)
+  bool allocate(cv::UMatData *u, cv::AccessFlag, cv::UMatUsageFlags) const override { return u != nullptr; }
+  void deallocate(cv::UMatData *u) const override { delete u; }
+
+private:
+  uchar *buffer_;
+  size_t bytes_;
+  mutable bool used_ = false;
+};
+
+// Decodes a whole file held in memory into 3 channels. The bytes pass nala_sniff_check first: only the
+// formats named there reach OpenCV, and the header's size is known. Pixels go straight into *out; when
+// OpenCV produces another buffer (EXIF rotation) *out is freed and m holds the result.
+nala_status decode(const uchar *data, size_t n, const char *name, int flags, size_t max_pixels, nala_image *out,
+                   cv::Mat &m, nala_err *err) {
+  nala_sniff_info info;
+  NALA_CHECK(nala_sniff_check(data, n, name, max_pixels, &info, err));
+  if (n > INT32_MAX || info.w > INT32_MAX || info.h > INT32_MAX)
+    return nala_fail(err, NALA_E_FORMAT, "%s: %zu bytes, %ux%u (WxH) pixels: too large for OpenCV's decoder", name, n,
+                     info.w, info.h);
+  nala_status alloc_st = nala_image_alloc((int)info.h, (int)info.w, 3, NALA_BGR, out, err);
+  if (alloc_st != NALA_OK) {
+    if (err)
+      nala_err_prefix(err, "%s: ", name);
+    return alloc_st;
+  }
+  cv::Mat bytes(1, (int)n, CV_8U, (void *)data); // a header over the caller's bytes, no copy
+  into_buffer allocator(out->data, out->stride * (size_t)out->h);
+  try {
+    m.allocator = &allocator;
+    cv::imdecode(bytes, flags, &m);
+    bool in_place = !m.empty() && m.data == out->data;
+    if (in_place)
+      m.release(); // while the allocator lives; the pixels stay in *out
+    m.allocator = nullptr;
+    if (in_place)
       return NALA_OK;
-    nala_image_free(out); // OpenCV produced another size or type: keep its Mat
-  } else {
-    m = cv::imdecode(bytes.mat(), flags);
+  } catch (...) {
+    m.release();
+    m.allocator = nullptr;
+    nala_image_free(out);
+    throw;
   }
+  nala_image_free(out); // OpenCV produced another size or type: keep its Mat
   if (m.empty())
-    return nala_fail(err, NALA_E_FORMAT, "%s: cannot decode image (%zu bytes): corrupt, truncated or unknown format",
-                     path, bytes.size());
-  // Formats without a header parser above (BMP, TIFF...) are only checked after decoding.
-  return check_pixels(path, (uint64_t)m.cols, (uint64_t)m.rows, max_pixels, "after decoding", err);
+    return nala_fail(err, NALA_E_FORMAT, "%s: cannot decode %s image (%zu bytes): corrupt or truncated", name,
+                     info.name, n);
+  // IMREAD_COLOR promises 8-bit BGR; a decoder that ignores the flag (OpenCV's PFM reader gave 1 channel)
+  // must not hand a caller fewer channels than the API promises.
+  if (m.type() != CV_8UC3)
+    return nala_fail(err, NALA_E_FORMAT, "%s: the %s decoder returned %d channel(s) of OpenCV depth %d instead of "
+                     "8-bit BGR", name, info.name, m.channels(), m.depth());
+  // The pixel limit was applied to the header's size: the decoder must have produced that size (turned
+  // by the EXIF orientation at most), or the header walk and the codec disagree about the file.
+  uint32_t cols = (uint32_t)m.cols, rows = (uint32_t)m.rows;
+  bool turned = !(flags & cv::IMREAD_IGNORE_ORIENTATION) && cols == info.h && rows == info.w;
+  if (!(cols == info.w && rows == info.h) && !turned)
+    return nala_fail(err, NALA_E_FORMAT, "%s: the %s decoder produced %ux%u (WxH) but the header says %ux%u: corrupt "
+                     "file", name, info.name, cols, rows, info.w, info.h);
+  return NALA_OK;
 }
 
 // Lower-case extension including the dot (".png"), or "" when there is none.
@@ -218,29 +249,37 @@ nala_status nala_image_read_exif(const char *path, nala_channel_order order, siz
     std::memset(out, 0, sizeof *out);
   if (!path || !out)
     return nala_fail(err, NALA_E_ARG, "nala_image_read: path or out is NULL");
-  if (order != NALA_BGR && order != NALA_RGB)
-    return nala_fail(err, NALA_E_ARG, "%s: nala_image_read: order must be NALA_BGR or NALA_RGB", path);
+  NALA_CHECK(check_read_args(path, order, exif, err));
+  NALA_SHIM_TRY
+  file_bytes bytes;
+  NALA_CHECK(read_file_bytes(path, bytes, err));
+  return nala_image_decode(bytes.data(), bytes.size(), path, order, max_pixels, exif, out, err);
+  NALA_SHIM_CATCH(err, "reading image", path)
+}
+
+nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, nala_channel_order order,
+                              size_t max_pixels, nala_exif_mode exif, nala_image *out, nala_err *err) {
+  if (out)
+    std::memset(out, 0, sizeof *out);
+  if (!name)
+    name = "<memory>";
+  if ((!bytes && n) || !out)
+    return nala_fail(err, NALA_E_ARG, "%s: nala_image_decode: bytes or out is NULL", name);
+  NALA_CHECK(check_read_args(name, order, exif, err));
   NALA_SHIM_TRY
   cv::Mat m;
-  if (exif != NALA_EXIF_IGNORE && exif != NALA_EXIF_APPLY)
-    return nala_fail(err, NALA_E_ARG, "%s: unknown EXIF mode %d", path, (int)exif);
   // Always 3 channels (grey files replicated), as cv2.IMREAD_COLOR gives.
   int flags = cv::IMREAD_COLOR | (exif == NALA_EXIF_IGNORE ? cv::IMREAD_IGNORE_ORIENTATION : 0);
-  nala_status st = decode(path, flags, max_pixels, 3, out, m, err);
-  if (st != NALA_OK)
-    return st;
-  if (!out->data) {
-    st = mat_to_image(m, order, out, err);
-    if (st != NALA_OK)
-      return st;
-  }
+  NALA_CHECK(decode(bytes, n, name, flags, max_pixels, out, m, err));
+  if (!out->data)
+    NALA_CHECK(mat_to_image(m, order, out, err));
   out->order = order;
   if (order == NALA_RGB) {
     cv::Mat pixels = wrap(out);
     cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
   }
   return NALA_OK;
-  NALA_SHIM_CATCH_CLEANUP(err, "reading image", path, nala_image_free(out))
+  NALA_SHIM_CATCH_CLEANUP(err, "decoding image", name, nala_image_free(out))
 }
 
 nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err) {
@@ -249,17 +288,10 @@ nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *
   if (!path || !out)
     return nala_fail(err, NALA_E_ARG, "nala_image_read_labels: path or out is NULL");
   NALA_SHIM_TRY
-  cv::Mat m;
-  nala_status st = decode(path, cv::IMREAD_UNCHANGED, 0, 1, out, m, err);
-  if (st != NALA_OK || out->data)
-    return st;
-  if (m.type() != CV_8UC1)
-    return nala_fail(err, NALA_E_FORMAT,
-                     "%s: label map must be single-channel 8-bit, got %d channel(s) of %d-bit depth "
-                     "(palette PNGs decode to 3 channels in OpenCV)",
-                     path, m.channels(), m.depth() <= CV_8S ? 8 : m.depth() <= CV_16S ? 16 : 32);
-  return mat_to_image(m, NALA_GRAY, out, err);
-  NALA_SHIM_CATCH_CLEANUP(err, "reading label map", path, nala_image_free(out))
+  file_bytes bytes;
+  NALA_CHECK(read_file_bytes(path, bytes, err));
+  return nala_image_decode_labels(bytes.data(), bytes.size(), path, out, err);
+  NALA_SHIM_CATCH(err, "reading label map", path)
 }
 
 nala_status nala_image_write(const char *path, const nala_image *img, nala_err *err) {

@@ -8,6 +8,7 @@
  *   size_divisor (SegDataPreProcessor), so its presets do not pad. */
 #include "nala/preprocess.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,8 +107,10 @@ nala_status nala_preprocess_out_size(const nala_preprocess_cfg *cfg, int h, int 
     double short_edge = cfg->scale[0] < cfg->scale[1] ? cfg->scale[0] : cfg->scale[1];
     double by_long = long_edge / max_int(h, w), by_short = short_edge / (h < w ? h : w);
     double sf = by_long < by_short ? by_long : by_short;
-    new_w = (double)w * sf + 0.5; /* Python int() truncates; both are positive, so floor */
-    new_h = (double)h * sf + 0.5;
+    /* mmcv's int(x * sf + 0.5): Python int() truncates; both are positive, so floor. Done here, before
+     * the check, so a refusal prints the size mmcv would have produced (0x1333, not 1x1334). */
+    new_w = floor((double)w * sf + 0.5);
+    new_h = floor((double)h * sf + 0.5);
   } else {
     new_w = cfg->scale[0];
     new_h = cfg->scale[1];

@@ -154,7 +154,7 @@ START_TEST(ade20k_numbers_and_every_problem_reported_by_file) {
   check_problems(&r, SEG_FIXTURES "/ade20k_expected.txt");
   ck_assert_ptr_nonnull(strstr(r.out, "8 ground-truth map(s), 3 evaluated; left out: 1 missing prediction(s), "
                                       "1 size mismatch(es), 3 unreadable"));
-  ck_assert_ptr_nonnull(strstr(r.err, "ADE_val_h.png: label map must be single-channel 8-bit"));
+  ck_assert_ptr_nonnull(strstr(r.err, "ADE_val_h.png: label map must be single-channel (grey or palette PNG), got 8-bit RGB"));
   ck_assert_ptr_nonnull(strstr(r.out, "1 label pixel(s) in 1 file(s), 2 prediction pixel(s) in 1 file(s)"));
   run_free(&r);
 }

@@ -366,6 +366,10 @@ START_TEST(bad_inputs_and_configs) {
   ck_assert_ptr_nonnull(strstr(err.msg, "layout"));
   /* A 1-pixel-wide strip would round to a 0-wide image: refused, not a zero-sized tensor. */
   ck_assert_int_eq(nala_preprocess_out_size(&cfg, 100000, 1, &sz, &err), NALA_E_SHAPE);
+  /* The message gives the size after mmcv's truncation: 1x5000 scales by 1333/5000 to int(0.77) x
+   * int(1333.5) = 0x1333 (it printed the rounded-up "1x1334", a size that would have been usable). */
+  ck_assert_int_eq(nala_preprocess_out_size(&cfg, 1, 5000, &sz, &err), NALA_E_SHAPE);
+  ck_assert_msg(strstr(err.msg, "1x5000 (HxW) resizes to an unusable 0x1333"), "%s", err.msg);
   nala_preprocessed t;
   ck_assert_int_eq(nala_preprocess(&cfg, &gray, &t, &err), NALA_E_SHAPE);
   ck_assert_ptr_null(t.data);

@@ -109,6 +109,12 @@ nala_bad_sample nala_dataset_bad_get(const nala_dataset *ds, int i);
 nala_status nala_dataset_read_image(nala_dataset *ds, int i, nala_channel_order order, size_t max_pixels,
                                     nala_image *out, nala_err *err);
 
+/* Reads sample i's label map (gt_path; ADE20K/Cityscapes) with nala_image_read_labels, i.e. the values
+ * mmseg's LoadAnnotations gets from PIL, unconverted (reduce_zero_label and Cityscapes label ids are the
+ * caller's). On failure the sample is logged as bad, as nala_dataset_read_image does; NALA_E_ARG for a
+ * sample without a label map (COCO). Free the map with nala_image_free. */
+nala_status nala_dataset_read_labels(nala_dataset *ds, int i, nala_image *out, nala_err *err);
+
 /* Prints "<n> of <total> samples unusable:" and one "  file: reason" line per bad sample
  * (all of them, in logging order); prints nothing when there are none. Returns the count. */
 int nala_dataset_print_report(const nala_dataset *ds, FILE *out);

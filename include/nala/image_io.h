@@ -1,5 +1,6 @@
-/* Images and video through OpenCV (datasets/image_io.cpp, the only C++ in the tree).
- * Plain C types only; every OpenCV exception becomes a status and a message naming the file. */
+/* Images and video through OpenCV (datasets/image_io.cpp, the only C++ in the tree); label maps through
+ * libpng (datasets/label_png.c). Plain C types only; every OpenCV exception becomes a status and a
+ * message naming the file. */
 #ifndef NALA_IMAGE_IO_H
 #define NALA_IMAGE_IO_H
 
@@ -23,11 +24,15 @@ typedef struct nala_image {
   nala_channel_order order; /* of the 3 channels when c == 3 */
 } nala_image;
 
+/* Formats read: JPEG, PNG, BMP, TIFF, WebP and PNM (PBM/PGM/PPM), recognised by their first bytes
+ * before any codec runs; every other format (DICOM, PFM, GIF, JPEG 2000, EXR, HDR...) is refused with
+ * NALA_E_UNSUPPORTED and a message naming it, an unrecognised file with NALA_E_FORMAT. */
+
 /* Reads an 8-bit colour image with EXIF orientation ignored (cv2 IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION,
  * mmcv's 'color_ignore_orientation'; for mmcv's default 'color' see nala_image_read_exif) in the given
- * order (NALA_BGR or NALA_RGB); grey files give 3 equal channels. Images with more than max_pixels
- * pixels (0 = no limit) are refused: PNG/JPEG from the header before decoding, other formats after.
- * Truncated JPEGs are refused (cv2 only warns and fills the missing rows with grey). */
+ * order (NALA_BGR or NALA_RGB); grey, 16-bit and alpha files give 3 8-bit channels, as cv2 does, or an
+ * error. Images with more than max_pixels pixels (0 = no limit) are refused from the header, before
+ * decoding. Truncated JPEGs are refused (cv2 only warns and fills the missing rows with grey). */
 nala_status nala_image_read(const char *path, nala_channel_order order, size_t max_pixels, nala_image *out,
                             nala_err *err);
 
@@ -39,9 +44,26 @@ typedef enum nala_exif_mode { NALA_EXIF_IGNORE = 0, NALA_EXIF_APPLY = 1 } nala_e
 nala_status nala_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
                                  nala_image *out, nala_err *err);
 
-/* Reads a label map unchanged: must be single-channel 8-bit (ADE20K/Cityscapes annotations); 16-bit
- * and colour/palette PNGs (OpenCV expands palettes to BGR) are refused with NALA_E_FORMAT. */
+/* nala_image_read_exif on a whole image file held in memory (n bytes); the file readers call it, so
+ * both behave the same. name labels error messages (a path or URL; NULL gives "<memory>"). */
+nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, nala_channel_order order,
+                              size_t max_pixels, nala_exif_mode exif, nala_image *out, nala_err *err);
+
+/* Name of the image format the bytes start with ("JPEG", "PNG", ... or a refused one like "DICOM"), NULL
+ * when unrecognised; *decodable (may be NULL) is 1 for the formats nala_image_decode reads. No decoding. */
+const char *nala_image_format(const uint8_t *bytes, size_t n, int *decodable);
+
+/* Reads a label map (ADE20K/Cityscapes/VOC annotation or a saved prediction) with the sample values
+ * mmseg gets from PIL (np.array of the PNG): 1/8-bit grey as stored (a 1-bit map is 0/1, not cv2's
+ * 0/255), palette PNGs as their indices, 16-bit grey as stored when every value is below 256. Refused,
+ * by name, with NALA_E_FORMAT: 2/4-bit grey (PIL rescales them to 0..255, so no reading is both the
+ * stored classes and mmseg's), 16-bit values above 255 (mmseg would wrap them mod 256), grey+alpha,
+ * RGB and RGBA (mmseg gets several channels), and files that are not PNG. One channel, NALA_GRAY. */
 nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err);
+
+/* nala_image_read_labels on a whole PNG file held in memory; name labels messages (NULL: "<memory>"). */
+nala_status nala_image_decode_labels(const uint8_t *bytes, size_t n, const char *name, nala_image *out,
+                                     nala_err *err);
 
 /* Writes PNG or JPEG, chosen by the path's extension (.png/.jpg/.jpeg), with cv2.imwrite's default
  * parameters (same bytes); RGB images are swapped to BGR first. Atomic: temp file + rename. */
