@@ -48,6 +48,12 @@ peak_line=$("$BUILD/bench/matmul_peak" --size 2048 --runs 5 $(for t in $THREADS;
 log "matmul peak: $peak_line"
 declare -A peak
 for t in $THREADS; do peak[$t]=$(field "peak_gflops_${t}t" "$peak_line"); done
+# The avx2 rows stand for an AVX2-only CPU: their share is of oneDNN's sgemm capped to AVX2.
+peak2_line=$(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 "$BUILD/bench/matmul_peak" --size 2048 --runs 5 \
+  $(for t in $THREADS; do echo --threads "$t"; done) | tail -1)
+log "matmul peak capped to AVX2: $peak2_line"
+declare -A peak_avx2
+for t in $THREADS; do peak_avx2[$t]=$(field "peak_gflops_${t}t" "$peak2_line"); done
 
 cpu=$(cpu_model)
 load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
@@ -65,7 +71,12 @@ run_nala() {
     out=$(env -u NALA_ISA OMP_NUM_THREADS="$t" "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" \
       --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>"$err")
   else
-    out=$(NALA_ISA=$want OMP_NUM_THREADS="$t" "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" \
+    # A forced avx2 row stands for an AVX2-only CPU: oneDNN is capped to AVX2 as well (on such a CPU
+    # its JIT has nothing wider), so convolutions and matmuls run what they would run there.
+    local cap=""
+    [ "$want" = avx2 ] && cap=AVX2
+    out=$(env NALA_ISA="$want" ${cap:+ONEDNN_MAX_CPU_ISA=$cap DNNL_MAX_CPU_ISA=$cap} OMP_NUM_THREADS="$t" \
+      "$BUILD/nala" bench backbone --model "nalaformer_$MODEL" \
       --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>"$err")
   fi
   rc=$?
@@ -161,7 +172,7 @@ done
 {
   echo "### NaLaFormer-$(tr '[:lower:]' '[:upper:]' <<<"$MODEL") backbone, batch 1, fp32: $cpu"
   echo
-  echo "CPU tiers: $tiers_here; sgemm peak (oneDNN, 2048^3, this run): $(for t in $THREADS; do printf '%s GFLOP/s at %s thread(s); ' "${peak[$t]}" "$t"; done)$(date -u +%Y-%m-%d), nala $(git describe --always --dirty 2>/dev/null), runs $RUNS."
+  echo "CPU tiers: $tiers_here; sgemm peak (oneDNN, 2048^3, this run): $(for t in $THREADS; do printf '%s GFLOP/s at %s thread(s), %s capped to AVX2 (the avx2 rows: nala avx2 tier + oneDNN capped to AVX2, as on an AVX2-only CPU); ' "${peak[$t]}" "$t" "${peak_avx2[$t]}"; done)$(date -u +%Y-%m-%d), nala $(git describe --always --dirty 2>/dev/null), runs $RUNS."
   echo
   echo "| size | threads | nala tier | nala ms | ORT ms | OpenVINO ms | ncnn ms | PyTorch ms | ORT/nala | OpenVINO/nala | ncnn/nala | PyTorch/nala | nala GFLOP/s | % of sgemm peak | nala RSS MB | ORT RSS | OpenVINO RSS | ncnn RSS | PyTorch RSS | nala RSS / smallest peer |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -173,7 +184,8 @@ done
     for e in ort openvino ncnn torch; do args+=("${res["$e/$size/$t.ms"]:-nan}"); done
     for e in ort openvino ncnn torch; do args+=("${res["$e/$size/$t.rss"]:-nan}"); done
     awk -v s="$size" -v t="$t" -v tier="$label" -v nm="${res["$key.ms"]}" -v ng="${res["$key.gf"]}" \
-      -v nr="${res["$key.rss"]}" -v pk="${peak[$t]}" -v list="${args[*]}" 'BEGIN {
+      -v nr="${res["$key.rss"]}" -v pk="$([ "$label" = avx2 ] && echo "${peak_avx2[$t]}" || echo "${peak[$t]}")" \
+      -v list="${args[*]}" 'BEGIN {
       split(list, v, " ");
       f = "%.1f";
       line = sprintf("| %s | %s | %s | %.1f", s, t, tier, nm);
