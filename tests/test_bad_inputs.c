@@ -1,6 +1,7 @@
 /* The bad-input matrix (issue 12): the `nala` tool fed a table of bad inputs. For every row: exit
  * code 1 (bad data) or 2 (bad arguments), a message naming the file, key or value at fault, and
- * nothing written at the output path (no temporary file left beside it either). */
+ * nothing written at the output path (no temporary file left beside it either). One input that looks
+ * bad but is valid (polygons at +-1e7) is checked to be evaluated instead of refused. */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,6 +37,11 @@ static const bad_row rows[] = {
     {"config nested past the parser's limit", "config show {T}/nested.json --output {O}", 1, "{T}/nested.json"},
     {"cyclic _base_", "config show {T}/cycle_a.json --output {O}", 1, "cycle_b.json"},
     {"config value of the wrong kind", "config show {T}/wrong_kind.json --output {O}", 1, "model.backbone"},
+    {"config \"mlp_ratios\": 1e30", "config show {F}/reliability/config_ffn_overflow.json --output {O}", 1,
+     "{F}/reliability/config_ffn_overflow.json: model.backbone.mlp_ratios[0]: 1e+30 x embed_dims[0] = 64"},
+    {"backbone --config with \"mlp_ratios\": 1e30",
+     "backbone --config {F}/reliability/config_ffn_overflow.json --input {F}/images/color_37x53.png --dump {O}", 1,
+     "{F}/reliability/config_ffn_overflow.json: model.backbone.mlp_ratios[0]: 1e+30"},
     /* input tensors */
     {"NaN and Inf in the input tensor",
      "backbone --model nalaformer_xt --input {T}/nan_input.safetensors --dump {O}", 1,
@@ -57,6 +63,18 @@ static const bad_row rows[] = {
     {"PNG header claiming a huge image", "backbone --model nalaformer_xt --input {F}/images/huge_header.png --dump {O}",
      1, "huge_header.png"},
     {"empty image file", "backbone --model nalaformer_xt --input {F}/images/empty.png --dump {O}", 1, "empty.png"},
+    {"DICOM (128 zero bytes + DICM)",
+     "backbone --model nalaformer_xt --input {F}/reliability/image_dicom_gdcm_assert.dcm --dump {O}", 1,
+     "{F}/reliability/image_dicom_gdcm_assert.dcm: DICOM is not a supported image format"},
+    {"JPEG with RST after SOI claiming 16384x16384",
+     "backbone --model nalaformer_xt --input {F}/reliability/image_jpeg_claims_16384sq_rst.jpg --dump {O}", 1,
+     "{F}/reliability/image_jpeg_claims_16384sq_rst.jpg: header claims 16384x16384 (WxH) pixels"},
+    {"greyscale PFM", "backbone --model nalaformer_xt --input {F}/reliability/image_pfm_gray_1channel.pfm --dump {O}",
+     1, "{F}/reliability/image_pfm_gray_1channel.pfm: PFM (float) is not a supported image format"},
+    {"2-bit grey label PNG", "eval seg --dataset ade20k --pred {T}/seg_grey2/pred --gt {T}/seg_grey2/gt --json {O}", 1,
+     "{T}/seg_grey2/gt/ADE_val_a.png: 2-bit greyscale label maps are not supported"},
+    {"RGB label PNG", "eval seg --dataset ade20k --pred {T}/seg_rgb/pred --gt {T}/seg_rgb/gt --json {O}", 1,
+     "{T}/seg_rgb/gt/ADE_val_a.png: label map must be single-channel (grey or palette PNG), got 8-bit RGB"},
     /* COCO */
     {"COCO GT with images of the wrong type",
      "eval coco --gt {T}/gt_types.json --results {F}/coco/dets_box_only.json --iou-type bbox --json {O}", 1,
@@ -69,6 +87,15 @@ static const bad_row rows[] = {
     {"bad RLE string in the results",
      "eval coco --gt {T}/gt_small.json --results {T}/dets_bad_rle.json --iou-type segm --json {O}", 1,
      "{T}/dets_bad_rle.json: results[0]"},
+    {"GT polygon coordinate 2e8",
+     "eval coco --gt {T}/gt_poly_2e8.json --results {T}/dets_full.json --iou-type segm --json {O}", 1,
+     "{T}/gt_poly_2e8.json: annotations[0] (id 7): segmentation[0]: polygon coordinate 2 is 2e+08"},
+    {"GT polygon coordinate non-finite (1e999)",
+     "eval coco --gt {T}/gt_poly_inf.json --results {T}/dets_full.json --iou-type segm --json {O}", 1,
+     "{T}/gt_poly_inf.json: annotations[0] (id 7): segmentation[0][2] must be a finite number"},
+    {"results RLE counts not summing to h*w",
+     "eval coco --gt {T}/gt_small.json --results {T}/dets_rle_short.json --iou-type segm --json {O}", 1,
+     "{T}/dets_rle_short.json: results[0]: segmentation: RLE counts sum to 8, expected h*w = 10x10 = 100"},
     {"results that are not JSON", "eval coco --gt {T}/gt_small.json --results {T}/truncated.json --iou-type bbox --json {O}",
      1, "{T}/truncated.json"},
     /* numbers of every numeric flag */
@@ -141,6 +168,35 @@ static void write_raw_st(const char *name, uint64_t header_len, const char *head
   fclose(f);
 }
 
+/* Copies a fixture file into the temp folder (creating the folders on the way). */
+static void copy_fixture(const char *from, const char *to) {
+  char src[512], dst[512], dir[512];
+  snprintf(src, sizeof src, "%s/%s", FIX, from);
+  snprintf(dst, sizeof dst, "%s/%s", tmp, to);
+  for (char *slash = strchr(dst + strlen(tmp) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - dst), dst);
+    ck_assert_msg(mkdir(dir, 0755) == 0 || access(dir, F_OK) == 0, "cannot create %s", dir);
+  }
+  FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+  ck_assert_msg(in && out, "cannot copy %s to %s", src, dst);
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;)
+    ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+  fclose(in);
+  fclose(out);
+}
+
+/* A 10x10 COCO GT whose one polygon (annotation id 7) has `x2` as its second x coordinate. */
+static void write_poly_gt(const char *name, const char *x2) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"images\": [{\"id\": 1, \"height\": 10, \"width\": 10}], \"categories\": [{\"id\": 1, \"name\": \"a\"}],"
+           " \"annotations\": [{\"id\": 7, \"image_id\": 1, \"category_id\": 1, \"iscrowd\": 0, \"area\": 4,"
+           " \"bbox\": [1, 1, 2, 2], \"segmentation\": [[1, 1, %s, 1, 3, 3, 1, 3]]}]}",
+           x2);
+  write_text(name, text);
+}
+
 static void make_inputs(void) {
   write_text("empty.json", "{}");
   write_text("truncated.json", "{\"model\": {\"backbone\": {\"type\": \"NaLa");
@@ -171,9 +227,22 @@ static void make_inputs(void) {
   write_text("gt_types.json", "{\"images\": {}, \"annotations\": [], \"categories\": []}");
   write_text("gt_id_type.json", "{\"images\": [{\"id\": \"7\"}], \"annotations\": [], \"categories\": []}");
   write_text("gt_small.json",
-             "{\"images\": [{\"id\": 1, \"height\": 10, \"width\": 10}], \"categories\": [{\"id\": 1, \"name\": \"a\"}],"
+             "{\"images\": [{\"id\": 1, \"height\": 10, \"width\": 10}],"
+             " \"categories\": [{\"id\": 1, \"name\": \"a\"}],"
              " \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 1, \"iscrowd\": 0, \"area\": 4,"
              " \"bbox\": [1, 1, 2, 2], \"segmentation\": [[1, 1, 3, 1, 3, 3, 1, 3]]}]}");
+  write_poly_gt("gt_poly_2e8.json", "200000000.0");
+  write_poly_gt("gt_poly_inf.json", "1e999"); /* JSON has no NaN; cJSON reads 1e999 as +inf */
+  write_text("dets_full.json", "[{\"image_id\": 1, \"category_id\": 1, \"score\": 0.9,"
+                               " \"segmentation\": {\"size\": [10, 10], \"counts\": [0, 100]}}]");
+  write_text("dets_rle_short.json", "[{\"image_id\": 1, \"category_id\": 1, \"score\": 0.9,"
+                                    " \"segmentation\": {\"size\": [10, 10], \"counts\": [5, 3]}}]");
+  /* Label maps PIL reads differently (2-bit grey) or mmseg cannot use (RGB), each with a valid 5x13
+   * prediction, so eval seg reaches the ground truth. */
+  copy_fixture("labels/grey2.png", "seg_grey2/gt/ADE_val_a.png");
+  copy_fixture("labels/grey8.png", "seg_grey2/pred/ADE_val_a.png");
+  copy_fixture("labels/rgb8.png", "seg_rgb/gt/ADE_val_a.png");
+  copy_fixture("labels/grey8.png", "seg_rgb/pred/ADE_val_a.png");
   write_text("dets_ok.json", "[{\"image_id\": 1, \"category_id\": 1, \"bbox\": [1, 1, 2, 2], \"score\": 0.9}]");
   write_text("dets_unknown_image.json",
              "[{\"image_id\": 424242, \"category_id\": 1, \"bbox\": [1, 1, 2, 2], \"score\": 0.9}]");
@@ -244,12 +313,50 @@ START_TEST(bad_input_is_refused_by_name) {
 }
 END_TEST
 
+/* Not a refusal: polygons far outside the image (the issue-12 reproducer at +-1e7, inside the 1e8
+ * bound of eval/rle_poly.c) are walked only where they can touch the image, so eval coco finishes with
+ * a report. A square at +-1e7 covers the whole 10x10 image: against a full-image detection, AP 1. */
+START_TEST(polygons_at_1e7_are_evaluated) {
+  FILE *in = fopen(FIX "/reliability/coco_poly_huge_walk.bin", "rb");
+  ck_assert_ptr_nonnull(in);
+  char gt[1024];
+  size_t n = fread(gt, 1, sizeof gt - 1, in);
+  fclose(in);
+  ck_assert(n > 1 && gt[0] == 1); /* flag byte 1 (GT has masks), then the GT JSON */
+  gt[n] = '\0';
+  write_text("gt_huge_walk.json", gt + 1);
+  write_text("gt_square_1e7.json",
+             "{\"images\": [{\"id\": 1, \"height\": 10, \"width\": 10}],"
+             " \"categories\": [{\"id\": 1, \"name\": \"a\"}],"
+             " \"annotations\": [{\"id\": 7, \"image_id\": 1, \"category_id\": 1, \"iscrowd\": 0, \"area\": 100,"
+             " \"bbox\": [0, 0, 10, 10], \"segmentation\": [[-1e7, -1e7, 1e7, -1e7, 1e7, 1e7, -1e7, 1e7]]}]}");
+  static const char *gts[] = {"gt_huge_walk.json", "gt_square_1e7.json"};
+  for (int k = 0; k < 2; k++) {
+    char args[1024], report[512];
+    snprintf(report, sizeof report, "%s/%s.report.json", out_dir, gts[k]);
+    snprintf(args, sizeof args, "eval coco --gt %s/%s --results %s/dets_full.json --iou-type segm --json %s", tmp,
+             gts[k], tmp, report);
+    char *out = NULL, *err = NULL;
+    int code = nala_run_cli(args, &out, &err);
+    printf("  %s: exit %d\n%s", gts[k], code, out ? out : "");
+    ck_assert_msg(code == 0, "`nala %s` exited %d; stderr:\n%s", args, code, err ? err : "");
+    ck_assert_msg(access(report, F_OK) == 0, "%s: no report at %s", gts[k], report);
+    if (k == 1)
+      ck_assert_msg(out && strstr(out, "(AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"),
+                    "square at +-1e7 covering the image: AP is not 1.000:\n%s", out ? out : "");
+    free(out);
+    free(err);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("bad_inputs");
   TCase *tc = tcase_create("matrix");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_loop_test(tc, bad_input_is_refused_by_name, 0, N_ROWS);
+  tcase_add_test(tc, polygons_at_1e7_are_evaluated);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }

@@ -251,7 +251,9 @@ int nala_cli_eval_seg(int argc, char **argv) {
     else if (any_problem)
       fprintf(stderr, "nala eval seg: %zu problem(s), listed above\n", problem_count(&seen));
     code = evaluated && !any_problem ? NALA_EXIT_OK : NALA_EXIT_RUNTIME;
-    if (json_path && nala_seg_write_json(json_path, ds->name, result, ds->class_names, &err) != NALA_OK) {
+    /* With nothing evaluated the report would be all nulls: exit 1 and leave --json unwritten, as every
+     * other refused input does. */
+    if (json_path && evaluated && nala_seg_write_json(json_path, ds->name, result, ds->class_names, &err) != NALA_OK) {
       fprintf(stderr, "nala eval seg: --json: %s\n", err.msg);
       code = NALA_EXIT_RUNTIME;
     }
