@@ -89,6 +89,19 @@ size_t nala_attn_softmax_ws_floats(int N, int heads, int d, int nthreads) {
   return r > v2 ? r : v2;
 }
 
+void nala_lin_reduce_states(float *kv_all, const float *thread_base, size_t per_thread, size_t total, size_t state,
+                            size_t state_used, int T, double inv_n) {
+#pragma omp for schedule(static)
+  for (size_t i = 0; i < total; i++) {
+    if (i % state >= state_used)
+      continue;
+    double s = 0.0;
+    for (int u = 0; u < T; u++)
+      s += ((const double *)(thread_base + (size_t)u * per_thread))[i];
+    kv_all[i] = (float)(s * inv_n);
+  }
+}
+
 float nala_query_norm_ref(const float *q, int d) {
   double s = 0.0;
   for (int i = 0; i < d; i++)

@@ -32,6 +32,13 @@ static inline int nala_attn_threads(const nala_attn_args *a) {
 /* NALA_E_NOMEM when the caller said how big ws is (a->ws_floats != 0) and it is below need. */
 nala_status nala_attn_ws_check(const nala_attn_args *a, size_t need, const char *kernel);
 
+/* The SIMD linear kernels' reduction, called by every thread of their parallel region (an orphaned
+ * `omp for`): kv_all[i] = (float)(sum over the T threads' double partial states[i] * inv_n) for the
+ * first state_used floats of each state-sized head slot; thread u's doubles start at
+ * thread_base + u * per_thread floats. */
+void nala_lin_reduce_states(float *kv_all, const float *thread_base, size_t per_thread, size_t total, size_t state,
+                            size_t state_used, int T, double inv_n);
+
 /* First 64-byte aligned address at or after ws (workspace sizes carry 16 floats of slack). */
 static inline void *nala_ws_align(float *ws) {
   uintptr_t p = (uintptr_t)ws;

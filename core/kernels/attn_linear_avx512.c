@@ -265,15 +265,7 @@ nala_status nala_attn_linear_avx512(const nala_attn_args *a) {
       for (int h = 0; h < heads; h++)
         keys_block(a, h, n, n1 - n < B ? n1 - n : B, &tb, tb.state + (size_t)h * state);
 #pragma omp barrier
-#pragma omp for schedule(static)
-    for (size_t i = 0; i < (size_t)heads * state; i++) {
-      if (i % state >= state_used)
-        continue;
-      double s = 0.0;
-      for (int u = 0; u < T; u++)
-        s += ((double *)(thread_base + (size_t)u * per_thread))[i];
-      kv_all[i] = (float)(s * inv_n);
-    }
+    nala_lin_reduce_states(kv_all, thread_base, per_thread, (size_t)heads * state, state, state_used, T, inv_n);
     for (int n = n0; n < n1; n += B)
       for (int h = 0; h < heads; h++) {
         const float *kv = kv_all + (size_t)h * state;
