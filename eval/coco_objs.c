@@ -72,7 +72,8 @@ nala_status coco_objs_set_mask_text(coco_objs *o, size_t i, const char *s, size_
     o->text = grown;
     o->cap_text = cap;
   }
-  memcpy(o->text + o->n_text, s, len);
+  if (len) /* an empty RLE string with no text stored yet: o->text is still NULL */
+    memcpy(o->text + o->n_text, s, len);
   o->mask_off[i] = o->n_text;
   o->mask_len[i] = (uint32_t)len;
   o->mask_is_text[i] = 1;
@@ -87,7 +88,7 @@ nala_status coco_objs_set_mask_text(coco_objs *o, size_t i, const char *s, size_
 nala_rle coco_objs_mask(const coco_objs *o, size_t i, uint32_t *scratch) {
   nala_rle r = {o->mask_h[i], o->mask_w[i], o->mask_m[i], NULL};
   if (o->mask_is_text[i]) {
-    nala_rle_string_decode(o->text + o->mask_off[i], o->mask_len[i], scratch);
+    nala_rle_string_decode(o->text ? o->text + o->mask_off[i] : "", o->mask_len[i], scratch);
     r.counts = scratch;
   } else if (o->counts) {
     r.counts = o->counts + o->mask_off[i];
