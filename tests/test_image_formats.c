@@ -12,24 +12,11 @@
 
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 
 #define FORMATS NALA_FIXTURES "/images/formats/"
 #define REPRO NALA_FIXTURES "/reliability/"
-
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
-  ck_assert(buf);
-  ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return buf;
-}
 
 /* Bytes of img (BGR, or RGB swapped back) that differ from cv2's BGR pixels. */
 static size_t diff_bgr(const nala_image *img, const uint8_t *want) {
@@ -67,7 +54,7 @@ START_TEST(every_accepted_layout_decodes_like_cv2) {
     snprintf(path, sizeof path, FORMATS "%s", name);
     snprintf(want_path, sizeof want_path, "%s.bgr.u8", path);
     size_t n_want, n_file;
-    uint8_t *want = slurp(want_path, &n_want), *file = slurp(path, &n_file);
+    uint8_t *want = nala_test_read_bytes(want_path, &n_want), *file = nala_test_read_bytes(path, &n_file);
     ck_assert_uint_eq(n_want, (size_t)h * w * 3);
     int decodable = 0;
     const char *format = nala_image_format(file, n_file, &decodable);
@@ -117,7 +104,7 @@ START_TEST(issue12_reproducers_through_the_api) {
   nala_image img;
   ck_assert_int_eq(nala_image_read(REPRO "image_jpeg_rst_before_sof.jpg", NALA_BGR, 30, &img, &err), NALA_OK);
   size_t n;
-  uint8_t *want = slurp(REPRO "image_jpeg_rst_before_sof.jpg.bgr.u8", &n);
+  uint8_t *want = nala_test_read_bytes(REPRO "image_jpeg_rst_before_sof.jpg.bgr.u8", &n);
   ck_assert_int_eq(img.h, 6);
   ck_assert_int_eq(img.w, 5);
   ck_assert_uint_eq(diff_bgr(&img, want), 0);
@@ -129,7 +116,7 @@ END_TEST
 /* A JPEG of the given marker bytes after SOI, then the body of a real file from its first marker. */
 static nala_status decode_jpeg_with(const uint8_t *inserted, size_t n_inserted, size_t max_pixels, nala_err *err) {
   size_t n_plain;
-  uint8_t *plain = slurp(FORMATS "jpeg_plain.jpg", &n_plain);
+  uint8_t *plain = nala_test_read_bytes(FORMATS "jpeg_plain.jpg", &n_plain);
   uint8_t *bytes = malloc(n_plain + n_inserted);
   memcpy(bytes, plain, 2);
   memcpy(bytes + 2, inserted, n_inserted);
@@ -249,7 +236,7 @@ START_TEST(codec_header_failures_are_errors) {
     char path[512];
     snprintf(path, sizeof path, FORMATS "%s", cases[k].file);
     size_t n;
-    uint8_t *bytes = slurp(path, &n);
+    uint8_t *bytes = nala_test_read_bytes(path, &n);
     bytes[cases[k].at] = bytes[cases[k].at] == cases[k].value ? (uint8_t)~cases[k].value : cases[k].value;
     nala_err err;
     nala_image img;

@@ -9,24 +9,10 @@
 #include <unistd.h>
 
 #include "nala/image_io.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 
 #define IMG(name) NALA_FIXTURES "/images/" name
-
-/* Reads a whole file into malloc'd memory; returns its size via n. */
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
-  ck_assert(buf);
-  ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return buf;
-}
 
 /* Number of pixels that differ between two images of equal shape (rows compared over w*c bytes). */
 static size_t count_diff(const nala_image *a, const nala_image *b) {
@@ -133,7 +119,7 @@ END_TEST
 START_TEST(jpeg_matches_cv2_and_ignores_exif_orientation) {
   nala_err err;
   size_t n;
-  uint8_t *want = slurp(IMG("color_37x53.jpg.bgr.u8"), &n);
+  uint8_t *want = nala_test_read_bytes(IMG("color_37x53.jpg.bgr.u8"), &n);
   ck_assert_uint_eq(n, 37 * 53 * 3);
   nala_image ref = {.h = 37, .w = 53, .c = 3, .stride = 53 * 3, .data = want, .order = NALA_BGR};
   nala_image jpg, rot;
@@ -168,7 +154,7 @@ START_TEST(jpeg_matches_cv2_and_ignores_exif_orientation) {
   nala_image_free(&jpg);
   free(want);
   /* Progressive JPEGs (several scans) decode exactly like cv2 too. */
-  want = slurp(IMG("progressive_37x53.jpg.bgr.u8"), &n);
+  want = nala_test_read_bytes(IMG("progressive_37x53.jpg.bgr.u8"), &n);
   ck_assert_uint_eq(n, 37 * 53 * 3);
   ref.data = want;
   ck_assert_int_eq(nala_image_read(IMG("progressive_37x53.jpg"), NALA_BGR, 0, &jpg, &err), NALA_OK);
@@ -243,7 +229,7 @@ START_TEST(write_matches_cv2_imwrite_bytes) {
     ck_assert_int_eq(stat(path, &info), 0);
     ck_assert_int_eq(info.st_mode & 0777, 0666 & ~process_umask); /* not mkstemp's 0600 */
     size_t n_got, n_want;
-    uint8_t *got = slurp(path, &n_got), *want = slurp(want_path, &n_want);
+    uint8_t *got = nala_test_read_bytes(path, &n_got), *want = nala_test_read_bytes(want_path, &n_want);
     printf("%s: nala %zu bytes, cv2 %zu bytes\n", names[k], n_got, n_want);
     ck_assert_uint_eq(n_got, n_want);
     ck_assert(memcmp(got, want, n_got) == 0);
@@ -266,7 +252,7 @@ START_TEST(corrupted_files_never_crash) {
     snprintf(src, sizeof src, NALA_FIXTURES "/images/%s", sources[k]);
     tmp_path(path, sizeof path, sources[k]);
     size_t n;
-    uint8_t *orig = slurp(src, &n);
+    uint8_t *orig = nala_test_read_bytes(src, &n);
     uint8_t *bytes = malloc(n);
     for (int trial = 0; trial < 60; trial++) {
       memcpy(bytes, orig, n);
@@ -419,7 +405,7 @@ START_TEST(video_errors_name_the_file) {
   }
   ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
   size_t n;
-  uint8_t *bytes = slurp(path, &n);
+  uint8_t *bytes = nala_test_read_bytes(path, &n);
   FILE *f = fopen(cut, "wb");
   ck_assert(f);
   fwrite(bytes, 1, n / 2, f);
@@ -440,7 +426,7 @@ START_TEST(video_errors_name_the_file) {
     ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
   }
   ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
-  bytes = slurp(path, &n);
+  bytes = nala_test_read_bytes(path, &n);
   f = fopen(cut, "wb");
   ck_assert(f);
   fwrite(bytes, 1, n / 2, f);

@@ -12,24 +12,11 @@
 #include "nala/dataset.h"
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 
 #define LABELS NALA_FIXTURES "/labels/"
 #define REPRO_1BIT NALA_FIXTURES "/reliability/label_1bit_grey_0or1.png"
-
-static uint8_t *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
-  ck_assert(buf);
-  ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-  fclose(f);
-  *n = (size_t)len;
-  return buf;
-}
 
 static void write_bytes(const char *path, const void *bytes, size_t n) {
   FILE *f = fopen(path, "wb");
@@ -47,7 +34,7 @@ START_TEST(every_pil_readable_depth_gives_pils_values) {
     snprintf(path, sizeof path, LABELS "%s.png", read[k]);
     snprintf(want_path, sizeof want_path, LABELS "%s.pil.u8", read[k]);
     size_t n_want, n_file;
-    uint8_t *want = slurp(want_path, &n_want), *file = slurp(path, &n_file);
+    uint8_t *want = nala_test_read_bytes(want_path, &n_want), *file = nala_test_read_bytes(path, &n_file);
     nala_err err;
     nala_image lab, mem;
     ck_assert_msg(nala_image_read_labels(path, &lab, &err) == NALA_OK, "%s", err.msg);
@@ -112,7 +99,7 @@ END_TEST
 
 START_TEST(corrupt_label_pngs_are_errors) {
   size_t n;
-  uint8_t *bytes = slurp(LABELS "grey8.png", &n);
+  uint8_t *bytes = nala_test_read_bytes(LABELS "grey8.png", &n);
   nala_err err;
   nala_image lab;
   /* Every truncation and a flipped byte in each region (IHDR, IDAT data, CRC) ends in a status. */
@@ -181,7 +168,7 @@ START_TEST(issue12_one_bit_label_through_dataset_and_eval_seg) {
     make_dir(path);
   }
   size_t n;
-  uint8_t *gt = slurp(REPRO_1BIT, &n);
+  uint8_t *gt = nala_test_read_bytes(REPRO_1BIT, &n);
   snprintf(path, sizeof path, "%s/gtFine/val/aachen/aachen_000000_000019_gtFine_labelTrainIds.png", root);
   write_bytes(path, gt, n);
   free(gt);

@@ -1,0 +1,11 @@
+/* Reading fixture files whole in tests. */
+#ifndef NALA_TEST_FILES_H
+#define NALA_TEST_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whole file as malloc'd bytes, its size in *n; fails the running check test when unreadable. */
+uint8_t *nala_test_read_bytes(const char *path, size_t *n);
+
+#endif
