@@ -1,0 +1,30 @@
+/* nala seg: shared between its option parsing and parity dump (tools/cli_seg.c) and its
+ * image / folder / video / camera runner (tools/cli_seg_stream.c). */
+#ifndef NALA_TOOLS_CLI_SEG_H
+#define NALA_TOOLS_CLI_SEG_H
+
+#include "nala/isa.h"
+
+#define CLI_SEG_MAX_OVERRIDES 32
+
+typedef struct cli_seg_opts {
+  const char *config;  /* --config (required) */
+  const char *weights; /* --weights, NULL: the config's, else seeded */
+  const char *input;   /* IMG | DIR | VIDEO | camera:N | X.safetensors (with --dump) */
+  const char *out;     /* --out PATH: label PNG / folder / overlay video */
+  const char *dump;    /* --dump OUT.safetensors (parity interface) */
+  const char *overrides[CLI_SEG_MAX_OVERRIDES]; /* --cfg-options KEY=VALUE ... */
+  int n_overrides;
+  int overlay;         /* --overlay */
+  double opacity;      /* --opacity, default 0.5 */
+  int threads;         /* --threads, 0 = all cores */
+  int limit;           /* --limit N frames / images, 0 = all */
+  int no_progress;     /* --no-progress */
+  nala_isa isa;        /* --isa */
+} cli_seg_opts;
+
+/* Runs `nala seg` on an image, a folder, a video file or a camera (o->dump unset); returns the
+ * exit code (tools/cli.h). */
+int cli_seg_stream(const cli_seg_opts *o);
+
+#endif
