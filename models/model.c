@@ -48,8 +48,7 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
   return NALA_OK;
 }
 
-static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
-  const nala_model *m = model;
+nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, int *module_ops, nala_err *err) {
   g->input = nala_graph_feat(g, 3, h, w);
   nala_feat feats[2][NALA_MODULE_MAX_FEATS];
   int n = 1, cur = 0;
@@ -59,11 +58,17 @@ static nala_status build(const void *model, nala_graph *g, int h, int w, nala_er
     NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &n_out, err));
     cur = 1 - cur;
     n = n_out;
+    if (module_ops)
+      module_ops[i] = g->n_ops;
   }
   for (int i = 0; i < n; i++)
     g->outs[i] = feats[cur][i];
   g->n_outs = n;
   return NALA_OK;
+}
+
+static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
+  return nala_model_build(model, g, h, w, NULL, err);
 }
 
 nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err) {

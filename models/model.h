@@ -22,6 +22,11 @@ nala_status nala_model_create(const struct cJSON *model_section, nala_weights *w
                               nala_model **out, nala_err *err);
 void nala_model_free(nala_model *m);
 
+/* Appends every module's ops for an h x w image (3 x h x w at g->input) to an empty graph and sets
+ * g->outs to the last module's outputs. module_ops (NULL or m->n ints) gets g->n_ops after each
+ * module, so a caller can run or time the graph module by module (nala_graph_execute_range). */
+nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, int *module_ops, nala_err *err);
+
 /* Context whose graph is image (3 x h x w at g->input) -> every module -> g->outs (the last
  * module's outputs). */
 nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err);
