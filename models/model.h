@@ -14,10 +14,14 @@ typedef struct nala_model {
   int n;
   const nala_module_type *types[8];
   void *modules[8];
+  /* "" or one line the caller may show, e.g. that auxiliary_head.* weights were skipped */
+  char notice[160];
 } nala_model;
 
 /* Creates every module present in model_section (a validated "model" object) with weights under
- * its slot name ("backbone.", "neck."), then checks every key once (nala_weights_finish). */
+ * its slot name ("backbone.", "neck.", "decode_head."), then checks every key once
+ * (nala_weights_finish). auxiliary_head.* (mmseg's training-only FCNHead) and *.num_batches_tracked
+ * keys are skipped; when the weights hold auxiliary_head keys, m->notice says how many. */
 nala_status nala_model_create(const struct cJSON *model_section, nala_weights *weights, nala_isa isa,
                               nala_model **out, nala_err *err);
 void nala_model_free(nala_model *m);
