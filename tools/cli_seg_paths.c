@@ -41,8 +41,20 @@ nala_status seg_input_classify(const char *input, seg_input_kind *kind, int *cam
     return nala_fail(err, NALA_E_IO, "--input %s: %s", input, strerror(errno));
   n = fread(head, 1, sizeof head, f);
   fclose(f);
-  *kind = nala_image_format(head, n, NULL) ? SEG_IN_IMAGE : SEG_IN_VIDEO;
+  /* MP4/MOV share ISO BMFF boxes with HEIF/AVIF images, which the image reader refuses by name: a
+   * video extension settles those. */
+  int decodable = 0;
+  const char *format = nala_image_format(head, n, &decodable);
+  *kind = format && (decodable || !seg_is_video_name(input)) ? SEG_IN_IMAGE : SEG_IN_VIDEO;
   return NALA_OK;
+}
+
+int seg_is_video_name(const char *path) {
+  static const char *const exts[] = {"mp4", "avi", "mkv", "mov", "m4v", "webm"};
+  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+    if (seg_has_ext(path, exts[i]))
+      return 1;
+  return 0;
 }
 
 int seg_has_ext(const char *path, const char *ext) {
@@ -180,7 +192,9 @@ nala_status seg_check_file_writable(const char *path, nala_err *err) {
     dir[1] = '\0';
   else
     *slash = '\0';
-  nala_status s = seg_check_dir_writable(dir, err);
+  nala_status s = seg_make_dirs(dir, err);
+  if (s == NALA_OK)
+    s = seg_check_dir_writable(dir, err);
   if (s != NALA_OK)
     nala_err_prefix(err, "%s: ", path);
   return s;

@@ -234,18 +234,10 @@ static int run_folder(seg_run *r, const cli_seg_opts *o) {
   return r->failed ? NALA_EXIT_RUNTIME : NALA_EXIT_OK;
 }
 
-static int is_video_name(const char *path) {
-  static const char *const exts[] = {"mp4", "avi", "mkv", "mov", "m4v", "webm"};
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
-    if (seg_has_ext(path, exts[i]))
-      return 1;
-  return 0;
-}
-
 static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
   nala_err err;
   nala_err_clear(&err);
-  if (!is_video_name(o->out)) {
+  if (!seg_is_video_name(o->out)) {
     fprintf(stderr, CMD ": --out %s: a video or camera input writes an overlay video: give a .mp4, .avi, .mkv, "
                     ".mov, .m4v or .webm path\n", o->out);
     return NALA_EXIT_USAGE;
