@@ -355,14 +355,17 @@ static void print_report(const seg_run *r, double wall_s) {
   double sum = 0;
   for (int i = 0; i < rows_n; i++)
     sum += row_ms[i];
-  printf("%ld frame(s) in %.2f s: %.2f frames/s overall (%s)\n", r->frames, wall_s, wall_s > 0 ? r->frames / wall_s : 0,
-         r->m.seeded ? "seeded weights" : "weights from --weights");
+  /* Planning is once per input size (once per video), so the rate leaves it out; it is printed below. */
+  double run_s = wall_s - r->m.plan_ms / 1e3;
+  printf("%ld frame(s) in %.2f s: %.2f frames/s overall (%s), peak RSS %.1f MB\n", r->frames, run_s,
+         run_s > 0 ? r->frames / run_s : 0, r->m.seeded ? "seeded weights" : "weights from --weights",
+         cli_peak_rss_mb());
   printf("%-12s %11s %10s %7s\n", "stage", "total ms", "ms/frame", "share");
   for (int i = 0; i < rows_n; i++)
     printf("%-12s %11.1f %10.2f %6.1f%%\n", rows[i], row_ms[i], row_ms[i] / (double)r->frames,
            sum > 0 ? 100.0 * row_ms[i] / sum : 0.0);
-  printf("(encode = overlay drawing + PNG/video encoding and writing; planning for %d input size(s) took %.1f ms "
-         "and is not in the table)\n",
+  printf("(encode = overlay drawing + PNG/video encoding and writing; planning for %d input size(s) took %.1f ms, "
+         "in neither the table nor the rate)\n",
          r->m.plans, r->m.plan_ms);
 }
 
