@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nala/image_io.h"
 #include "tools/cli.h"
@@ -141,8 +142,10 @@ static int image_outputs(const cli_seg_opts *o, char *label_path, char *overlay_
     }
     return 1;
   }
+  struct stat info;
+  int is_dir = stat(o->out, &info) == 0 && S_ISDIR(info.st_mode);
   const char *dot = strrchr(o->out, '.'), *slash = strrchr(o->out, '/');
-  if (dot && (!slash || dot > slash) && dot[1] && !strchr(dot, '/')) {
+  if (!is_dir && dot && (!slash || dot > slash) && dot[1]) {
     fprintf(stderr, CMD ": --out %s: label maps are PNG files: give X.png or a folder\n", o->out);
     *usage = 1;
     return 0;
