@@ -170,8 +170,8 @@ START_TEST(bad_data_exit_1) {
 END_TEST
 
 int main(void) {
-  Suite *s = suite_create("cli_seg");
-  TCase *tc = tcase_create("cli_seg");
+  Suite *s = suite_create("cli_seg_dump");
+  TCase *tc = tcase_create("cli_seg_dump");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, dump_whole_and_slide_match_mmseg);
   tcase_add_test(tc, bench_prints_stages_and_last_line);
