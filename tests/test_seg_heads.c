@@ -1,6 +1,6 @@
 /* The decode heads (heads/uper_head.c, heads/fpn_head.c) in the model root: backbone -> [FPN] ->
  * head from a config, against tools/reference/mmseg_ref.py (mmseg 1.x semantics) through
- * tools/reference/make_seg_fixtures.py: UperNet and Semantic FPN on NaLaFormer-XT with seeded
+ * tools/reference/make_seg_head_fixtures.py: UperNet and Semantic FPN on NaLaFormer-XT with seeded
  * weights at 512x512 and 500x375 (C5 16x12: overlapping PPM bins); an mmseg-style checkpoint with
  * auxiliary_head.* and num_batches_tracked keys through the weights binder; strict key errors;
  * config errors naming their JSON path. */

@@ -19,7 +19,7 @@ written with mmseg_ref.py (mmseg 1.x semantics) on seeded weights (seed 0, = nal
                    *.num_batches_tracked, seeded with seed 7 (so it differs from nala_weights_seeded(0))
   aux_tiny_64x96.safetensors input, decode_logits, seg_pred of that checkpoint at 64 x 96
 
-Run: /usr/bin/python3 tools/reference/make_seg_fixtures.py (about a minute)."""
+Run: /usr/bin/python3 tools/reference/make_seg_head_fixtures.py (about a minute)."""
 import json
 import os
 import sys
