@@ -6,7 +6,7 @@ then the data block (offsets relative to it). We pad the header with spaces so t
 block is 8-byte aligned, as the reference implementation does, so a C reader can mmap it
 and read F32/F64/I64 in place.
 
-Supported dtypes: F32, F16, BF16, F64, I64 (read and write). numpy has no bfloat16, so BF16
+Supported dtypes: F32, F16, BF16, F64, I64, I32, U8 (read and write). numpy has no bfloat16, so BF16
 tensors are read as float32 (exact) and written from float32 with round-to-nearest-even,
 the rounding torch's .to(torch.bfloat16) uses.
 """
