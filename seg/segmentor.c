@@ -25,6 +25,9 @@ nala_status nala_segmentor_create(const nala_config *cfg, nala_weights *weights,
   const cJSON *nc = member(head, "num_classes");
   if (!cJSON_IsNumber(nc) || nc->valuedouble < 1 || nc->valuedouble > 65536 || nc->valuedouble != (int)nc->valuedouble)
     return nala_fail(err, NALA_E_FORMAT, "model.decode_head.num_classes: expected an integer in 1..65536");
+  /* the postprocessing resizes (seg/seg_post.c) are align_corners=False, mmseg's default */
+  if (cJSON_IsTrue(member(head, "align_corners")))
+    return nala_fail(err, NALA_E_UNSUPPORTED, "model.decode_head.align_corners: true is not supported (false only)");
   nala_segmentor *m = calloc(1, sizeof *m);
   if (!m)
     return nala_fail(err, NALA_E_NOMEM, "out of memory for a segmentor");
