@@ -39,8 +39,13 @@ STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
 def backbone_from_config(path):
     with open(path) as f:
         bb = json.load(f)["model"]["backbone"]
+    def per_stage(v):
+        return list(v) if isinstance(v, list) else [v] * 4
+
     return NaLaFormerBackbone(flags=bb["attn"], out_indices=tuple(bb["out_indices"]), embed_dims=bb["embed_dims"],
-                              depths=bb["depths"], num_heads=bb["num_heads"], mlp_ratios=bb["mlp_ratios"]), bb
+                              depths=bb["depths"], num_heads=bb["num_heads"], mlp_ratios=bb["mlp_ratios"],
+                              layerscales=per_stage(bb.get("layerscales", True)),
+                              layer_init_values=per_stage(bb.get("layer_init_values", 1.0))), bb
 
 
 def load_split(data, split, limit=0):
@@ -153,7 +158,8 @@ def main():
     def save(it, final=False):
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         tmp = os.path.join(a.out, "checkpoint.pth.tmp")
-        torch.save({"state_dict": state, "meta": dict(meta, iter=it, final=final)}, tmp)
+        # meta as a JSON string: torch 1.13's weights-only loader (convert_checkpoint.py) refuses pickled floats
+        torch.save({"state_dict": state, "meta": json.dumps(dict(meta, iter=it, final=final))}, tmp)
         os.replace(tmp, os.path.join(a.out, "checkpoint.pth"))
         with open(os.path.join(a.out, "log.json"), "w") as f:
             json.dump(log, f, indent=1)
