@@ -11,7 +11,7 @@ Module names and test-time maths are tools/reference/mmdet_maskrcnn_ref.py's (ke
 rpn_head.*, roi_head.bbox_head.*, roi_head.mask_head.*). Training restates mmdet's defaults:
 RPN MaxIoUAssigner(0.7, 0.3, min_pos_iou 0.3, low-quality matches) + RandomSampler(256, 0.5), BCE +
 L1; proposals (nms_pre 2000, 1000 per image, NMS 0.7) plus the ground-truth boxes;
-R-CNN MaxIoUAssigner(0.5, 0.5, 0.5) + RandomSampler(512, 0.25), CE + L1 (target stds
+R-CNN MaxIoUAssigner(0.5, 0.5, 0.5) + RandomSampler(--rcnn-samples, default 128 (mmdet 512), 0.25), CE + L1 (target stds
 0.1, 0.1, 0.2, 0.2, class-specific); mask targets = RoIAlign(aligned) of the GT bitmap to 28x28,
 thresholded at 0.5, BCE on the GT class channel. At the end the val split is predicted with the
 reference's test path and written as COCO results (OUT/results_val.json) for `nala eval coco`.
@@ -39,6 +39,11 @@ from make_det_fixtures import base_anchors, grid_anchors  # noqa: E402
 from make_nn_fixtures import FPN  # noqa: E402
 import mmdet_maskrcnn_ref as ref  # noqa: E402
 from train_seg import MEAN, STD, backbone_from_config  # noqa: E402
+
+# The reference's NMS is a Python greedy loop (exact mmcv semantics, for fixtures); torchvision's
+# batched_nms keeps the same boxes (IoU without +1, score order) and is fast enough to train with.
+ref.mmcv_batched_nms = lambda boxes, scores, idxs, thr, class_agnostic=False, split_thr=10000: \
+    torchvision.ops.batched_nms(boxes, scores, torch.zeros_like(idxs) if class_agnostic else idxs, thr)
 
 STRIDES = [4, 8, 16, 32, 64]
 RATIOS = [0.5, 1.0, 2.0]
@@ -144,7 +149,7 @@ def losses(model, x, targets, gen, cfg):
             props, _ = model.rpn_proposals([c[i:i + 1].detach() for c in cls], [r[i:i + 1].detach() for r in reg], img_shape)
         props = torch.cat([props, gt]) if len(gt) else props
         a2 = assign(props, gt, 0.5, 0.5, 0.5, False)
-        pos2, neg2 = sample(a2, 512, 0.25, gen)
+        pos2, neg2 = sample(a2, cfg["rcnn_samples"], 0.25, gen)
         rois = torch.cat([props[pos2], props[neg2]])
         if len(rois) == 0:
             continue
@@ -215,6 +220,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--time-budget", type=float, default=50, help="minutes; the schedule ends decayed by then")
     p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--rcnn-samples", type=int, default=128,
+                   help="RoIs sampled per image for the R-CNN heads (mmdet: 512; fewer keeps the mask head affordable)")
     p.add_argument("--val-limit", type=int, default=0, help="predict only the first N val images (0: all)")
     p.add_argument("--log-every", type=int, default=20)
     a = p.parse_args()
@@ -228,7 +235,8 @@ def main():
     cfg = dict(fpn_ch=64, rpn_feat=64, fc=256, mask_ch=64, mask_convs=4, n_cls=len(va_coco["categories"]),
                ratios=RATIOS, scales=SCALES, strides=STRIDES,
                rpn_nms_pre=2000, rpn_max_per_img=1000, rpn_iou=0.7, rpn_min_bbox_size=0,
-               rcnn_score_thr=0.05, rcnn_iou=0.5, rcnn_max_per_img=100, rcnn_mask_thr=0.5)
+               rcnn_score_thr=0.05, rcnn_iou=0.5, rcnn_max_per_img=100, rcnn_mask_thr=0.5,
+               rcnn_samples=a.rcnn_samples)
     model = DemoMaskRCNN(cfg, backbone, bb["embed_dims"])
     model.train()
     print(f"model: {sum(t.numel() for t in model.parameters()) / 1e6:.2f} M parameters", flush=True)
