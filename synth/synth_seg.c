@@ -102,9 +102,15 @@ nala_status nala_synth_seg_write(const char *out_dir, const char *split, int cou
     free(label);
     if (s != NALA_OK) {
 #pragma omp critical(synth_seg_fail)
-      if (failed_at < 0 || i < failed_at) {
-        failed_at = i;
-        first = e;
+      {
+        int cur;
+#pragma omp atomic read
+        cur = failed_at;
+        if (cur < 0 || i < cur) {
+#pragma omp atomic write
+          failed_at = i;
+          first = e; /* report the lowest failing index seen */
+        }
       }
     }
   }

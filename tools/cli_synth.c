@@ -70,7 +70,10 @@ int nala_cli_synth(int argc, char **argv) {
   else
     st = nala_synth_video_write(out, labels, frames, size[0], size[1], seed, fps, &err);
   if (st != NALA_OK) {
-    fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    if (!strncmp(err.msg, "synth ", 6)) /* the library already names the generator */
+      fprintf(stderr, "nala %s\n", err.msg);
+    else
+      fprintf(stderr, "%s: %s\n", cmd, err.msg);
     return st == NALA_E_ARG ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
   }
   if (video)
