@@ -224,13 +224,18 @@ def main():
                    help="RoIs sampled per image for the R-CNN heads (mmdet: 512; fewer keeps the mask head affordable)")
     p.add_argument("--val-limit", type=int, default=0, help="predict only the first N val images (0: all)")
     p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--predict-only", metavar="CHECKPOINT",
+                   help="skip training: load this checkpoint.pth and write OUT/results_val.json")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    _, tr_img, tr_tg = load_split(a.data, "train")
     va_coco, va_img, _ = load_split(a.data, "val")
-    print(f"data: {len(tr_img)} train, {len(va_img)} val images of {tuple(tr_img.shape[1:3])}", flush=True)
+    if a.predict_only:
+        tr_img, tr_tg = va_img[:0], []
+    else:
+        _, tr_img, tr_tg = load_split(a.data, "train")
+    print(f"data: {len(tr_img)} train, {len(va_img)} val images of {tuple(va_img.shape[1:3])}", flush=True)
     backbone, bb = backbone_from_config(a.config)
     cfg = dict(fpn_ch=64, rpn_feat=64, fc=256, mask_ch=64, mask_convs=4, n_cls=len(va_coco["categories"]),
                ratios=RATIOS, scales=SCALES, strides=STRIDES,
@@ -257,6 +262,9 @@ def main():
     t0 = time.time()
     perm, pos, avg = torch.randperm(len(tr_img), generator=gen), 0, None
     it = 0
+    if a.predict_only:
+        model.load_state_dict(torch.load(a.predict_only)["state_dict"])
+        a.iters = 0
     for it in range(1, a.iters + 1):
         f = min(1.0, max(it / a.iters, (time.time() - t0) / (a.time_budget * 60)))
         lr = a.lr * (0.1 + 0.9 * it / 100) if it < 100 else a.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * f)))
@@ -292,9 +300,10 @@ def main():
             save(it)
         if f >= 1.0:
             break
-    log["train_minutes"] = (time.time() - t0) / 60
-    log["last_iter"] = it
-    save(it, final=True)
+    if not a.predict_only:
+        log["train_minutes"] = (time.time() - t0) / 60
+        log["last_iter"] = it
+        save(it, final=True)
     if a.val_limit:
         va_coco = dict(va_coco, images=va_coco["images"][:a.val_limit])
     t1 = time.time()
@@ -302,7 +311,7 @@ def main():
     print(f"predicted {len(va_coco['images'])} val images in {time.time() - t1:.0f} s", flush=True)
     with open(os.path.join(a.out, "results_val.json"), "w") as f:
         json.dump(res, f)
-    print(f"done: {it} iterations in {log['train_minutes']:.1f} min; {len(res)} val detections in "
+    print(f"done: {it} iterations in {log.get('train_minutes', 0):.1f} min; {len(res)} val detections in "
           f"{a.out}/results_val.json (score with: nala eval coco --gt DATA/annotations/instances_val.json "
           f"--results {a.out}/results_val.json --iou-type bbox|segm)", flush=True)
 
