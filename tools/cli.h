@@ -12,5 +12,6 @@ int nala_cli_eval_seg(int argc, char **argv);  /* nala eval seg --dataset D --pr
 int nala_cli_config(int argc, char **argv);    /* nala config show|samples FILE (argv[0] "config") */
 int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
 int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
+int nala_bench_det(int argc, char **argv);       /* nala bench det --config C --size HxW ... */
 
 #endif

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
      nala_cli_backbone, 0},
     {{"bench", "backbone"}, "--model M --size HxW ...", "time the backbone", nala_bench_backbone, 0},
     {{"bench", "attention"}, "--tokens N ...", "time the attention kernels alone", nala_bench_attention, 0},
+    {{"bench", "det"}, "--config C --size HxW ...", "time a detector, tensor to detections", nala_bench_det, 0},
     {{"eval", "coco"}, "--gt G --results R --iou-type bbox|segm", "COCO mAP as pycocotools reports it",
      nala_cli_eval_coco, 0},
     {{"eval", "seg"}, "--dataset ade20k|cityscapes --pred DIR --gt DIR", "mIoU as mmseg reports it",
