@@ -2,6 +2,7 @@
  * decode_head, ...) is validated by the table its module registers (models/registry.c). Keys and
  * defaults mirror the mmdet 3.x / mmseg 1.x dicts of the same name. */
 #include "core/config_internal.h"
+#include "heads/det_cfg.h"
 #include "models/registry.h"
 
 
@@ -31,6 +32,8 @@ static const nala_schema_key test_cfg_keys[] = {
     NALA_SKEY_ENUM("mode", test_modes, 0),
     NALA_SKEY_POS_INT_LIST("crop_size", 2, 2, 0),
     NALA_SKEY_POS_INT_LIST("stride", 2, 2, 0),
+    NALA_SKEY_OBJECT("rpn", &nala_rpn_test_cfg_schema, 0),   /* TwoStageDetector: test_cfg.rpn */
+    NALA_SKEY_OBJECT("rcnn", &nala_rcnn_test_cfg_schema, 0), /* and test_cfg.rcnn */
 };
 static const nala_schema test_cfg_schema = NALA_SCHEMA(test_cfg_keys);
 
@@ -41,6 +44,8 @@ static const nala_schema_key model_keys[] = {
     /* {"type": ..., that module's keys}: the tables come from the module registry */
     NALA_SKEY_OBJECT("backbone", &nala_backbone_slot_schema, 1),
     NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
+    NALA_SKEY_OBJECT("rpn_head", &nala_rpn_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("roi_head", &nala_roi_head_slot_schema, 0),
     NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
 };
 static const nala_schema model_schema = NALA_SCHEMA(model_keys);
