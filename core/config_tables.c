@@ -2,6 +2,7 @@
  * decode_head, ...) is validated by the table its module registers (models/registry.c). Keys and
  * defaults mirror the mmdet 3.x / mmseg 1.x dicts of the same name. */
 #include "core/config_internal.h"
+#include "heads/det_cfg.h"
 #include "models/registry.h"
 
 
@@ -47,6 +48,8 @@ static const nala_schema_key test_cfg_keys[] = {
     NALA_SKEY_NUMBER_IN("score_thr", 0, 1, 0),
     NALA_SKEY_OBJECT("nms", &nms_schema, 0),
     NALA_SKEY_INT("max_per_img", 1, 100000, 0),
+    NALA_SKEY_OBJECT("rpn", &nala_rpn_test_cfg_schema, 0),   /* TwoStageDetector: test_cfg.rpn */
+    NALA_SKEY_OBJECT("rcnn", &nala_rcnn_test_cfg_schema, 0), /* and test_cfg.rcnn */
 };
 static const nala_schema test_cfg_schema = NALA_SCHEMA(test_cfg_keys);
 
@@ -58,6 +61,8 @@ static const nala_schema_key model_keys[] = {
     NALA_SKEY_OBJECT("backbone", &nala_backbone_slot_schema, 1),
     NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
     NALA_SKEY_OBJECT("bbox_head", &nala_bbox_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("rpn_head", &nala_rpn_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("roi_head", &nala_roi_head_slot_schema, 0),
     NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
     {.key = "train_cfg", .kinds = NALA_SK_OBJECT | NALA_SK_NULL}, /* training only: accepted, ignored */
 };

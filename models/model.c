@@ -16,6 +16,29 @@ void nala_model_free(nala_model *m) {
   free(m);
 }
 
+/* mmdet's TwoStageDetector hands its heads their part of model.test_cfg (rpn_head gets
+ * test_cfg.rpn, roi_head test_cfg.rcnn): the same here, as a "test_cfg" key in a copy of the
+ * head's section (*merged, NULL when the slot takes none or the section has its own). */
+static nala_status with_test_cfg(const cJSON *model_section, const char *slot, const cJSON *section, cJSON **merged,
+                                 nala_err *err) {
+  static const char *const map[][2] = {{"rpn_head", "rpn"}, {"roi_head", "rcnn"}};
+  *merged = NULL;
+  const cJSON *test_cfg = cJSON_GetObjectItemCaseSensitive(model_section, "test_cfg");
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+    const cJSON *part = cJSON_GetObjectItemCaseSensitive(test_cfg, map[i][1]);
+    if (strcmp(slot, map[i][0]) || !part || cJSON_GetObjectItemCaseSensitive(section, "test_cfg"))
+      continue;
+    cJSON *copy = cJSON_Duplicate(section, 1), *part_copy = cJSON_Duplicate(part, 1);
+    if (!copy || !part_copy || !cJSON_AddItemToObject(copy, "test_cfg", part_copy)) {
+      cJSON_Delete(copy);
+      cJSON_Delete(part_copy);
+      return nala_fail(err, NALA_E_NOMEM, "out of memory for model.%s.test_cfg", slot);
+    }
+    *merged = copy;
+  }
+  return NALA_OK;
+}
+
 nala_status nala_model_create(const cJSON *model_section, nala_weights *weights, nala_isa isa, nala_model **out,
                               nala_err *err) {
   if (!model_section || !weights || !out)
@@ -35,7 +58,12 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
       st = nala_fail(err, NALA_E_FORMAT, "model.%s.type: no such module", nala_model_slots[s]);
       break;
     }
-    if ((st = t->create(section, weights, nala_model_slots[s], m->rt, &m->modules[m->n], err)))
+    cJSON *merged = NULL;
+    if ((st = with_test_cfg(model_section, nala_model_slots[s], section, &merged, err)))
+      break;
+    st = t->create(merged ? merged : section, weights, nala_model_slots[s], m->rt, &m->modules[m->n], err);
+    cJSON_Delete(merged);
+    if (st)
       break;
     m->slots[m->n] = nala_model_slots[s];
     m->types[m->n++] = t;

@@ -38,6 +38,9 @@ typedef struct nala_graph_op {
   dnnl_exec_arg_t args[NALA_GRAPH_MAX_ARGS];
   size_t mem_off[NALA_GRAPH_MAX_ARGS]; /* workspace byte offset per arg, or NALA_MEM_* */
   int bucket;                          /* profiling bucket */
+  int gated;                           /* run only when gate_lo < count <= gate_hi, count = the */
+  int gate_lo, gate_hi;                /* int32 at workspace byte gate_off (nala_graph_gate_last) */
+  size_t gate_off;
   _Alignas(16) unsigned char kargs[NALA_GRAPH_KERNEL_ARGS];
 } nala_graph_op;
 
@@ -75,6 +78,8 @@ typedef struct nala_graph {
   int profiling;
   char *ws; /* bound workspace */
   int h, w;  /* input size planned */
+  int img_h, img_w; /* the valid image inside the input (mmdet img_shape: resized, before padding);
+                       0 = the whole input. Set by the model's build before the modules plan. */
   nala_feat input;                     /* where the caller writes the image */
   nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
   int n_outs;
@@ -117,6 +122,12 @@ nala_status nala_graph_add_dnnl(nala_graph *g, dnnl_primitive_desc_t pd, const n
 /* Appends a kernel op; args (at most NALA_GRAPH_KERNEL_ARGS bytes) are copied into the op. */
 nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size, int bucket,
                                   nala_err *err);
+
+/* Makes the op added last conditional on a count the graph computes at run time (an int32 at
+ * workspace byte count_off, e.g. the number of RoIs a kernel kept): it runs only when
+ * lo < count <= hi. RoI heads plan one primitive per batch size and gate each to its range, so
+ * forward runs on the count without creating anything. */
+nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err);
 
 /* Workspace bytes the graph needs (regions + scratchpad). */
 size_t nala_graph_ws_bytes(const nala_graph *g);
