@@ -80,7 +80,7 @@ int nala_bench_det(int argc, char **argv) {
   char cpu[128];
   printf("kernels: tier %s on %s\n", nala_isa_name(nala_detector_isa(r.model)), nala_cpu_name(cpu, sizeof cpu));
   nala_status st = NALA_OK;
-  nala_det_ctx_set_profiling(r.ctx, 0);
+  r.profiling = 0;
   for (int i = 0; i < warmup + runs && st == NALA_OK; i++) {
     double t0 = cli_now_ms();
     st = det_run_tensor(&r, x, h, w, &err);
@@ -96,7 +96,7 @@ int nala_bench_det(int argc, char **argv) {
   if (st == NALA_OK) {
     double median = cli_median(t, (size_t)runs);
     /* The split: fresh sums over profiled forwards only (each stage waited for). */
-    nala_det_ctx_set_profiling(r.ctx, 1);
+    r.profiling = 1;
     r.n_stages = 0, r.frames = 0, r.forward_ms = 0;
     for (int i = 0; i < profile_runs && st == NALA_OK; i++)
       st = det_run_tensor(&r, x, h, w, &err);

@@ -30,7 +30,7 @@ int det_run_open(const char *cmd, const det_run_opts *o, det_run *r) {
   if (st == NALA_OK)
     st = nala_det_ctx_create(r->model, o->threads, &r->ctx, &err);
   if (st == NALA_OK) {
-    nala_det_ctx_set_profiling(r->ctx, 1);
+    r->profiling = 1;
     r->cap_dets = 128;
     r->dets = malloc((size_t)r->cap_dets * sizeof *r->dets);
     if (!r->dets)
@@ -89,7 +89,7 @@ static nala_status collect(det_run *r, nala_err *err) {
   NALA_CHECK(nala_det_read(r->ctx, r->dets, r->cap_dets, &r->n_dets, err));
   const char *names[DET_RUN_MAX_STAGES];
   double ms[DET_RUN_MAX_STAGES];
-  int k = nala_det_profile(r->ctx, names, ms, DET_RUN_MAX_STAGES);
+  int k = r->profiling ? nala_det_profile(r->ctx, names, ms, DET_RUN_MAX_STAGES) : 0;
   for (int i = 0; i < k; i++) {
     int j = 0;
     while (j < r->n_stages && strcmp(r->stage_names[j], names[i]))
@@ -108,6 +108,7 @@ static nala_status collect(det_run *r, nala_err *err) {
 
 nala_status det_run_frame(det_run *r, const nala_image *img, nala_err *err) {
   NALA_CHECK(plan_for(r, NALA_DET_FRAME, img->h, img->w, err));
+  nala_det_ctx_set_profiling(r->ctx, r->profiling); /* zeroes the counters: they hold this forward */
   double t0 = cli_now_ms();
   NALA_CHECK(nala_det_forward_frame(r->ctx, img, err));
   r->forward_ms += cli_now_ms() - t0;
@@ -116,6 +117,7 @@ nala_status det_run_frame(det_run *r, const nala_image *img, nala_err *err) {
 
 nala_status det_run_tensor(det_run *r, const float *nchw, int h, int w, nala_err *err) {
   NALA_CHECK(plan_for(r, NALA_DET_TENSOR, h, w, err));
+  nala_det_ctx_set_profiling(r->ctx, r->profiling);
   double t0 = cli_now_ms();
   NALA_CHECK(nala_det_forward_tensor(r->ctx, nchw, err));
   r->forward_ms += cli_now_ms() - t0;

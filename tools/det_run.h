@@ -38,9 +38,11 @@ typedef struct det_run {
   int n_stages;
   double plan_ms, forward_ms;
   long frames;
+  int profiling; /* 1 (default): per-stage times of every forward; 0: none (timed bench runs) */
 } det_run;
 
-/* Loads the config, the weights and builds model + context (profiling on). Prints the error
+/* Loads the config, the weights and builds model + context (profiling on: each forward's stages are
+ * added to stage_ms; the context's counters are reset before each forward, so they hold that one). Prints the error
  * ("<cmd>: ...") and returns 1 on failure. */
 int det_run_open(const char *cmd, const det_run_opts *o, det_run *r);
 
