@@ -16,6 +16,7 @@
 #include "nala/coco.h"
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
+#include "tests/support/det_coco_set.h"
 #include "tests/support/suite.h"
 #include "tools/cli_det.h"
 #include "tools/cli_eval_coco_model.h"
@@ -235,67 +236,17 @@ END_TEST
 
 /* ---- generated COCO set ---- */
 
-typedef struct rect {
-  int label, x, y, w, h;
-} rect;
-typedef struct gen_image {
-  int id, h, w, n;
-  rect r[2];
-} gen_image;
-
-/* Five images of varying sizes (re-plans), one unreadable file (bad.png), category ids 3, 7, 11. */
-static const gen_image set[] = {
-    {101, 48, 64, 2, {{0, 4, 6, 20, 14}, {2, 30, 20, 25, 20}}},
-    {102, 40, 40, 1, {{1, 10, 10, 12, 18}}},
-    {103, 48, 64, 2, {{2, 1, 1, 10, 10}, {1, 40, 30, 20, 15}}},
-    {104, 32, 56, 1, {{0, 20, 5, 30, 20}}},
-    {105, 30, 30, 1, {{0, 2, 2, 5, 5}}},
+/* Five images of varying sizes (re-plans), one unreadable file (bad103.png), category ids 3, 7, 11. */
+static const det_test_image set[] = {
+    {101, 48, 64, 2, {{0, 4, 6, 20, 14}, {2, 30, 20, 25, 20}}, 0},
+    {102, 40, 40, 1, {{1, 10, 10, 12, 18}}, 0},
+    {103, 48, 64, 2, {{2, 1, 1, 10, 10}, {1, 40, 30, 20, 15}}, 1},
+    {104, 32, 56, 1, {{0, 20, 5, 30, 20}}, 0},
+    {105, 30, 30, 1, {{0, 2, 2, 5, 5}}, 0},
 };
-static const int cat_ids[3] = {3, 7, 11};
 
 static void write_set(void) {
-  mkdir(path_in("coco"), 0777);
-  mkdir(path_in("coco/val2017"), 0777);
-  mkdir(path_in("coco/annotations"), 0777);
-  FILE *f = fopen(path_in("coco/annotations/instances_val2017.json"), "wb");
-  ck_assert_ptr_nonnull(f);
-  fprintf(f, "{\"images\": [");
-  for (size_t i = 0; i < 5; i++)
-    fprintf(f, "%s{\"id\": %d, \"file_name\": \"%s%d.png\", \"height\": %d, \"width\": %d}", i ? ", " : "",
-            set[i].id, i == 2 ? "bad" : "img", set[i].id, set[i].h, set[i].w);
-  fprintf(f, "], \"categories\": [{\"id\": 11, \"name\": \"c\"}, {\"id\": 3, \"name\": \"a\"}, {\"id\": 7, \"name\": \"b\"}],"
-             " \"annotations\": [");
-  int ann = 1;
-  for (size_t i = 0; i < 5; i++)
-    for (int k = 0; k < set[i].n; k++) {
-      const rect *r = &set[i].r[k];
-      fprintf(f,
-              "%s{\"id\": %d, \"image_id\": %d, \"category_id\": %d, \"bbox\": [%d, %d, %d, %d], \"area\": %d, "
-              "\"iscrowd\": 0, \"segmentation\": [[%d, %d, %d, %d, %d, %d, %d, %d]]}",
-              ann > 1 ? ", " : "", ann, set[i].id, cat_ids[r->label], r->x, r->y, r->w, r->h, r->w * r->h, r->x, r->y,
-              r->x + r->w, r->y, r->x + r->w, r->y + r->h, r->x, r->y + r->h);
-      ann++;
-    }
-  fprintf(f, "]}");
-  fclose(f);
-  for (size_t i = 0; i < 5; i++) {
-    char name[64];
-    snprintf(name, sizeof name, "coco/val2017/%s%d.png", i == 2 ? "bad" : "img", set[i].id);
-    if (i == 2) { /* bad103.png: PNG signature, then garbage */
-      write_text(path_in(name), "\x89PNG\r\n\x1a\n garbage, not an image");
-      continue;
-    }
-    nala_image img = black(set[i].h, set[i].w);
-    for (int k = 0; k < set[i].n; k++) {
-      const rect *r = &set[i].r[k];
-      for (int y = r->y; y < r->y + r->h; y++)
-        for (int x = r->x; x < r->x + r->w; x++)
-          img.data[(size_t)y * img.stride + 3 * (size_t)x + r->label] = 200;
-    }
-    nala_err err;
-    ck_assert_int_eq(nala_image_write(path_in(name), &img, &err), NALA_OK);
-    nala_image_free(&img);
-  }
+  det_test_write_coco(path_in("coco"), set, 5);
   write_text(path_in("retina.json"), "{\"model\": {\"type\": \"RetinaNet\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
   write_text(path_in("mask.json"), "{\"model\": {\"type\": \"MaskRCNN\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
 }
