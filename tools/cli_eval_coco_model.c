@@ -45,11 +45,14 @@ int cli_eval_coco_is_model_mode(int argc, char **argv) {
   return 0;
 }
 
-static void join(const char *root, const char *rel, char *out, size_t cap) {
+/* rel under root (unless absolute); 1 when it does not fit. */
+static int join(const char *root, const char *rel, char *out, size_t cap) {
+  int n;
   if (rel[0] == '/' || !root[0])
-    snprintf(out, cap, "%s", rel);
+    n = snprintf(out, cap, "%s", rel);
   else
-    snprintf(out, cap, "%s%s%s", root, root[strlen(root) - 1] == '/' ? "" : "/", rel);
+    n = snprintf(out, cap, "%s%s%s", root, root[strlen(root) - 1] == '/' ? "" : "/", rel);
+  return n < 0 || (size_t)n >= cap;
 }
 
 /* Evaluates bbox (and segm) result texts over the run's images. */
@@ -185,12 +188,12 @@ static nala_status run_image(det_run *r, nala_dataset *ds, int i, det_json_file 
 }
 
 static int run_model(model_args *a) {
-  char ann[4200], img_dir[4200];
-  join(a->data_root, a->ann ? a->ann : "annotations/instances_val2017.json", ann, sizeof ann);
-  join(a->data_root, a->img_dir ? a->img_dir : "val2017/", img_dir, sizeof img_dir);
+  nala_dataset_cfg dc;
+  char ann[sizeof dc.ann_file], img_dir[sizeof dc.img_dir];
+  int too_long = join(a->data_root, a->ann ? a->ann : "annotations/instances_val2017.json", ann, sizeof ann) |
+                 join(a->data_root, a->img_dir ? a->img_dir : "val2017/", img_dir, sizeof img_dir);
   nala_err err;
   nala_err_clear(&err);
-  nala_dataset_cfg dc;
   nala_dataset *ds = NULL;
   det_json_file *bbox = NULL, *segm = NULL;
   det_run r;
@@ -198,11 +201,11 @@ static int run_model(model_args *a) {
   char path[4200];
   nala_dataset_opts dopts = {.limit = a->limit, .shard_index = a->shard[0], .shard_count = a->shard[1]};
   nala_status st = nala_dataset_cfg_init(NALA_DATASET_COCO, a->data_root, &dc, &err);
-  if (st == NALA_OK && (strlen(ann) >= sizeof dc.ann_file || strlen(img_dir) >= sizeof dc.img_dir))
-    st = nala_fail(&err, NALA_E_ARG, "--ann / --img-dir: path too long");
+  if (st == NALA_OK && too_long)
+    st = nala_fail(&err, NALA_E_ARG, "--data-root with --ann / --img-dir: path longer than %zu bytes", sizeof ann - 1);
   if (st == NALA_OK) {
-    snprintf(dc.ann_file, sizeof dc.ann_file, "%s", ann);
-    snprintf(dc.img_dir, sizeof dc.img_dir, "%s", img_dir);
+    memcpy(dc.ann_file, ann, sizeof ann);
+    memcpy(dc.img_dir, img_dir, sizeof img_dir);
     st = nala_dataset_open(&dc, &dopts, &ds, &err);
   }
   /* Outputs first: an unwritable prefix fails before the model is even built. */
