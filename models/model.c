@@ -65,6 +65,7 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
     cJSON_Delete(merged);
     if (st)
       break;
+    m->slots[m->n] = nala_model_slots[s];
     m->types[m->n++] = t;
   }
   if (!st)
@@ -77,22 +78,40 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
   return NALA_OK;
 }
 
+const void *nala_model_module(const nala_model *m, const char *slot, const nala_module_type **type) {
+  for (int i = 0; i < m->n; i++)
+    if (!strcmp(m->slots[i], slot)) {
+      if (type)
+        *type = m->types[i];
+      return m->modules[i];
+    }
+  return NULL;
+}
+
+nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph *g, const nala_feat *in, int n_in,
+                            nala_feat *out, int *n_out, nala_err *err) {
+  if (first < 0 || last > m->n || first > last || n_in > NALA_MODULE_MAX_FEATS)
+    return nala_fail(err, NALA_E_ARG, "nala_model_plan: modules [%d, %d) of %d, %d inputs", first, last, m->n, n_in);
+  nala_feat feats[2][NALA_MODULE_MAX_FEATS];
+  int n = n_in, cur = 0;
+  for (int i = 0; i < n_in; i++)
+    feats[0][i] = in[i];
+  for (int i = first; i < last; i++) {
+    int k = 0;
+    NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &k, err));
+    cur = 1 - cur;
+    n = k;
+  }
+  for (int i = 0; i < n; i++)
+    out[i] = feats[cur][i];
+  *n_out = n;
+  return NALA_OK;
+}
+
 static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
   const nala_model *m = model;
   g->input = nala_graph_feat(g, 3, h, w);
-  nala_feat feats[2][NALA_MODULE_MAX_FEATS];
-  int n = 1, cur = 0;
-  feats[0][0] = g->input;
-  for (int i = 0; i < m->n; i++) {
-    int n_out = 0;
-    NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &n_out, err));
-    cur = 1 - cur;
-    n = n_out;
-  }
-  for (int i = 0; i < n; i++)
-    g->outs[i] = feats[cur][i];
-  g->n_outs = n;
-  return NALA_OK;
+  return nala_model_plan(m, 0, m->n, g, &g->input, 1, g->outs, &g->n_outs, err);
 }
 
 nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err) {

@@ -14,6 +14,7 @@ typedef struct nala_model {
   int n;
   const nala_module_type *types[8];
   void *modules[8];
+  const char *slots[8]; /* the slot each module fills ("backbone", "neck", "bbox_head") */
 } nala_model;
 
 /* Creates every module present in model_section (a validated "model" object) with weights under
@@ -21,6 +22,14 @@ typedef struct nala_model {
 nala_status nala_model_create(const struct cJSON *model_section, nala_weights *weights, nala_isa isa,
                               nala_model **out, nala_err *err);
 void nala_model_free(nala_model *m);
+
+/* The module in slot (NULL when the model has none); *type (may be NULL) gets its type. */
+const void *nala_model_module(const nala_model *m, const char *slot, const nala_module_type **type);
+
+/* Plans modules [first, last) of the chain on in[0..n_in) (first = 0: the image), out getting the
+ * last one's outputs: what a model with its own graph layout (a detector) builds on. */
+nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph *g, const nala_feat *in, int n_in,
+                            nala_feat *out, int *n_out, nala_err *err);
 
 /* Context whose graph is image (3 x h x w at g->input) -> every module -> g->outs (the last
  * module's outputs). */

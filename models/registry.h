@@ -16,5 +16,6 @@ extern const nala_schema nala_backbone_slot_schema;
 extern const nala_schema nala_neck_slot_schema;
 extern const nala_schema nala_rpn_head_slot_schema;
 extern const nala_schema nala_roi_head_slot_schema;
+extern const nala_schema nala_bbox_head_slot_schema; /* model.bbox_head (RetinaNet's dense head) */
 
 #endif

@@ -17,6 +17,8 @@ static const cli_command commands[] = {
      nala_cli_demo, 0},
     {{"backbone", NULL}, "--model M --input X --dump OUT", "run the backbone, dump the feature pyramid",
      nala_cli_backbone, 0},
+    {{"det", NULL}, "--config C --input X (--out P | --dump D)", "detect objects (RetinaNet, Mask R-CNN)",
+     nala_cli_det, 0},
     {{"bench", "backbone"}, "--model M --size HxW ...", "time the backbone", nala_bench_backbone, 0},
     {{"bench", "attention"}, "--tokens N ...", "time the attention kernels alone", nala_bench_attention, 0},
     {{"eval", "coco"}, "--gt G --results R --iou-type bbox|segm", "COCO mAP as pycocotools reports it",

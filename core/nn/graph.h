@@ -83,6 +83,8 @@ typedef struct nala_graph {
   nala_feat input;                     /* where the caller writes the image */
   nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
   int n_outs;
+  void *user; /* the builder's own description of this plan (a plan-owned nala_graph_alloc block, e.g.
+                 where a detector's results live), so it moves with the graph; NULL when none */
 } nala_graph;
 
 /* Empty graph on engine for nthreads threads (no allocation until ops are added). */
