@@ -411,7 +411,7 @@ START_TEST(bad_configs) {
   static const struct {
     const char *find, *replace, *want;
   } cases[] = {
-      {"\"max_per_img\": 100", "\"max_per_img\": 0", "max_per_img"},
+      {"\"max_per_img\": 100, ", "\"max_per_img\": 0, ", "rcnn.max_per_img"},
       {"\"rcnn\": {", "\"rcnx\": {", "rcnx"},
       {"\"reg_class_agnostic\": false", "\"reg_class_agnostic\": true", "reg_class_agnostic"},
       {"\"conv_out_channels\": 16, \"num_classes\": 4", "\"conv_out_channels\": 16, \"num_classes\": 3",
@@ -465,6 +465,7 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("maskrcnn");
   TCase *units = tcase_create("units");
+  tcase_set_timeout(units, 300);
   tcase_add_test(units, graph_gates);
   tcase_add_test(units, bad_configs);
   suite_add_tcase(s, units);
