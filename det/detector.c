@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "det/det.h"
 #include "det/detector_internal.h"
 
-static const nala_det_arch *const archs[] = {&nala_det_arch_retinanet};
+static const nala_det_arch *const archs[] = {&nala_det_arch_retinanet, &nala_det_arch_maskrcnn};
 enum { N_ARCHS = sizeof archs / sizeof *archs };
 
 struct nala_det_ctx {
@@ -314,18 +315,51 @@ nala_status nala_det_read(const nala_det_ctx *c, nala_detection *dst, int max, i
   return NALA_OK;
 }
 
-nala_status nala_det_read_mask(const nala_det_ctx *c, int i, uint8_t *dst, size_t cap, nala_err *err) {
-  (void)i, (void)dst, (void)cap;
+/* Detection i's mask: mmdet's CPU paste of its probabilities with its (rescaled) box at the size the
+ * caller planned, thresholded at mask_thr_binary (det/mask_paste.c). */
+static nala_status mask_checks(const nala_det_ctx *c, int i, const char *caller, nala_err *err) {
   if (!c)
-    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask: ctx is NULL");
-  return nala_fail(err, NALA_E_UNSUPPORTED, "nala_det_read_mask: %s predicts no masks", c->d->arch->type);
+    return nala_fail(err, NALA_E_ARG, "%s: ctx is NULL", caller);
+  if (!c->d->arch->has_masks)
+    return nala_fail(err, NALA_E_UNSUPPORTED, "%s: %s predicts no masks", caller, c->d->arch->type);
+  if (!c->has_results)
+    return nala_fail(err, NALA_E_STATE, "%s: no results (run a forward first)", caller);
+  if (i < 0 || i >= nala_det_count(c))
+    return nala_fail(err, NALA_E_ARG, "%s: detection %d of %d", caller, i, nala_det_count(c));
+  return NALA_OK;
+}
+
+nala_status nala_det_read_mask(const nala_det_ctx *c, int i, uint8_t *dst, size_t cap, nala_err *err) {
+  NALA_CHECK(mask_checks(c, i, "nala_det_read_mask", err));
+  const det_layout *lay = layout_of(&c->nn.graph);
+  size_t need = (size_t)lay->in_h * lay->in_w;
+  if (!dst || cap < need)
+    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask: buffer of %zu bytes, a %dx%d mask needs %zu", cap,
+                     lay->in_h, lay->in_w, need);
+  det_results_view v = results(c);
+  const float *probs = nala_nn_ctx_at(&c->nn, lay->masks_off) + (size_t)i * lay->mask_h * lay->mask_w;
+  return nala_det_paste_mask(probs, lay->mask_h, lay->mask_w, v.boxes + 4 * (size_t)i, lay->mask_thr, lay->in_h,
+                             lay->in_w, dst, (size_t)lay->in_w, err);
 }
 
 nala_status nala_det_read_mask_rle(const nala_det_ctx *c, int i, nala_rle *out, nala_err *err) {
-  (void)i, (void)out;
-  if (!c)
-    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask_rle: ctx is NULL");
-  return nala_fail(err, NALA_E_UNSUPPORTED, "nala_det_read_mask_rle: %s predicts no masks", c->d->arch->type);
+  NALA_CHECK(mask_checks(c, i, "nala_det_read_mask_rle", err));
+  if (!out)
+    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask_rle: out is NULL");
+  const det_layout *lay = layout_of(&c->nn.graph);
+  size_t h = (size_t)lay->in_h, w = (size_t)lay->in_w;
+  uint8_t *rows = malloc(h * w), *cols = malloc(h * w);
+  nala_status st = rows && cols ? nala_det_read_mask(c, i, rows, h * w, err)
+                                : nala_fail(err, NALA_E_NOMEM, "out of memory for a %zux%zu mask", h, w);
+  if (!st) {
+    for (size_t y = 0; y < h; y++) /* COCO RLE runs down the columns */
+      for (size_t x = 0; x < w; x++)
+        cols[x * h + y] = rows[y * w + x];
+    st = nala_rle_encode(cols, (uint32_t)h, (uint32_t)w, out, err);
+  }
+  free(rows);
+  free(cols);
+  return st;
 }
 
 int nala_det_raw_count(const nala_det_ctx *c) {

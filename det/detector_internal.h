@@ -66,6 +66,9 @@ typedef struct det_layout {
   int max_dets;
   det_raw_entry raw[DET_MAX_RAW];
   int n_raw;
+  size_t masks_off;  /* masks (Mask R-CNN): [max_dets][mask_h][mask_w] probabilities of each */
+  int mask_h, mask_w; /* detection's label, pasted at read time (0 = no masks) */
+  float mask_thr;    /* test_cfg.rcnn.mask_thr_binary */
 } det_layout;
 
 typedef struct nala_det_arch {
@@ -91,5 +94,6 @@ nala_status det_layout_add_array(det_layout *lay, const char *name, int dtype, i
                                  size_t off, size_t count_off, nala_err *err);
 
 extern const nala_det_arch nala_det_arch_retinanet; /* det/retina_post.c */
+extern const nala_det_arch nala_det_arch_maskrcnn;  /* det/maskrcnn_arch.c */
 
 #endif

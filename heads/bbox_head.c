@@ -205,7 +205,7 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
   if (!p)
     return NALA_E_NOMEM;
   memset(p, 0, sizeof *p);
-  int P = proposals->w, K = h->n_cls, bucket = nala_graph_bucket(g, "roi_heads");
+  int P = proposals->w, K = h->n_cls, bucket = nala_graph_bucket(g, "roi heads");
   p->n_levels = ex->n_levels, p->out_size = ex->out_size, p->sampling_ratio = ex->sampling_ratio;
   p->finest_scale = ex->finest_scale;
   for (int l = 0; l < ex->n_levels; l++) {

@@ -215,7 +215,7 @@ static nala_status rpn_plan(const void *module, nala_graph *g, const nala_feat *
   memcpy(p->dcfg.means, r->coder.means, sizeof p->dcfg.means);
   memcpy(p->dcfg.stds, r->coder.stds, sizeof p->dcfg.stds);
   p->dcfg.clip = r->coder.clip_border;
-  int bucket = nala_graph_bucket(g, "rpn_head");
+  int bucket = nala_graph_bucket(g, "rpn head");
   size_t max_level = 0;
   for (int l = 0; l < L; l++) {
     if (in[l].c != r->in_ch)

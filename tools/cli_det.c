@@ -26,7 +26,10 @@ static void usage(FILE *out) {
           "  --out PATH         drawn image / folder / annotated video\n"
           "  --json FILE        COCO-style detections\n"
           "  --dump OUT         parity dump: raw head outputs (RetinaNet cls_scores_{0..4}, bbox_preds_{0..4},\n"
-          "                     NCHW float32), det_bboxes [n,4] x1y1x2y2, det_scores [n], det_labels int32 [n]\n"
+          "                     NCHW float32; Mask R-CNN rpn_cls_{0..4}, rpn_reg_{0..4}, proposals [P,4],\n"
+          "                     proposal_scores [P], rcnn_cls_score [P,K+1], rcnn_bbox_pred [P,4K],\n"
+          "                     mask_probs [n,28,28], det_masks uint8 [n,H,W]), det_bboxes [n,4] x1y1x2y2,\n"
+          "                     det_scores [n], det_labels int32 [n]\n"
           "  --score-thr T      smallest score drawn (default 0.3)\n"
           "  --threads N        0 = all cores (default)\n"
           "  --limit N          first N images / frames only\n"
@@ -81,11 +84,11 @@ static float *load_tensor(const char *path, int *h, int *w) {
 }
 
 /* Everything the dump writes, copied out of the context (maps to NCHW). */
-static int write_dump(const nala_det_ctx *ctx, const char *path) {
+static int write_dump(const nala_det_ctx *ctx, int has_masks, const char *path) {
   nala_err err;
   int n_raw = nala_det_raw_count(ctx), n_det = nala_det_count(ctx), rc = NALA_EXIT_RUNTIME;
-  nala_st_tensor *t = calloc((size_t)n_raw + 3, sizeof *t);
-  void **bufs = calloc((size_t)n_raw + 3, sizeof *bufs);
+  nala_st_tensor *t = calloc((size_t)n_raw + 4, sizeof *t);
+  void **bufs = calloc((size_t)n_raw + 4, sizeof *bufs);
   nala_detection *dets = malloc(((size_t)n_det + 1) * sizeof *dets);
   int n = 0;
   if (!t || !bufs || !dets) {
@@ -149,6 +152,29 @@ static int write_dump(const nala_det_ctx *ctx, const char *path) {
                             .data = scores, .nbytes = (size_t)got * 4};
   t[n++] = (nala_st_tensor){.name = "det_labels", .dtype = NALA_DT_I32, .ndim = 1, .shape = {got},
                             .data = labels, .nbytes = (size_t)got * 4};
+  if (has_masks) { /* Mask R-CNN: det_masks uint8 [n, H, W], pasted at the input size */
+    nala_preprocess_meta meta;
+    if (nala_det_plan_meta(ctx, &meta, &err)) {
+      fprintf(stderr, "nala det: %s\n", err.msg);
+      goto done;
+    }
+    size_t px = (size_t)meta.ori_h * meta.ori_w;
+    uint8_t *masks = malloc((size_t)got * px + 1);
+    bufs[n] = masks;
+    if (!masks) {
+      fprintf(stderr, "nala det: out of memory for %d masks\n", got);
+      n++;
+      goto done;
+    }
+    for (int i = 0; i < got; i++)
+      if (nala_det_read_mask(ctx, i, masks + (size_t)i * px, px, &err)) {
+        fprintf(stderr, "nala det: %s\n", err.msg);
+        n++;
+        goto done;
+      }
+    t[n++] = (nala_st_tensor){.name = "det_masks", .dtype = NALA_DT_U8, .ndim = 3,
+                              .shape = {got, meta.ori_h, meta.ori_w}, .data = masks, .nbytes = (size_t)got * px};
+  }
   if (nala_st_write(path, t, (size_t)n, &err)) {
     fprintf(stderr, "nala det: %s\n", err.msg);
     goto done;
@@ -159,7 +185,7 @@ static int write_dump(const nala_det_ctx *ctx, const char *path) {
            dets[i].y1, dets[i].x2, dets[i].y2);
   rc = NALA_EXIT_OK;
 done:
-  for (int i = 0; bufs && i < n_raw + 3; i++)
+  for (int i = 0; bufs && i < n_raw + 4; i++)
     free(bufs[i]);
   free(bufs);
   free(t);
@@ -201,7 +227,7 @@ static int run_dump(const cli_det_opts *o) {
     goto done;
   }
   printf("weights: %s\n", weights ? weights : "seeded (seed 0)");
-  rc = write_dump(ctx, o->dump);
+  rc = write_dump(ctx, nala_detector_has_masks(m), o->dump);
 done:
   free(x);
   nala_det_ctx_free(ctx);

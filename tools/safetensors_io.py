@@ -6,7 +6,7 @@ then the data block (offsets relative to it). We pad the header with spaces so t
 block is 8-byte aligned, as the reference implementation does, so a C reader can mmap it
 and read F32/F64/I64 in place.
 
-Supported dtypes: F32, F16, BF16, F64, I64 (read and write). numpy has no bfloat16, so BF16
+Supported dtypes: F32, F16, BF16, F64, I64, I32, U8 (read and write). numpy has no bfloat16, so BF16
 tensors are read as float32 (exact) and written from float32 with round-to-nearest-even,
 the rounding torch's .to(torch.bfloat16) uses.
 """
@@ -17,8 +17,9 @@ import tempfile
 
 import numpy as np
 
-_NP_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
-_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8}
+_NP_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
+              "U8": np.uint8}
+_ITEMSIZE = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1}
 
 
 class SafetensorsError(ValueError):
