@@ -5,7 +5,8 @@
  * The model is RetinaNet on NaLaFormer-XT with a 32-channel FPN and head and 3 classes, at mmdet's
  * keep-ratio Resize to 160x96, so the ASan build stays quick; seeded weights give arbitrary but
  * deterministic detections (the stats are whatever they are; the checks are about the plumbing:
- * file formats, category ids, image ids, determinism across shards). */
+ * file formats, category ids, image ids, determinism across shards). Mask R-CNN (XT, 32-channel FPN,
+ * 3 classes) runs eval coco once for the segm file. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,36 @@ static const char *const tiny_retina =
     "   {\"type\": \"Resize\", \"scale\": [160, 96], \"keep_ratio\": true},\n"
     "   {\"type\": \"PackDetInputs\", \"meta_keys\": [\"img_id\", \"scale_factor\"]}]}\n";
 
+/* The tiny Mask R-CNN of tools/reference/make_maskrcnn_fixtures.py's config_json() with 3 classes. */
+static const char *const tiny_mask =
+    "{\"model\": {\"type\": \"MaskRCNN\",\n"
+    " \"data_preprocessor\": {\"type\": \"DetDataPreprocessor\", \"mean\": [123.675, 116.28, 103.53],\n"
+    "   \"std\": [58.395, 57.12, 57.375], \"bgr_to_rgb\": true, \"pad_size_divisor\": 32},\n"
+    " \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\", \"attn\": [\"l\", \"l\", \"v\", \"v\"],\n"
+    "   \"out_indices\": [0, 1, 2, 3]},\n"
+    " \"neck\": {\"type\": \"FPN\", \"in_channels\": [32, 64, 128, 384], \"out_channels\": 32, \"num_outs\": 5},\n"
+    " \"rpn_head\": {\"type\": \"RPNHead\", \"in_channels\": 32, \"feat_channels\": 32,\n"
+    "   \"anchor_generator\": {\"type\": \"AnchorGenerator\", \"scales\": [8.0], \"ratios\": [0.5, 1.0, 2.0],\n"
+    "     \"strides\": [4, 8, 16, 32, 64]},\n"
+    "   \"bbox_coder\": {\"type\": \"DeltaXYWHBBoxCoder\", \"target_means\": [0.0, 0.0, 0.0, 0.0],\n"
+    "     \"target_stds\": [1.0, 1.0, 1.0, 1.0]}},\n"
+    " \"roi_head\": {\"type\": \"StandardRoIHead\",\n"
+    "   \"bbox_roi_extractor\": {\"type\": \"SingleLevelRoIExtractor\", \"roi_layer\": {\"type\": \"RoIAlign\",\n"
+    "     \"output_size\": 7, \"sampling_ratio\": 0}, \"out_channels\": 32, \"featmap_strides\": [4, 8, 16, 32]},\n"
+    "   \"bbox_head\": {\"type\": \"Shared2FCBBoxHead\", \"in_channels\": 32, \"fc_out_channels\": 64,\n"
+    "     \"roi_feat_size\": 7, \"num_classes\": 3, \"bbox_coder\": {\"type\": \"DeltaXYWHBBoxCoder\",\n"
+    "     \"target_means\": [0.0, 0.0, 0.0, 0.0], \"target_stds\": [0.1, 0.1, 0.2, 0.2]}, \"reg_class_agnostic\": false},\n"
+    "   \"mask_roi_extractor\": {\"type\": \"SingleLevelRoIExtractor\", \"roi_layer\": {\"type\": \"RoIAlign\",\n"
+    "     \"output_size\": 14, \"sampling_ratio\": 0}, \"out_channels\": 32, \"featmap_strides\": [4, 8, 16, 32]},\n"
+    "   \"mask_head\": {\"type\": \"FCNMaskHead\", \"num_convs\": 4, \"in_channels\": 32, \"conv_out_channels\": 16,\n"
+    "     \"num_classes\": 3}},\n"
+    " \"test_cfg\": {\"rpn\": {\"nms_pre\": 1000, \"max_per_img\": 1000, \"nms\": {\"type\": \"nms\", \"iou_threshold\": 0.7},\n"
+    "   \"min_bbox_size\": 0}, \"rcnn\": {\"score_thr\": 0.05, \"nms\": {\"type\": \"nms\", \"iou_threshold\": 0.5},\n"
+    "   \"max_per_img\": 100, \"mask_thr_binary\": 0.5}}},\n"
+    " \"test_pipeline\": [{\"type\": \"LoadImageFromFile\", \"backend_args\": null},\n"
+    "   {\"type\": \"Resize\", \"scale\": [160, 96], \"keep_ratio\": true},\n"
+    "   {\"type\": \"PackDetInputs\", \"meta_keys\": [\"img_id\", \"scale_factor\"]}]}\n";
+
 static const det_test_image set[] = {
     {201, 48, 64, 2, {{0, 4, 6, 20, 14}, {2, 30, 20, 25, 20}}, 0},
     {202, 40, 40, 1, {{1, 10, 10, 12, 18}}, 1},
@@ -67,6 +98,7 @@ static void setup(void) {
   ck_assert_ptr_nonnull(mkdtemp(tmp));
   det_test_write_coco(p("coco"), set, 3);
   write_text(p("retina.json"), tiny_retina);
+  write_text(p("mask.json"), tiny_mask);
 }
 
 static void teardown(void) {
@@ -144,6 +176,36 @@ START_TEST(eval_coco_model_and_merge) {
   ck_assert_ptr_nonnull(strstr(out, "Average Precision"));
   free(out);
   free(err);
+}
+END_TEST
+
+START_TEST(eval_coco_maskrcnn) {
+  char args[4096], *out, *err;
+  snprintf(args, sizeof args, "eval coco --config %s --data-root %s --out-prefix %s --threads 2 --no-progress",
+           p("mask.json"), p("coco"), p("m"));
+  ck_assert_int_eq(run(args, &out, &err), 1); /* bad202.png */
+  ck_assert_ptr_nonnull(strstr(err, "bad202.png"));
+  ck_assert_ptr_nonnull(strstr(out, "Evaluating bbox..."));
+  ck_assert_ptr_nonnull(strstr(out, "Evaluating segm..."));
+  free(out);
+  free(err);
+  /* segm results: RLE of the original image size, accepted by the evaluator with masks. */
+  nala_err e;
+  nala_coco_gt *gt;
+  nala_coco_dets *dets;
+  ck_assert_int_eq(nala_coco_gt_load(p("coco/annotations/instances_val2017.json"), 1, &gt, &e), NALA_OK);
+  ck_assert_msg(nala_coco_dets_load(p("m.segm.json"), gt, 1, &dets, &e) == NALA_OK, "%s", e.msg);
+  size_t n = nala_coco_dets_count(dets);
+  printf("tiny seeded Mask R-CNN: %zu masks over 2 images\n", n);
+  ck_assert_uint_gt(n, 0);
+  nala_coco_result res;
+  ck_assert_int_eq(nala_coco_evaluate(gt, dets, NALA_COCO_SEGM, NULL, &res, &e), NALA_OK);
+  nala_coco_result_free(&res);
+  nala_coco_dets_free(dets);
+  nala_coco_gt_free(gt);
+  char *text = nala_read_text(p("m.segm.json"));
+  ck_assert_ptr_nonnull(strstr(text, "\"segmentation\": {\"size\": [48, 64], \"counts\": \""));
+  free(text);
 }
 END_TEST
 
@@ -230,6 +292,7 @@ int main(void) {
   TCase *tc = tcase_create("all");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, eval_coco_model_and_merge);
+  tcase_add_test(tc, eval_coco_maskrcnn);
   tcase_add_test(tc, det_folder_and_video);
   tcase_add_test(tc, bench_det_last_line);
   suite_add_tcase(s, tc);
