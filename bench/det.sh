@@ -42,7 +42,7 @@ status=0
 for model in $MODELS; do
   case $model in
     retina) cfg=$RETINA_CONFIG name="RetinaNet-T" list="backbone neck dense_head postprocess" ;;
-    maskrcnn) cfg=$MASK_CONFIG name="Mask R-CNN-T" list="backbone neck rpn_head roi_heads masks postprocess" ;;
+    maskrcnn) cfg=$MASK_CONFIG name="Mask R-CNN-T" list="backbone neck rpn_head roi_heads masks postprocess paste" ;;
     *) log "unknown model $model (retina, maskrcnn)"; status=1; continue ;;
   esac
   merged=bench/out/det_${model}_merged.json
@@ -63,7 +63,7 @@ for model in $MODELS; do
     e2e+=("| $name | $t | $nm | $pm | $(ratio "$pm" "$nm") | $nr | $pr | $(ratio "$nr" "$pr") | $(field dets "$out") / $(field dets "$pt") |")
     for s in $list; do
       ns=$(nala_stage "$out" "${s//_/ }") ps=$(field "stage_${s}_ms" "$pt")
-      stages+=("| $name | $t | ${s//_/ } | $ns | $ps | $(ratio "$ps" "$ns") |")
+      stages+=("| $name | $t | ${s//_/ } | ${ns/nan/-} | ${ps/nan/-} | $(ratio "$ps" "$ns") |")
     done
   done
 done
@@ -77,7 +77,8 @@ load_end=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
   echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${e2e[@]}"
   echo
-  echo "Per stage (nala: mean of 3 profiled forwards, each stage waited for; torch: mean of the timed runs):"
+  echo "Per stage (nala: mean of 3 profiled forwards, each stage waited for; torch: mean of the timed runs)."
+  echo "Mask R-CNN's paste (every detection's mask at the input size) is nala_det_read_mask, after the forward."
   echo
   echo "| model | threads | stage | nala ms | torch ms | ratio |"
   echo "|---|---|---|---|---|---|"

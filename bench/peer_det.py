@@ -86,11 +86,12 @@ def maskrcnn_stages(model):
             t.stage("roi heads")
             mask_feats = R.roi_extract(feats[:4], dets, 14, strides)
             probs = model.roi_head.mask_head(mask_feats).sigmoid()[torch.arange(len(dets)), labels]
+            t.stage("masks")
             masks = torch.zeros(len(dets), *img_shape, dtype=torch.bool)
             for i in range(len(dets)):  # mmdet's CPU path: one detection per chunk
                 m, (y0, y1, x0, x1) = R.do_paste_mask(probs[i][None, None], dets[i][None], *img_shape)
                 masks[i, y0:y1, x0:x1] = m[0] >= c["rcnn_mask_thr"]
-            t.stage("masks")
+            t.stage("paste")
         return len(dets)
     return run
 
