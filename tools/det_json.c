@@ -127,8 +127,9 @@ size_t det_json_count(const det_json_file *f) { return f ? f->count : 0; }
 
 nala_status det_json_add(det_json_file *f, int64_t image_id, int64_t category_id, float x1, float y1, float x2,
                          float y2, float score, const nala_rle *mask, nala_err *err) {
-  /* xyxy2xywh on the float32 array: w and h are float32 differences. */
-  float xywh[4] = {x1, y1, x2 - x1, y2 - y1};
+  /* mmdet's xyxy2xywh calls bbox.tolist() first: w and h are differences of the float32 values in
+   * double (Python floats), not float32 differences. */
+  double xywh[4] = {x1, y1, (double)x2 - (double)x1, (double)y2 - (double)y1};
   char num[4][40], sc[40];
   for (int k = 0; k < 4; k++)
     det_py_float_repr(xywh[k], num[k], sizeof num[k]);

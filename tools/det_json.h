@@ -10,7 +10,7 @@
  * Records are `{"image_id": 1, "bbox": [x, y, w, h], "score": s, "category_id": c}` (+ "segmentation":
  * {"size": [h, w], "counts": "..."} for segm files), joined by ", " on one line: json.dump's default
  * separators. Floats are Python's repr of the float32 values (numpy float32 -> tolist() -> repr), with
- * w = x2 - x1 and h = y2 - y1 computed in float32 as mmdet's xyxy2xywh does on the numpy array. */
+ * w = x2 - x1 and h = y2 - y1 computed in double after tolist(), as mmdet's xyxy2xywh does. */
 #ifndef NALA_TOOLS_DET_JSON_H
 #define NALA_TOOLS_DET_JSON_H
 
