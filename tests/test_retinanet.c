@@ -222,32 +222,37 @@ END_TEST
 START_TEST(test_480x640) { run_case(480, 640); }
 END_TEST
 
-/* FRAME input: a 400x640 image resizes (1333x800 keep-ratio) by exactly 2 to 800x1280, a multiple of
- * 32, so the TENSOR path on the same preprocessed tensor clips to the same img_shape; FRAME boxes
+/* FRAME input: with the test pipeline's Resize at (512, 256) keep-ratio (smaller than COCO's
+ * (1333, 800) to keep the test fast), a 128x256 image resizes by exactly 2 to 256x512, multiples
+ * of 32, so the TENSOR path on the same preprocessed tensor clips to the same img_shape; FRAME boxes
  * are those times float(1 / 2) (exact), NMS decisions the same. */
+static const char *const small_pipeline[] = {
+    "test_pipeline=[{\"type\": \"LoadImageFromFile\"}, {\"type\": \"Resize\", \"scale\": [512, 256], "
+    "\"keep_ratio\": true}, {\"type\": \"PackDetInputs\"}]"};
+
 START_TEST(test_frame_vs_tensor) {
   nala_err err;
-  const int H = 400, W = 640;
+  const int H = 128, W = 256;
   nala_image img = {.h = H, .w = W, .c = 3, .stride = (size_t)W * 3, .order = NALA_BGR};
   img.data = malloc((size_t)H * W * 3);
   for (int y = 0; y < H; y++)
     for (int x = 0; x < W; x++)
       for (int c = 0; c < 3; c++)
         img.data[((size_t)y * W + x) * 3 + c] = (uint8_t)((x * 7 + y * 13 + c * 50 + ((x * y) % 97)) & 255);
-  nala_detector *d = make_detector(NULL, 0);
+  nala_detector *d = make_detector(small_pipeline, 1);
   nala_det_ctx *ctx = NULL;
   ck_assert(nala_det_ctx_create(d, 2, &ctx, &err) == NALA_OK);
   ck_assert_msg(nala_det_plan(ctx, NALA_DET_FRAME, H, W, &err) == NALA_OK, "%s", err.msg);
   nala_preprocess_meta meta;
   ck_assert(nala_det_plan_meta(ctx, &meta, &err) == NALA_OK);
-  ck_assert(meta.img_h == 800 && meta.img_w == 1280 && meta.pad_h == 800 && meta.pad_w == 1280);
+  ck_assert(meta.img_h == 256 && meta.img_w == 512 && meta.pad_h == 256 && meta.pad_w == 512);
   ck_assert_msg(nala_det_forward_frame(ctx, &img, &err) == NALA_OK, "%s", err.msg);
   nala_detection fr[MAX_DETS], tn[MAX_DETS];
   int n_fr = 0, n_tn = 0;
   read_all(ctx, fr, &n_fr);
   /* the same tensor through nala_preprocess (NCHW), then the TENSOR plan */
   nala_config *cfg = NULL;
-  ck_assert(nala_config_load(CONFIG, &cfg, &err) == NALA_OK);
+  ck_assert(nala_config_load_with(CONFIG, small_pipeline, 1, &cfg, &err) == NALA_OK);
   nala_preprocess_cfg pp;
   ck_assert(nala_preprocess_from_config(&nala_config_model(cfg)->preprocess, NALA_NCHW, &pp, &err) == NALA_OK);
   nala_preprocessed t;
@@ -255,7 +260,7 @@ START_TEST(test_frame_vs_tensor) {
   ck_assert(nala_det_plan(ctx, NALA_DET_TENSOR, t.h, t.w, &err) == NALA_OK);
   ck_assert_msg(nala_det_forward_tensor(ctx, t.data, &err) == NALA_OK, "%s", err.msg);
   read_all(ctx, tn, &n_tn);
-  printf("frame 400x640: %d detections, tensor 800x1280: %d\n", n_fr, n_tn);
+  printf("frame 128x256: %d detections, tensor 256x512: %d\n", n_fr, n_tn);
   ck_assert_int_eq(n_fr, n_tn);
   ck_assert_int_gt(n_fr, 0);
   for (int i = 0; i < n_fr; i++) {
@@ -267,7 +272,7 @@ START_TEST(test_frame_vs_tensor) {
   /* a frame of another size is refused, and a plan for frames refuses tensors */
   ck_assert(nala_det_plan(ctx, NALA_DET_FRAME, H, W, &err) == NALA_OK);
   nala_image small = img;
-  small.h = 200;
+  small.h = 50;
   ck_assert_int_eq(nala_det_forward_frame(ctx, &small, &err), NALA_E_SHAPE);
   ck_assert_int_eq(nala_det_forward_tensor(ctx, t.data, &err), NALA_E_STATE);
   printf("expected: %s\n", err.msg);
@@ -295,7 +300,7 @@ static void *thread_run(void *arg) {
   nala_det_ctx *ctx = NULL;
   j->st = nala_det_ctx_create(j->d, 1, &ctx, &err);
   if (!j->st)
-    j->st = nala_det_plan(ctx, NALA_DET_TENSOR, 480, 640, &err);
+    j->st = nala_det_plan(ctx, NALA_DET_TENSOR, 256, 320, &err);
   for (int rep = 0; rep < 2 && !j->st; rep++)
     j->st = nala_det_forward_tensor(ctx, j->x, &err);
   if (!j->st)
@@ -312,7 +317,7 @@ static void *thread_run(void *arg) {
 
 START_TEST(test_two_threads_bit_identical) {
   nala_detector *d = make_detector(NULL, 0);
-  float *x = make_input(480, 640, 6);
+  float *x = make_input(256, 320, 6);
   thread_job *jobs = calloc(2, sizeof *jobs);
   pthread_t th[2];
   for (int i = 0; i < 2; i++) {
