@@ -318,28 +318,18 @@ nala_status nala_det_read(const nala_det_ctx *c, nala_detection *dst, int max, i
   return NALA_OK;
 }
 
-/* NALA_OK when detection i of the last forward exists and the model predicts masks. */
-static nala_status mask_args(const nala_det_ctx *c, int i, const void *dst, const char *caller, int has_hook,
-                             nala_err *err) {
-  if (!c || !dst)
-    return nala_fail(err, NALA_E_ARG, "%s: ctx and the output must not be NULL", caller);
-  if (!has_hook)
-    return nala_fail(err, NALA_E_UNSUPPORTED, "%s: %s predicts no masks", caller, c->d->arch->type);
-  if (!c->has_results)
-    return nala_fail(err, NALA_E_STATE, "%s: no results (run a forward first)", caller);
-  if (i < 0 || i >= nala_det_count(c))
-    return nala_fail(err, NALA_E_ARG, "%s: detection %d of %d", caller, i, nala_det_count(c));
-  return NALA_OK;
-}
-
 nala_status nala_det_read_mask(const nala_det_ctx *c, int i, uint8_t *dst, size_t cap, nala_err *err) {
-  NALA_CHECK(mask_args(c, i, dst, "nala_det_read_mask", c && c->d->arch->read_mask, err));
-  return c->d->arch->read_mask(c->d, layout_of(&c->nn.graph), c->nn.ws, i, dst, cap, err);
+  (void)i, (void)dst, (void)cap;
+  if (!c)
+    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask: ctx is NULL");
+  return nala_fail(err, NALA_E_UNSUPPORTED, "nala_det_read_mask: %s predicts no masks", c->d->arch->type);
 }
 
 nala_status nala_det_read_mask_rle(const nala_det_ctx *c, int i, nala_rle *out, nala_err *err) {
-  NALA_CHECK(mask_args(c, i, out, "nala_det_read_mask_rle", c && c->d->arch->read_mask_rle, err));
-  return c->d->arch->read_mask_rle(c->d, layout_of(&c->nn.graph), c->nn.ws, i, out, err);
+  (void)i, (void)out;
+  if (!c)
+    return nala_fail(err, NALA_E_ARG, "nala_det_read_mask_rle: ctx is NULL");
+  return nala_fail(err, NALA_E_UNSUPPORTED, "nala_det_read_mask_rle: %s predicts no masks", c->d->arch->type);
 }
 
 int nala_det_raw_count(const nala_det_ctx *c) {

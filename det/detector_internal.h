@@ -66,7 +66,6 @@ typedef struct det_layout {
   int max_dets;
   det_raw_entry raw[DET_MAX_RAW];
   int n_raw;
-  void *arch_plan; /* the arch's own plan data (plan-owned, nala_graph_alloc), e.g. where masks live */
 } det_layout;
 
 typedef struct nala_det_arch {
@@ -76,12 +75,6 @@ typedef struct nala_det_arch {
   void (*free)(void *state);
   nala_status (*plan)(const nala_detector *d, nala_graph *g, const det_plan_info *info, det_layout *lay,
                       nala_err *err);
-  /* Masks of the last forward (NULL for box-only models): detection i (0 <= i < count, checked by
-   * the caller) as a 0/1 bitmap of the planned input size (FRAME: the frame), or as COCO RLE. */
-  nala_status (*read_mask)(const nala_detector *d, const det_layout *lay, const char *ws, int i, uint8_t *dst,
-                           size_t cap, nala_err *err);
-  nala_status (*read_mask_rle)(const nala_detector *d, const det_layout *lay, const char *ws, int i, nala_rle *out,
-                               nala_err *err);
 } nala_det_arch;
 
 struct nala_detector {
