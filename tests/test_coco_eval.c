@@ -312,6 +312,37 @@ START_TEST(bad_results_are_reported) {
 }
 END_TEST
 
+/* An empty RLE string as the first text mask (nothing stored yet) used to offset a NULL buffer: a
+ * UBSan finding of a 7M-exec fuzz_coco run (eval/coco_objs.c). A 0 x 8 mask with no runs is valid
+ * COCO RLE (pycocotools decodes it to an empty mask), so it loads, alone or before a real mask that
+ * is then stored from offset 0; an empty string for a non-empty size is refused with the sizes. */
+START_TEST(empty_rle_string_as_first_mask_loads) {
+  nala_err err;
+  ck_assert_int_eq(parse_dets("[{\"image_id\": 1, \"category_id\": 5, \"score\": 1,"
+                              " \"segmentation\": {\"size\": [0, 8], \"counts\": \"\"}}]", 1, &err),
+                   NALA_OK);
+  const char *gt_json = "{\"images\": [{\"id\": 1, \"height\": 4, \"width\": 4}], \"categories\": [{\"id\": 5}],"
+                        " \"annotations\": [{\"id\": 1, \"image_id\": 1, \"category_id\": 5, \"iscrowd\": 0,"
+                        " \"area\": 4, \"bbox\": [0, 0, 2, 2], \"segmentation\": {\"size\": [4, 4], \"counts\": \"02208\"}}]}";
+  const char *dt = "[{\"image_id\": 1, \"category_id\": 5, \"score\": 0.9,"
+                   " \"segmentation\": {\"size\": [0, 8], \"counts\": \"\"}},"
+                   " {\"image_id\": 1, \"category_id\": 5, \"score\": 0.8,"
+                   " \"segmentation\": {\"size\": [4, 4], \"counts\": \"02208\"}}]";
+  nala_coco_gt *gt = NULL;
+  ck_assert_int_eq(nala_coco_gt_parse(gt_json, strlen(gt_json), "gt.json", 1, &gt, &err), NALA_OK);
+  nala_coco_dets *dets = NULL;
+  ck_assert_msg(nala_coco_dets_parse(dt, strlen(dt), "dets.json", gt, 1, &dets, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_uint_eq(nala_coco_dets_count(dets), 2);
+  nala_coco_dets_free(dets);
+  const char *bad = "[{\"image_id\": 1, \"category_id\": 5, \"score\": 0.9,"
+                    " \"segmentation\": {\"size\": [4, 4], \"counts\": \"\"}}]";
+  ck_assert_int_eq(nala_coco_dets_parse(bad, strlen(bad), "dets.json", gt, 1, &dets, &err), NALA_E_FORMAT);
+  printf("%s\n", err.msg);
+  ck_assert_str_eq(err.msg, "dets.json: results[0]: segmentation: RLE counts sum to 0, expected h*w = 4x4 = 16");
+  nala_coco_gt_free(gt);
+}
+END_TEST
+
 /* ---- the CLI ---- */
 
 static int run_cli(const char *args, char *out, size_t cap) {
@@ -515,6 +546,7 @@ static Suite *coco_suite(void) {
   tcase_add_test(tc, empty_results_give_zero_ap);
   tcase_add_test(tc, bad_ground_truth_is_reported);
   tcase_add_test(tc, bad_results_are_reported);
+  tcase_add_test(tc, empty_rle_string_as_first_mask_loads);
   tcase_add_test(tc, cli_prints_pycocotools_summary_and_json);
   tcase_add_test(tc, box_only_detection_against_polygon_gt_matches_pycocotools);
   tcase_add_test(tc, closed_polygon_gt_gives_pycocotools_mask);
