@@ -95,9 +95,13 @@ nala_status nala_detector_create(const nala_config *cfg, nala_weights *weights, 
   for (int i = 0; i < N_ARCHS; i++)
     if (!strcmp(archs[i]->type, mc->type))
       arch = archs[i];
-  if (!arch)
-    return nala_fail(err, NALA_E_UNSUPPORTED, "model.type: \"%s\" is not a detector this build runs (RetinaNet%s)",
-                     mc->type, N_ARCHS > 1 ? ", MaskRCNN" : "");
+  if (!arch) {
+    char known[128] = "";
+    for (int i = 0, n = 0; i < N_ARCHS && n < (int)sizeof known; i++)
+      n += snprintf(known + n, sizeof known - (size_t)n, i ? ", %s" : "%s", archs[i]->type);
+    return nala_fail(err, NALA_E_UNSUPPORTED, "model.type: \"%s\" is not a detector this build runs (%s)", mc->type,
+                     known);
+  }
   nala_detector *d = calloc(1, sizeof *d);
   if (!d)
     return nala_fail(err, NALA_E_NOMEM, "out of memory for a detector");

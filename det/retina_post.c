@@ -12,8 +12,8 @@
  *   first max_per_img.
  * The sort is torch.sort's order with ties broken by the lower flat index (a stable sort; see
  * det/det.h on NMS ties). It is computed without sorting the level: each thread keeps the best
- * nms_pre of its share in a heap under that total order, and the heaps' union is sorted, which
- * gives the same first nms_pre whatever the thread count. Logits at or below the threshold's
+ * nms_pre of its share in a heap under that total order; the heaps are sorted in place and merged,
+ * which gives the same first nms_pre whatever the thread count. Logits at or below the threshold's
  * logit (minus a margin that covers expf rounding) are skipped before the sigmoid.
  * Every buffer is a workspace region sized from nms_pre, the levels and max_per_img. */
 #include <cjson/cJSON.h>
@@ -43,6 +43,8 @@ typedef struct cand {
   int64_t idx; /* flat index into the level's (H * W * A, C) scores */
 } cand;
 
+#define POST_MAX_THREADS 256
+
 typedef struct post_plan {
   const retina_state *st;
   int L, A, C, K;
@@ -52,7 +54,8 @@ typedef struct post_plan {
   } lv[RETINA_MAX_LEVELS];
   det_plan_info info;
   int nthreads;
-  size_t heaps, merged;                      /* nthreads * K cands each */
+  size_t heaps;                              /* nthreads * K cands */
+  size_t merged;                             /* K cands: one level's top K */
   size_t anchors, deltas, boxes, scores, labels, keep; /* L * K */
   size_t nms_ws, nms_ws_bytes;
   size_t results;
@@ -189,40 +192,48 @@ static int scan(const float *logits, int64_t lo, int64_t hi, float thr, int K, c
   return n;
 }
 
-static int cmp_rank(const void *pa, const void *pb) {
-  const cand *a = pa, *b = pb;
-  return worse(a, b) ? 1 : worse(b, a) ? -1 : 0;
+/* Heap h of n (worst at the root) into best-first order, in place (heapsort: no allocation). */
+static void heap_to_sorted(cand *h, int n) {
+  for (int end = n - 1; end > 0; end--) {
+    cand t = h[0];
+    h[0] = h[end];
+    h[end] = t;
+    sift_down(h, end, 0);
+  }
 }
 
-/* One level: the first min(K, n above thr) in mmdet's order into out (returns the count). */
+/* One level: the first min(K, n above thr) in mmdet's order into out (returns the count). Each
+ * thread's heap is sorted in place, then the sorted runs are merged (no allocation in forward). */
 static int level_topk(const post_plan *p, char *ws, int l, int nthreads, cand *out) {
   const float *logits = (const float *)(ws + p->lv[l].cls);
   int64_t n = (int64_t)p->lv[l].h * p->lv[l].w * p->A * p->C;
   cand *heaps = (cand *)(ws + p->heaps);
   int T = nthreads < p->nthreads ? nthreads : p->nthreads;
-  if (T < 1)
+  if (T > POST_MAX_THREADS)
+    T = POST_MAX_THREADS;
+  if (T < 1 || n < 65536)
     T = 1;
-  if (n < 65536)
-    T = 1;
-  int counts[256];
-  if (T > 256)
-    T = 256;
+  int counts[POST_MAX_THREADS] = {0}, heads[POST_MAX_THREADS] = {0};
 #pragma omp parallel num_threads(T)
   {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
     int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    counts[t] = scan(logits, lo, hi, p->st->score_thr, p->K, heaps + (size_t)t * p->K);
-    if (t == 0)
-      for (int u = nt; u < T; u++)
-        counts[u] = 0;
+    cand *h = heaps + (size_t)t * p->K;
+    counts[t] = scan(logits, lo, hi, p->st->score_thr, p->K, h);
+    heap_to_sorted(h, counts[t]);
   }
   int m = 0;
-  for (int t = 0; t < T; t++) {
-    memmove(out + m, heaps + (size_t)t * p->K, (size_t)counts[t] * sizeof *out);
-    m += counts[t];
+  while (m < p->K) {
+    int best = -1;
+    for (int t = 0; t < T; t++)
+      if (heads[t] < counts[t] &&
+          (best < 0 || worse(&heaps[(size_t)best * p->K + heads[best]], &heaps[(size_t)t * p->K + heads[t]])))
+        best = t;
+    if (best < 0)
+      break;
+    out[m++] = heaps[(size_t)best * p->K + heads[best]++];
   }
-  qsort(out, (size_t)m, sizeof *out, cmp_rank);
-  return m < p->K ? m : p->K;
+  return m;
 }
 
 static nala_status post_run(const void *args, char *ws, int nthreads, nala_err *err) {
@@ -322,9 +333,9 @@ static nala_status retina_plan(const nala_detector *d, nala_graph *g, const det_
     size_t level = (size_t)outs[l].h * outs[l].w * p->A * p->C;
     cap += level < (size_t)p->K ? level : (size_t)p->K;
   }
-  size_t K = (size_t)p->K, T = (size_t)p->nthreads;
+  size_t K = (size_t)p->K, T = (size_t)(p->nthreads < POST_MAX_THREADS ? p->nthreads : POST_MAX_THREADS);
   p->heaps = nala_graph_region(g, T * K * sizeof(cand));
-  p->merged = nala_graph_region(g, T * K * sizeof(cand));
+  p->merged = nala_graph_region(g, K * sizeof(cand));
   p->anchors = nala_graph_region(g, cap * 4 * sizeof(float));
   p->deltas = nala_graph_region(g, cap * 4 * sizeof(float));
   p->boxes = nala_graph_region(g, cap * 4 * sizeof(float));

@@ -20,6 +20,8 @@
 #include "heads/two_stage.h"
 #include "models/model.h"
 #include "nala/config.h"
+#include "nala/detector.h"
+#include "nala/rle.h"
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
 #include "nala/weights.h"
@@ -199,6 +201,27 @@ static void compare_rows(const char *what, const float *ours, int ld_ours, const
   free(gathered);
 }
 
+/* Reference mask j (run lengths over its paste window) into ref; asserts >= 99.9% of the window's
+ * pixels agree with ours (h x w, 0/1); returns the reference's pixel count. */
+static size_t compare_mask(int j, const uint8_t *ours, uint8_t *ref, int h, int w, const int64_t *win,
+                           const int64_t *rle, int64_t n_rle, double *worst) {
+  memset(ref, 0, (size_t)h * w);
+  int y0 = (int)win[0], y1 = (int)win[1], x0 = (int)win[2], x1 = (int)win[3];
+  size_t pos = 0, ww = (size_t)(x1 - x0);
+  for (int64_t k = 0; k < n_rle; k++)
+    for (int64_t q = 0; q < rle[k]; q++, pos++)
+      if (k % 2)
+        ref[(size_t)(y0 + pos / ww) * w + x0 + pos % ww] = 1;
+  ck_assert_uint_eq(pos, (size_t)(y1 - y0) * ww);
+  size_t diff = 0, set = 0;
+  for (size_t p = 0; p < (size_t)h * w; p++)
+    diff += ours[p] != ref[p], set += ref[p];
+  double agree = 1.0 - (double)diff / (double)((size_t)(y1 - y0) * ww);
+  *worst = fmin(*worst, agree);
+  ck_assert_msg(agree >= 0.999, "mask of detection %d: %.5f agreement (%zu pixels differ)", j, agree, diff);
+  return set;
+}
+
 static void check_case(const char *fixture, int h, int w) {
   nala_st_file *f = det_open(fixture);
   uint64_t input_seed = strtoull(nala_st_metadata(f, "input_seed"), NULL, 10);
@@ -289,24 +312,8 @@ static void check_case(const char *fixture, int h, int w) {
     ck_assert_int_eq(nala_det_paste_mask(outf(&r, RES(ROI_OUT_MASKS)) + (size_t)i * S * S, S, S, boxes + 4 * i, 0.5f,
                                          h, w, ours, (size_t)w, &err),
                      NALA_OK);
-    memset(ref, 0, (size_t)h * w);
-    int y0 = (int)wins[4 * j], y1 = (int)wins[4 * j + 1], x0 = (int)wins[4 * j + 2], x1 = (int)wins[4 * j + 3];
-    size_t pos = 0, ww = (size_t)(x1 - x0);
-    for (int64_t k = 0; k < lens[j]; k++) {
-      int64_t run_len = rle[at + k];
-      for (int64_t q = 0; q < run_len; q++, pos++)
-        if (k % 2)
-          ref[(size_t)(y0 + pos / ww) * w + x0 + pos % ww] = 1;
-    }
+    total_px += compare_mask(j, ours, ref, h, w, wins + 4 * j, rle + at, lens[j], &worst);
     at += (size_t)lens[j];
-    ck_assert_uint_eq(pos, (size_t)(y1 - y0) * ww);
-    size_t diff = 0, set = 0;
-    for (size_t p = 0; p < (size_t)h * w; p++)
-      diff += ours[p] != ref[p], set += ref[p];
-    total_px += set;
-    double agree = 1.0 - (double)diff / (double)((size_t)(y1 - y0) * ww);
-    worst = fmin(worst, agree);
-    ck_assert_msg(agree >= 0.999, "mask of detection %d: %.5f agreement (%zu pixels differ)", j, agree, diff);
   }
   printf("masks: %d detections, %zu reference mask pixels, worst window agreement %.6f\n", n, total_px, worst);
   ck_assert_uint_gt(total_px, 0);
@@ -322,6 +329,106 @@ START_TEST(maskrcnn_512x512) { check_case(FIX("maskrcnn_xt_512x512.safetensors")
 END_TEST
 
 START_TEST(maskrcnn_480x640) { check_case(FIX("maskrcnn_xt_480x640.safetensors"), 480, 640); }
+END_TEST
+
+/* The same model through the public detector API (det/maskrcnn_arch.c): a TENSOR plan, detections
+ * and masks read back (bitmap and RLE), the parity tensors listed. */
+START_TEST(detector_api_512x512) {
+  const int h = 512, w = 512;
+  nala_st_file *f = det_open(FIX("maskrcnn_xt_512x512.safetensors"));
+  image im = build_weights();
+  nala_err err;
+  nala_config *cfg = NULL;
+  ck_assert_msg(nala_config_load(FIX("maskrcnn_xt_fixture.json"), &cfg, &err) == NALA_OK, "%s", err.msg);
+  nala_weights *wts = NULL;
+  ck_assert_int_eq(nala_weights_open_memory(im.buf, im.size, "maskrcnn_xt", &wts, &err), NALA_OK);
+  nala_detector *d = NULL;
+  ck_assert_msg(nala_detector_create(cfg, wts, NULL, &d, &err) == NALA_OK, "%s", err.msg);
+  nala_weights_close(wts);
+  ck_assert_int_eq(nala_detector_has_masks(d), 1);
+  ck_assert_int_eq(nala_detector_num_classes(d), 4);
+  nala_det_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_det_ctx_create(d, 2, &ctx, &err), NALA_OK);
+  uint8_t probe[4];
+  ck_assert_int_eq(nala_det_read_mask(ctx, 0, probe, sizeof probe, &err), NALA_E_STATE);
+  ck_assert_msg(nala_det_plan(ctx, NALA_DET_TENSOR, h, w, &err) == NALA_OK, "%s", err.msg);
+  float *x = malloc((size_t)3 * h * w * sizeof *x);
+  int64_t shape[4] = {1, 3, h, w};
+  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
+                                    &err),
+                   NALA_OK);
+  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
+  for (size_t i = 0; i < (size_t)3 * h * w; i++)
+    x[i] *= scale;
+  ck_assert_msg(nala_det_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
+  free(x);
+  static const char *const names[] = {"rpn_cls_0", "rpn_reg_0", "rpn_cls_4", "rpn_reg_4", "proposals",
+                                      "proposal_scores", "rcnn_cls_score", "rcnn_bbox_pred", "mask_probs"};
+  for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+    int found = 0;
+    for (int i = 0; i < nala_det_raw_count(ctx); i++) {
+      nala_det_raw raw;
+      ck_assert_int_eq(nala_det_raw_at(ctx, i, &raw, &err), NALA_OK);
+      found |= !strcmp(raw.name, names[k]);
+      if (!strcmp(raw.name, "proposals"))
+        ck_assert_int_eq(raw.shape[0], 1000);
+      if (!strcmp(raw.name, "rpn_cls_0"))
+        ck_assert(raw.nhwc && raw.shape[1] == 3 && raw.shape[2] == 128 && raw.ld == 15);
+    }
+    ck_assert_msg(found, "no parity tensor %s", names[k]);
+  }
+  size_t nd;
+  const float *ref_boxes = det_f32(f, "det_bboxes", &nd, NULL);
+  int n = (int)(nd / 4), got = 0;
+  ck_assert_int_eq(nala_det_count(ctx), n);
+  nala_detection *dets = malloc((size_t)n * sizeof *dets);
+  ck_assert_int_eq(nala_det_read(ctx, dets, n, &got, &err), NALA_OK);
+  float *boxes = malloc((size_t)n * 16), *scores = malloc((size_t)n * 4);
+  int32_t *labels = malloc((size_t)n * 4);
+  for (int i = 0; i < n; i++) {
+    memcpy(boxes + 4 * i, &dets[i].x1, 16);
+    scores[i] = dets[i].score, labels[i] = dets[i].label;
+    ck_assert(i == 0 || dets[i].score <= dets[i - 1].score);
+  }
+  int64_t *ref_labels = malloc((size_t)n * 8), *wins = malloc((size_t)n * 32), *lens = malloc((size_t)n * 8);
+  det_i64(f, "det_labels", ref_labels, (size_t)n);
+  det_i64(f, "mask_windows", wins, (size_t)n * 4);
+  det_i64(f, "mask_rle_len", lens, (size_t)n);
+  size_t n_rle;
+  det_tensor(f, "mask_rle", NALA_DT_I64, &n_rle, NULL);
+  int64_t *rle = malloc(n_rle * 8);
+  det_i64(f, "mask_rle", rle, n_rle);
+  int *match = malloc((size_t)n * sizeof *match);
+  match_sets("api detections", boxes, scores, labels, got, ref_boxes, det_f32(f, "det_scores", NULL, NULL), ref_labels,
+             n, match);
+  uint8_t *ours = malloc((size_t)h * w), *ref = malloc((size_t)h * w), *dec = malloc((size_t)h * w);
+  ck_assert_int_eq(nala_det_read_mask(ctx, 0, ours, (size_t)h * w - 1, &err), NALA_E_ARG);
+  ck_assert_int_eq(nala_det_read_mask(ctx, n, ours, (size_t)h * w, &err), NALA_E_ARG);
+  size_t at = 0;
+  double worst = 1;
+  for (int j = 0; j < n; j++) {
+    ck_assert_int_eq(nala_det_read_mask(ctx, match[j], ours, (size_t)h * w, &err), NALA_OK);
+    compare_mask(j, ours, ref, h, w, wins + 4 * j, rle + at, lens[j], &worst);
+    at += (size_t)lens[j];
+    if (j < 5) { /* RLE round trip: column-major COCO order */
+      nala_rle r;
+      ck_assert_int_eq(nala_det_read_mask_rle(ctx, match[j], &r, &err), NALA_OK);
+      ck_assert_int_eq(nala_rle_decode(&r, dec, &err), NALA_OK);
+      for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++)
+          ck_assert_int_eq(dec[(size_t)xx * h + y], ours[(size_t)y * w + xx]);
+      nala_rle_free(&r);
+    }
+  }
+  printf("api masks: worst window agreement %.6f\n", worst);
+  free(ours), free(ref), free(dec), free(match), free(rle), free(wins), free(lens), free(ref_labels);
+  free(boxes), free(scores), free(labels), free(dets);
+  nala_det_ctx_free(ctx);
+  nala_detector_free(d);
+  nala_config_free(cfg);
+  free(im.buf);
+  nala_st_close(f);
+}
 END_TEST
 
 /* One and two threads: every output (maps, proposals, RCNN rows, detections, masks) bit-identical. */
@@ -473,6 +580,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, maskrcnn_512x512);
   tcase_add_test(tc, maskrcnn_480x640);
+  tcase_add_test(tc, detector_api_512x512);
   tcase_add_test(tc, threads_bit_identical);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);

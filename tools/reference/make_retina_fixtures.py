@@ -20,7 +20,7 @@ input seeds (first, first + 2, ...) until one passes and fails rather than write
 does not; the seed used and the check's numbers are in the metadata.
 
 Files: retina_weights.safetensors (the three tuned tensors; metadata "seeded_keys": JSON
-{key: shape} of every other state_dict key, RoPE.angle excluded), and per case
+{key: shape} of every other state_dict key, RoPE.angle and num_batches_tracked excluded), and per case
 retina_<H>x<W>.safetensors: cls_scores_{0..4}, bbox_preds_{0..4} (NCHW float32, raw),
 det_bboxes [n,4], det_scores [n], det_labels (I64) [n], in score order.
 """
@@ -119,7 +119,7 @@ def main():
     apply_seeded(model, 0)
     a_cls, a_reg = tune(model, make_input(*CASES[0][0], CASES[0][1]))
     sd = model.state_dict()
-    seeded_keys = {k: list(v.shape) for k, v in sd.items() if k not in TUNED and not k.endswith(".RoPE.angle")}
+    seeded_keys = {k: list(v.shape) for k, v in sd.items() if k not in TUNED and not k.endswith((".RoPE.angle", ".num_batches_tracked"))}
     meta = {"seed": "0", "a_cls": repr(a_cls), "a_reg": repr(a_reg), "prior_bias": repr(prior_bias(0.01)),
             "seeded_keys": json.dumps(seeded_keys), "config": os.path.relpath(CONFIG, REPO), "torch": torch.__version__}
     safetensors_io.save(os.path.join(OUT, "retina_weights.safetensors"),
