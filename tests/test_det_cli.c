@@ -206,6 +206,20 @@ START_TEST(eval_coco_maskrcnn) {
   char *text = nala_read_text(p("m.segm.json"));
   ck_assert_ptr_nonnull(strstr(text, "\"segmentation\": {\"size\": [48, 64], \"counts\": \""));
   free(text);
+  /* nala det with masks: every detection drawn (threshold 0) with its mask overlay. */
+  snprintf(args, sizeof args, "det --config %s --input %s --out %s --json %s --score-thr 0 --threads 2", p("mask.json"),
+           p("coco/val2017/img201.png"), p("m201.png"), p("m201.json"));
+  ck_assert_int_eq(run(args, &out, &err), 0);
+  ck_assert_ptr_nonnull(strstr(err, "paste"));
+  free(out);
+  free(err);
+  nala_image img;
+  ck_assert_int_eq(nala_image_read(p("m201.png"), NALA_BGR, 0, &img, &e), NALA_OK);
+  ck_assert_int_eq(img.h, 48);
+  nala_image_free(&img);
+  text = nala_read_text(p("m201.json"));
+  ck_assert_ptr_nonnull(strstr(text, "\"segmentation\": {\"size\": [48, 64]"));
+  free(text);
 }
 END_TEST
 
@@ -278,6 +292,11 @@ START_TEST(bench_det_last_line) {
   ck_assert_double_gt(ms, 0);
   ck_assert_double_gt(rss, 0);
   ck_assert_ptr_nonnull(strstr(out, "dense head"));
+  free(out);
+  free(err);
+  snprintf(args, sizeof args, "bench det --config %s --weights %s --runs 1", p("retina.json"), p("none.safetensors"));
+  ck_assert_int_eq(run(args, &out, &err), 1);
+  ck_assert_ptr_nonnull(strstr(err, "none.safetensors"));
   free(out);
   free(err);
   ck_assert_int_eq(run("bench det --size 64x96", &out, &err), 2);

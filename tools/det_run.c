@@ -1,7 +1,6 @@
 /* Running a detector over frames for the det commands (tools/det_run.h). */
 #include "tools/det_run.h"
 
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +15,13 @@ int det_run_open(const char *cmd, const det_run_opts *o, det_run *r) {
   nala_weights *w = NULL;
   nala_status st = nala_config_load_with(o->config, o->overrides, o->n_overrides, &r->cfg, &err);
   const char *weights = o->weights;
-  if (st == NALA_OK && !weights) { /* mmdet's load_from, when the config names a checkpoint */
-    const cJSON *lf = cJSON_GetObjectItemCaseSensitive(nala_config_json(r->cfg), "load_from");
-    if (cJSON_IsString(lf) && lf->valuestring[0])
-      weights = lf->valuestring;
-  }
+  /* As nala det --dump (tools/cli_det.c): the config's model.backbone.weights names the checkpoint. */
+  if (st == NALA_OK && !weights && nala_config_model(r->cfg) && nala_config_model(r->cfg)->backbone.weights[0])
+    weights = nala_config_model(r->cfg)->backbone.weights;
   if (st == NALA_OK)
     st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(o->seed, &w, &err);
+  if (st == NALA_OK)
+    st = nala_weights_ignore_suffix(w, ".num_batches_tracked");
   nala_detector_opts mo = {.isa = o->isa};
   if (st == NALA_OK)
     st = nala_detector_create(r->cfg, w, &mo, &r->model, &err);

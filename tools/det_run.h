@@ -16,7 +16,7 @@
 
 typedef struct det_run_opts {
   const char *config;
-  const char *weights;                 /* NULL: the config's model.backbone weights... else seeded */
+  const char *weights;                 /* NULL: the config's model.backbone.weights, else seeded */
   const char *const *overrides;        /* --cfg-options */
   int n_overrides;
   uint64_t seed;                       /* seeded weights */
