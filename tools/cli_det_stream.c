@@ -236,6 +236,8 @@ static int run_video(stream *s, input_kind kind, int camera) {
   nala_video_info info = {0};
   if (st == NALA_OK) {
     info = nala_video_get_info(rd);
+    if (!(info.fps > 0))
+      fprintf(stderr, CMD ": %s does not say its frame rate; writing %s at 30 fps\n", o->input, o->out);
     st = nala_video_writer_open(o->out, info.w, info.h, info.fps > 0 ? info.fps : 30.0, NULL, &wr, &err);
   }
   if (st != NALA_OK) {
@@ -267,15 +269,26 @@ static int run_video(stream *s, input_kind kind, int camera) {
   }
   nala_image_free(&frame);
   nala_video_close(rd);
-  if (st == NALA_OK)
-    st = nala_video_writer_close(wr, &err);
-  else
-    nala_video_writer_abort(wr);
-  if (st == NALA_OK && i == 0)
-    st = nala_fail(&err, NALA_E_FORMAT, "%s: no frame could be read", o->input);
+  long written = s->run.frames;
   print_timing(s, "frames");
   if (st != NALA_OK) {
+    /* A frame that fails ends the run; the frames annotated before it stay a playable video. */
     fprintf(stderr, CMD ": frame %ld: %s\n", i, err.msg);
+    nala_err cerr;
+    if (written > 0 && nala_video_writer_close(wr, &cerr) == NALA_OK)
+      fprintf(stderr, CMD ": kept the %ld frame(s) annotated before it in %s\n", written, o->out);
+    else if (written == 0)
+      nala_video_writer_abort(wr);
+    return NALA_EXIT_RUNTIME;
+  }
+  if (i == 0) {
+    nala_video_writer_abort(wr);
+    fprintf(stderr, CMD ": %s: no frame could be read; %s not written\n", o->input, o->out);
+    return NALA_EXIT_RUNTIME;
+  }
+  st = nala_video_writer_close(wr, &err);
+  if (st != NALA_OK) {
+    fprintf(stderr, CMD ": %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
   fprintf(stderr, "wrote %ld frames to %s\n", i, o->out);

@@ -18,6 +18,9 @@ int det_run_open(const char *cmd, const det_run_opts *o, det_run *r) {
   /* As nala det --dump (tools/cli_det.c): the config's model.backbone.weights names the checkpoint. */
   if (st == NALA_OK && !weights && nala_config_model(r->cfg) && nala_config_model(r->cfg)->backbone.weights[0])
     weights = nala_config_model(r->cfg)->backbone.weights;
+  if (st == NALA_OK && !weights)
+    fprintf(stderr, "%s: no --weights: seeded random weights (seed %llu), the detections mean nothing\n", cmd,
+            (unsigned long long)o->seed);
   if (st == NALA_OK)
     st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(o->seed, &w, &err);
   if (st == NALA_OK)
