@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "nala/coco.h"
+#include "nala/image_draw.h"
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
 #include "tests/support/det_coco_set.h"
@@ -232,6 +233,16 @@ START_TEST(draw_labels_stay_inside) {
   nala_image gray;
   ck_assert_int_eq(nala_image_alloc(4, 4, 1, NALA_GRAY, &gray, &err), NALA_OK);
   ck_assert_int_eq(det_draw_detections(&gray, d, 1, 0.3f, names, 3, &err), NALA_E_ARG);
+  const uint8_t white3[3] = {255, 255, 255};
+  ck_assert_int_eq(nala_image_draw_text(&gray, "x", 0, 3, 0.4, white3, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "3-channel"));
+  int tw, th, tb;
+  ck_assert_int_eq(nala_image_text_size("x", 0.0, &tw, &th, &tb, &err), NALA_E_ARG);
+  ck_assert_int_eq(nala_image_text_size("abc", 0.4, &tw, &th, &tb, &err), NALA_OK);
+  ck_assert_int_gt(tw, 0);
+  ck_assert_int_gt(th, 0);
+  /* Text far outside the image is clipped, not an error. */
+  ck_assert_int_eq(nala_image_draw_text(&img, "far away", -1000, 5000, 0.4, white3, &err), NALA_OK);
   nala_image_free(&gray);
   nala_image_free(&img);
 }
