@@ -21,6 +21,7 @@
 #include "models/model.h"
 #include "nala/config.h"
 #include "nala/detector.h"
+#include "nala/preprocess.h"
 #include "nala/rle.h"
 #include "nala/safetensors.h"
 #include "nala/seeded_init.h"
@@ -431,6 +432,87 @@ START_TEST(detector_api_512x512) {
 }
 END_TEST
 
+/* FRAME input: the test pipeline's Resize at (512, 256) keep-ratio makes a 128x256 frame exactly
+ * 2x (256x512, multiples of 32), so the TENSOR plan on the same preprocessed tensor clips to the same
+ * img_shape: FRAME boxes are the TENSOR boxes / 2 (mmdet 3.x mask head: bboxes / scale_factor,
+ * exact), scores and labels the same, and each FRAME mask is mmdet's paste of the same
+ * probabilities with the frame box at the frame size. */
+START_TEST(frame_vs_tensor) {
+  static const char *const small_pipeline[] = {
+      "test_pipeline=[{\"type\": \"LoadImageFromFile\"}, {\"type\": \"Resize\", \"scale\": [512, 256], "
+      "\"keep_ratio\": true}, {\"type\": \"PackDetInputs\"}]"};
+  const int H = 128, W = 256;
+  nala_err err;
+  nala_image img = {.h = H, .w = W, .c = 3, .stride = (size_t)W * 3, .order = NALA_BGR};
+  img.data = malloc((size_t)H * W * 3);
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      for (int c = 0; c < 3; c++)
+        img.data[((size_t)y * W + x) * 3 + c] = (uint8_t)((x * 7 + y * 13 + c * 50 + ((x * y) % 97)) & 255);
+  image im = build_weights();
+  nala_config *cfg = NULL;
+  ck_assert_msg(nala_config_load_with(FIX("maskrcnn_xt_fixture.json"), small_pipeline, 1, &cfg, &err) == NALA_OK, "%s",
+                err.msg);
+  nala_weights *wts = NULL;
+  ck_assert_int_eq(nala_weights_open_memory(im.buf, im.size, "maskrcnn_xt", &wts, &err), NALA_OK);
+  nala_detector *d = NULL;
+  ck_assert_msg(nala_detector_create(cfg, wts, NULL, &d, &err) == NALA_OK, "%s", err.msg);
+  nala_weights_close(wts);
+  nala_det_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_det_ctx_create(d, 2, &ctx, &err), NALA_OK);
+  ck_assert_msg(nala_det_plan(ctx, NALA_DET_FRAME, H, W, &err) == NALA_OK, "%s", err.msg);
+  nala_preprocess_meta meta;
+  ck_assert_int_eq(nala_det_plan_meta(ctx, &meta, &err), NALA_OK);
+  ck_assert(meta.img_h == 256 && meta.img_w == 512 && meta.pad_h == 256 && meta.pad_w == 512);
+  ck_assert_msg(nala_det_forward_frame(ctx, &img, &err) == NALA_OK, "%s", err.msg);
+  int n_fr = nala_det_count(ctx), got = 0;
+  ck_assert_int_gt(n_fr, 0);
+  nala_detection *fr = malloc((size_t)n_fr * sizeof *fr), *tn = malloc((size_t)n_fr * sizeof *tn);
+  ck_assert_int_eq(nala_det_read(ctx, fr, n_fr, &got, &err), NALA_OK);
+  uint8_t *mask = malloc((size_t)H * W), *want = malloc((size_t)H * W);
+  float *probs = malloc((size_t)n_fr * 28 * 28 * sizeof *probs);
+  for (int i = 0; i < nala_det_raw_count(ctx); i++) {
+    nala_det_raw raw;
+    ck_assert_int_eq(nala_det_raw_at(ctx, i, &raw, &err), NALA_OK);
+    if (!strcmp(raw.name, "mask_probs")) {
+      ck_assert_int_eq(raw.shape[0], n_fr);
+      memcpy(probs, raw.data, (size_t)n_fr * 28 * 28 * sizeof *probs);
+    }
+  }
+  size_t px = 0;
+  for (int i = 0; i < n_fr; i++) {
+    ck_assert_int_eq(nala_det_read_mask(ctx, i, mask, (size_t)H * W, &err), NALA_OK);
+    float box[4] = {fr[i].x1, fr[i].y1, fr[i].x2, fr[i].y2};
+    ck_assert_int_eq(nala_det_paste_mask(probs + (size_t)i * 28 * 28, 28, 28, box, 0.5f, H, W, want, (size_t)W, &err),
+                     NALA_OK);
+    ck_assert(!memcmp(mask, want, (size_t)H * W));
+    for (size_t p = 0; p < (size_t)H * W; p++)
+      px += mask[p];
+  }
+  nala_preprocess_cfg pp;
+  ck_assert(nala_preprocess_from_config(&nala_config_model(cfg)->preprocess, NALA_NCHW, &pp, &err) == NALA_OK);
+  nala_preprocessed t;
+  ck_assert_msg(nala_preprocess(&pp, &img, &t, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_int_eq(nala_det_plan(ctx, NALA_DET_TENSOR, t.h, t.w, &err), NALA_OK);
+  ck_assert_msg(nala_det_forward_tensor(ctx, t.data, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_int_eq(nala_det_count(ctx), n_fr);
+  ck_assert_int_eq(nala_det_read(ctx, tn, n_fr, &got, &err), NALA_OK);
+  for (int i = 0; i < n_fr; i++) {
+    ck_assert_int_eq(fr[i].label, tn[i].label);
+    ck_assert(fr[i].score == tn[i].score);
+    ck_assert(fr[i].x1 == tn[i].x1 / 2.0f && fr[i].y1 == tn[i].y1 / 2.0f && fr[i].x2 == tn[i].x2 / 2.0f &&
+              fr[i].y2 == tn[i].y2 / 2.0f);
+  }
+  printf("frame 128x256: %d detections (%zu mask pixels), tensor 256x512 the same, boxes / 2\n", n_fr, px);
+  nala_preprocessed_free(&t);
+  free(fr), free(tn), free(mask), free(want), free(probs), free(img.data);
+  nala_det_ctx_free(ctx);
+  nala_detector_free(d);
+  nala_config_free(cfg);
+  free(im.buf);
+}
+END_TEST
+
 /* One and two threads: every output (maps, proposals, RCNN rows, detections, masks) bit-identical. */
 START_TEST(threads_bit_identical) {
   image im = build_weights();
@@ -581,6 +663,7 @@ int main(void) {
   tcase_add_test(tc, maskrcnn_512x512);
   tcase_add_test(tc, maskrcnn_480x640);
   tcase_add_test(tc, detector_api_512x512);
+  tcase_add_test(tc, frame_vs_tensor);
   tcase_add_test(tc, threads_bit_identical);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
