@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "det/det.h"
 #include "heads/two_stage.h"
@@ -28,6 +29,7 @@
 #include "nala/weights.h"
 #include "tests/det_fixture.h"
 #include "tests/support/compare.h"
+#include "tests/support/cli.h"
 #include "tests/support/files.h"
 #include "tests/support/suite.h"
 
@@ -513,6 +515,103 @@ START_TEST(frame_vs_tensor) {
 }
 END_TEST
 
+/* `nala det --dump` (the parity interface) at 480x640: every Mask R-CNN tensor present with its
+ * shape, raw maps and RCNN rows as close as the library's, proposals and detections as sets,
+ * det_masks uint8 [n,H,W] agreeing with the reference masks. */
+START_TEST(cli_dump_480x640) {
+  const int h = 480, w = 640;
+  char in[256], wpath[256], out[256], args[2048];
+  snprintf(in, sizeof in, "/tmp/nala_test_mrcnn_in_%d.safetensors", (int)getpid());
+  snprintf(wpath, sizeof wpath, "/tmp/nala_test_mrcnn_w_%d.safetensors", (int)getpid());
+  snprintf(out, sizeof out, "/tmp/nala_test_mrcnn_out_%d.safetensors", (int)getpid());
+  nala_st_file *f = det_open(FIX("maskrcnn_xt_480x640.safetensors"));
+  image im = build_weights();
+  FILE *wf = fopen(wpath, "wb");
+  ck_assert_ptr_nonnull(wf);
+  ck_assert_uint_eq(fwrite(im.buf, 1, im.size, wf), im.size);
+  fclose(wf);
+  free(im.buf);
+  nala_err err;
+  float *x = malloc((size_t)3 * h * w * sizeof *x);
+  int64_t shape[4] = {1, 3, h, w};
+  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
+                                    &err),
+                   NALA_OK);
+  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
+  for (size_t i = 0; i < (size_t)3 * h * w; i++)
+    x[i] *= scale;
+  nala_st_tensor t = {.name = "input", .dtype = NALA_DT_F32, .ndim = 4, .shape = {1, 3, h, w}, .data = x,
+                      .nbytes = (size_t)3 * h * w * 4};
+  ck_assert_int_eq(nala_st_write(in, &t, 1, &err), NALA_OK);
+  free(x);
+  snprintf(args, sizeof args, "det --config %s --weights %s --input %s --dump %s --threads 2",
+           FIX("maskrcnn_xt_fixture.json"), wpath, in, out);
+  char *so = NULL, *se = NULL;
+  int rc = nala_run_cli(args, &so, &se);
+  printf("%s%s", so ? so : "", se ? se : "");
+  ck_assert_int_eq(rc, 0);
+  free(so), free(se);
+  nala_st_file *d = det_open(out);
+  char name[32];
+  for (int l = 0; l < L; l++)
+    for (int k = 0; k < 2; k++) {
+      snprintf(name, sizeof name, k ? "rpn_reg_%d" : "rpn_cls_%d", l);
+      size_t n1, n2;
+      int64_t d1[4], d2[4];
+      const float *a = det_f32(d, name, &n1, d1), *b = det_f32(f, name, &n2, d2);
+      ck_assert(n1 == n2 && d1[1] == d2[1] && d1[2] == d2[2] && d1[3] == d2[3]);
+      ck_assert(nala_compare_f32(name, a, b, n1, 0, 0).rel_l2 <= 1e-4);
+    }
+  size_t np, nr, nd;
+  int64_t dims[4];
+  const float *props = det_f32(d, "proposals", &np, NULL), *ref_props = det_f32(f, "proposals", &nr, NULL);
+  int P = (int)(nr / 4);
+  int *pmatch = malloc((size_t)P * sizeof *pmatch);
+  match_sets("dump proposals", props, det_f32(d, "proposal_scores", NULL, NULL), NULL, (int)(np / 4), ref_props,
+             det_f32(f, "proposal_scores", NULL, NULL), NULL, P, pmatch);
+  const float *cls = det_f32(d, "rcnn_cls_score", NULL, dims);
+  ck_assert(dims[0] == P && dims[1] == 5);
+  compare_rows("dump rcnn_cls_score", cls, 5, det_f32(f, "rcnn_cls_score", NULL, NULL), 5, P, pmatch);
+  const float *reg = det_f32(d, "rcnn_bbox_pred", NULL, dims);
+  ck_assert(dims[0] == P && dims[1] == 16);
+  compare_rows("dump rcnn_bbox_pred", reg, 16, det_f32(f, "rcnn_bbox_pred", NULL, NULL), 16, P, pmatch);
+  const float *boxes = det_f32(d, "det_bboxes", &nd, NULL);
+  int n = (int)(nd / 4);
+  const int32_t *labels = det_tensor(d, "det_labels", NALA_DT_I32, NULL, NULL);
+  int64_t *ref_labels = malloc((size_t)n * 8 + 8);
+  det_i64(f, "det_labels", ref_labels, (size_t)n);
+  int *dmatch = malloc((size_t)n * sizeof *dmatch + 4);
+  size_t nref;
+  const float *ref_boxes = det_f32(f, "det_bboxes", &nref, NULL);
+  match_sets("dump detections", boxes, det_f32(d, "det_scores", NULL, NULL), labels, n, ref_boxes,
+             det_f32(f, "det_scores", NULL, NULL), ref_labels, (int)(nref / 4), dmatch);
+  const float *probs = det_f32(d, "mask_probs", NULL, dims);
+  ck_assert(dims[0] == n && dims[1] == 28 && dims[2] == 28);
+  compare_rows("dump mask_probs", probs, 28 * 28, det_f32(f, "mask_probs", NULL, NULL), 28 * 28, n, dmatch);
+  const uint8_t *masks = det_tensor(d, "det_masks", NALA_DT_U8, NULL, dims);
+  ck_assert(dims[0] == n && dims[1] == h && dims[2] == w);
+  int64_t *wins = malloc((size_t)n * 32 + 8), *lens = malloc((size_t)n * 8 + 8);
+  det_i64(f, "mask_windows", wins, (size_t)n * 4);
+  det_i64(f, "mask_rle_len", lens, (size_t)n);
+  size_t n_rle;
+  det_tensor(f, "mask_rle", NALA_DT_I64, &n_rle, NULL);
+  int64_t *rle = malloc(n_rle * 8 + 8);
+  det_i64(f, "mask_rle", rle, n_rle);
+  uint8_t *ref = malloc((size_t)h * w);
+  size_t at = 0;
+  double worst = 1;
+  for (int j = 0; j < n; j++) {
+    compare_mask(j, masks + (size_t)dmatch[j] * h * w, ref, h, w, wins + 4 * j, rle + at, lens[j], &worst);
+    at += (size_t)lens[j];
+  }
+  printf("dump masks: worst window agreement %.6f\n", worst);
+  free(ref), free(rle), free(wins), free(lens), free(dmatch), free(ref_labels), free(pmatch);
+  nala_st_close(d);
+  nala_st_close(f);
+  unlink(in), unlink(wpath), unlink(out);
+}
+END_TEST
+
 /* One and two threads: every output (maps, proposals, RCNN rows, detections, masks) bit-identical. */
 START_TEST(threads_bit_identical) {
   image im = build_weights();
@@ -664,6 +763,7 @@ int main(void) {
   tcase_add_test(tc, maskrcnn_480x640);
   tcase_add_test(tc, detector_api_512x512);
   tcase_add_test(tc, frame_vs_tensor);
+  tcase_add_test(tc, cli_dump_480x640);
   tcase_add_test(tc, threads_bit_identical);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
