@@ -688,6 +688,16 @@ START_TEST(graph_gates) {
       ck_assert(buckets[which] >= count && (which == 7 || buckets[which + 1] < count));
   }
   ck_assert_int_eq(nala_graph_gate_last(&g, 2, 0, 1, &err), NALA_E_ARG);
+  /* mark / rewind: regions after the mark are handed out again, the workspace keeps the peak */
+  nala_graph_release(&g);
+  size_t a = nala_graph_region(&g, 100), mark = nala_graph_mark(&g);
+  size_t b = nala_graph_region(&g, 1000);
+  size_t peak = nala_graph_ws_bytes(&g);
+  nala_graph_rewind(&g, mark);
+  size_t c = nala_graph_region(&g, 10);
+  ck_assert(a == 0 && b == 128 && c == b);
+  ck_assert_uint_eq(nala_graph_ws_bytes(&g), peak);
+  ck_assert_uint_eq(peak, 128 + 1024);
   nala_graph_release(&g);
   dnnl_stream_destroy(stream);
   nala_rt_free(rt);
