@@ -197,7 +197,7 @@ static nala_status bbox_post(const void *args, char *ws, int nthreads, nala_err 
 
 nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const nala_roi_extractor *ex,
                                 const nala_feat *levels, const nala_feat *proposals, const nala_feat *count,
-                                const nala_rcnn_test_cfg *t, nala_feat *out, nala_err *err) {
+                                const nala_rcnn_test_cfg *t, nala_feat *out, size_t *scratch_mark, nala_err *err) {
   if (ex->out_size != h->roi_size)
     return nala_fail(err, NALA_E_ARG, "bbox head: roi_feat_size %d, the extractor's output_size %d", h->roi_size,
                      ex->out_size);
@@ -222,13 +222,22 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
   memcpy(p->dcfg.means, h->coder.means, sizeof p->dcfg.means);
   memcpy(p->dcfg.stds, h->coder.stds, sizeof p->dcfg.stds);
   p->dcfg.clip = h->coder.clip_border;
+  /* outputs first, then (after *scratch_mark) what only this head's ops touch */
+  int D = t->max_per_img;
+  out[ROI_OUT_RCNN] = nala_graph_feat(g, 5 * K + 1, 1, P);
+  p->rcnn = out[ROI_OUT_RCNN].off;
+  out[ROI_OUT_BOXES] = nala_graph_feat(g, 4, 1, D);
+  out[ROI_OUT_SCORES] = nala_graph_feat(g, 1, 1, D);
+  out[ROI_OUT_LABELS] = nala_graph_feat(g, 1, 1, D);
+  out[ROI_OUT_COUNT] = nala_graph_feat(g, 1, 1, 1);
+  p->out_boxes = out[ROI_OUT_BOXES].off, p->out_scores = out[ROI_OUT_SCORES].off;
+  p->out_labels = out[ROI_OUT_LABELS].off, p->out_count = out[ROI_OUT_COUNT].off;
+  *scratch_mark = nala_graph_mark(g);
   size_t in = (size_t)h->in_ch * h->roi_size * h->roi_size;
   p->feats = nala_graph_region(g, (size_t)P * in * 4);
   p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
   NALA_CHECK(nala_graph_add_kernel(g, bbox_align, &p, sizeof p, bucket, err));
   size_t fc0 = nala_graph_region(g, (size_t)P * h->fc_ch * 4), fc1 = nala_graph_region(g, (size_t)P * h->fc_ch * 4);
-  out[ROI_OUT_RCNN] = nala_graph_feat(g, 5 * K + 1, 1, P);
-  p->rcnn = out[ROI_OUT_RCNN].off;
   for (int k = 0; k < p->n_buckets; k++) {
     int rows = p->buckets[k];
     NALA_CHECK(nala_linear_op(g, &h->fc[0], rows, p->feats, 0, fc0, 0, 0, bucket, err));
@@ -242,12 +251,5 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
   p->boxes = nala_graph_region(g, (size_t)P * K * 16);
   p->nms_ws_bytes = nala_det_multiclass_nms_ws_size((size_t)P, K);
   p->nms_ws = nala_graph_region(g, p->nms_ws_bytes);
-  int D = t->max_per_img;
-  out[ROI_OUT_BOXES] = nala_graph_feat(g, 4, 1, D);
-  out[ROI_OUT_SCORES] = nala_graph_feat(g, 1, 1, D);
-  out[ROI_OUT_LABELS] = nala_graph_feat(g, 1, 1, D);
-  out[ROI_OUT_COUNT] = nala_graph_feat(g, 1, 1, 1);
-  p->out_boxes = out[ROI_OUT_BOXES].off, p->out_scores = out[ROI_OUT_SCORES].off;
-  p->out_labels = out[ROI_OUT_LABELS].off, p->out_count = out[ROI_OUT_COUNT].off;
   return nala_graph_add_kernel(g, bbox_post, &p, sizeof p, nala_graph_bucket(g, "postprocess"), err);
 }

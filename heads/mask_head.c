@@ -188,6 +188,9 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   int up_h, up_w;
   nala_layer_out_size(&h->up, S, S, &up_h, &up_w);
   p->mask_size = up_h;
+  *masks = nala_graph_feat(g, up_h * up_w, 1, D); /* the output first: the buffers below are rewound */
+  p->masks = masks->off;
+  size_t mark = nala_graph_mark(g);
   p->feats = nala_graph_region(g, (size_t)D * S * S * h->in_ch * 4);
   p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
   NALA_CHECK(nala_graph_add_kernel(g, mask_align, &p, sizeof p, bucket, err));
@@ -207,7 +210,7 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
     NALA_CHECK(nala_conv_op_batch(g, &h->logits, n, up_h, up_w, up, p->logits, 0, bucket, err));
     NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
   }
-  *masks = nala_graph_feat(g, up_h * up_w, 1, D);
-  p->masks = masks->off;
-  return nala_graph_add_kernel(g, mask_select, &p, sizeof p, bucket, err);
+  NALA_CHECK(nala_graph_add_kernel(g, mask_select, &p, sizeof p, bucket, err));
+  nala_graph_rewind(g, mark);
+  return NALA_OK;
 }

@@ -157,8 +157,11 @@ static nala_status roi_head_plan(const void *module, nala_graph *g, const nala_f
   for (int i = 0; i < L + 3; i++)
     out[i] = in[L + i];
   nala_feat *res = out + L + 3;
+  size_t bbox_scratch = 0;
   NALA_CHECK(nala_bbox_head_plan(r->bbox, g, &r->bbox_ex, in, &in[RPN_OUT_PROPOSALS(L)], &in[RPN_OUT_COUNT(L)],
-                                 &r->test, res, err));
+                                 &r->test, res, &bbox_scratch, err));
+  /* the mask branch runs after every bbox op: its buffers reuse the bbox head's */
+  nala_graph_rewind(g, bbox_scratch);
   if (r->mask) {
     NALA_CHECK(nala_mask_head_plan(r->mask, g, &r->mask_ex, in, &res[ROI_OUT_BOXES], &res[ROI_OUT_LABELS],
                                    &res[ROI_OUT_COUNT], &res[ROI_OUT_MASKS], err));

@@ -45,17 +45,20 @@ nala_status nala_bbox_head_create(const struct cJSON *s, nala_weights *w, const 
 void nala_bbox_head_free(nala_bbox_head *h);
 int nala_bbox_head_classes(const nala_bbox_head *h);
 /* Plans RoI features of the proposals (c 4, w P) by their count, the fcs, and the post-processing
- * into out[0 .. 4] = ROI_OUT_RCNN .. ROI_OUT_COUNT (heads/two_stage.h). img_h, img_w: max_shape. */
+ * into out[0 .. 4] = ROI_OUT_RCNN .. ROI_OUT_COUNT (heads/two_stage.h); max_shape = g's img_h x
+ * img_w. *scratch_mark: the arena mark after its outputs, where its own buffers start (dead once
+ * its last op ran: the caller may rewind to it). */
 nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const nala_roi_extractor *ex,
                                 const nala_feat *levels, const nala_feat *proposals, const nala_feat *count,
-                                const nala_rcnn_test_cfg *t, nala_feat *out, nala_err *err);
+                                const nala_rcnn_test_cfg *t, nala_feat *out, size_t *scratch_mark, nala_err *err);
 
 typedef struct nala_mask_head nala_mask_head;
 nala_status nala_mask_head_create(const struct cJSON *s, nala_weights *w, const char *prefix, const nala_rt *rt,
                                   int in_channels, int num_classes, nala_mask_head **out, nala_err *err);
 void nala_mask_head_free(nala_mask_head *h);
 /* Plans the mask branch on the detections (boxes c 4 / labels / count as the bbox head left them)
- * into *masks: {c mask_h * mask_w, h 1, w max} sigmoid probabilities of each detection's label. */
+ * into *masks: {c mask_h * mask_w, h 1, w max} sigmoid probabilities of each detection's label; its
+ * own buffers are handed back (rewound) at the end. */
 nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const nala_roi_extractor *ex,
                                 const nala_feat *levels, const nala_feat *boxes, const nala_feat *labels,
                                 const nala_feat *count, nala_feat *masks, nala_err *err);

@@ -216,23 +216,34 @@ static nala_status rpn_plan(const void *module, nala_graph *g, const nala_feat *
   memcpy(p->dcfg.stds, r->coder.stds, sizeof p->dcfg.stds);
   p->dcfg.clip = r->coder.clip_border;
   int bucket = nala_graph_bucket(g, "rpn head");
-  size_t max_level = 0;
+  /* outputs first; the scratch after the mark (the hidden map of the largest level, the proposal
+   * kernel's buffers) is handed back at the end of the plan for later modules' ops */
+  size_t max_level = 0, max_px = 0;
   for (int l = 0; l < L; l++) {
     if (in[l].c != r->in_ch)
       return nala_fail(err, NALA_E_ARG, "RPNHead: in_channels %d, level %d has %d channels", r->in_ch, l, in[l].c);
     out[l] = in[l];
-    nala_feat hid = nala_graph_feat(g, r->feat_ch, in[l].h, in[l].w);
-    NALA_CHECK(nala_conv_op(g, &r->conv, in[l].h, in[l].w, in[l].off, nala_feat_ld(&in[l]), hid.off, 0, 0, bucket,
-                            err));
     out[L + l] = nala_graph_feat(g, 5 * p->A, in[l].h, in[l].w);
-    NALA_CHECK(nala_conv_op(g, &r->out, in[l].h, in[l].w, hid.off, 0, out[L + l].off, 0, 0, bucket, err));
     p->h[l] = in[l].h, p->w[l] = in[l].w, p->map[l] = out[L + l].off;
-    size_t n = (size_t)in[l].h * in[l].w * p->A;
+    size_t px = (size_t)in[l].h * in[l].w, n = px * p->A;
     max_level = n > max_level ? n : max_level;
+    max_px = px > max_px ? px : max_px;
     p->max_cand += r->test.nms_pre > 0 && (size_t)r->test.nms_pre < n ? (size_t)r->test.nms_pre : n;
   }
-  NALA_CHECK(plan_anchors(r, g, p, err));
   size_t M = p->max_cand ? p->max_cand : 1, P = (size_t)r->test.max_per_img;
+  out[RPN_OUT_PROPOSALS(L)] = nala_graph_feat(g, 4, 1, (int)P);
+  out[RPN_OUT_SCORES(L)] = nala_graph_feat(g, 1, 1, (int)P);
+  out[RPN_OUT_COUNT(L)] = nala_graph_feat(g, 1, 1, 1);
+  p->out_boxes = out[RPN_OUT_PROPOSALS(L)].off;
+  p->out_scores = out[RPN_OUT_SCORES(L)].off;
+  p->out_count = out[RPN_OUT_COUNT(L)].off;
+  size_t mark = nala_graph_mark(g);
+  size_t hid = nala_graph_region(g, max_px * (size_t)r->feat_ch * sizeof(float));
+  for (int l = 0; l < L; l++) {
+    NALA_CHECK(nala_conv_op(g, &r->conv, in[l].h, in[l].w, in[l].off, nala_feat_ld(&in[l]), hid, 0, 0, bucket, err));
+    NALA_CHECK(nala_conv_op(g, &r->out, in[l].h, in[l].w, hid, 0, out[L + l].off, 0, 0, bucket, err));
+  }
+  NALA_CHECK(plan_anchors(r, g, p, err));
   p->sig = nala_graph_region(g, max_level * 4);
   p->topk = nala_graph_region(g, max_level * 4);
   p->topk_ws_bytes = nala_det_topk_ws_size(max_level);
@@ -245,13 +256,8 @@ static nala_status rpn_plan(const void *module, nala_graph *g, const nala_feat *
   p->keep = nala_graph_region(g, M * 4);
   p->nms_ws_bytes = nala_det_nms_ws_size(M);
   p->nms_ws = nala_graph_region(g, p->nms_ws_bytes);
-  out[RPN_OUT_PROPOSALS(L)] = nala_graph_feat(g, 4, 1, (int)P);
-  out[RPN_OUT_SCORES(L)] = nala_graph_feat(g, 1, 1, (int)P);
-  out[RPN_OUT_COUNT(L)] = nala_graph_feat(g, 1, 1, 1);
-  p->out_boxes = out[RPN_OUT_PROPOSALS(L)].off;
-  p->out_scores = out[RPN_OUT_SCORES(L)].off;
-  p->out_count = out[RPN_OUT_COUNT(L)].off;
   NALA_CHECK(nala_graph_add_kernel(g, rpn_proposals, &p, sizeof p, bucket, err));
+  nala_graph_rewind(g, mark);
   *n_out = RPN_N_OUT(L);
   return NALA_OK;
 }

@@ -524,6 +524,46 @@ START_TEST(test_cli_dump) {
 }
 END_TEST
 
+/* The shipped config (NaLaFormer-T, 80 classes, COCO pipeline) builds on seeded weights and runs:
+ * head shapes per level, and the workspace a 640x480 frame plan needs (1067x800, padded 1088x800). */
+START_TEST(test_shipped_config) {
+  nala_err err;
+  nala_config *cfg = NULL;
+  ck_assert_msg(nala_config_load(NALA_SOURCE_DIR "/configs/retinanet_nalaformer-t_fpn_1x_coco.json", &cfg, &err) ==
+                    NALA_OK,
+                "%s", err.msg);
+  nala_weights *w = NULL;
+  ck_assert(nala_weights_seeded(0, &w, &err) == NALA_OK);
+  nala_detector *d = NULL;
+  ck_assert_msg(nala_detector_create(cfg, w, NULL, &d, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_int_eq(nala_detector_num_classes(d), 80);
+  nala_det_ctx *ctx = NULL;
+  ck_assert(nala_det_ctx_create(d, 2, &ctx, &err) == NALA_OK);
+  size_t bytes = 0;
+  ck_assert_msg(nala_det_workspace_size(ctx, NALA_DET_FRAME, 480, 640, &bytes, &err) == NALA_OK, "%s", err.msg);
+  printf("RetinaNet-T, 640x480 frame (-> 1088x800): workspace %.1f MB\n", bytes / 1048576.0);
+  ck_assert(nala_det_plan(ctx, NALA_DET_TENSOR, 64, 96, &err) == NALA_OK);
+  float *x = make_input(64, 96, 3);
+  ck_assert_msg(nala_det_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
+  static const int hs[5] = {8, 4, 2, 1, 1}, ws[5] = {12, 6, 3, 2, 1};
+  for (int i = 0; i < 10; i++) {
+    nala_det_raw r;
+    ck_assert(nala_det_raw_at(ctx, i, &r, &err) == NALA_OK);
+    ck_assert_int_eq(r.shape[1], i < 5 ? 720 : 36);
+    ck_assert_int_eq(r.shape[2], hs[i % 5]);
+    ck_assert_int_eq(r.shape[3], ws[i % 5]);
+  }
+  int n = nala_det_count(ctx);
+  printf("seeded RetinaNet-T at 64x96: %d detections\n", n);
+  ck_assert(n >= 0 && n <= 100);
+  free(x);
+  nala_det_ctx_free(ctx);
+  nala_detector_free(d);
+  nala_weights_close(w);
+  nala_config_free(cfg);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("retinanet");
   TCase *tc = tcase_create("retinanet");
@@ -535,6 +575,7 @@ int main(void) {
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_call_order);
   tcase_add_test(tc, test_cli_dump);
+  tcase_add_test(tc, test_shipped_config);
   suite_add_tcase(s, tc);
   atexit(remove_weights);
   return nala_run_suite(s);

@@ -220,13 +220,22 @@ static int run_dump(const cli_det_opts *o) {
     st = nala_det_ctx_create(m, o->threads, &ctx, &err);
   if (!st)
     st = nala_det_plan(ctx, NALA_DET_TENSOR, h, wd, &err);
-  if (!st)
+  if (!st) {
+    nala_det_ctx_set_profiling(ctx, 1);
     st = nala_det_forward_tensor(ctx, x, &err);
+  }
   if (st) {
     fprintf(stderr, "nala det: %s\n", err.msg);
     goto done;
   }
   printf("weights: %s\n", weights ? weights : "seeded (seed 0)");
+  const char *names[16];
+  double ms[16];
+  int n_stages = nala_det_profile(ctx, names, ms, 16);
+  printf("time (ms, first forward):");
+  for (int i = 0; i < n_stages; i++)
+    printf(" %s %.1f", names[i], ms[i]);
+  printf("\n");
   rc = write_dump(ctx, nala_detector_has_masks(m), o->dump);
 done:
   free(x);

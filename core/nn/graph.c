@@ -35,8 +35,20 @@ void nala_graph_release(nala_graph *g) {
 size_t nala_graph_region(nala_graph *g, size_t bytes) {
   size_t off = g->cursor;
   g->cursor += align_up(bytes);
+  if (g->cursor > g->peak)
+    g->peak = g->cursor;
   return off;
 }
+
+size_t nala_graph_mark(const nala_graph *g) { return g->cursor; }
+
+void nala_graph_rewind(nala_graph *g, size_t mark) {
+  if (mark <= g->cursor)
+    g->cursor = mark;
+}
+
+/* End of the regions: the scratchpad follows. */
+static size_t arena_end(const nala_graph *g) { return align_up(g->peak > g->cursor ? g->peak : g->cursor); }
 
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
   nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};
@@ -173,11 +185,11 @@ nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi
   return NALA_OK;
 }
 
-size_t nala_graph_ws_bytes(const nala_graph *g) { return align_up(g->cursor) + align_up(g->max_scratch); }
+size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + align_up(g->max_scratch); }
 
 void nala_graph_bind(nala_graph *g, void *ws) {
   g->ws = ws;
-  size_t scratch_off = align_up(g->cursor);
+  size_t scratch_off = arena_end(g);
   for (int i = 0; i < g->n_ops; i++) {
     nala_graph_op *op = &g->ops[i];
     for (int a = 0; a < op->nargs; a++) {

@@ -69,6 +69,7 @@ typedef struct nala_graph {
   nala_graph_op *ops;
   int n_ops, cap_ops;
   size_t cursor;      /* bytes of regions taken */
+  size_t peak;        /* largest cursor so far (nala_graph_rewind lowers the cursor, not this) */
   size_t max_scratch; /* largest oneDNN scratchpad */
   void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
   int n_owned, cap_owned;
@@ -95,6 +96,12 @@ void nala_graph_release(nala_graph *g);
 
 /* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
 size_t nala_graph_region(nala_graph *g, size_t bytes);
+
+/* Scratch reuse: regions taken after mark = nala_graph_mark(g) may be handed out again after
+ * nala_graph_rewind(g, mark), for ops that run after every op using the first ones (e.g. the mask
+ * head's buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
+size_t nala_graph_mark(const nala_graph *g);
+void nala_graph_rewind(nala_graph *g, size_t mark);
 
 /* A new dense c x h x w map in g's arena. */
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);

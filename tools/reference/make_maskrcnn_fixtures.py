@@ -64,6 +64,8 @@ def config_json():
     return {
         "model": {
             "type": "MaskRCNN",
+            "data_preprocessor": {"type": "DetDataPreprocessor", "mean": [123.675, 116.28, 103.53],
+                                  "std": [58.395, 57.12, 57.375], "bgr_to_rgb": True, "pad_size_divisor": 32},
             "backbone": {"type": "NaLaFormer", "variant": c["variant"], "attn": list(c["attn"]),
                          "out_indices": [0, 1, 2, 3]},
             "neck": {"type": "FPN", "in_channels": [32, 64, 128, 384], "out_channels": c["fpn_ch"], "num_outs": 5},
