@@ -8,7 +8,9 @@ final detections (and, for Mask R-CNN, masks pasted at H x W as mmdet's CPU path
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/peer_det.py \
         --config merged.json --size 800x1088 --threads 1 --runs 5
 
---config is the merged config (`nala config show C > merged.json`: mmdet dict shapes). Run each
+--config is the merged config (`nala config show C > merged.json`: mmdet dict shapes). --make-weights
+OUT writes the weights both sides then load with --weights (det.sh does this): seeded, with Mask
+R-CNN's classifier scaled so that detections reach the mask head. Run each
 configuration in a fresh process (peak RSS is the process's ru_maxrss). Per-stage times (mean over
 the timed runs) use the stage names of nala_det_profile. Last line:
   median_ms=<x> peak_rss_mb=<z> dets=<n> stage_<name>_ms=<t> ...
@@ -118,6 +120,9 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", help="safetensors state_dict (mmdet keys) instead of seeded weights")
+    p.add_argument("--make-weights", metavar="OUT",
+                   help="write the seeded weights, Mask R-CNN's classifier tuned (below), to OUT and exit")
     a = p.parse_args()
     h, w = (int(v) for v in a.size.lower().split("x"))
     import torch
@@ -137,6 +142,25 @@ def main():
         run = maskrcnn_stages(model)
     else:
         sys.exit(f"peer_det.py: model.type {m['type']!r}: expected RetinaNet or MaskRCNN")
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+    import safetensors_io
+    if a.make_weights:
+        # Seeded weights give Mask R-CNN's softmax over K+1 classes ~1/(K+1) < score_thr everywhere: no
+        # detection would reach the mask head. fc_cls x16 with a zero bias (make_maskrcnn_fixtures.py's
+        # tuning) lets up to max_per_img through, as a trained model does. RetinaNet's seeded logits
+        # already pass score_thr (sigmoid ~0.5), so its weights stay as seeded.
+        sd = model.state_dict()
+        with torch.no_grad():
+            if m["type"] == "MaskRCNN":
+                sd["roi_head.bbox_head.fc_cls.weight"].mul_(16)
+                sd["roi_head.bbox_head.fc_cls.bias"].zero_()
+        safetensors_io.save(a.make_weights, {k: v.numpy() for k, v in sd.items()
+                                             if not k.endswith(".num_batches_tracked")})
+        print(f"wrote {a.make_weights}")
+        return
+    if a.weights:
+        stored = safetensors_io.load(a.weights)
+        model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in stored.items()}, strict=True)
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(1))
     for _ in range(a.warmup):
         run(x, Timer())
