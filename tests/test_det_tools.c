@@ -423,6 +423,16 @@ START_TEST(eval_model_bad_arguments) {
   ck_assert_int_eq(call_captured(cli_eval_coco_model, "--merge", &out, &errs), 2);
   free(out);
   free(errs);
+  /* An annotation file with other categories than the model's classes: refused, naming both. */
+  write_text(path_in("coco/annotations/two.json"), "{\"images\": [{\"id\": 101, \"file_name\": \"img101.png\", "
+             "\"height\": 48, \"width\": 64}], \"categories\": [{\"id\": 1, \"name\": \"a\"}, {\"id\": 2, "
+             "\"name\": \"b\"}], \"annotations\": []}");
+  ck_assert_int_eq(call_captured(cli_eval_coco_model, run_args("retina.json", "--ann annotations/two.json", "t"), &out, &errs), 1);
+  ck_assert_ptr_nonnull(strstr(errs, "3 classes but"));
+  ck_assert_ptr_nonnull(strstr(errs, "2 categories"));
+  ck_assert_int_eq(access(path_in("t.bbox.json"), F_OK), -1); /* nothing half-written */
+  free(out);
+  free(errs);
   /* RetinaNet (no masks): bbox only, no segm file. */
   ck_assert_int_eq(call_captured(cli_eval_coco_model, run_args("retina.json", "--limit 2", "r"), &out, &errs), 0);
   ck_assert_double_eq_tol(stat0(out, "bbox"), 1.0, 1e-9);
