@@ -20,8 +20,8 @@ static void usage(FILE *out) {
           "                      [--profile-runs P] [--seed S] [--isa T] [--cfg-options KEY=VALUE ...]\n"
           "times a detector from a normalised, padded float32 [1,3,H,W] tensor (default 800x1088: a 640x480\n"
           "image at mmdet's 1333x800 test scale, padded to 32) to the final detections and masks; then P\n"
-          "profiled forwards give the per-stage split (mean). Weights: W, else the config's model.backbone.weights,\n"
-          "else seeded (seed S, default 0). Last line: median_ms=<x> peak_rss_mb=<z> isa=<tier> dets=<n>\n");
+          "profiled forwards give the per-stage split (mean). Weights: W, else seeded\n"
+          "(seed S, default 0). Last line: median_ms=<x> peak_rss_mb=<z> isa=<tier> dets=<n>\n");
 }
 
 typedef struct bench_args {

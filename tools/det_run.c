@@ -14,10 +14,9 @@ int det_run_open(const char *cmd, const det_run_opts *o, det_run *r) {
   nala_err_clear(&err);
   nala_weights *w = NULL;
   nala_status st = nala_config_load_with(o->config, o->overrides, o->n_overrides, &r->cfg, &err);
+  /* No --weights: seeded weights, as nala seg (a config's model.backbone.weights is a backbone-only
+   * checkpoint, mmdet's init_cfg pretrained, not the detector's). */
   const char *weights = o->weights;
-  /* As nala det --dump (tools/cli_det.c): the config's model.backbone.weights names the checkpoint. */
-  if (st == NALA_OK && !weights && nala_config_model(r->cfg) && nala_config_model(r->cfg)->backbone.weights[0])
-    weights = nala_config_model(r->cfg)->backbone.weights;
   if (st == NALA_OK && !weights)
     fprintf(stderr, "%s: no --weights: seeded random weights (seed %llu), the detections mean nothing\n", cmd,
             (unsigned long long)o->seed);

@@ -1,6 +1,6 @@
 /* One detector and one context for the commands that run a detection model over images (nala det,
  * nala eval coco --config, nala bench det): build from a config (+ --cfg-options) and weights (the
- * file given, else the config's, else seeded), re-plan when the frame size changes, read the
+ * file given, else seeded), re-plan when the frame size changes, read the
  * detections of each frame, and add up the per-stage times the context reports. */
 #ifndef NALA_TOOLS_DET_RUN_H
 #define NALA_TOOLS_DET_RUN_H
@@ -16,7 +16,7 @@
 
 typedef struct det_run_opts {
   const char *config;
-  const char *weights;                 /* NULL: the config's model.backbone.weights, else seeded */
+  const char *weights;                 /* NULL: seeded weights (seed) */
   const char *const *overrides;        /* --cfg-options */
   int n_overrides;
   uint64_t seed;                       /* seeded weights */
