@@ -32,7 +32,7 @@ START_TEST(fused_argmax_equals_resize_then_argmax) {
   int h = sizes[_i][0], w = sizes[_i][1], oh = sizes[_i][2], ow = sizes[_i][3], pitch = w + 2;
   size_t src_bytes = (size_t)h * pitch * LD * 4, dst_off = (src_bytes + 63) / 64 * 64;
   size_t lab_off = dst_off + (size_t)oh * ow * C * 4, tmp_off = lab_off + (size_t)oh * ow * 4;
-  char *ws = aligned_alloc(64, tmp_off + 4 * C * 4 + 64);
+  char *ws = aligned_alloc(64, (tmp_off + 4 * C * 4 + 127) / 64 * 64);
   ck_assert_ptr_nonnull(ws);
   fill(ws, h, w, pitch, 7u + (unsigned)_i);
   seg_map src = {.off = 0, .h = h, .w = w, .pitch = pitch, .ld = LD};
@@ -109,7 +109,7 @@ START_TEST(slide_sum_and_count) {
   nala_crop_window win[4] = {{0, 0, 6, 7}, {0, 4, 6, 11}, {3, 0, 9, 7}, {3, 4, 9, 11}};
   size_t logit_bytes = (size_t)lh * lw * LD * 4, acc_off = 4096, cnt_off = acc_off + (size_t)th * tw * C * 4;
   size_t one_off = cnt_off + 4096;
-  char *ws = aligned_alloc(64, one_off + (size_t)6 * 7 * C * 4 + 64);
+  char *ws = aligned_alloc(64, (one_off + (size_t)6 * 7 * C * 4 + 127) / 64 * 64);
   ck_assert_ptr_nonnull(ws);
   ck_assert(logit_bytes <= acc_off);
   memset(ws + acc_off, 0, (size_t)th * tw * C * 4);
