@@ -92,11 +92,6 @@ nala_status nala_head_conv(nala_graph *g, const nala_layer *L, const nala_feat *
   return nala_conv_op(g, L, src->h, src->w, src->off, nala_feat_ld(src), dst->off, 0, 0, bucket, err);
 }
 
-nala_status nala_head_cls_seg(nala_graph *g, const nala_head_base *b, const nala_feat *src, nala_feat *out,
-                              int bucket, nala_err *err) {
-  return nala_head_conv(g, &b->conv_seg, src, out, bucket, err);
-}
-
 void nala_head_base_free(nala_head_base *b) {
   if (b->has_conv_seg)
     nala_layer_free(&b->conv_seg);

@@ -66,10 +66,6 @@ nala_status nala_head_select(const nala_head_base *b, const char *name, const na
 nala_status nala_head_conv(nala_graph *g, const nala_layer *L, const nala_feat *src, nala_feat *dst, int bucket,
                            nala_err *err);
 
-/* cls_seg: conv_seg on src; the logits [num_classes, h, w] land in out. */
-nala_status nala_head_cls_seg(nala_graph *g, const nala_head_base *b, const nala_feat *src, nala_feat *out,
-                              int bucket, nala_err *err);
-
 void nala_head_base_free(nala_head_base *b);
 
 /* model.auxiliary_head: mmseg FCNHead's keys, validated but never built (training-only head). */

@@ -83,19 +83,51 @@ static nala_status fpn_head_create(const cJSON *section, nala_weights *w, const 
   return NALA_OK;
 }
 
-/* scale_heads[i] on x; the result in *y. */
-static nala_status scale_head(nala_graph *g, const fpn_head *f, int i, const nala_feat *x, nala_feat *y, int bucket,
-                              nala_err *err) {
+/* The arena never frees a region, so each level's chain ping-pongs between two scratch regions
+ * (ops run in order): conv -> up -> conv -> up ... -> resize each write the region the previous
+ * op did not, then the result is added into the level-0 map. */
+typedef struct pingpong {
+  size_t off[2];
+  int next;
+} pingpong;
+
+static nala_feat pp_take(pingpong *pp, int c, int h, int w) {
+  nala_feat f = {.c = c, .h = h, .w = w, .off = pp->off[pp->next]};
+  pp->next ^= 1;
+  return f;
+}
+
+/* Largest map (pixels) level i's chain makes. */
+static size_t chain_pixels(const fpn_head *f, int i, int h, int w, int h0, int w0) {
+  size_t most = (size_t)h0 * w0;
+  for (int k = 0; k < f->length[i]; k++) {
+    if (f->upsample[i])
+      h *= 2, w *= 2;
+    if ((size_t)h * w > most)
+      most = (size_t)h * w;
+  }
+  return most;
+}
+
+/* scale_heads[i] on x, resized to h0 x w0 when its size differs; the result in *y (scratch). */
+static nala_status scale_head(nala_graph *g, const fpn_head *f, int i, const nala_feat *x, int h0, int w0,
+                              pingpong *pp, nala_feat *y, int bucket, nala_err *err) {
   nala_feat cur = *x;
   for (int k = 0; k < f->length[i]; k++) {
-    nala_feat c;
-    NALA_CHECK(nala_head_conv(g, &f->conv[i][k], &cur, &c, bucket, err));
+    const nala_layer *L = &f->conv[i][k];
+    nala_feat c = pp_take(pp, L->conv.oc, cur.h, cur.w);
+    NALA_CHECK(nala_conv_op(g, L, cur.h, cur.w, cur.off, nala_feat_ld(&cur), c.off, 0, 0, bucket, err));
     cur = c;
     if (f->upsample[i]) {
-      nala_feat up = nala_graph_feat(g, cur.c, cur.h * 2, cur.w * 2); /* Upsample: int(t * 2) */
+      nala_feat up = pp_take(pp, cur.c, cur.h * 2, cur.w * 2); /* Upsample: int(t * 2) */
       NALA_CHECK(nala_resize_op(g, &cur, &up, NALA_RESIZE_BILINEAR, bucket, err));
       cur = up;
     }
+  }
+  if (cur.h != h0 || cur.w != w0) { /* a bilinear resize to the same size is the identity */
+    nala_feat r = pp_take(pp, cur.c, h0, w0);
+    NALA_CHECK(nala_resize_op(g, &cur, &r, NALA_RESIZE_BILINEAR, bucket, err));
+    cur = r;
   }
   *y = cur;
   return NALA_OK;
@@ -106,20 +138,29 @@ static nala_status fpn_head_plan(const void *module, nala_graph *g, const nala_f
   const fpn_head *f = module;
   nala_feat x[NALA_HEAD_MAX_INS];
   NALA_CHECK(nala_head_select(&f->b, "FPNHead", in, n_in, x, err));
-  int bucket = nala_graph_bucket(g, "head");
-  nala_feat acc;
-  NALA_CHECK(scale_head(g, f, 0, &x[0], &acc, bucket, err));
+  int bucket = nala_graph_bucket(g, "head"), C = f->b.channels;
+  nala_feat acc; /* scale_heads[0]: one conv, no upsample (stride_0 == stride_0) */
+  NALA_CHECK(nala_head_conv(g, &f->conv[0][0], &x[0], &acc, bucket, err));
+  for (int k = 1; k < f->length[0]; k++) {
+    nala_feat c;
+    NALA_CHECK(nala_head_conv(g, &f->conv[0][k], &acc, &c, bucket, err));
+    acc = c;
+  }
+  size_t most = (size_t)f->b.num_classes * acc.h * acc.w;
+  for (int i = 1; i < f->b.n_in; i++) {
+    size_t p = chain_pixels(f, i, x[i].h, x[i].w, acc.h, acc.w) * C;
+    most = p > most ? p : most;
+  }
+  pingpong pp = {{nala_graph_region(g, most * sizeof(float)), nala_graph_region(g, most * sizeof(float))}, 0};
   for (int i = 1; i < f->b.n_in; i++) {
     nala_feat y;
-    NALA_CHECK(scale_head(g, f, i, &x[i], &y, bucket, err));
-    if (y.h != acc.h || y.w != acc.w) { /* a bilinear resize to the same size is the identity */
-      nala_feat r = nala_graph_feat(g, y.c, acc.h, acc.w);
-      NALA_CHECK(nala_resize_op(g, &y, &r, NALA_RESIZE_BILINEAR, bucket, err));
-      y = r;
-    }
+    pp.next = 0;
+    NALA_CHECK(scale_head(g, f, i, &x[i], acc.h, acc.w, &pp, &y, bucket, err));
     NALA_CHECK(nala_add_op(g, &acc, &y, &acc, bucket, err));
   }
-  NALA_CHECK(nala_head_cls_seg(g, &f->b, &acc, &out[0], bucket, err));
+  nala_feat logits = {.c = f->b.num_classes, .h = acc.h, .w = acc.w, .off = pp.off[0]};
+  NALA_CHECK(nala_conv_op(g, &f->b.conv_seg, acc.h, acc.w, acc.off, 0, logits.off, 0, 0, bucket, err));
+  out[0] = logits;
   *n_out = 1;
   return NALA_OK;
 }

@@ -133,8 +133,14 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
 
   for (int i = 0; i < L - 1; i++)
     NALA_CHECK(nala_head_conv(g, &u->lateral[i], &x[i], &lat[i], bucket, err));
+  /* The arena never frees a region, so the head reuses its own dead ones (ops run in order):
+   * scratch (C x level-0 size) holds each top-down upsample, then each fpn_conv output of levels
+   * 1..L-2, then the logits; lat[0], dead once fpn_convs[0] has read it, holds fpn_bottleneck's
+   * output. At 512x512 with C = 512 this saves ~60 MB of the ~200 MB the head would take. */
+  size_t scratch_bytes = (size_t)C * lat[0].h * lat[0].w * sizeof(float);
+  size_t scratch = nala_graph_region(g, scratch_bytes);
   for (int i = L - 1; i > 0; i--) {
-    nala_feat up = nala_graph_feat(g, C, lat[i - 1].h, lat[i - 1].w);
+    nala_feat up = {.c = C, .h = lat[i - 1].h, .w = lat[i - 1].w, .off = scratch};
     NALA_CHECK(nala_resize_op(g, &lat[i], &up, NALA_RESIZE_BILINEAR, bucket, err));
     NALA_CHECK(nala_add_op(g, &lat[i - 1], &up, &lat[i - 1], bucket, err));
   }
@@ -145,14 +151,20 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
   NALA_CHECK(conv_into(g, &u->fpn[0], &lat[0], &slice, bucket, err));
   for (int i = 1; i < L; i++) {
     nala_feat level = lat[i];
-    if (i < L - 1)
-      NALA_CHECK(nala_head_conv(g, &u->fpn[i], &lat[i], &level, bucket, err));
+    if (i < L - 1) {
+      level.off = scratch; /* same c, h, w as lat[i]; lat[i] stays intact for the conv to read */
+      NALA_CHECK(conv_into(g, &u->fpn[i], &lat[i], &level, bucket, err));
+    }
     slice = nala_feat_slice(&fpn_cat, i * C, C);
     NALA_CHECK(nala_resize_op(g, &level, &slice, NALA_RESIZE_BILINEAR, bucket, err));
   }
-  nala_feat feats;
-  NALA_CHECK(nala_head_conv(g, &u->fpn_bottleneck, &fpn_cat, &feats, bucket, err));
-  NALA_CHECK(nala_head_cls_seg(g, b, &feats, &out[0], bucket, err));
+  nala_feat feats = {.c = C, .h = lat[0].h, .w = lat[0].w, .off = lat[0].off};
+  NALA_CHECK(conv_into(g, &u->fpn_bottleneck, &fpn_cat, &feats, bucket, err));
+  nala_feat logits = {.c = b->num_classes, .h = feats.h, .w = feats.w, .off = scratch};
+  if ((size_t)b->num_classes * feats.h * feats.w * sizeof(float) > scratch_bytes)
+    logits = nala_graph_feat(g, b->num_classes, feats.h, feats.w);
+  NALA_CHECK(conv_into(g, &b->conv_seg, &feats, &logits, bucket, err));
+  out[0] = logits;
   *n_out = 1;
   return NALA_OK;
 }
