@@ -123,6 +123,7 @@ static const struct {
 } frame_cases[] = {
     {"upernet_frame_up_37x53", "upernet_xt_frame_up.json", "color_37x53.png"},
     {"fpn_frame_down_480x640", "fpn_xt_frame_down.json", "color_480x640.jpg"},
+    {"upernet_frame_slide_37x53", "upernet_xt_frame_slide.json", "color_37x53.png"}, /* windows on the padded */
 };
 
 /* A borrowed BGR frame with padded rows (stride > 3w): the preprocessing reads it in place. */
