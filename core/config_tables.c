@@ -57,6 +57,8 @@ static const nala_schema_key model_keys[] = {
     /* {"type": ..., that module's keys}: the tables come from the module registry */
     NALA_SKEY_OBJECT("backbone", &nala_backbone_slot_schema, 1),
     NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
+    NALA_SKEY_OBJECT("decode_head", &nala_decode_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("auxiliary_head", &nala_auxiliary_head_schema, 0),
     NALA_SKEY_OBJECT("bbox_head", &nala_bbox_head_slot_schema, 0),
     NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
     {.key = "train_cfg", .kinds = NALA_SK_OBJECT | NALA_SK_NULL}, /* training only: accepted, ignored */
