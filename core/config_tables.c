@@ -60,6 +60,8 @@ static const nala_schema_key model_keys[] = {
     /* {"type": ..., that module's keys}: the tables come from the module registry */
     NALA_SKEY_OBJECT("backbone", &nala_backbone_slot_schema, 1),
     NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
+    NALA_SKEY_OBJECT("decode_head", &nala_decode_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("auxiliary_head", &nala_auxiliary_head_schema, 0),
     NALA_SKEY_OBJECT("bbox_head", &nala_bbox_head_slot_schema, 0),
     NALA_SKEY_OBJECT("rpn_head", &nala_rpn_head_slot_schema, 0),
     NALA_SKEY_OBJECT("roi_head", &nala_roi_head_slot_schema, 0),

@@ -23,7 +23,9 @@ typedef struct mrcnn_state {
   int n_cls;
 } mrcnn_state;
 
-static const cJSON *member(const cJSON *o, const char *key) { return o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL; }
+static const cJSON *member(const cJSON *o, const char *key) {
+  return o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
 
 static void state_free(void *s) { free(s); }
 

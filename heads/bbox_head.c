@@ -11,7 +11,6 @@
  * Keys: <prefix>.shared_fcs.{0,1}.{weight,bias}, <prefix>.fc_cls.*, <prefix>.fc_reg.*. */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

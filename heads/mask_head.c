@@ -86,8 +86,8 @@ nala_status nala_mask_head_create(const cJSON *s, nala_weights *w, const char *p
   int n_loaded = 0;
   for (int i = 0; !st && i < h->n_convs; i++, n_loaded++) {
     snprintf(key, sizeof key, "%s.convs.%d", prefix, i);
-    st = nala_convmodule_load(rt, w, &h->convs[i], (nala_conv_shape)NALA_CONV_SHAPE(i ? h->ch : h->in_ch, h->ch, 3, 1, 1),
-                              key, 0, NALA_ACT_RELU, err);
+    nala_conv_shape cs = NALA_CONV_SHAPE(i ? h->ch : h->in_ch, h->ch, 3, 1, 1);
+    st = nala_convmodule_load(rt, w, &h->convs[i], cs, key, 0, NALA_ACT_RELU, err);
   }
   h->n_convs = n_loaded;
   int up_in = h->n_convs ? h->ch : h->in_ch;
@@ -194,7 +194,8 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   p->feats = nala_graph_region(g, (size_t)D * S * S * h->in_ch * 4);
   p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
   NALA_CHECK(nala_graph_add_kernel(g, mask_align, &p, sizeof p, bucket, err));
-  size_t buf[2] = {nala_graph_region(g, (size_t)D * S * S * h->ch * 4), nala_graph_region(g, (size_t)D * S * S * h->ch * 4)};
+  size_t buf_bytes = (size_t)D * S * S * h->ch * 4;
+  size_t buf[2] = {nala_graph_region(g, buf_bytes), nala_graph_region(g, buf_bytes)};
   size_t up = nala_graph_region(g, (size_t)D * up_h * up_w * h->ch * 4);
   p->logits = nala_graph_region(g, (size_t)D * up_h * up_w * h->n_cls * 4);
   for (int k = 0; k < p->n_buckets; k++) {

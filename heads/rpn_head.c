@@ -5,6 +5,9 @@
  *   all levels concatenated; DeltaXYWH decode with max_shape = img_shape
  *   _bbox_post_process: keep w > min_bbox_size and h > min_bbox_size (when min_bbox_size >= 0),
  *     mmcv batched_nms by level id, the first max_per_img.
+ * mmdet's sort is torch.sort without stable=True; on exact score ties we take the stable order (lower
+ * anchor index first), as det/det.h does for NMS (det/topk.c finds the first nms_pre without sorting
+ * the level). Every scratch buffer is sized at plan from nms_pre, the levels and max_per_img.
  * rpn_cls and rpn_reg run as one 1x1 conv of A + 4A outputs (their weights stacked at load), so one
  * map per level carries both in the channel orders mmdet permutes (heads/two_stage.h).
  * Keys: <prefix>.rpn_conv.{weight,bias}, <prefix>.rpn_cls.{weight,bias}, <prefix>.rpn_reg.{...}. */

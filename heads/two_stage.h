@@ -7,8 +7,10 @@
  *   2L            proposals   {c 4, h 1, w max_per_img}: x1 y1 x2 y2 after NMS, global score order
  *   2L + 1        scores      {c 1, h 1, w max_per_img}
  *   2L + 2        count       {c 1, h 1, w 1}: int32 number of proposals
- * roi_head (heads/roi_head.c) takes those and outputs the same 2L + 3 (the levels replaced by
- * nothing: [0, L) are the rpn maps, L .. L + 2 the proposals) followed by ROI_OUT_* below. */
+ * roi_head (heads/roi_head.c) takes those and outputs, for the parity dump and the detector:
+ *   [0, L)        the rpn maps (as above)
+ *   L, L+1, L+2   proposals, scores, count (as above)
+ *   L + 3 + k     its own results, k = ROI_OUT_* below. */
 #ifndef NALA_HEADS_TWO_STAGE_H
 #define NALA_HEADS_TWO_STAGE_H
 

@@ -2,6 +2,7 @@
 #include "models/model.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,20 @@ static nala_status with_test_cfg(const cJSON *model_section, const char *slot, c
   return NALA_OK;
 }
 
+/* mmseg checkpoints hold the auxiliary head (used only for the training loss) and BN counters:
+ * neither is read at test time (mmseg EncoderDecoder.predict never calls auxiliary_head). */
+static nala_status skip_training_keys(nala_weights *weights, nala_model *m, nala_err *err) {
+  if (nala_weights_ignore_prefix(weights, "auxiliary_head.") || nala_weights_ignore_suffix(weights, ".num_batches_tracked"))
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for the weights binder's ignore list");
+  const nala_st_file *f = nala_weights_file(weights);
+  size_t n = 0;
+  for (size_t i = 0; f && i < nala_st_count(f); i++)
+    n += !strncmp(nala_st_at(f, i)->name, "auxiliary_head.", 15);
+  if (n)
+    snprintf(m->notice, sizeof m->notice, "auxiliary_head: %zu weight(s) skipped (a training-only head)", n);
+  return NALA_OK;
+}
+
 nala_status nala_model_create(const cJSON *model_section, nala_weights *weights, nala_isa isa, nala_model **out,
                               nala_err *err) {
   if (!model_section || !weights || !out)
@@ -48,6 +63,8 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
   if (!m)
     return nala_fail(err, NALA_E_NOMEM, "out of memory for a model");
   nala_status st = nala_rt_create(isa, &m->rt, err);
+  if (!st)
+    st = skip_training_keys(weights, m, err);
   for (int s = 0; !st && s < nala_model_n_slots; s++) {
     const cJSON *section = cJSON_GetObjectItemCaseSensitive(model_section, nala_model_slots[s]);
     if (!section)
@@ -108,10 +125,27 @@ nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph
   return NALA_OK;
 }
 
-static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
-  const nala_model *m = model;
+nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, int *module_ops, nala_err *err) {
   g->input = nala_graph_feat(g, 3, h, w);
-  return nala_model_plan(m, 0, m->n, g, &g->input, 1, g->outs, &g->n_outs, err);
+  nala_feat feats[2][NALA_MODULE_MAX_FEATS];
+  int n = 1, cur = 0;
+  feats[0][0] = g->input;
+  for (int i = 0; i < m->n; i++) {
+    int n_out = 0;
+    NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &n_out, err));
+    cur = 1 - cur;
+    n = n_out;
+    if (module_ops)
+      module_ops[i] = g->n_ops;
+  }
+  for (int i = 0; i < n; i++)
+    g->outs[i] = feats[cur][i];
+  g->n_outs = n;
+  return NALA_OK;
+}
+
+static nala_status build(const void *model, nala_graph *g, int h, int w, nala_err *err) {
+  return nala_model_build(model, g, h, w, NULL, err);
 }
 
 nala_status nala_model_ctx_init(const nala_model *m, int nthreads, nala_nn_ctx *ctx, nala_err *err) {

@@ -3,7 +3,8 @@
  * (8 classes) with seeded weights and tuned predictors, at 512x512 and 480x640.
  *   raw head outputs (cls_scores_i, bbox_preds_i): rel-L2 <= 1e-4
  *   detections as sets: same count, each torch detection matched by one of nala's with the same
- *   label and IoU > 0.99, boxes within 1e-3 px, scores within 1e-5
+ *   label and IoU > 0.99, boxes within 1e-3 px, scores within 1e-5 (480x640 also under a second
+ *   test_cfg given by --cfg-options: the values come from the config)
  * plus: FRAME input (test pipeline + rescale) against the TENSOR path, two contexts in two threads
  * bit-identical, errors on bad configs / weights / calls, and `nala det --dump`. */
 #include <check.h>
@@ -24,7 +25,7 @@
 
 #define FIX NALA_FIXTURES "/retina/"
 #define CONFIG FIX "retinanet_xt_c8.json"
-#define MAX_DETS 128
+#define MAX_DETS 320
 
 static char weights_path[256];
 
@@ -212,6 +213,27 @@ static void run_case(int h, int w) {
   ck_assert(!memcmp(few, dets, sizeof few));
   nala_det_ctx_free(ctx);
   nala_detector_free(d);
+  /* the same outputs under another test_cfg (nms_pre, score_thr, IoU, max_per_img all changed) */
+  const char *alt = nala_st_metadata(f, "alt_test_cfg");
+  if (alt) {
+    char override[512];
+    snprintf(override, sizeof override, "model.test_cfg=%s", alt);
+    const char *ov[] = {override};
+    printf("%s\n", override);
+    d = make_detector(ov, 1);
+    ck_assert(nala_det_ctx_create(d, 2, &ctx, &err) == NALA_OK);
+    ck_assert(nala_det_plan(ctx, NALA_DET_TENSOR, h, w, &err) == NALA_OK);
+    ck_assert_msg(nala_det_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
+    read_all(ctx, dets, &n);
+    boxes = fixture_tensor(f, "alt_det_bboxes", NALA_DT_F32, &nb);
+    scores = fixture_tensor(f, "alt_det_scores", NALA_DT_F32, &ns);
+    lab = fixture_tensor(f, "alt_det_labels", NALA_DT_I64, &nl);
+    ck_assert(nl <= MAX_DETS && nb == 4 * nl && ns == nl);
+    memcpy(labels, lab, nl * sizeof *labels);
+    compare_dets("alt test_cfg", dets, n, boxes, scores, labels, (int)nl);
+    nala_det_ctx_free(ctx);
+    nala_detector_free(d);
+  }
   nala_st_close(f);
   free(x);
 }

@@ -9,7 +9,7 @@
 
 typedef struct cli_seg_opts {
   const char *config;  /* --config (required) */
-  const char *weights; /* --weights, NULL: the config's, else seeded */
+  const char *weights; /* --weights, NULL: seeded weights (seed 0) */
   const char *input;   /* IMG | DIR | VIDEO | camera:N | X.safetensors (with --dump) */
   const char *out;     /* --out PATH: label PNG / folder / overlay video */
   const char *dump;    /* --dump OUT.safetensors (parity interface) */
@@ -22,6 +22,13 @@ typedef struct cli_seg_opts {
   int no_progress;     /* --no-progress */
   nala_isa isa;        /* --isa */
 } cli_seg_opts;
+
+struct nala_config;
+struct nala_segmentor;
+
+/* Loads o->config with o->overrides and builds the segmentor on o->weights (seeded weights, seed 0,
+ * when NULL) at o->isa. Prints the error; returns the exit code (NALA_EXIT_OK with both set). */
+int cli_seg_build(const cli_seg_opts *o, struct nala_config **cfg, struct nala_segmentor **model);
 
 /* Runs `nala seg` on an image, a folder, a video file or a camera (o->dump unset); returns the
  * exit code (tools/cli.h). */

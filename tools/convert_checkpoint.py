@@ -2,13 +2,17 @@
 """Converts a PyTorch NaLaFormer checkpoint (.pth/.pt) to safetensors for nala.
 
     convert_checkpoint.py IN.pth OUT.safetensors [--dtype f32|f16|bf16] [--variant xt|t|s|b|l]
-                          [--init-extra-norms] [--unsafe-pickle]
+                          [--config MODEL.json] [--init-extra-norms] [--unsafe-pickle]
     convert_checkpoint.py IN.pth|IN.safetensors --list [--variant V]
 
 Accepts a bare state_dict, {'state_dict': ...} (mmdet/mmseg) or {'model': ...} (official
 classification training). Keys get the `backbone.` prefix unless they already start with one of
 backbone./neck./decode_head./roi_head./rpn_head./bbox_head./auxiliary_head.; a DDP `module.`
-prefix is removed first. BatchNorm num_batches_tracked buffers are dropped; RoPE.angle buffers are
+prefix is removed first. mmseg checkpoints (UperNet, Semantic FPN) go through unchanged:
+backbone.*, neck.*, decode_head.* are kept as they are; auxiliary_head.* (the training-only FCNHead)
+is dropped with one notice. With --config (a nala JSON config of an EncoderDecoder) every kept key
+and shape is checked against that model: all missing, unexpected and wrong-shape keys are named in
+one error. BatchNorm num_batches_tracked buffers are dropped; RoPE.angle buffers are
 kept (checked against NALA.py's formula, always stored F32). A classification checkpoint (top-level proj/norm/head)
 has its classifier keys dropped and lacks the dense extra_norms: that is an error unless
 --init-extra-norms is given (weight 1, bias 0). The output is written atomically.
@@ -83,6 +87,9 @@ def rename_and_filter(path, state, init_extra_norms, log, require_extra_norms=Tr
         state = {k[len("module."):]: v for k, v in state.items()}
     out = {}
     dropped_nbt = 0
+    aux = [k for k in state if k.startswith("auxiliary_head.")]
+    if aux:
+        log(f"dropped {len(aux)} auxiliary_head.* keys (mmseg's training-only auxiliary head, unused at test time)")
     classifier = [k for k in state if CLASSIFIER_RE.match(k)]
     if classifier:
         log(f"classification checkpoint: dropped {len(classifier)} classifier keys "
@@ -91,7 +98,7 @@ def rename_and_filter(path, state, init_extra_norms, log, require_extra_norms=Tr
         if key.endswith(".num_batches_tracked"):
             dropped_nbt += 1
             continue
-        if key in classifier:
+        if key in classifier or key.startswith("auxiliary_head."):
             continue
         name = key if key.startswith(KEPT_PREFIXES) else "backbone." + key
         out[name] = to_numpy(path, key, value)
@@ -144,6 +151,26 @@ def check_variant(path, tensors, variant):
     return len(expected)
 
 
+def check_config(path, tensors, config):
+    """Compares every key and shape with the model of a nala/mmseg config; raises naming them all."""
+    import mmseg_ref
+    cfg = mmseg_ref.load_config(config)["model"]
+    cfg = {k: v for k, v in cfg.items() if k != "auxiliary_head"}
+    model = mmseg_ref.build_segmentor(cfg, seed=None)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith(".num_batches_tracked")}
+    have = {k: tuple(v.shape) for k, v in tensors.items()}
+    missing = sorted(set(expected) - set(have))
+    unexpected = sorted(set(have) - set(expected))
+    wrong = sorted(k for k in set(have) & set(expected) if have[k] != expected[k])
+    lines = [f"missing: {k} {list(expected[k])}" for k in missing]
+    lines += [f"unexpected: {k} {list(have[k])}" for k in unexpected]
+    lines += [f"wrong shape: {k} is {list(have[k])}, the config needs {list(expected[k])}" for k in wrong]
+    if lines:
+        raise ConvertError(f"{path}: does not match {config} ({len(missing)} missing, {len(unexpected)} "
+                           f"unexpected, {len(wrong)} wrong shape):\n  " + "\n  ".join(lines))
+    return len(expected)
+
+
 def list_tensors(tensors, dtypes):
     for key, value in tensors.items():
         print(f"{key}\t{dtypes.get(key, str(value.dtype))}\t{list(value.shape)}")
@@ -156,6 +183,8 @@ def parse_args(argv):
     p.add_argument("output", nargs="?", help="output .safetensors (not with --list)")
     p.add_argument("--dtype", choices=sorted(STORE_DTYPES), default="f32", help="stored float dtype (default f32)")
     p.add_argument("--variant", choices=["xt", "t", "s", "b", "l"], help="check keys and shapes against a variant")
+    p.add_argument("--config", help="nala JSON config (e.g. configs/upernet_nalaformer-t_512x512_ade20k.json): "
+                   "check every key and shape against its model")
     p.add_argument("--init-extra-norms", action="store_true",
                    help="classification checkpoint: create extra_norms with weight 1, bias 0")
     p.add_argument("--list", action="store_true", help="print key, dtype and shape of every tensor")
@@ -195,6 +224,11 @@ def main(argv=None):
                 tensors = rename_and_filter(args.input, state, args.init_extra_norms, log, require_extra_norms=False)
             n = check_variant(args.input, tensors, args.variant)
             log(f"all {n} backbone keys and shapes match variant '{args.variant}'")
+        if args.config:
+            if args.list and not args.input.endswith(".safetensors"):
+                tensors = rename_and_filter(args.input, state, args.init_extra_norms, log, require_extra_norms=False)
+            n = check_config(args.input, tensors, args.config)
+            log(f"all {n} keys and shapes match {args.config}")
         if args.list:
             return 0
         store = STORE_DTYPES[args.dtype]

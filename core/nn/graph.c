@@ -211,8 +211,8 @@ int nala_threads_enter(int nthreads) {
 
 void nala_threads_leave(int saved) { omp_set_num_threads(saved); }
 
-static nala_status run(nala_graph *g, dnnl_stream_t stream, nala_err *err) {
-  for (int i = 0; i < g->n_ops; i++) {
+static nala_status run(nala_graph *g, dnnl_stream_t stream, int first, int last, nala_err *err) {
+  for (int i = first; i < last; i++) {
     const nala_graph_op *op = &g->ops[i];
     if (op->gated) {
       int32_t count;
@@ -244,7 +244,18 @@ nala_status nala_graph_execute(nala_graph *g, dnnl_stream_t stream, nala_err *er
   if (!g->ws)
     return nala_fail(err, NALA_E_STATE, "graph has no workspace bound");
   int saved = nala_threads_enter(g->nthreads);
-  nala_status st = run(g, stream, err);
+  nala_status st = run(g, stream, 0, g->n_ops, err);
+  nala_threads_leave(saved);
+  return st;
+}
+
+nala_status nala_graph_execute_range(nala_graph *g, dnnl_stream_t stream, int first, int last, nala_err *err) {
+  if (!g->ws)
+    return nala_fail(err, NALA_E_STATE, "graph has no workspace bound");
+  if (first < 0 || last > g->n_ops || first > last)
+    return nala_fail(err, NALA_E_ARG, "graph op range [%d, %d) outside the %d ops", first, last, g->n_ops);
+  int saved = nala_threads_enter(g->nthreads);
+  nala_status st = run(g, stream, first, last, err);
   nala_threads_leave(saved);
   return st;
 }

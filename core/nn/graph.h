@@ -145,6 +145,9 @@ void nala_graph_bind(nala_graph *g, void *ws);
 /* Runs every op in order on stream under the graph's thread count, then waits. No allocation. */
 nala_status nala_graph_execute(nala_graph *g, dnnl_stream_t stream, nala_err *err);
 
+/* Runs ops [first, last) only (a model module by module, see nala_model_build), then waits. */
+nala_status nala_graph_execute_range(nala_graph *g, dnnl_stream_t stream, int first, int last, nala_err *err);
+
 /* Profiling on/off; clears the totals. Timing waits for each oneDNN op. */
 void nala_graph_set_profiling(nala_graph *g, int on);
 

@@ -29,7 +29,7 @@ static int nearest_src(int dst, int in, int out) {
 }
 
 /* area_pixel_compute_source_index (align_corners=False) and the two taps with their weights. */
-static void linear_taps(int dst, int in, int out, int *i0, int *i1, float *w0, float *w1) {
+void nala_linear_taps(int dst, int in, int out, int *i0, int *i1, float *w0, float *w1) {
   float scale = (float)in / (float)out;
   float src = scale * ((float)dst + 0.5f) - 0.5f;
   if (src < 0)
@@ -60,11 +60,11 @@ static nala_status run_resize(const void *p, char *ws, int nthreads, nala_err *e
     }
     int y0, y1;
     float hy0, hy1;
-    linear_taps(y, s->h, d->h, &y0, &y1, &hy0, &hy1);
+    nala_linear_taps(y, s->h, d->h, &y0, &y1, &hy0, &hy1);
     for (int x = 0; x < d->w; x++) {
       int x0, x1;
       float wx0, wx1;
-      linear_taps(x, s->w, d->w, &x0, &x1, &wx0, &wx1);
+      nala_linear_taps(x, s->w, d->w, &x0, &x1, &wx0, &wx1);
       const float *p00 = cpix(ws, s, y0, x0), *p01 = cpix(ws, s, y0, x1);
       const float *p10 = cpix(ws, s, y1, x0), *p11 = cpix(ws, s, y1, x1);
       float *dst = pix(ws, d, y, x);

@@ -15,6 +15,11 @@ typedef enum nala_resize_mode {
 nala_status nala_resize_op(nala_graph *g, const nala_feat *src, const nala_feat *dst, nala_resize_mode mode,
                            int bucket, nala_err *err);
 
+/* One axis of the bilinear resize above (align_corners=False): output index dst of out reads input
+ * taps i0, i1 with weights w0, w1; value = w0 * v[i0] + w1 * v[i1] (2-D: rows outer, as torch). For
+ * kernels that fuse a resize with what follows (seg/seg_post.c) and must stay bit-identical to it. */
+void nala_linear_taps(int dst, int in, int out, int *i0, int *i1, float *w0, float *w1);
+
 /* dst = a + b elementwise (same c, h, w; dst may be a or b). */
 nala_status nala_add_op(nala_graph *g, const nala_feat *a, const nala_feat *b, const nala_feat *dst, int bucket,
                         nala_err *err);

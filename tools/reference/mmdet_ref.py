@@ -106,11 +106,12 @@ def filter_scores_and_topk(scores, score_thr, topk):
     return s, labels, keep_idxs
 
 
-def predict_dense(model, cls_scores, bbox_preds, img_shape, scale_factor=None, nms_fn=mmcv_batched_nms):
+def predict_dense(model, cls_scores, bbox_preds, img_shape, scale_factor=None, nms_fn=mmcv_batched_nms, test_cfg=None):
     """BaseDenseHead.predict_by_feat for one image: per level sigmoid, filter + topk, decode; concat;
     rescale (scale_factor = (w_scale, h_scale) or None), min_bbox_size, batched NMS, max_per_img.
-    Returns (bboxes [n,4], scores [n], labels [n]) and the pre-NMS candidates (for margin checks)."""
-    cfg = model.test_cfg
+    test_cfg: another model.test_cfg dict (default the model's). Returns (bboxes [n,4], scores [n],
+    labels [n]) and the pre-NMS candidates (for margin checks)."""
+    cfg = model.test_cfg if test_cfg is None else test_cfg
     C = model.bbox_head.num_classes
     anchors = model.level_anchors([c.shape[-2:] for c in cls_scores])
     mb, ms, ml = [], [], []

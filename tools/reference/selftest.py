@@ -236,6 +236,46 @@ class Converter(unittest.TestCase):
             self.assertEqual(self.run_main([pth, out, "--dtype", "f8"])[0], 2)
 
 
+    def test_mmseg_checkpoint(self):
+        """An mmseg UperNet checkpoint as mmseg saves it goes through unchanged but for the
+        auxiliary head (one notice) and num_batches_tracked; --config names every bad key."""
+        import mmseg_ref
+        config = os.path.join(FIXTURES, "seg", "aux_tiny.json")
+        model = mmseg_ref.build_segmentor(mmseg_ref.load_config(config)["model"], seed=7)
+        state = model.state_dict()
+        self.assertTrue(any(k.startswith("auxiliary_head.") for k in state))
+        self.assertTrue(any(k.endswith("num_batches_tracked") for k in state))
+        with tempfile.TemporaryDirectory() as tmp:
+            pth, out = os.path.join(tmp, "upernet.pth"), os.path.join(tmp, "o.safetensors")
+            torch.save({"meta": {"mmseg_version": "1.2.2"}, "state_dict": state}, pth)
+            code, msg = self.run_main([pth, out, "--config", config])
+            self.assertEqual(code, 0, msg)
+            self.assertEqual(msg.count("auxiliary_head"), 1, msg)
+            self.assertIn("dropped 8 auxiliary_head.* keys", msg)
+            t = S.load(out)
+            kept = {k: v for k, v in state.items()
+                    if not k.startswith("auxiliary_head.") and not k.endswith("num_batches_tracked")}
+            self.assertEqual(list(t), list(kept))
+            # the C test's checkpoint fixture (same seed) holds exactly these values
+            ref = S.load(os.path.join(FIXTURES, "seg", "aux_tiny_ckpt.safetensors"))
+            for k, v in t.items():
+                np.testing.assert_array_equal(v, ref[k])
+            bad = dict(state)
+            del bad["decode_head.conv_seg.bias"]
+            bad["decode_head.extra.weight"] = torch.zeros(3)
+            bad["neck.lateral_convs.0.conv.weight"] = torch.zeros(1)
+            bad["decode_head.fpn_bottleneck.conv.weight"] = torch.zeros(16, 63, 3, 3)
+            torch.save({"state_dict": bad}, pth)
+            os.unlink(out)
+            code, msg = self.run_main([pth, out, "--config", config])
+            self.assertEqual(code, 1, msg)
+            for want in ("1 missing, 2 unexpected, 1 wrong shape", "missing: decode_head.conv_seg.bias",
+                         "unexpected: decode_head.extra.weight", "unexpected: neck.lateral_convs.0.conv.weight",
+                         "wrong shape: decode_head.fpn_bottleneck.conv.weight"):
+                self.assertIn(want, msg)
+            self.assertFalse(os.path.exists(out))
+
+
 class Fixtures(unittest.TestCase):
     def test_xt_case_reproduces(self):
         path = os.path.join(FIXTURES, "backbone", "xt_200x328_llll.safetensors")
