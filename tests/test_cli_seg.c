@@ -32,6 +32,9 @@ static int run(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
   va_end(ap);
+  /* One thread per model run: on a loaded 2-core machine OpenMP barriers make tiny models crawl. */
+  if (strstr(args, "--config") && !strstr(args, "--threads") && !strstr(args, "--merge"))
+    strncat(args, " --threads 1", sizeof args - strlen(args) - 1);
   free(out_text), free(err_text);
   out_text = err_text = NULL;
   return nala_run_cli(args, &out_text, &err_text);
@@ -388,6 +391,40 @@ START_TEST(unwritable_out_fails_before_work) {
   ck_assert_int_eq(run("seg --config %s --input camera:x --out %s/x.mp4", CONFIG, dir), 2);
   ck_assert_int_eq(run("seg --config %s --input %s/missing.png --out %s/x.png", CONFIG, dir, dir), 1);
   stderr_has("missing.png");
+  /* No such camera: named, exit 1, nothing written. */
+  ck_assert_int_eq(run("seg --config %s --input camera:9 --out %s/cam.mp4", CONFIG, dir), 1);
+  stderr_has("camera 9");
+  snprintf(file, sizeof file, "%s/cam.mp4", dir);
+  ck_assert(!exists(file));
+}
+END_TEST
+
+/* On a terminal (a pty from util-linux's script) the progress is a bar redrawn in place with the
+ * rate and the ETA. */
+START_TEST(progress_bar_on_a_terminal) {
+  if (system("command -v script >/dev/null 2>&1") != 0) {
+    printf("progress bar: no `script` to make a terminal; skipped\n");
+    return;
+  }
+  char in[512], path[600], cmd[4096];
+  snprintf(in, sizeof in, "%s/tty_in", dir);
+  mkdir(in, 0777);
+  for (int k = 0; k < 3; k++) {
+    snprintf(path, sizeof path, "%s/%c.png", in, 'a' + k);
+    write_image(path, 32, 48, k);
+  }
+  snprintf(cmd, sizeof cmd, "script -qec '%s seg --config %s --input %s --out %s/tty_out --threads 1' /dev/null",
+           NALA_CLI, CONFIG, in, dir);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  char text[16384];
+  size_t n = fread(text, 1, sizeof text - 1, p);
+  text[n] = '\0';
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_msg(strstr(text, "\r\033[K[") && strstr(text, "] 1/3 images, ") && strstr(text, "ETA ") &&
+                    strstr(text, "] 3/3 images, "),
+                "no progress bar on the terminal: %s", text);
+  printf("progress bar: drawn in place on a terminal (%zu bytes of output)\n", n);
 }
 END_TEST
 
@@ -477,8 +514,6 @@ START_TEST(eval_names_an_unreadable_sample) {
 END_TEST
 
 int main(void) {
-  /* One thread per run: on a shared 2-core machine OpenMP barriers make tiny models crawl. */
-  setenv("OMP_NUM_THREADS", "1", 1);
   Suite *s = suite_create("cli_seg");
   TCase *tc = tcase_create("cli_seg");
   tcase_add_checked_fixture(tc, setup, teardown);
@@ -488,6 +523,7 @@ int main(void) {
   tcase_add_test(tc, truncated_clip_keeps_a_playable_partial_file);
   tcase_add_test(tc, folder_with_an_unreadable_image);
   tcase_add_test(tc, unwritable_out_fails_before_work);
+  tcase_add_test(tc, progress_bar_on_a_terminal);
   tcase_add_test(tc, eval_shards_merge_to_the_unsharded_table);
   tcase_add_test(tc, eval_names_an_unreadable_sample);
   suite_add_tcase(s, tc);
