@@ -536,6 +536,13 @@ START_TEST(eval_names_an_unreadable_sample) {
   stdout_has("2 image(s) evaluated of 3");
   ck_assert_int_eq(run("eval seg --config %s --data-root %s/nonexistent --no-progress", CONFIG, root), 1);
   stderr_has("nonexistent");
+  /* An unwritable --save-state fails before the model is built. */
+  snprintf(path, sizeof path, "%s/plain", dir);
+  ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+  fclose(f);
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --save-state %s/s.json", CONFIG, root, path), 1);
+  stderr_has("--save-state");
+  ck_assert_msg(!strstr(err_text, "seeded random weights"), "model built first: %s", err_text);
 }
 END_TEST
 
