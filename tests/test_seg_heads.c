@@ -239,7 +239,7 @@ START_TEST(head_input_mismatch_is_an_error) {
 END_TEST
 
 /* The shipped configs load, with mmseg's numbers; the Cityscapes ones switch to slide mode with
- * --cfg-options; UperNet-T and SemanticFPN-T build with seeded weights and plan to logits at 1/4. */
+ * --cfg-options; UperNet-T and SemanticFPN-T build with seeded weights and plan to logits at 1/4 (256x320 -> 64x80). */
 START_TEST(shipped_seg_configs_load_and_build) {
   static const struct {
     const char *file, *head;
@@ -283,11 +283,12 @@ START_TEST(shipped_seg_configs_load_and_build) {
       nala_nn_ctx ctx;
       ck_assert_int_eq(nala_model_ctx_init(m, 1, &ctx, &err), NALA_OK);
       size_t bytes = 0;
-      ck_assert_msg(nala_nn_ctx_workspace_size(&ctx, 512, 512, &bytes, &err) == NALA_OK, "%s", err.msg);
+      ck_assert_msg(nala_nn_ctx_workspace_size(&ctx, 256, 320, &bytes, &err) == NALA_OK, "%s", err.msg);
       ck_assert_int_eq(ctx.pending.n_outs, 1);
       ck_assert_int_eq(ctx.pending.outs[0].c, cfgs[i].classes);
-      ck_assert_int_eq(ctx.pending.outs[0].h, 128);
-      printf("%s: %d modules, %d ops, %.1f MB workspace at 512x512\n", cfgs[i].file, m->n, ctx.pending.n_ops,
+      ck_assert_int_eq(ctx.pending.outs[0].h, 64);
+      ck_assert_int_eq(ctx.pending.outs[0].w, 80);
+      printf("%s: %d modules, %d ops, %.1f MB workspace at 256x320\n", cfgs[i].file, m->n, ctx.pending.n_ops,
              bytes / 1048576.0);
       nala_nn_ctx_release(&ctx);
       nala_model_free(m);
