@@ -526,19 +526,20 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   char path[600], bad[600];
   snprintf(path, sizeof path, "%s/s0.json", dir);
   snprintf(bad, sizeof bad, "%s/bad.json", dir);
-  size_t n;
-  uint8_t *bytes = nala_test_read_bytes(path, &n);
+  char *bytes = nala_read_text(path); /* NUL-terminated */
+  ck_assert_ptr_nonnull(bytes);
+  size_t n = strlen(bytes);
   FILE *f = fopen(bad, "wb");
   ck_assert_ptr_nonnull(f);
   fwrite(bytes, 1, n / 2, f);
   fclose(f);
   ck_assert_int_eq(run("eval seg --merge %s", bad), 1);
   stderr_has("not valid JSON");
-  char *cells = strstr((char *)bytes, "\"cells\": [");
+  char *cells = strstr(bytes, "\"cells\": [");
   ck_assert_ptr_nonnull(cells);
   f = fopen(bad, "wb");
   ck_assert_ptr_nonnull(f);
-  fwrite(bytes, 1, (size_t)(cells - (char *)bytes) + 10, f);
+  fwrite(bytes, 1, (size_t)(cells - bytes) + 10, f);
   fputs("99999999, 1", f); /* 151 x 151 cells exist */
   fputs(strchr(cells + 10, ']'), f);
   fclose(f);
