@@ -463,7 +463,7 @@ END_TEST
 /* A tiny ADE20K layout: images/validation/<stem>.jpg + annotations/validation/<stem>.png (raw labels 0..150,
  * 0 = ignored after reduce_zero_label), two image sizes. */
 static void make_ade20k(const char *root, int n) {
-  char path[600];
+  char path[2048];
   snprintf(path, sizeof path, "mkdir -p %s/images/validation %s/annotations/validation", root, root);
   ck_assert_int_eq(system(path), 0);
   nala_err err;
