@@ -489,8 +489,9 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   char root[512];
   snprintf(root, sizeof root, "%s/ade", dir);
   make_ade20k(root, 5);
-  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --save-state %s/full.json", CONFIG,
-                       root, dir),
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --save-state %s/full.json "
+                       "--json %s/report_full.json",
+                       CONFIG, root, dir, dir),
                    0);
   char *full = strdup(out_text);
   printf("unsharded run:\n%s", full);
@@ -503,8 +504,17 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
                      0);
     stdout_has("shard");
   }
-  ck_assert_int_eq(run("eval seg --merge %s/s1.json %s/s0.json", dir, dir), 0);
+  ck_assert_int_eq(run("eval seg --merge %s/s1.json %s/s0.json --json %s/report_merged.json", dir, dir, dir), 0);
   ck_assert_msg(!strcmp(out_text, full), "merged:\n%s\nunsharded:\n%s", out_text, full);
+  /* The JSON reports too, byte for byte. */
+  char report[600];
+  snprintf(report, sizeof report, "%s/report_full.json", dir);
+  char *json_full = nala_read_text(report);
+  snprintf(report, sizeof report, "%s/report_merged.json", dir);
+  char *json_merged = nala_read_text(report);
+  ck_assert(json_full && json_merged && strstr(json_full, "\"mIoU\""));
+  ck_assert_str_eq(json_merged, json_full);
+  free(json_full), free(json_merged);
   ck_assert_int_eq(run("eval seg --merge %s/full.json", dir), 0);
   ck_assert_str_eq(out_text, full);
   /* The --exact numbers merge the same way. */
