@@ -586,6 +586,55 @@ START_TEST(eval_names_an_unreadable_sample) {
 }
 END_TEST
 
+/* Cityscapes: *_gtFine_labelIds.png ground truth is mapped to train ids (id 7 road -> 0, 26 car -> 13,
+ * 0 unlabeled -> 255 ignored), so exactly the pixels of the ids that map count; label PNGs of `nala seg`
+ * carry the Cityscapes palette. */
+START_TEST(cityscapes_label_ids_and_palette) {
+  static const char *const cfg = NALA_FIXTURES "/seg_cli/tiny_fpn_cityscapes.json";
+  char root[512], path[2048];
+  snprintf(root, sizeof root, "%s/cs", dir);
+  snprintf(path, sizeof path, "mkdir -p %s/leftImg8bit/val/aachen %s/gtFine/val/aachen", root, root);
+  ck_assert_int_eq(system(path), 0);
+  nala_err err;
+  uint8_t grey[256][3] = {{0}};
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/leftImg8bit/val/aachen/aachen_%06d_000019_leftImg8bit.png", root, i);
+    write_image(path, 32, 64, i);
+    nala_image lab;
+    ck_assert_int_eq(nala_image_alloc(32, 64, 1, NALA_GRAY, &lab, &err), NALA_OK);
+    for (int y = 0; y < 32; y++)
+      for (int x = 0; x < 64; x++)
+        lab.data[y * lab.stride + x] = (uint8_t)(y < 8 ? 0 : x < 32 ? 7 : 26); /* unlabeled, road, car */
+    snprintf(path, sizeof path, "%s/gtFine/val/aachen/aachen_%06d_000019_gtFine_labelIds.png", root, i);
+    ck_assert_int_eq(nala_image_write_labels(path, &lab, (const uint8_t(*)[3])grey, 256, &err), NALA_OK);
+    nala_image_free(&lab);
+  }
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --exact --no-progress --save-state %s/cs.json", cfg, root,
+                       dir),
+                   0);
+  stdout_has("cityscapes: 2 image(s) evaluated of 2");
+  stdout_has(" road ");
+  /* The state holds exactly the non-ignored pixels: 2 x 24 x 64 of the ids that map (road, car). */
+  snprintf(path, sizeof path, "%s/cs.json", dir);
+  char *state = nala_read_text(path);
+  ck_assert_ptr_nonnull(state);
+  ck_assert_ptr_nonnull(strstr(state, "\"ignored\": 512,"));
+  free(state);
+  /* nala seg on the image folder: palette PNGs with Cityscapes' colours (road 128,64,128 first). */
+  char out[600];
+  snprintf(out, sizeof out, "%s/cs_out", dir);
+  ck_assert_int_eq(run("seg --config %s --input %s/leftImg8bit/val --out %s --no-progress", cfg, root, out), 0);
+  snprintf(path, sizeof path, "%s/aachen/aachen_000000_000019_leftImg8bit.png", out);
+  size_t n;
+  uint8_t *png = nala_test_read_bytes(path, &n);
+  ck_assert(n > 41 + 57 && !memcmp(png + 37, "PLTE", 4));
+  ck_assert_int_eq((png[33] << 24 | png[34] << 16 | png[35] << 8 | png[36]), 19 * 3);
+  static const uint8_t road_sidewalk[6] = {128, 64, 128, 244, 35, 232};
+  ck_assert(!memcmp(png + 41, road_sidewalk, 6));
+  free(png);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cli_seg");
   TCase *tc = tcase_create("cli_seg");
@@ -600,6 +649,7 @@ int main(void) {
   tcase_add_test(tc, progress_bar_on_a_terminal);
   tcase_add_test(tc, eval_shards_merge_to_the_unsharded_table);
   tcase_add_test(tc, eval_names_an_unreadable_sample);
+  tcase_add_test(tc, cityscapes_label_ids_and_palette);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }
