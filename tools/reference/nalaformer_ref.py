@@ -273,8 +273,10 @@ def resolve_config(variant=None, embed_dims=None, depths=None, num_heads=None, m
     explicit = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads, mlp_ratios=mlp_ratios,
                     layerscales=layerscales, layer_init_values=layer_init_values)
     cfg.update({k: v for k, v in explicit.items() if v is not None})
-    cfg.setdefault("layerscales", [True] * 4)
-    cfg.setdefault("layer_init_values", [1.0] * 4)
+    # NALA.py's NALAFORMER constructor defaults (the C loader's too, core/config_sections.c): a
+    # config without a variant and without these keys has no layerscale, init 1e-6.
+    cfg.setdefault("layerscales", [False] * 4)
+    cfg.setdefault("layer_init_values", [1e-6] * 4)
     missing = [k for k in ("embed_dims", "depths", "num_heads", "mlp_ratios") if k not in cfg]
     if missing:
         raise ValueError(f"backbone config: missing {missing} (give a variant or every field)")
