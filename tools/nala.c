@@ -27,7 +27,7 @@ static const cli_command commands[] = {
     {{"bench", "det"}, "--config C --size HxW ...", "time a detector, tensor to detections", nala_bench_det, 0},
     {{"eval", "coco"}, "--gt G --results R --iou-type bbox|segm | --config C --data-root D --out-prefix P",
      "COCO mAP as pycocotools reports it (of a results file, or of a detector over a split)", nala_cli_eval_coco, 0},
-    {{"eval", "seg"}, "--dataset ade20k|cityscapes --pred DIR --gt DIR", "mIoU as mmseg reports it",
+    {{"eval", "seg"}, "--dataset D --pred DIR --gt DIR | --config C --data-root D", "mIoU as mmseg reports it",
      nala_cli_eval_seg, 0},
     {{"config", "show"}, "FILE [--output OUT]", "print the fully merged, validated config", nala_cli_config, 1},
     {{"config", "samples"}, "FILE [--check] [--limit N] [--shard i/n]", "list the samples of a config's dataset",
