@@ -78,9 +78,9 @@ void nala_seg_metrics_reset(nala_seg_metrics *m) {
   m->totals.first_bad_pred = -1;
 }
 
-/* Folds image_confusion into the dataset totals, and feeds mmseg's float32 running sums with this
- * image's histograms exactly as IoUMetric.intersect_and_union produces them. */
-static void fold_image(nala_seg_metrics *m) {
+/* Folds image_confusion and the image's counts into the dataset totals, and feeds mmseg's float32
+ * running sums with this image's histograms exactly as IoUMetric.intersect_and_union produces them. */
+static void fold_image(nala_seg_metrics *m, const nala_seg_image_counts *seen) {
   const int n = m->num_classes, side = m->side;
   const uint64_t *img = m->image_confusion;
   for (size_t i = 0, cells = (size_t)side * (size_t)side; i < cells; i++)
@@ -99,6 +99,16 @@ static void fold_image(nala_seg_metrics *m) {
     m->union_f32[c] += union_f;
     m->label_f32[c] += label_f;
   }
+  m->images++;
+  nala_seg_image_counts *t = &m->totals;
+  t->pixels += seen->pixels;
+  t->ignored += seen->ignored;
+  t->label_out_of_range += seen->label_out_of_range;
+  t->pred_out_of_range += seen->pred_out_of_range;
+  if (t->first_bad_label < 0)
+    t->first_bad_label = seen->first_bad_label;
+  if (t->first_bad_pred < 0)
+    t->first_bad_pred = seen->first_bad_pred;
 }
 
 nala_status nala_seg_metrics_add(nala_seg_metrics *m, const uint8_t *pred, size_t pred_stride, const uint8_t *label,
@@ -135,19 +145,22 @@ nala_status nala_seg_metrics_add(nala_seg_metrics *m, const uint8_t *pred, size_
       img[row + m->column[p]]++;
     }
   }
-  fold_image(m);
-  m->images++;
-  nala_seg_image_counts *t = &m->totals;
-  t->pixels += seen.pixels;
-  t->ignored += seen.ignored;
-  t->label_out_of_range += seen.label_out_of_range;
-  t->pred_out_of_range += seen.pred_out_of_range;
-  if (t->first_bad_label < 0)
-    t->first_bad_label = seen.first_bad_label;
-  if (t->first_bad_pred < 0)
-    t->first_bad_pred = seen.first_bad_pred;
+  fold_image(m, &seen);
   if (counts)
     *counts = seen;
+  return NALA_OK;
+}
+
+nala_status nala_seg_metrics_add_confusion(nala_seg_metrics *m, const uint64_t *confusion, int side,
+                                           const nala_seg_image_counts *counts, nala_err *err) {
+  if (!m || !confusion)
+    return nala_fail(err, NALA_E_ARG, "nala_seg_metrics_add_confusion: %s is NULL", !m ? "metrics" : "confusion");
+  if (side != m->side)
+    return nala_fail(err, NALA_E_ARG, "nala_seg_metrics_add_confusion: side %d, the metrics of %d classes need %d",
+                     side, m->num_classes, m->side);
+  nala_seg_image_counts none = {.first_bad_label = -1, .first_bad_pred = -1};
+  memcpy(m->image_confusion, confusion, (size_t)side * (size_t)side * sizeof *confusion);
+  fold_image(m, counts ? counts : &none);
   return NALA_OK;
 }
 
@@ -155,6 +168,12 @@ const uint64_t *nala_seg_metrics_confusion(const nala_seg_metrics *m, int *side)
   if (side)
     *side = m ? m->side : 0;
   return m ? m->confusion : NULL;
+}
+
+const uint64_t *nala_seg_metrics_image_confusion(const nala_seg_metrics *m, int *side) {
+  if (side)
+    *side = m ? m->side : 0;
+  return m ? m->image_confusion : NULL;
 }
 
 /* numpy's pairwise_sum (numpy/core/src/umath/loops_utils.h.src), for float32 and for float64 (so

@@ -263,6 +263,42 @@ START_TEST(big_dataset_matches_mmseg_float32_bit_for_bit) {
 }
 END_TEST
 
+/* Shard merges: images replayed from their confusion counts (nala_seg_metrics_image_confusion ->
+ * nala_seg_metrics_add_confusion) in dataset order give the result of the pixel run bit for bit,
+ * float32 sums past 2^24 included, hence mmseg's numbers. */
+START_TEST(replayed_confusions_give_the_same_result_bit_for_bit) {
+  nala_seg_metrics *m = make_metrics(BIG_CLASSES, 255), *replay = make_metrics(BIG_CLASSES, 255);
+  uint8_t *pred = malloc((size_t)BIG_H * BIG_W), *label = malloc((size_t)BIG_H * BIG_W);
+  int side = 0;
+  ck_assert(pred && label);
+  ck_assert_ptr_nonnull(nala_seg_metrics_image_confusion(m, &side));
+  ck_assert_int_eq(side, BIG_CLASSES + 1);
+  nala_err err;
+  for (int k = 0; k < BIG_IMAGES; k++) {
+    big_image(k, pred, label);
+    nala_seg_image_counts counts;
+    ck_assert_int_eq(nala_seg_metrics_add(m, pred, BIG_W, label, BIG_W, BIG_H, BIG_W, &counts, &err), NALA_OK);
+    const uint64_t *conf = nala_seg_metrics_image_confusion(m, &side);
+    uint64_t pixels = 0;
+    for (int i = 0; i < side * side; i++)
+      pixels += conf[i];
+    ck_assert_uint_eq(pixels, counts.pixels - counts.ignored); /* this image only */
+    ck_assert_int_eq(nala_seg_metrics_add_confusion(replay, conf, side, &counts, &err), NALA_OK);
+  }
+  nala_seg_result *a = result_of(m), *b = result_of(replay);
+  ck_assert(!memcmp(a, b, sizeof *a));
+  ck_assert(b->miou_mmseg == big_miou_mmseg && b->aacc_mmseg == big_aacc_mmseg);
+  printf("replayed %d images: results identical (mIoU mmseg %.2f)\n", BIG_IMAGES, nala_seg_round_pct(b->miou_mmseg));
+  ck_assert_int_eq(nala_seg_metrics_add_confusion(replay, nala_seg_metrics_confusion(m, NULL), side - 1, NULL, &err),
+                   NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "side"));
+  ck_assert_int_eq(nala_seg_metrics_add_confusion(replay, NULL, side, NULL, &err), NALA_E_ARG);
+  free(a), free(b), free(pred), free(label);
+  nala_seg_metrics_free(m);
+  nala_seg_metrics_free(replay);
+}
+END_TEST
+
 /* 150 classes (140..149 absent): aAcc's torch float32 sums and nanmean's pairwise sum over 150
  * values, with totals above 2^24. */
 static void wide_image(int k, uint8_t *pred, uint8_t *label) {
@@ -364,6 +400,7 @@ int main(void) {
   tcase_add_test(tc, bad_arguments_fail_with_messages);
   tcase_add_test(tc, dataset_tables_match_mmseg_and_cityscapes_scripts);
   tcase_add_test(tc, big_dataset_matches_mmseg_float32_bit_for_bit);
+  tcase_add_test(tc, replayed_confusions_give_the_same_result_bit_for_bit);
   tcase_add_test(tc, wide_dataset_matches_mmseg_summary_bit_for_bit);
   tcase_add_test(tc, two_threads_two_accumulators);
   suite_add_tcase(s, tc);

@@ -13,6 +13,7 @@
 #include "nala/seg_report.h"
 #include "tools/cli.h"
 #include "tools/cli_args.h"
+#include "tools/cli_eval_seg_model.h"
 #include "tools/eval_seg_predictions.h"
 
 static void usage(FILE *out) {
@@ -52,7 +53,9 @@ static void usage(FILE *out) {
           "Every such problem is listed per file on stderr. Tables print IoU/Acc x100 rounded like\n"
           "np.round(.., 2) and written as mmseg's PrettyTable tables write them (\"60.0\", \"72.73\").\n"
           "Exit status: 0 all files clean, 1 when any file had a problem (tables still printed) or on\n"
-          "errors, 2 on bad arguments.\n");
+          "errors, 2 on bad arguments.\n"
+          "To run a model over a dataset instead: nala eval seg --config C --weights W ... (see\n"
+          "`nala eval seg --config x --help`).\n");
 }
 
 typedef struct pred_options {
@@ -159,6 +162,8 @@ static int evaluate_one(const nala_seg_dataset *ds, const nala_seg_label_map *gt
 }
 
 int nala_cli_eval_seg(int argc, char **argv) {
+  if (cli_eval_seg_is_model_mode(argc, argv))
+    return cli_eval_seg_model(argc, argv);
   const char *dataset = NULL, *pred_dir = NULL, *gt_dir = NULL, *json_path = NULL;
   int exact = 0, show_progress = 1;
   pred_options opt = {0, 0};

@@ -26,7 +26,7 @@ static const cli_command commands[] = {
     {{"bench", "attention"}, "--tokens N ...", "time the attention kernels alone", nala_bench_attention, 0},
     {{"eval", "coco"}, "--gt G --results R --iou-type bbox|segm", "COCO mAP as pycocotools reports it",
      nala_cli_eval_coco, 0},
-    {{"eval", "seg"}, "--dataset ade20k|cityscapes --pred DIR --gt DIR", "mIoU as mmseg reports it",
+    {{"eval", "seg"}, "--dataset D --pred DIR --gt DIR | --config C --data-root D", "mIoU as mmseg reports it",
      nala_cli_eval_seg, 0},
     {{"config", "show"}, "FILE [--output OUT]", "print the fully merged, validated config", nala_cli_config, 1},
     {{"config", "samples"}, "FILE [--check] [--limit N] [--shard i/n]", "list the samples of a config's dataset",

@@ -65,6 +65,12 @@ nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *
 nala_status nala_image_decode_labels(const uint8_t *bytes, size_t n, const char *name, nala_image *out,
                                      nala_err *err);
 
+/* Writes a label map (h x w, c = 1) as an 8-bit palette PNG whose indices are the labels, read back
+ * unchanged by nala_image_read_labels and by PIL (mmseg); palette holds n_colours (1..256) RGB colours
+ * for viewers, indices past it stay legal. Atomic: temp file + rename (datasets/label_png_write.c). */
+nala_status nala_image_write_labels(const char *path, const nala_image *labels, const uint8_t (*palette)[3],
+                                    int n_colours, nala_err *err);
+
 /* Writes PNG or JPEG, chosen by the path's extension (.png/.jpg/.jpeg), with cv2.imwrite's default
  * parameters (same bytes); RGB images are swapped to BGR first. Atomic: temp file + rename. */
 nala_status nala_image_write(const char *path, const nala_image *img, nala_err *err);

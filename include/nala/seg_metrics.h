@@ -95,6 +95,18 @@ void nala_seg_metrics_result(const nala_seg_metrics *m, nala_seg_result *out);
  * "out of range"; ignored pixels are not in it. Valid until the next add/reset/free. */
 const uint64_t *nala_seg_metrics_confusion(const nala_seg_metrics *m, int *side);
 
+/* The same (num_classes+1)^2 counts for the image of the last add call only (zeros before any).
+ * Valid until the next add/reset/free. With nala_seg_metrics_add_confusion, a sharded run can save
+ * its images and a merge replay them. */
+const uint64_t *nala_seg_metrics_image_confusion(const nala_seg_metrics *m, int *side);
+
+/* Adds one image given as its confusion counts (side x side, side = num_classes + 1, the layout above)
+ * and its counts (may be NULL: all zero, first_bad_* -1), exactly as nala_seg_metrics_add of its
+ * pixels would: same exact totals, same float32 running sums. Replaying the images of shards in
+ * their dataset order gives the numbers of one unsharded run to the bit. */
+nala_status nala_seg_metrics_add_confusion(nala_seg_metrics *m, const uint64_t *confusion, int side,
+                                           const nala_seg_image_counts *counts, nala_err *err);
+
 /* np.round(x * 100, 2) in double: mmseg's summary rounding (numpy 1.x promotes np.float32 * 100
  * to float64, so pass (double)miou_mmseg etc.) and the rounding of exact numbers. NaN stays NaN. */
 double nala_seg_round_pct(double fraction);
