@@ -18,8 +18,8 @@ static void usage(FILE *out) {
           "usage: nala det --config C [--weights W] --input IMG|DIR|VIDEO|camera:N --out PATH [options]\n"
           "       nala det --config C [--weights W] --input X.safetensors --dump OUT.safetensors\n"
           "  --config C         detector config (model.type RetinaNet or MaskRCNN)\n"
-          "  --weights W        mmdet checkpoint converted to safetensors (default: the config's\n"
-          "                     model.backbone.weights when set, else seeded weights, seed 0)\n"
+          "  --weights W        mmdet checkpoint converted to safetensors (default: seeded weights,\n"
+          "                     seed 0; a config's model.backbone.weights is a backbone-only checkpoint)\n"
           "  --input X          image, folder of images, video file, camera:N; with --dump a safetensors\n"
           "                     file holding 'input' float32 [1,3,H,W], normalised, used as is (no resize,\n"
           "                     no pad, no rescale)\n"
@@ -208,8 +208,6 @@ static int run_dump(const cli_det_opts *o) {
   if (!(x = load_tensor(o->input, &h, &wd)))
     goto done;
   const char *weights = o->weights;
-  if (!weights && nala_config_model(cfg) && nala_config_model(cfg)->backbone.weights[0])
-    weights = nala_config_model(cfg)->backbone.weights;
   nala_status st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(0, &w, &err);
   if (!st)
     st = nala_weights_ignore_suffix(w, ".num_batches_tracked");

@@ -13,8 +13,10 @@ that real numbers of detections survive and the decisions are stable:
 Inputs: 16 * seeded("input.bias", [1, 3, H, W], seed) (uniform in [-1.6, 1.6], exact in float32; the
 C test regenerates them), so the fixture stores no image.
 Stability: the detections (labels, boxes, scores) must be unchanged when every raw head output is
-perturbed by 20 draws of Gaussian noise of EPS = 2e-5 x its std (5x the largest element difference
-between nala and torch on these outputs, 3.6e-6 on logits of std 1): then the strict score threshold, the nms_pre cut, the NMS IoU decisions
+perturbed by 20 draws of Gaussian noise of std EPS = 2e-5 x its std (on the logits, whose std is 0.8
+to 2.7 per level, 1.6e-5 to 5.4e-5 per element, at or above the largest nala-vs-torch difference
+test_retinanet measures: 1.7e-5 on the logits, 1.0e-6 on the deltas; 1e-4 x std finds no stable
+input seed): then the strict score threshold, the nms_pre cut, the NMS IoU decisions
 and the max_per_img cut all sit farther than float32 noise from their boundaries. The script tries
 input seeds (first, first + 2, ...) until one passes and fails rather than write a fixture that
 does not; the seed used and the check's numbers are in the metadata.
@@ -44,8 +46,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(REPO, "tests", "fixtures", "retina")
 CONFIG = os.path.join(OUT, "retinanet_xt_c8.json")
 CASES = [((512, 512), 1), ((480, 640), 2)]  # (H, W), input seed
-# Noise of the stability check, x the std of each head output: 5x the largest C-vs-torch difference
-# measured on these outputs (3.6e-6 on logits of std 1).
+# Noise of the stability check, x the std of each head output: at or above the largest nala-vs-torch
+# element difference test_retinanet measures (1.7e-5 on logits of std 0.8..2.7, 1e-6 on deltas).
 EPS = 2e-5
 # A second test_cfg run on the 480x640 outputs (written as alt_det_*, with the test_cfg in the
 # metadata): other nms_pre, score_thr, IoU and max_per_img, uncapped (fewer detections than
