@@ -2,6 +2,7 @@
  * decode_head, ...) is validated by the table its module registers (models/registry.c). Keys and
  * defaults mirror the mmdet 3.x / mmseg 1.x dicts of the same name. */
 #include "core/config_internal.h"
+#include "heads/det_cfg.h"
 #include "models/registry.h"
 
 
@@ -25,12 +26,30 @@ static const nala_schema_type preprocessor_types[] = {
 };
 static const nala_schema preprocessor_schema = NALA_SCHEMA_TYPED(preprocessor_types);
 
-/* model.test_cfg; mmseg's whole/slide inference (mmdet's rpn/rcnn keys come with the heads). */
+/* mmdet's nms dicts (test_cfg.nms, and rpn/rcnn's): mmcv nms only (no soft_nms). */
+static const char *const nms_types[] = {"nms", NULL};
+static const nala_schema_key nms_keys[] = {
+    NALA_SKEY_ENUM("type", nms_types, 1),
+    NALA_SKEY_NUMBER_IN("iou_threshold", 0, 1, 1),
+    NALA_SKEY_POS_INT("split_thr", 0),
+    NALA_SKEY_BOOL("class_agnostic", 0),
+};
+static const nala_schema nms_schema = NALA_SCHEMA(nms_keys);
+
+/* model.test_cfg: mmseg's whole/slide inference; mmdet dense heads' (RetinaNet) keys, read by
+ * det/retina_post.c (mmdet's rpn/rcnn keys come with Mask R-CNN). */
 static const char *const test_modes[] = {"whole", "slide", NULL};
 static const nala_schema_key test_cfg_keys[] = {
     NALA_SKEY_ENUM("mode", test_modes, 0),
     NALA_SKEY_POS_INT_LIST("crop_size", 2, 2, 0),
     NALA_SKEY_POS_INT_LIST("stride", 2, 2, 0),
+    NALA_SKEY_INT("nms_pre", 1, 1000000, 0),
+    NALA_SKEY_NUMBER("min_bbox_size", 0),
+    NALA_SKEY_NUMBER_IN("score_thr", 0, 1, 0),
+    NALA_SKEY_OBJECT("nms", &nms_schema, 0),
+    NALA_SKEY_INT("max_per_img", 1, 100000, 0),
+    NALA_SKEY_OBJECT("rpn", &nala_rpn_test_cfg_schema, 0),   /* TwoStageDetector: test_cfg.rpn */
+    NALA_SKEY_OBJECT("rcnn", &nala_rcnn_test_cfg_schema, 0), /* and test_cfg.rcnn */
 };
 static const nala_schema test_cfg_schema = NALA_SCHEMA(test_cfg_keys);
 
@@ -43,7 +62,11 @@ static const nala_schema_key model_keys[] = {
     NALA_SKEY_OBJECT("neck", &nala_neck_slot_schema, 0),
     NALA_SKEY_OBJECT("decode_head", &nala_decode_head_slot_schema, 0),
     NALA_SKEY_OBJECT("auxiliary_head", &nala_auxiliary_head_schema, 0),
+    NALA_SKEY_OBJECT("bbox_head", &nala_bbox_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("rpn_head", &nala_rpn_head_slot_schema, 0),
+    NALA_SKEY_OBJECT("roi_head", &nala_roi_head_slot_schema, 0),
     NALA_SKEY_OBJECT("test_cfg", &test_cfg_schema, 0),
+    {.key = "train_cfg", .kinds = NALA_SK_OBJECT | NALA_SK_NULL}, /* training only: accepted, ignored */
 };
 static const nala_schema model_schema = NALA_SCHEMA(model_keys);
 

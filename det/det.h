@@ -89,6 +89,25 @@ nala_status nala_det_batched_nms_ref(const float *boxes, const float *scores, co
                                      const nala_det_nms_cfg *cfg, int32_t *keep, size_t *n_keep, void *ws,
                                      size_t ws_bytes, nala_err *err);
 
+/* Stable descending sort of the indices idx[0..m) by scores (torch.sort order: NaN first, ties by
+ * position); tmp holds m. */
+void nala_det_sort_desc(int32_t *idx, int32_t *tmp, size_t m, const float *scores);
+
+/* The first min(k, n) indices of a stable descending sort of scores[0..n) (mmdet's
+ * scores.sort(descending=True)[:k]) in that order, in O(n + k log k): idx holds min(k, n). */
+size_t nala_det_topk_ws_size(size_t n);
+nala_status nala_det_topk(const float *scores, size_t n, size_t k, int32_t *idx, size_t *n_out, void *ws,
+                          size_t ws_bytes, nala_err *err);
+
+/* mmdet multiclass_nms (mmdet/models/layers/bbox_nms.py) on class-specific boxes: candidates are
+ * (box i, class j) with scores[i][j] > score_thr (strict), box-major / class-minor as
+ * valid_mask.nonzero() lists them; mmcv batched_nms by class; the first max_num kept.
+ * boxes [n][n_cls][4], scores [n][n_cls + 1] (background last, ignored). Outputs hold max_num. */
+size_t nala_det_multiclass_nms_ws_size(size_t n, int n_cls);
+nala_status nala_det_multiclass_nms(const float *boxes, const float *scores, size_t n, int n_cls, float score_thr,
+                                    float iou_thr, size_t max_num, float *out_boxes, float *out_scores,
+                                    int32_t *out_labels, size_t *n_out, void *ws, size_t ws_bytes, nala_err *err);
+
 /* ---- RoIAlign (mmcv aligned=True, pool_mode avg) over channel-last maps ---- */
 
 /* One feature level, NHWC for one image: data[(y * w + x) * c + ch]. */
@@ -117,6 +136,13 @@ nala_status nala_det_roi_align_levels(const nala_det_feat *levels, int n_levels,
                                       const float *rois, size_t n, int out_h, int out_w, int sampling_ratio,
                                       float *out, int32_t *roi_levels, int n_threads, float *ws, size_t ws_floats,
                                       nala_err *err);
+
+/* As nala_det_roi_align_levels; channel_last 1 writes out [n][out_h][out_w][c] (the NHWC maps the
+ * mask head's convolutions take) instead of [n][c][out_h][out_w]. */
+nala_status nala_det_roi_align_levels_layout(const nala_det_feat *levels, int n_levels, float finest_scale,
+                                             const float *rois, size_t n, int out_h, int out_w, int sampling_ratio,
+                                             int channel_last, float *out, int32_t *roi_levels, int n_threads,
+                                             float *ws, size_t ws_floats, nala_err *err);
 
 /* Plain reference of one RoI on one level (the mmcv loop, no threads, no channel-last gathers). */
 void nala_det_roi_align_ref(const nala_det_feat *feat, const float roi[4], int out_h, int out_w, int sampling_ratio,

@@ -70,6 +70,10 @@ static void stable_sort_desc(int32_t *idx, int32_t *tmp, size_t m, const float *
     memcpy(idx, src, m * sizeof *idx);
 }
 
+void nala_det_sort_desc(int32_t *idx, int32_t *tmp, size_t m, const float *scores) {
+  stable_sort_desc(idx, tmp, m, scores);
+}
+
 static nala_status check_args(const float *boxes, const float *scores, size_t n, const int32_t *keep,
                               const size_t *n_keep, const void *ws, size_t ws_bytes, const char *what, nala_err *err) {
   if (!n_keep || (n && (!boxes || !scores || !keep)))

@@ -114,7 +114,7 @@ void nala_det_roi_align_ref(const nala_det_feat *f, const float roi[4], int out_
 /* One RoI: per bin, accumulate every sample into acc[C] with channel-contiguous loads, then write
  * the bin's column of the [c][y][x] output. Same per-channel operation order as the reference. */
 static void roi_align_one(const nala_det_feat *f, const float roi[4], int out_h, int out_w, int sampling_ratio,
-                          float *out, float *acc) {
+                          int channel_last, float *out, float *acc) {
   roi_geom g = roi_geometry(f, roi, out_h, out_w, sampling_ratio);
   const size_t C = (size_t)f->c, bins = (size_t)out_h * out_w;
   for (int ph = 0; ph < out_h; ph++)
@@ -134,6 +134,12 @@ static void roi_align_one(const nala_det_feat *f, const float roi[4], int out_h,
             acc[ch] += w1 * v1[ch] + w2 * v2[ch] + w3 * v3[ch] + w4 * v4[ch];
         }
       }
+      if (channel_last) {
+        float *o = out + ((size_t)ph * out_w + pw) * C;
+        for (size_t ch = 0; ch < C; ch++)
+          o[ch] = acc[ch] / g.count;
+        continue;
+      }
       float *o = out + (size_t)ph * out_w + pw;
       for (size_t ch = 0; ch < C; ch++)
         o[ch * bins] = acc[ch] / g.count;
@@ -151,6 +157,14 @@ nala_status nala_det_roi_align_levels(const nala_det_feat *levels, int n_levels,
                                       const float *rois, size_t n, int out_h, int out_w, int sampling_ratio,
                                       float *out, int32_t *roi_levels, int n_threads, float *ws, size_t ws_floats,
                                       nala_err *err) {
+  return nala_det_roi_align_levels_layout(levels, n_levels, finest_scale, rois, n, out_h, out_w, sampling_ratio, 0,
+                                          out, roi_levels, n_threads, ws, ws_floats, err);
+}
+
+nala_status nala_det_roi_align_levels_layout(const nala_det_feat *levels, int n_levels, float finest_scale,
+                                             const float *rois, size_t n, int out_h, int out_w, int sampling_ratio,
+                                             int channel_last, float *out, int32_t *roi_levels, int n_threads,
+                                             float *ws, size_t ws_floats, nala_err *err) {
   if (!levels || n_levels <= 0 || out_h <= 0 || out_w <= 0 || sampling_ratio < 0 || !(finest_scale > 0) ||
       (n && (!rois || !out)))
     return nala_fail(err, NALA_E_ARG, "roi align: %d levels, output %dx%d, sampling_ratio %d, finest_scale %g",
@@ -184,7 +198,7 @@ nala_status nala_det_roi_align_levels(const nala_det_feat *levels, int n_levels,
     int lvl = n_levels > 1 ? nala_det_roi_level(roi, finest_scale, n_levels) : 0;
     if (roi_levels)
       roi_levels[r] = lvl;
-    roi_align_one(&levels[lvl], roi, out_h, out_w, sampling_ratio, out + (size_t)r * per_roi,
+    roi_align_one(&levels[lvl], roi, out_h, out_w, sampling_ratio, channel_last, out + (size_t)r * per_roi,
                   ws + (size_t)omp_get_thread_num() * levels[0].c);
   }
   return NALA_OK;

@@ -17,6 +17,29 @@ void nala_model_free(nala_model *m) {
   free(m);
 }
 
+/* mmdet's TwoStageDetector hands its heads their part of model.test_cfg (rpn_head gets
+ * test_cfg.rpn, roi_head test_cfg.rcnn): the same here, as a "test_cfg" key in a copy of the
+ * head's section (*merged, NULL when the slot takes none or the section has its own). */
+static nala_status with_test_cfg(const cJSON *model_section, const char *slot, const cJSON *section, cJSON **merged,
+                                 nala_err *err) {
+  static const char *const map[][2] = {{"rpn_head", "rpn"}, {"roi_head", "rcnn"}};
+  *merged = NULL;
+  const cJSON *test_cfg = cJSON_GetObjectItemCaseSensitive(model_section, "test_cfg");
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+    const cJSON *part = cJSON_GetObjectItemCaseSensitive(test_cfg, map[i][1]);
+    if (strcmp(slot, map[i][0]) || !part || cJSON_GetObjectItemCaseSensitive(section, "test_cfg"))
+      continue;
+    cJSON *copy = cJSON_Duplicate(section, 1), *part_copy = cJSON_Duplicate(part, 1);
+    if (!copy || !part_copy || !cJSON_AddItemToObject(copy, "test_cfg", part_copy)) {
+      cJSON_Delete(copy);
+      cJSON_Delete(part_copy);
+      return nala_fail(err, NALA_E_NOMEM, "out of memory for model.%s.test_cfg", slot);
+    }
+    *merged = copy;
+  }
+  return NALA_OK;
+}
+
 /* mmseg checkpoints hold the auxiliary head (used only for the training loss) and BN counters:
  * neither is read at test time (mmseg EncoderDecoder.predict never calls auxiliary_head). */
 static nala_status skip_training_keys(nala_weights *weights, nala_model *m, nala_err *err) {
@@ -52,8 +75,14 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
       st = nala_fail(err, NALA_E_FORMAT, "model.%s.type: no such module", nala_model_slots[s]);
       break;
     }
-    if ((st = t->create(section, weights, nala_model_slots[s], m->rt, &m->modules[m->n], err)))
+    cJSON *merged = NULL;
+    if ((st = with_test_cfg(model_section, nala_model_slots[s], section, &merged, err)))
       break;
+    st = t->create(merged ? merged : section, weights, nala_model_slots[s], m->rt, &m->modules[m->n], err);
+    cJSON_Delete(merged);
+    if (st)
+      break;
+    m->slots[m->n] = nala_model_slots[s];
     m->types[m->n++] = t;
   }
   if (!st)
@@ -63,6 +92,36 @@ nala_status nala_model_create(const cJSON *model_section, nala_weights *weights,
     return st;
   }
   *out = m;
+  return NALA_OK;
+}
+
+const void *nala_model_module(const nala_model *m, const char *slot, const nala_module_type **type) {
+  for (int i = 0; i < m->n; i++)
+    if (!strcmp(m->slots[i], slot)) {
+      if (type)
+        *type = m->types[i];
+      return m->modules[i];
+    }
+  return NULL;
+}
+
+nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph *g, const nala_feat *in, int n_in,
+                            nala_feat *out, int *n_out, nala_err *err) {
+  if (first < 0 || last > m->n || first > last || n_in > NALA_MODULE_MAX_FEATS)
+    return nala_fail(err, NALA_E_ARG, "nala_model_plan: modules [%d, %d) of %d, %d inputs", first, last, m->n, n_in);
+  nala_feat feats[2][NALA_MODULE_MAX_FEATS];
+  int n = n_in, cur = 0;
+  for (int i = 0; i < n_in; i++)
+    feats[0][i] = in[i];
+  for (int i = first; i < last; i++) {
+    int k = 0;
+    NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &k, err));
+    cur = 1 - cur;
+    n = k;
+  }
+  for (int i = 0; i < n; i++)
+    out[i] = feats[cur][i];
+  *n_out = n;
   return NALA_OK;
 }
 

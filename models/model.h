@@ -14,6 +14,7 @@ typedef struct nala_model {
   int n;
   const nala_module_type *types[8];
   void *modules[8];
+  const char *slots[8]; /* the slot each module fills ("backbone", "neck", "bbox_head") */
   /* "" or one line the caller may show, e.g. that auxiliary_head.* weights were skipped */
   char notice[160];
 } nala_model;
@@ -26,6 +27,13 @@ nala_status nala_model_create(const struct cJSON *model_section, nala_weights *w
                               nala_model **out, nala_err *err);
 void nala_model_free(nala_model *m);
 
+/* The module in slot (NULL when the model has none); *type (may be NULL) gets its type. */
+const void *nala_model_module(const nala_model *m, const char *slot, const nala_module_type **type);
+
+/* Plans modules [first, last) of the chain on in[0..n_in) (first = 0: the image), out getting the
+ * last one's outputs: what a model with its own graph layout (a detector) builds on. */
+nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph *g, const nala_feat *in, int n_in,
+                            nala_feat *out, int *n_out, nala_err *err);
 /* Appends every module's ops for an h x w image (3 x h x w at g->input) to an empty graph and sets
  * g->outs to the last module's outputs. module_ops (NULL or m->n ints) gets g->n_ops after each
  * module, so a caller can run or time the graph module by module (nala_graph_execute_range). */

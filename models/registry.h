@@ -17,5 +17,8 @@ extern const nala_schema nala_neck_slot_schema;
 extern const nala_schema nala_decode_head_slot_schema;
 /* model.auxiliary_head (mmseg FCNHead keys): validated, never built. */
 extern const nala_schema nala_auxiliary_head_schema;
+extern const nala_schema nala_rpn_head_slot_schema;
+extern const nala_schema nala_roi_head_slot_schema;
+extern const nala_schema nala_bbox_head_slot_schema; /* model.bbox_head (RetinaNet's dense head) */
 
 #endif

@@ -39,11 +39,11 @@ typedef struct seg_plan {
   int n_win;
   size_t full_off;       /* slide: the tensor, NHWC t_h x t_w x 3 (whole: the graph's input) */
   size_t scratch_off, scratch_bytes; /* preprocessing's resized uint8 image */
-  size_t acc_off;        /* NHWC t_h x t_w x classes: whole = logits resized to the tensor (when ori
-                            differs from it), slide = the window sum then mean; SIZE_MAX = none */
+  size_t acc_off;        /* slide: NHWC t_h x t_w x classes, the window sum then mean; whole: SIZE_MAX */
+  int two_resizes;       /* whole, ori != tensor: logits -> tensor size -> crop -> ori (resize2_argmax) */
   size_t cnt_off;        /* slide: windows per tensor pixel (float, as mmseg's count_mat) */
   size_t labels_off;     /* int32 ori h x w */
-  size_t tmp_off;        /* nthreads x classes floats: one pixel's resized logits per thread */
+  size_t tmp_off;        /* per thread: one pixel's classes (+ two rows of img_w pixels with two_resizes) */
 } seg_plan;
 
 struct nala_seg_ctx {
@@ -87,6 +87,13 @@ void seg_resize(char *ws, const seg_map *src, int classes, size_t dst_off, int d
  * classes floats. Equal sizes: the argmax of src itself (F.interpolate to the same size copies). */
 void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_off, int dst_h, int dst_w,
                        size_t tmp_off, int nthreads);
+
+/* whole mode with a resize or padding in the pipeline, without materialising either map:
+ * labels = argmax(resize(crop(resize(src -> t_h x t_w), img_h x img_w) -> dst_h x dst_w)), each
+ * thread keeping the two rows of the intermediate map its output row reads (tmp: nthreads x
+ * (2 * img_w + 1) x classes floats). Bit-identical to seg_resize then seg_resize_argmax. */
+void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
+                        size_t labels_off, int dst_h, int dst_w, size_t tmp_off, int nthreads);
 
 /* Index of the first maximum of v[0..n) (NaN wins, the first one). */
 int seg_argmax(const float *v, int n);

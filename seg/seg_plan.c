@@ -97,11 +97,13 @@ static nala_status build(const nala_seg_ctx *ctx, seg_plan *p, nala_seg_input ki
   size_t t_px = (size_t)p->t_h * p->t_w, C = (size_t)p->classes;
   p->full_off = slide ? nala_graph_region(&p->g, t_px * 3 * sizeof(float)) : p->g.input.off;
   p->scratch_off = p->scratch_bytes ? nala_graph_region(&p->g, p->scratch_bytes) : 0;
-  int direct = !slide && p->img_h == h && p->img_w == w && p->t_h == h && p->t_w == w;
-  p->acc_off = direct ? SIZE_MAX : nala_graph_region(&p->g, t_px * C * sizeof(float));
+  /* whole mode needs no map at the tensor size: seg_resize2_argmax streams it two rows at a time */
+  p->two_resizes = !slide && !(p->img_h == h && p->img_w == w && p->t_h == h && p->t_w == w);
+  p->acc_off = slide ? nala_graph_region(&p->g, t_px * C * sizeof(float)) : SIZE_MAX;
   p->cnt_off = slide ? nala_graph_region(&p->g, t_px * sizeof(float)) : 0;
   p->labels_off = nala_graph_region(&p->g, (size_t)h * w * sizeof(int32_t));
-  p->tmp_off = nala_graph_region(&p->g, (size_t)ctx->nthreads * C * sizeof(float));
+  size_t per_thread = p->two_resizes ? (2 * (size_t)p->img_w + 1) * C : C;
+  p->tmp_off = nala_graph_region(&p->g, (size_t)ctx->nthreads * per_thread * sizeof(float));
   p->g.h = h, p->g.w = w;
   return NALA_OK;
 }

@@ -130,3 +130,56 @@ void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_
     }
   }
 }
+
+/* Row r of resize(src -> t_h x t_w), columns [0, w): the values seg_resize writes there. */
+static void resize_row(const char *ws, const seg_map *s, int classes, int r, int t_h, int t_w, int w, float *row) {
+  int y0, y1;
+  float hy0, hy1;
+  nala_linear_taps(r, s->h, t_h, &y0, &y1, &hy0, &hy1);
+  for (int x = 0; x < w; x++) {
+    int x0, x1;
+    float wx0, wx1;
+    nala_linear_taps(x, s->w, t_w, &x0, &x1, &wx0, &wx1);
+    resize_pixel(ws, s, classes, y0, y1, hy0, hy1, x0, x1, wx0, wx1, row + (size_t)x * classes);
+  }
+}
+
+void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
+                        size_t labels_off, int dst_h, int dst_w, size_t tmp_off, int nthreads) {
+  int32_t *labels = (int32_t *)(ws + labels_off);
+  size_t row_floats = (size_t)img_w * classes;
+#pragma omp parallel num_threads(nthreads)
+  {
+    /* this thread's two cached rows of the intermediate map and one pixel's classes */
+    float *base = (float *)(ws + tmp_off) + (size_t)omp_get_thread_num() * (2 * row_floats + classes);
+    float *rows[2] = {base, base + row_floats}, *px = base + 2 * row_floats;
+    int tag[2] = {-1, -1};
+#pragma omp for schedule(static)
+    for (int y = 0; y < dst_h; y++) {
+      int y0, y1;
+      float hy0, hy1;
+      nala_linear_taps(y, img_h, dst_h, &y0, &y1, &hy0, &hy1);
+      const float *r[2];
+      for (int k = 0; k < 2; k++) {
+        int want = k ? y1 : y0, slot = tag[0] == want ? 0 : tag[1] == want ? 1 : -1;
+        if (slot < 0) { /* evict the slot the other tap does not use */
+          int other = k ? y0 : y1;
+          slot = tag[0] == other ? 1 : 0;
+          resize_row(ws, src, classes, want, t_h, t_w, img_w, rows[slot]);
+          tag[slot] = want;
+        }
+        r[k] = rows[slot];
+      }
+      for (int x = 0; x < dst_w; x++) {
+        int x0, x1;
+        float wx0, wx1;
+        nala_linear_taps(x, img_w, dst_w, &x0, &x1, &wx0, &wx1);
+        const float *p00 = r[0] + (size_t)x0 * classes, *p01 = r[0] + (size_t)x1 * classes;
+        const float *p10 = r[1] + (size_t)x0 * classes, *p11 = r[1] + (size_t)x1 * classes;
+        for (int c = 0; c < classes; c++)
+          px[c] = hy0 * (wx0 * p00[c] + wx1 * p01[c]) + hy1 * (wx0 * p10[c] + wx1 * p11[c]);
+        labels[(size_t)y * dst_w + x] = seg_argmax(px, classes);
+      }
+    }
+  }
+}

@@ -58,12 +58,11 @@ static nala_status run_passes(nala_seg_ctx *ctx, nala_err *err) {
   if (ctx->m->test.mode == NALA_SEG_WHOLE) {
     NALA_CHECK(run_net(ctx, err));
     double t0 = omp_get_wtime();
-    seg_map lg = logits_map(p), src = lg;
-    if (p->acc_off != SIZE_MAX) { /* predict_by_feat: resize to the padded tensor size */
-      seg_resize(ws, &lg, C, p->acc_off, p->t_h, p->t_w, nt);
-      src = (seg_map){.off = p->acc_off, .h = p->img_h, .w = p->img_w, .pitch = p->t_w, .ld = C};
-    }
-    seg_resize_argmax(ws, &src, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
+    seg_map lg = logits_map(p);
+    if (p->two_resizes) /* predict_by_feat to the padded size, postprocess_result's crop and resize */
+      seg_resize2_argmax(ws, &lg, C, p->t_h, p->t_w, p->img_h, p->img_w, p->labels_off, p->h, p->w, p->tmp_off, nt);
+    else /* tensor = img = ori: the second resize is the identity */
+      seg_resize_argmax(ws, &lg, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
     add_ms(ctx, SEG_ST_POST, t0);
   } else {
     double t0 = omp_get_wtime();

@@ -32,6 +32,9 @@ static int run(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
   va_end(ap);
+  /* One thread per model run: on a loaded 2-core machine OpenMP barriers make tiny models crawl. */
+  if (strstr(args, "--config") && !strstr(args, "--threads") && !strstr(args, "--merge"))
+    strncat(args, " --threads 1", sizeof args - strlen(args) - 1);
   free(out_text), free(err_text);
   out_text = err_text = NULL;
   return nala_run_cli(args, &out_text, &err_text);
@@ -275,6 +278,32 @@ START_TEST(video_overlay_keeps_frames_fps_and_size) {
 }
 END_TEST
 
+static double peak_rss_of_run(void) {
+  const char *p = out_text ? strstr(out_text, "peak RSS ") : NULL;
+  ck_assert_msg(p != NULL, "no peak RSS in: %s", out_text);
+  return atof(p + 9);
+}
+
+/* One frame in flight, buffers reused: the peak RSS of 180 frames is that of 60 (within 2 MB; the
+ * first few dozen frames fill FFmpeg's and malloc's pools, ~5 MB here, then nothing grows). Under
+ * ASan freed memory sits in its quarantine, so there the numbers are printed, not compared. */
+START_TEST(memory_stays_flat_over_a_clip) {
+  char clip[512], out[512];
+  snprintf(clip, sizeof clip, "%s/long.mp4", dir);
+  snprintf(out, sizeof out, "%s/long_out.mp4", dir);
+  write_clip(clip, 180, 25);
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s --limit 60 --no-progress", CONFIG, clip, out), 0);
+  double short_mb = peak_rss_of_run();
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s --no-progress", CONFIG, clip, out), 0);
+  stdout_has("180 frame(s)");
+  double long_mb = peak_rss_of_run();
+  printf("peak RSS: %.1f MB after 60 frames, %.1f MB after 180\n", short_mb, long_mb);
+#if !defined(__SANITIZE_ADDRESS__)
+  ck_assert_msg(long_mb - short_mb < 2.0, "peak RSS grew from %.1f to %.1f MB", short_mb, long_mb);
+#endif
+}
+END_TEST
+
 /* A clip cut in half: the error names the input and the frame, and the frames done before it are a
  * playable video. */
 START_TEST(truncated_clip_keeps_a_playable_partial_file) {
@@ -324,19 +353,25 @@ START_TEST(folder_with_an_unreadable_image) {
   ck_assert_ptr_nonnull(f);
   fputs("this is not an image", f);
   fclose(f);
+  snprintf(path, sizeof path, "%s/sub/c.png", in); /* same outputs as sub/c.jpg: refused by name */
+  write_image(path, 16, 16, 3);
   ck_assert_int_eq(run("seg --config %s --input %s --out %s --overlay --opacity 0.3 --no-progress", CONFIG, in, out),
                    1);
   stderr_has("b.png");
-  stdout_has("2 of 3 image(s)");
+  stderr_has("sub/c.png: not segmented: ");
+  stdout_has("2 of 4 image(s)");
   snprintf(path, sizeof path, "%s/b.png", out);
   ck_assert(!exists(path));
   snprintf(path, sizeof path, "%s/sub/c.png", out);
-  ck_assert(exists(path));
+  nala_err err;
+  nala_image lab;
+  ck_assert_int_eq(nala_image_read_labels(path, &lab, &err), NALA_OK);
+  ck_assert(lab.h == 48 && lab.w == 40); /* sub/c.jpg's, not sub/c.png's */
+  nala_image_free(&lab);
   snprintf(path, sizeof path, "%s/sub/c_overlay.png", out);
   ck_assert(exists(path));
   /* a: labels are 64x96 class indices; the overlay is the image blended with their ADE20K colours. */
-  nala_err err;
-  nala_image img, lab, ov, want;
+  nala_image img, ov, want;
   snprintf(path, sizeof path, "%s/a.png", in);
   ck_assert_int_eq(nala_image_read(path, NALA_BGR, 0, &img, &err), NALA_OK);
   snprintf(path, sizeof path, "%s/a.png", out);
@@ -388,13 +423,47 @@ START_TEST(unwritable_out_fails_before_work) {
   ck_assert_int_eq(run("seg --config %s --input camera:x --out %s/x.mp4", CONFIG, dir), 2);
   ck_assert_int_eq(run("seg --config %s --input %s/missing.png --out %s/x.png", CONFIG, dir, dir), 1);
   stderr_has("missing.png");
+  /* No such camera: named, exit 1, nothing written. */
+  ck_assert_int_eq(run("seg --config %s --input camera:9 --out %s/cam.mp4", CONFIG, dir), 1);
+  stderr_has("camera 9");
+  snprintf(file, sizeof file, "%s/cam.mp4", dir);
+  ck_assert(!exists(file));
+}
+END_TEST
+
+/* On a terminal (a pty from util-linux's script) the progress is a bar redrawn in place with the
+ * rate and the ETA. */
+START_TEST(progress_bar_on_a_terminal) {
+  if (system("command -v script >/dev/null 2>&1") != 0) {
+    printf("progress bar: no `script` to make a terminal; skipped\n");
+    return;
+  }
+  char in[512], path[600], cmd[4096];
+  snprintf(in, sizeof in, "%s/tty_in", dir);
+  mkdir(in, 0777);
+  for (int k = 0; k < 3; k++) {
+    snprintf(path, sizeof path, "%s/%c.png", in, 'a' + k);
+    write_image(path, 32, 48, k);
+  }
+  snprintf(cmd, sizeof cmd, "script -qec '%s seg --config %s --input %s --out %s/tty_out --threads 1' /dev/null",
+           NALA_CLI, CONFIG, in, dir);
+  FILE *p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  char text[16384];
+  size_t n = fread(text, 1, sizeof text - 1, p);
+  text[n] = '\0';
+  ck_assert_int_eq(pclose(p), 0);
+  ck_assert_msg(strstr(text, "\r\033[K[") && strstr(text, "] 1/3 images, ") && strstr(text, "ETA ") &&
+                    strstr(text, "] 3/3 images, "),
+                "no progress bar on the terminal: %s", text);
+  printf("progress bar: drawn in place on a terminal (%zu bytes of output)\n", n);
 }
 END_TEST
 
 /* A tiny ADE20K layout: images/validation/<stem>.jpg + annotations/validation/<stem>.png (raw labels 0..150,
  * 0 = ignored after reduce_zero_label), two image sizes. */
 static void make_ade20k(const char *root, int n) {
-  char path[600];
+  char path[2048];
   snprintf(path, sizeof path, "mkdir -p %s/images/validation %s/annotations/validation", root, root);
   ck_assert_int_eq(system(path), 0);
   nala_err err;
@@ -420,8 +489,9 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   char root[512];
   snprintf(root, sizeof root, "%s/ade", dir);
   make_ade20k(root, 5);
-  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --save-state %s/full.json", CONFIG,
-                       root, dir),
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --save-state %s/full.json "
+                       "--json %s/report_full.json",
+                       CONFIG, root, dir, dir),
                    0);
   char *full = strdup(out_text);
   printf("unsharded run:\n%s", full);
@@ -434,8 +504,17 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
                      0);
     stdout_has("shard");
   }
-  ck_assert_int_eq(run("eval seg --merge %s/s1.json %s/s0.json", dir, dir), 0);
+  ck_assert_int_eq(run("eval seg --merge %s/s1.json %s/s0.json --json %s/report_merged.json", dir, dir, dir), 0);
   ck_assert_msg(!strcmp(out_text, full), "merged:\n%s\nunsharded:\n%s", out_text, full);
+  /* The JSON reports too, byte for byte. */
+  char report[600];
+  snprintf(report, sizeof report, "%s/report_full.json", dir);
+  char *json_full = nala_read_text(report);
+  snprintf(report, sizeof report, "%s/report_merged.json", dir);
+  char *json_merged = nala_read_text(report);
+  ck_assert(json_full && json_merged && strstr(json_full, "\"mIoU\""));
+  ck_assert_str_eq(json_merged, json_full);
+  free(json_full), free(json_merged);
   ck_assert_int_eq(run("eval seg --merge %s/full.json", dir), 0);
   ck_assert_str_eq(out_text, full);
   /* The --exact numbers merge the same way. */
@@ -453,6 +532,30 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   stderr_has("another selection");
   ck_assert_int_eq(run("eval seg --merge %s", CONFIG), 1);
   stderr_has("not a state file");
+  /* A truncated state file and one whose confusion cell lies outside the classes are refused by name. */
+  char path[600], bad[600];
+  snprintf(path, sizeof path, "%s/s0.json", dir);
+  snprintf(bad, sizeof bad, "%s/bad.json", dir);
+  char *bytes = nala_read_text(path); /* NUL-terminated */
+  ck_assert_ptr_nonnull(bytes);
+  size_t n = strlen(bytes);
+  FILE *f = fopen(bad, "wb");
+  ck_assert_ptr_nonnull(f);
+  fwrite(bytes, 1, n / 2, f);
+  fclose(f);
+  ck_assert_int_eq(run("eval seg --merge %s", bad), 1);
+  stderr_has("not valid JSON");
+  char *cells = strstr(bytes, "\"cells\": [");
+  ck_assert_ptr_nonnull(cells);
+  f = fopen(bad, "wb");
+  ck_assert_ptr_nonnull(f);
+  fwrite(bytes, 1, (size_t)(cells - bytes) + 10, f);
+  fputs("99999999, 1", f); /* 151 x 151 cells exist */
+  fputs(strchr(cells + 10, ']'), f);
+  fclose(f);
+  free(bytes);
+  ck_assert_int_eq(run("eval seg --merge %s", bad), 1);
+  stderr_has("images[0].cells[0]");
   ck_assert_int_eq(run("eval seg --merge %s/s0.json --config %s", dir, CONFIG), 2);
   free(full);
 }
@@ -473,23 +576,80 @@ START_TEST(eval_names_an_unreadable_sample) {
   stdout_has("2 image(s) evaluated of 3");
   ck_assert_int_eq(run("eval seg --config %s --data-root %s/nonexistent --no-progress", CONFIG, root), 1);
   stderr_has("nonexistent");
+  /* An unwritable --save-state fails before the model is built. */
+  snprintf(path, sizeof path, "%s/plain", dir);
+  ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+  fclose(f);
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --save-state %s/s.json", CONFIG, root, path), 1);
+  stderr_has("--save-state");
+  ck_assert_msg(!strstr(err_text, "seeded random weights"), "model built first: %s", err_text);
+}
+END_TEST
+
+/* Cityscapes: *_gtFine_labelIds.png ground truth is mapped to train ids (id 7 road -> 0, 26 car -> 13,
+ * 0 unlabeled -> 255 ignored), so exactly the pixels of the ids that map count; label PNGs of `nala seg`
+ * carry the Cityscapes palette. */
+START_TEST(cityscapes_label_ids_and_palette) {
+  static const char *const cfg = NALA_FIXTURES "/seg_cli/tiny_fpn_cityscapes.json";
+  char root[512], path[2048];
+  snprintf(root, sizeof root, "%s/cs", dir);
+  snprintf(path, sizeof path, "mkdir -p %s/leftImg8bit/val/aachen %s/gtFine/val/aachen", root, root);
+  ck_assert_int_eq(system(path), 0);
+  nala_err err;
+  uint8_t grey[256][3] = {{0}};
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/leftImg8bit/val/aachen/aachen_%06d_000019_leftImg8bit.png", root, i);
+    write_image(path, 32, 64, i);
+    nala_image lab;
+    ck_assert_int_eq(nala_image_alloc(32, 64, 1, NALA_GRAY, &lab, &err), NALA_OK);
+    for (int y = 0; y < 32; y++)
+      for (int x = 0; x < 64; x++)
+        lab.data[y * lab.stride + x] = (uint8_t)(y < 8 ? 0 : x < 32 ? 7 : 26); /* unlabeled, road, car */
+    snprintf(path, sizeof path, "%s/gtFine/val/aachen/aachen_%06d_000019_gtFine_labelIds.png", root, i);
+    ck_assert_int_eq(nala_image_write_labels(path, &lab, (const uint8_t(*)[3])grey, 256, &err), NALA_OK);
+    nala_image_free(&lab);
+  }
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --exact --no-progress --save-state %s/cs.json", cfg, root,
+                       dir),
+                   0);
+  stdout_has("cityscapes: 2 image(s) evaluated of 2");
+  stdout_has(" road ");
+  /* The state holds exactly the non-ignored pixels: 2 x 24 x 64 of the ids that map (road, car). */
+  snprintf(path, sizeof path, "%s/cs.json", dir);
+  char *state = nala_read_text(path);
+  ck_assert_ptr_nonnull(state);
+  ck_assert_ptr_nonnull(strstr(state, "\"ignored\": 512,"));
+  free(state);
+  /* nala seg on the image folder: palette PNGs with Cityscapes' colours (road 128,64,128 first). */
+  char out[600];
+  snprintf(out, sizeof out, "%s/cs_out", dir);
+  ck_assert_int_eq(run("seg --config %s --input %s/leftImg8bit/val --out %s --no-progress", cfg, root, out), 0);
+  snprintf(path, sizeof path, "%s/aachen/aachen_000000_000019_leftImg8bit.png", out);
+  size_t n;
+  uint8_t *png = nala_test_read_bytes(path, &n);
+  ck_assert(n > 41 + 57 && !memcmp(png + 37, "PLTE", 4));
+  ck_assert_int_eq((png[33] << 24 | png[34] << 16 | png[35] << 8 | png[36]), 19 * 3);
+  static const uint8_t road_sidewalk[6] = {128, 64, 128, 244, 35, 232};
+  ck_assert(!memcmp(png + 41, road_sidewalk, 6));
+  free(png);
 }
 END_TEST
 
 int main(void) {
-  /* One thread per run: on a shared 2-core machine OpenMP barriers make tiny models crawl. */
-  setenv("OMP_NUM_THREADS", "1", 1);
   Suite *s = suite_create("cli_seg");
   TCase *tc = tcase_create("cli_seg");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, palette_png_round_trip);
   tcase_add_test(tc, overlay_blend_is_numpys);
   tcase_add_test(tc, video_overlay_keeps_frames_fps_and_size);
+  tcase_add_test(tc, memory_stays_flat_over_a_clip);
   tcase_add_test(tc, truncated_clip_keeps_a_playable_partial_file);
   tcase_add_test(tc, folder_with_an_unreadable_image);
   tcase_add_test(tc, unwritable_out_fails_before_work);
+  tcase_add_test(tc, progress_bar_on_a_terminal);
   tcase_add_test(tc, eval_shards_merge_to_the_unsharded_table);
   tcase_add_test(tc, eval_names_an_unreadable_sample);
+  tcase_add_test(tc, cityscapes_label_ids_and_palette);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }

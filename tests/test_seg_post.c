@@ -32,7 +32,7 @@ START_TEST(fused_argmax_equals_resize_then_argmax) {
   int h = sizes[_i][0], w = sizes[_i][1], oh = sizes[_i][2], ow = sizes[_i][3], pitch = w + 2;
   size_t src_bytes = (size_t)h * pitch * LD * 4, dst_off = (src_bytes + 63) / 64 * 64;
   size_t lab_off = dst_off + (size_t)oh * ow * C * 4, tmp_off = lab_off + (size_t)oh * ow * 4;
-  char *ws = aligned_alloc(64, tmp_off + 4 * C * 4 + 64);
+  char *ws = aligned_alloc(64, (tmp_off + 4 * C * 4 + 127) / 64 * 64);
   ck_assert_ptr_nonnull(ws);
   fill(ws, h, w, pitch, 7u + (unsigned)_i);
   seg_map src = {.off = 0, .h = h, .w = w, .pitch = pitch, .ld = LD};
@@ -77,13 +77,39 @@ START_TEST(fused_argmax_equals_resize_then_argmax) {
 }
 END_TEST
 
+/* Whole mode through a resizing, padding pipeline: the streamed two-resize argmax equals the tensor-size
+ * map materialised (seg_resize), cropped and resized with the argmax, bit for bit. {lh, lw, th, tw,
+ * img_h, img_w, oh, ow} */
+static const int chains[][8] = {{5, 7, 19, 25, 17, 22, 40, 31}, {5, 7, 19, 25, 17, 22, 9, 8},
+                                {4, 6, 16, 24, 16, 24, 37, 53}, {3, 3, 12, 12, 11, 12, 11, 12}};
+
+START_TEST(streamed_two_resizes_equal_materialised) {
+  const int *k = chains[_i];
+  int lh = k[0], lw = k[1], th = k[2], tw = k[3], ih = k[4], iw = k[5], oh = k[6], ow = k[7], nt = 3;
+  size_t mid_off = 4096, a_off = mid_off + (size_t)th * tw * C * 4, b_off = a_off + (size_t)oh * ow * 4;
+  size_t tmp_off = b_off + (size_t)oh * ow * 4, end = tmp_off + (size_t)nt * (2 * iw + 1) * C * 4;
+  char *ws = aligned_alloc(64, (end + 63) / 64 * 64);
+  ck_assert_ptr_nonnull(ws);
+  ck_assert((size_t)lh * lw * LD * 4 <= mid_off);
+  fill(ws, lh, lw, lw, 31u + (unsigned)_i);
+  seg_map lg = {.off = 0, .h = lh, .w = lw, .pitch = lw, .ld = LD};
+  seg_resize(ws, &lg, C, mid_off, th, tw, nt);
+  seg_map crop = {.off = mid_off, .h = ih, .w = iw, .pitch = tw, .ld = C};
+  seg_resize_argmax(ws, &crop, C, a_off, oh, ow, tmp_off, nt);
+  seg_resize2_argmax(ws, &lg, C, th, tw, ih, iw, b_off, oh, ow, tmp_off, nt);
+  ck_assert(!memcmp(ws + a_off, ws + b_off, (size_t)oh * ow * 4));
+  printf("%dx%d -> %dx%d [crop %dx%d] -> %dx%d: streamed labels equal\n", lh, lw, th, tw, ih, iw, oh, ow);
+  free(ws);
+}
+END_TEST
+
 /* mmseg slide_inference on a 9 x 11 tensor with 3 overlapping windows per side (last clamped). */
 START_TEST(slide_sum_and_count) {
   int th = 9, tw = 11, lh = 2, lw = 3;
   nala_crop_window win[4] = {{0, 0, 6, 7}, {0, 4, 6, 11}, {3, 0, 9, 7}, {3, 4, 9, 11}};
   size_t logit_bytes = (size_t)lh * lw * LD * 4, acc_off = 4096, cnt_off = acc_off + (size_t)th * tw * C * 4;
   size_t one_off = cnt_off + 4096;
-  char *ws = aligned_alloc(64, one_off + (size_t)6 * 7 * C * 4 + 64);
+  char *ws = aligned_alloc(64, (one_off + (size_t)6 * 7 * C * 4 + 127) / 64 * 64);
   ck_assert_ptr_nonnull(ws);
   ck_assert(logit_bytes <= acc_off);
   memset(ws + acc_off, 0, (size_t)th * tw * C * 4);
@@ -128,6 +154,7 @@ int main(void) {
   Suite *s = suite_create("seg_post");
   TCase *tc = tcase_create("seg_post");
   tcase_add_loop_test(tc, fused_argmax_equals_resize_then_argmax, 0, (int)(sizeof sizes / sizeof *sizes));
+  tcase_add_loop_test(tc, streamed_two_resizes_equal_materialised, 0, (int)(sizeof chains / sizeof *chains));
   tcase_add_test(tc, slide_sum_and_count);
   tcase_add_test(tc, argmax_ties_and_nan);
   suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
  * 512x512 and 500x375, slide mode with overlapping and clamped windows, frames through the config's
  * test pipeline (resize up with padding, resize down); two threads, caller workspace, bad arguments. */
 #include <check.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "nala/safetensors.h"
 #include "nala/segmentor.h"
 #include "nala/weights.h"
+#include "seg/seg_internal.h"
 #include "tests/support/compare.h"
 #include "tests/support/suite.h"
 
@@ -121,6 +123,7 @@ static const struct {
 } frame_cases[] = {
     {"upernet_frame_up_37x53", "upernet_xt_frame_up.json", "color_37x53.png"},
     {"fpn_frame_down_480x640", "fpn_xt_frame_down.json", "color_480x640.jpg"},
+    {"upernet_frame_slide_37x53", "upernet_xt_frame_slide.json", "color_37x53.png"}, /* windows on the padded */
 };
 
 /* A borrowed BGR frame with padded rows (stride > 3w): the preprocessing reads it in place. */
@@ -154,6 +157,120 @@ START_TEST(frame_matches_mmseg) {
   free(i32);
   free(rows);
   nala_image_free(&img);
+  nala_seg_ctx_free(ctx);
+  nala_segmentor_free(m);
+}
+END_TEST
+
+/* The seg-heads fixtures (tools/reference/make_seg_head_fixtures.py, float32 reference, float16-exact
+ * random inputs): whole cases store decode_logits, the slide case its averaged seg_logits at full size,
+ * the aux case a real checkpoint with auxiliary_head.* and num_batches_tracked keys. A label may differ
+ * only where the top-1/top-2 margin is < 1e-4: the slide fixture's own logits say where; for whole
+ * cases ours (decode logits resized with seg_resize, as the segmentor does) do. */
+static const struct {
+  const char *fixture, *config, *weights;
+} head_cases[] = {
+    /* their 512x512 cases repeat tensor_cases' (with the ASan build's time in mind) */
+    {"uper_xt_500x375", "uper_xt.json", NULL},
+    {"fpn_xt_500x375", "fpn_xt.json", NULL},
+    {"fpn_xt_slide_256x320", "fpn_xt_slide.json", NULL},
+    {"aux_tiny_64x96", "aux_tiny.json", "aux_tiny_ckpt"},
+};
+
+/* Per-pixel top-1 minus top-2 of NHWC logits (c per pixel), n pixels. */
+static void margins(const float *nhwc, int c, size_t n, float *out) {
+  for (size_t p = 0; p < n; p++) {
+    float a = -INFINITY, b = -INFINITY;
+    for (int k = 0; k < c; k++) {
+      float v = nhwc[p * c + k];
+      if (v > a)
+        b = a, a = v;
+      else if (v > b)
+        b = v;
+    }
+    out[p] = a - b;
+  }
+}
+
+START_TEST(matches_seg_heads_fixtures) {
+  char path[1024];
+  nala_err err;
+  nala_config *cfg = NULL;
+  nala_weights *w = NULL;
+  nala_segmentor *m = NULL;
+  snprintf(path, sizeof path, NALA_FIXTURES "/seg/%s", head_cases[_i].config);
+  ck_assert_msg(nala_config_load(path, &cfg, &err) == NALA_OK, "%s", err.msg);
+  if (head_cases[_i].weights) {
+    snprintf(path, sizeof path, NALA_FIXTURES "/seg/%s.safetensors", head_cases[_i].weights);
+    ck_assert_msg(nala_weights_open(path, &w, &err) == NALA_OK, "%s", err.msg);
+  } else {
+    ck_assert_int_eq(nala_weights_seeded(0, &w, &err), NALA_OK);
+  }
+  ck_assert_msg(nala_segmentor_create(cfg, w, NULL, &m, &err) == NALA_OK, "%s", err.msg);
+  nala_weights_close(w);
+  nala_config_free(cfg);
+  snprintf(path, sizeof path, NALA_FIXTURES "/seg/%s.safetensors", head_cases[_i].fixture);
+  nala_st_file *f = NULL;
+  ck_assert_msg(nala_st_open(path, &f, &err) == NALA_OK, "%s", err.msg);
+  const nala_st_tensor *in = nala_st_find(f, "input"), *wp = nala_st_find(f, "seg_pred");
+  const nala_st_tensor *wl = nala_st_find(f, "decode_logits"), *ws = nala_st_find(f, "seg_logits");
+  ck_assert(in && wp && wp->dtype == NALA_DT_I32 && (wl || ws));
+  int h = (int)in->shape[2], wd = (int)in->shape[3], C = nala_segmentor_num_classes(m);
+  size_t np = (size_t)h * wd;
+  float *x = malloc(3 * np * sizeof *x);
+  ck_assert_int_eq(nala_st_to_f32(in, x, 3 * np, &err), NALA_OK);
+  nala_seg_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_seg_ctx_create(m, 2, &ctx, &err), NALA_OK);
+  ck_assert_msg(nala_seg_plan(ctx, NALA_SEG_TENSOR, h, wd, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_msg(nala_seg_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
+  int32_t *labels = malloc(np * sizeof *labels);
+  float *margin = malloc(np * sizeof *margin);
+  ck_assert_int_eq(nala_seg_read_labels_i32(ctx, labels, np, &err), NALA_OK);
+  double rel = 0;
+  if (wl) {
+    int c, lh, lw;
+    ck_assert_int_eq(nala_seg_logits_shape(ctx, &c, &lh, &lw, &err), NALA_OK);
+    ck_assert(c == wl->shape[1] && lh == wl->shape[2] && lw == wl->shape[3]);
+    size_t nl = (size_t)c * lh * lw, lp = (size_t)lh * lw;
+    float *lg = malloc(nl * sizeof *lg);
+    char *buf = aligned_alloc(64, ((nl + np * c) * sizeof(float) + 127) / 64 * 64);
+    ck_assert(lg && buf);
+    ck_assert_int_eq(nala_seg_read_logits(ctx, lg, nl, &err), NALA_OK);
+    rel = nala_compare_f32(head_cases[_i].fixture, lg, wl->data, nl, 1e-3, 1e-3).rel_l2;
+    float *nhwc = (float *)buf;
+    for (size_t p = 0; p < lp; p++)
+      for (int k = 0; k < c; k++)
+        nhwc[p * c + k] = lg[(size_t)k * lp + p];
+    seg_map src = {.off = 0, .h = lh, .w = lw, .pitch = lw, .ld = c};
+    size_t dst_off = (nl * sizeof(float) + 63) / 64 * 64;
+    seg_resize(buf, &src, c, dst_off, h, wd, 2);
+    margins((const float *)(buf + dst_off), c, np, margin);
+    free(lg);
+    free(buf);
+  } else { /* slide: the fixture's averaged logits, NCHW [1, C, h, w] */
+    float *nhwc = malloc(np * C * sizeof *nhwc);
+    const float *sl = ws->data;
+    for (size_t p = 0; p < np; p++)
+      for (int k = 0; k < C; k++)
+        nhwc[p * C + k] = sl[(size_t)k * np + p];
+    margins(nhwc, C, np, margin);
+    free(nhwc);
+  }
+  const int32_t *want = wp->data;
+  size_t differ = 0, differ_low = 0, n_low = 0;
+  for (size_t p = 0; p < np; p++) {
+    n_low += margin[p] < 1e-4f;
+    if (labels[p] != want[p])
+      differ++, differ_low += margin[p] < 1e-4f;
+  }
+  printf("%s (seg-heads fixture): decode_logits rel_l2=%s%.3g; seg_pred %zu of %zu differ (%zu among the %zu with "
+         "margin < 1e-4)\n", head_cases[_i].fixture, wl ? "" : "(slide: none stored) ", rel, differ, np, differ_low, n_low);
+  ck_assert(rel <= 1e-4);
+  ck_assert_msg(differ == differ_low, "%zu labels differ at margin >= 1e-4", differ - differ_low);
+  free(labels);
+  free(margin);
+  free(x);
+  nala_st_close(f);
   nala_seg_ctx_free(ctx);
   nala_segmentor_free(m);
 }
@@ -315,6 +432,7 @@ int main(void) {
   TCase *tc = tcase_create("segmentor");
   tcase_set_timeout(tc, 600);
   tcase_add_loop_test(tc, tensor_matches_mmseg, 0, (int)(sizeof tensor_cases / sizeof *tensor_cases));
+  tcase_add_loop_test(tc, matches_seg_heads_fixtures, 0, (int)(sizeof head_cases / sizeof *head_cases));
   tcase_add_loop_test(tc, frame_matches_mmseg, 0, (int)(sizeof frame_cases / sizeof *frame_cases));
   tcase_add_test(tc, two_threads_bit_identical);
   tcase_add_test(tc, caller_workspace);

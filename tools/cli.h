@@ -7,6 +7,7 @@ enum { NALA_EXIT_OK = 0, NALA_EXIT_RUNTIME = 1, NALA_EXIT_USAGE = 2 };
 
 int nala_cli_demo(int argc, char **argv);      /* nala demo: backbone on a generated image */
 int nala_cli_backbone(int argc, char **argv);  /* nala backbone --model M ... --dump out.safetensors */
+int nala_cli_det(int argc, char **argv);       /* nala det --config C --input X --out P | --dump D */
 int nala_cli_eval_coco(int argc, char **argv); /* nala eval coco --gt G --results R --iou-type T */
 int nala_cli_eval_seg(int argc, char **argv);  /* nala eval seg --dataset D --pred P --gt G */
 int nala_cli_config(int argc, char **argv);    /* nala config show|samples FILE (argv[0] "config") */
@@ -14,6 +15,7 @@ int nala_cli_seg(int argc, char **argv);       /* nala seg --config C --input X 
 int nala_cli_synth(int argc, char **argv);     /* nala synth seg|coco|video (argv[0] "synth") */
 int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
 int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
+int nala_bench_det(int argc, char **argv);       /* nala bench det --config C --size HxW ... */
 int nala_bench_seg(int argc, char **argv);       /* nala bench seg --config C --size HxW ... */
 
 #endif

@@ -9,7 +9,7 @@
 
 typedef struct cli_det_opts {
   const char *config;  /* --config (required) */
-  const char *weights; /* --weights, NULL: the config's, else seeded */
+  const char *weights; /* --weights, NULL: seeded weights (seed 0) */
   const char *input;   /* IMG | DIR | VIDEO | camera:N | X.safetensors (with --dump) */
   const char *out;     /* --out PATH: drawn image / folder / annotated video */
   const char *json;    /* --json results.json (COCO-style detections) */

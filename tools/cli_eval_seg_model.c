@@ -16,6 +16,7 @@
 #include "tools/cli_progress.h"
 #include "tools/cli_seg.h"
 #include "tools/cli_seg_model.h"
+#include "tools/cli_seg_paths.h"
 #include "tools/cli_timing.h"
 #include "tools/seg_eval_state.h"
 
@@ -198,6 +199,13 @@ static void eval_sample(nala_dataset *ds, int i, const nala_dataset_cfg *dc, cli
 static int run_model(const eval_opts *o) {
   nala_err err;
   nala_err_clear(&err);
+  /* Outputs that cannot be written fail now, not after the whole dataset. */
+  const char *outputs[2] = {o->state_path, o->json_path}, *flags[2] = {"--save-state", "--json"};
+  for (int k = 0; k < 2; k++)
+    if (outputs[k] && seg_check_file_writable(outputs[k], &err) != NALA_OK) {
+      fprintf(stderr, CMD ": %s %s\n", flags[k], err.msg);
+      return NALA_EXIT_RUNTIME;
+    }
   eval_opts local = *o;
   char *root_kv = NULL;
   if (o->data_root) {

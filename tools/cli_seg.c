@@ -2,6 +2,7 @@
  * tensor in, the decode head's logits and the label map out. Images, folders, video and cameras
  * go to cli_seg_stream (tools/cli_seg_stream.c). */
 #include "tools/cli_seg.h"
+#include "tools/cli_seg_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -78,30 +79,9 @@ static int take_overrides(int argc, char **argv, char **rest, int *n_rest, cli_s
 }
 
 int cli_seg_build(const cli_seg_opts *o, nala_config **cfg_out, nala_segmentor **model_out) {
-  nala_err err;
-  nala_err_clear(&err);
-  *cfg_out = NULL;
-  *model_out = NULL;
-  nala_config *cfg = NULL;
-  if (nala_config_load_with(o->config, o->overrides, o->n_overrides, &cfg, &err)) {
-    fprintf(stderr, "nala seg: %s\n", err.msg);
-    return NALA_EXIT_RUNTIME;
-  }
-  nala_weights *w = NULL;
-  nala_status st = o->weights ? nala_weights_open(o->weights, &w, &err) : nala_weights_seeded(0, &w, &err);
-  nala_segmentor_opts mo = {.isa = o->isa};
-  nala_segmentor *m = NULL;
-  if (!st)
-    st = nala_segmentor_create(cfg, w, &mo, &m, &err);
-  nala_weights_close(w);
-  if (st) {
-    fprintf(stderr, "nala seg: %s\n", err.msg);
-    nala_config_free(cfg);
-    return NALA_EXIT_RUNTIME;
-  }
-  *cfg_out = cfg;
-  *model_out = m;
-  return NALA_EXIT_OK;
+  return cli_seg_load("nala seg", o->config, o->overrides, o->n_overrides, o->weights, o->isa, cfg_out, model_out)
+             ? NALA_EXIT_OK
+             : NALA_EXIT_RUNTIME;
 }
 
 /* The dump's input: float32 'input' [1,3,H,W], finite. NULL (message printed) otherwise. */

@@ -8,22 +8,40 @@
 #include "nala/weights.h"
 #include "tools/cli_timing.h"
 
+int cli_seg_load(const char *cmd, const char *config, const char *const *overrides, int n_overrides,
+                 const char *weights, nala_isa isa, nala_config **cfg_out, nala_segmentor **model_out) {
+  nala_err err;
+  nala_err_clear(&err);
+  *cfg_out = NULL;
+  *model_out = NULL;
+  nala_config *cfg = NULL;
+  nala_weights *w = NULL;
+  nala_segmentor *m = NULL;
+  nala_status st = nala_config_load_with(config, overrides, n_overrides, &cfg, &err);
+  if (st == NALA_OK)
+    st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(0, &w, &err);
+  nala_segmentor_opts opts = {.isa = isa};
+  if (st == NALA_OK)
+    st = nala_segmentor_create(cfg, w, &opts, &m, &err);
+  nala_weights_close(w);
+  if (st != NALA_OK) {
+    fprintf(stderr, "%s: %s\n", cmd, err.msg);
+    nala_config_free(cfg);
+    return 0;
+  }
+  *cfg_out = cfg;
+  *model_out = m;
+  return 1;
+}
+
 int cli_seg_model_open(cli_seg_model *s, const char *cmd, const char *config, const char *const *overrides,
                        int n_overrides, const char *weights, int threads, nala_isa isa) {
   memset(s, 0, sizeof *s);
   nala_err err;
   nala_err_clear(&err);
-  nala_weights *w = NULL;
-  nala_status st = nala_config_load_with(config, overrides, n_overrides, &s->cfg, &err);
-  if (st == NALA_OK)
-    st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(0, &w, &err);
-  nala_segmentor_opts opts = {.isa = isa};
-  if (st == NALA_OK)
-    st = nala_segmentor_create(s->cfg, w, &opts, &s->model, &err);
-  nala_weights_close(w);
-  if (st == NALA_OK)
-    st = nala_seg_ctx_create(s->model, threads, &s->ctx, &err);
-  if (st != NALA_OK) {
+  if (!cli_seg_load(cmd, config, overrides, n_overrides, weights, isa, &s->cfg, &s->model))
+    return 0;
+  if (nala_seg_ctx_create(s->model, threads, &s->ctx, &err) != NALA_OK) {
     fprintf(stderr, "%s: %s\n", cmd, err.msg);
     cli_seg_model_close(s);
     return 0;

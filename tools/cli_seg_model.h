@@ -25,6 +25,11 @@ typedef struct cli_seg_model {
   int seeded;          /* no weights file: seeded random weights (seed 0) */
 } cli_seg_model;
 
+/* Loads config (with --cfg-options overrides) and the weights (NULL: seeded, seed 0) and builds the
+ * segmentor. Prints the error prefixed by cmd and returns 0 on failure (nothing kept), 1 on success. */
+int cli_seg_load(const char *cmd, const char *config, const char *const *overrides, int n_overrides,
+                 const char *weights, nala_isa isa, nala_config **cfg_out, nala_segmentor **model_out);
+
 /* Loads config (with --cfg-options overrides), the weights (NULL: seeded, seed 0) and makes a
  * context of threads threads with profiling on. Prints the error prefixed by cmd and returns 0 on
  * failure (everything released), 1 on success. */

@@ -206,3 +206,38 @@ int seg_output_name(const char *out_dir, const char *rel, const char *suffix, ch
   int n = snprintf(dst, cap, "%s/%.*s%s", out_dir, stem, rel, suffix);
   return n >= 0 && (size_t)n < cap;
 }
+
+typedef struct stem_ref {
+  const char *rel;
+  int stem_len;
+  size_t index;
+} stem_ref;
+
+static int stem_len_of(const char *rel) {
+  const char *dot = strrchr(rel, '.'), *slash = strrchr(rel, '/');
+  return dot && (!slash || dot > slash) ? (int)(dot - rel) : (int)strlen(rel);
+}
+
+static int by_stem(const void *a, const void *b) {
+  const stem_ref *x = a, *y = b;
+  int n = x->stem_len < y->stem_len ? x->stem_len : y->stem_len, c = memcmp(x->rel, y->rel, (size_t)n);
+  if (c || x->stem_len != y->stem_len)
+    return c ? c : x->stem_len - y->stem_len;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+nala_status seg_mark_same_stem(const seg_file_list *list, size_t *first_of, nala_err *err) {
+  stem_ref *refs = malloc((list->count ? list->count : 1) * sizeof *refs);
+  if (!refs)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory listing images");
+  for (size_t i = 0; i < list->count; i++) {
+    refs[i] = (stem_ref){list->rel[i], stem_len_of(list->rel[i]), i};
+    first_of[i] = i;
+  }
+  qsort(refs, list->count, sizeof *refs, by_stem);
+  for (size_t k = 1; k < list->count; k++)
+    if (refs[k].stem_len == refs[k - 1].stem_len && !memcmp(refs[k].rel, refs[k - 1].rel, (size_t)refs[k].stem_len))
+      first_of[refs[k].index] = first_of[refs[k - 1].index];
+  free(refs);
+  return NALA_OK;
+}

@@ -23,6 +23,10 @@ typedef struct seg_file_list {
 nala_status seg_list_images(const char *dir, seg_file_list *out, nala_err *err);
 void seg_file_list_free(seg_file_list *list);
 
+/* first_of[i] (list->count entries) = the first file in byte order whose name without extension is
+ * file i's (a.jpg and a.png would write the same a.png): i itself for the first or only one. */
+nala_status seg_mark_same_stem(const seg_file_list *list, size_t *first_of, nala_err *err);
+
 /* mkdir -p. */
 nala_status seg_make_dirs(const char *path, nala_err *err);
 

@@ -198,7 +198,13 @@ static int run_folder(seg_run *r, const cli_seg_opts *o) {
     return NALA_EXIT_RUNTIME;
   }
   size_t n = o->limit > 0 && (size_t)o->limit < list.count ? (size_t)o->limit : list.count;
-  if (!run_open(r, o)) {
+  size_t *first_of = malloc(list.count * sizeof *first_of);
+  if (!first_of || seg_mark_same_stem(&list, first_of, &err) != NALA_OK || !run_open(r, o)) {
+    if (!first_of)
+      fprintf(stderr, CMD ": out of memory\n");
+    else if (err.msg[0])
+      fprintf(stderr, CMD ": %s\n", err.msg);
+    free(first_of);
     seg_file_list_free(&list);
     return NALA_EXIT_RUNTIME;
   }
@@ -211,6 +217,12 @@ static int run_folder(seg_run *r, const cli_seg_opts *o) {
     if (!ok) {
       r->failed++;
       cli_progress_note(&r->progress, "%s/%s: path too long", o->input, list.rel[i]);
+      continue;
+    }
+    if (first_of[i] != i) { /* its outputs are another image's */
+      r->failed++;
+      cli_progress_note(&r->progress, "%s: not segmented: %s/%s writes the same %s", in_path, o->input,
+                        list.rel[first_of[i]], label_path);
       continue;
     }
     const char *slash = strrchr(list.rel[i], '/');
@@ -233,6 +245,7 @@ static int run_folder(seg_run *r, const cli_seg_opts *o) {
   printf("\n");
   if (r->failed)
     fprintf(stderr, CMD ": %ld image(s) could not be segmented, named above\n", r->failed);
+  free(first_of);
   seg_file_list_free(&list);
   return r->failed ? NALA_EXIT_RUNTIME : NALA_EXIT_OK;
 }

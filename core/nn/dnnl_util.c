@@ -14,9 +14,10 @@ nala_status nala_dnnl_status(dnnl_status_t st, const char *what, nala_err *err) 
   return nala_fail(err, NALA_E_BACKEND, "oneDNN: %s (status %d) in %s", name, (int)st, what);
 }
 
-/* NHWC with ld floats between pixels (ld > c: a channel slice of a wider map). */
-static void nhwc_md(dnnl_memory_desc_t *md, int c, int h, int w, int ld) {
-  dnnl_dims_t dims = {1, c, h, w};
+/* NHWC with ld floats between pixels (ld > c: a channel slice of a wider map); n images (0 = 1)
+ * one after another. */
+static void nhwc_md(dnnl_memory_desc_t *md, int n, int c, int h, int w, int ld) {
+  dnnl_dims_t dims = {n > 0 ? n : 1, c, h, w};
   if (ld <= 0 || ld == c) {
     dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nhwc);
     return;
@@ -78,8 +79,8 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
                          dnnl_primitive_desc_t *pd, nala_err *err) {
   int oh = (s->h + s->stride - 1) / s->stride, ow = (s->w + s->stride - 1) / s->stride;
   dnnl_memory_desc_t src, wei, bias, dst;
-  nhwc_md(&src, s->ic, s->h, s->w, s->ld_src);
-  nhwc_md(&dst, s->oc, oh, ow, s->ld_dst);
+  nhwc_md(&src, s->n, s->ic, s->h, s->w, s->ld_src);
+  nhwc_md(&dst, s->n, s->oc, oh, ow, s->ld_dst);
   if (wfmt) {
     wei = *wfmt;
   } else if (s->groups > 1) {
@@ -106,8 +107,8 @@ nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dn
                            dnnl_primitive_desc_t *pd, nala_err *err) {
   int oh = (s->h - 1) * s->stride + s->k, ow = (s->w - 1) * s->stride + s->k;
   dnnl_memory_desc_t src, wei, bias, dst;
-  nhwc_md(&src, s->ic, s->h, s->w, s->ld_src);
-  nhwc_md(&dst, s->oc, oh, ow, s->ld_dst);
+  nhwc_md(&src, s->n, s->ic, s->h, s->w, s->ld_src);
+  nhwc_md(&dst, s->n, s->oc, oh, ow, s->ld_dst);
   dnnl_dims_t wdims = {s->oc, s->ic, s->k, s->k};
   if (wfmt)
     wei = *wfmt;

@@ -33,6 +33,7 @@ typedef struct nala_conv_shape {
   int h, w;           /* input size; output is ceil(h/stride) x ceil(w/stride) with pad k/2 */
   int ld_src, ld_dst; /* floats between pixels (0 = ic / oc): a dst ld > oc writes into the
                          channel slice of a wider map (concat by offset) */
+  int n;              /* images in the batch, one h x w map after another (0 = 1): RoI heads */
 } nala_conv_shape;
 
 /* Shape of a layer by its PyTorch arguments (size and strides filled at plan time). */

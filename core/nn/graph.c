@@ -2,6 +2,7 @@
 #include "core/nn/graph.h"
 
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,20 @@ void nala_graph_release(nala_graph *g) {
 size_t nala_graph_region(nala_graph *g, size_t bytes) {
   size_t off = g->cursor;
   g->cursor += align_up(bytes);
+  if (g->cursor > g->peak)
+    g->peak = g->cursor;
   return off;
 }
+
+size_t nala_graph_mark(const nala_graph *g) { return g->cursor; }
+
+void nala_graph_rewind(nala_graph *g, size_t mark) {
+  if (mark <= g->cursor)
+    g->cursor = mark;
+}
+
+/* End of the regions: the scratchpad follows. */
+static size_t arena_end(const nala_graph *g) { return align_up(g->peak > g->cursor ? g->peak : g->cursor); }
 
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
   nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};
@@ -160,11 +173,23 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
   return NALA_OK;
 }
 
-size_t nala_graph_ws_bytes(const nala_graph *g) { return align_up(g->cursor) + align_up(g->max_scratch); }
+nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err) {
+  if (!g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
+    return nala_fail(err, NALA_E_ARG, "graph gate: %d ops, count at byte %zu, range (%d, %d]", g->n_ops, count_off, lo,
+                     hi);
+  nala_graph_op *op = &g->ops[g->n_ops - 1];
+  op->gated = 1;
+  op->gate_off = count_off;
+  op->gate_lo = lo;
+  op->gate_hi = hi;
+  return NALA_OK;
+}
+
+size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + align_up(g->max_scratch); }
 
 void nala_graph_bind(nala_graph *g, void *ws) {
   g->ws = ws;
-  size_t scratch_off = align_up(g->cursor);
+  size_t scratch_off = arena_end(g);
   for (int i = 0; i < g->n_ops; i++) {
     nala_graph_op *op = &g->ops[i];
     for (int a = 0; a < op->nargs; a++) {
@@ -189,6 +214,12 @@ void nala_threads_leave(int saved) { omp_set_num_threads(saved); }
 static nala_status run(nala_graph *g, dnnl_stream_t stream, int first, int last, nala_err *err) {
   for (int i = first; i < last; i++) {
     const nala_graph_op *op = &g->ops[i];
+    if (op->gated) {
+      int32_t count;
+      memcpy(&count, g->ws + op->gate_off, sizeof count);
+      if (count <= op->gate_lo || count > op->gate_hi)
+        continue;
+    }
     double t0 = g->profiling ? omp_get_wtime() : 0;
     if (op->fn) {
       NALA_CHECK(op->fn(op->kargs, g->ws, g->nthreads, err));

@@ -38,6 +38,9 @@ typedef struct nala_graph_op {
   dnnl_exec_arg_t args[NALA_GRAPH_MAX_ARGS];
   size_t mem_off[NALA_GRAPH_MAX_ARGS]; /* workspace byte offset per arg, or NALA_MEM_* */
   int bucket;                          /* profiling bucket */
+  int gated;                           /* run only when gate_lo < count <= gate_hi, count = the */
+  int gate_lo, gate_hi;                /* int32 at workspace byte gate_off (nala_graph_gate_last) */
+  size_t gate_off;
   _Alignas(16) unsigned char kargs[NALA_GRAPH_KERNEL_ARGS];
 } nala_graph_op;
 
@@ -66,6 +69,7 @@ typedef struct nala_graph {
   nala_graph_op *ops;
   int n_ops, cap_ops;
   size_t cursor;      /* bytes of regions taken */
+  size_t peak;        /* largest cursor so far (nala_graph_rewind lowers the cursor, not this) */
   size_t max_scratch; /* largest oneDNN scratchpad */
   void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
   int n_owned, cap_owned;
@@ -75,9 +79,13 @@ typedef struct nala_graph {
   int profiling;
   char *ws; /* bound workspace */
   int h, w;  /* input size planned */
+  int img_h, img_w; /* the valid image inside the input (mmdet img_shape: resized, before padding);
+                       0 = the whole input. Set by the model's build before the modules plan. */
   nala_feat input;                     /* where the caller writes the image */
   nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
   int n_outs;
+  void *user; /* the builder's own description of this plan (a plan-owned nala_graph_alloc block, e.g.
+                 where a detector's results live), so it moves with the graph; NULL when none */
 } nala_graph;
 
 /* Empty graph on engine for nthreads threads (no allocation until ops are added). */
@@ -88,6 +96,12 @@ void nala_graph_release(nala_graph *g);
 
 /* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
 size_t nala_graph_region(nala_graph *g, size_t bytes);
+
+/* Scratch reuse: regions taken after mark = nala_graph_mark(g) may be handed out again after
+ * nala_graph_rewind(g, mark), for ops that run after every op using the first ones (e.g. the mask
+ * head's buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
+size_t nala_graph_mark(const nala_graph *g);
+void nala_graph_rewind(nala_graph *g, size_t mark);
 
 /* A new dense c x h x w map in g's arena. */
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);
@@ -115,6 +129,12 @@ nala_status nala_graph_add_dnnl(nala_graph *g, dnnl_primitive_desc_t pd, const n
 /* Appends a kernel op; args (at most NALA_GRAPH_KERNEL_ARGS bytes) are copied into the op. */
 nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size, int bucket,
                                   nala_err *err);
+
+/* Makes the op added last conditional on a count the graph computes at run time (an int32 at
+ * workspace byte count_off, e.g. the number of RoIs a kernel kept): it runs only when
+ * lo < count <= hi. RoI heads plan one primitive per batch size and gate each to its range, so
+ * forward runs on the count without creating anything. */
+nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err);
 
 /* Workspace bytes the graph needs (regions + scratchpad). */
 size_t nala_graph_ws_bytes(const nala_graph *g);

@@ -222,10 +222,10 @@ static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const n
   return nala_graph_add_dnnl(g, pd, args, 4, bucket, err);
 }
 
-nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
-                         int ld_dst, int posts, int bucket, nala_err *err) {
+static nala_status conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, int ld_src,
+                           size_t dst, int ld_dst, int posts, int bucket, nala_err *err) {
   nala_conv_shape s = L->conv;
-  s.h = h, s.w = w, s.ld_src = ld_src, s.ld_dst = ld_dst;
+  s.n = n, s.h = h, s.w = w, s.ld_src = ld_src, s.ld_dst = ld_dst;
   posts |= L->act;
   nala_status (*make)(dnnl_engine_t, const nala_conv_shape *, const dnnl_memory_desc_t *, int,
                       dnnl_primitive_desc_t *, nala_err *) =
@@ -238,7 +238,7 @@ nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_
     dnnl_primitive_desc_destroy(pd);
     NALA_CHECK(make(g->engine, &s, NULL, posts, &pd, err));
   }
-  if (is_reference_impl(pd) && ld_dst > 0 && ld_dst != s.oc && !(posts & NALA_POST_SUM)) {
+  if (is_reference_impl(pd) && n <= 1 && ld_dst > 0 && ld_dst != s.oc && !(posts & NALA_POST_SUM)) {
     /* oneDNN 2.6 has no fast conv into a channel slice (ref:any, far slower): convolve into a
      * dense region, then copy into the slice. */
     dnnl_primitive_desc_destroy(pd);
@@ -250,6 +250,18 @@ nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_
     return nala_copy_op(g, &dense, &slice, bucket, err);
   }
   return add_layer_op(g, pd, L, src, dst, bucket, err);
+}
+
+nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
+                         int ld_dst, int posts, int bucket, nala_err *err) {
+  return conv_op(g, L, 1, h, w, src, ld_src, dst, ld_dst, posts, bucket, err);
+}
+
+nala_status nala_conv_op_batch(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
+                               int posts, int bucket, nala_err *err) {
+  if (n <= 0)
+    return nala_fail(err, NALA_E_ARG, "conv: batch of %d maps", n);
+  return conv_op(g, L, n, h, w, src, 0, dst, 0, posts, bucket, err);
 }
 
 nala_status nala_linear_op(nala_graph *g, const nala_layer *L, int rows, size_t src, int ld_src, size_t dst,

@@ -66,6 +66,11 @@ float *nala_take_new(nala_weights *w, const char *key, int ndim, int64_t d0, int
 nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                          int ld_dst, int posts, int bucket, nala_err *err);
 
+/* Plans L (conv / deconv) on a batch of n dense h x w NHWC maps stored one after another (RoI
+ * features): src [n][h][w][ic] -> dst [n][oh][ow][oc]. */
+nala_status nala_conv_op_batch(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
+                               int posts, int bucket, nala_err *err);
+
 /* Plans L on rows tokens [rows][in] (leading dims ld_src / ld_dst, 0 = in / out). */
 nala_status nala_linear_op(nala_graph *g, const nala_layer *L, int rows, size_t src, int ld_src, size_t dst,
                            int ld_dst, int posts, int bucket, nala_err *err);

@@ -24,6 +24,7 @@
 #include "nala/config.h"
 #include "nala/image_io.h"
 #include "nala/isa.h"
+#include "nala/preprocess.h"
 #include "nala/rle.h"
 #include "nala/status.h"
 #include "nala/weights.h"
@@ -86,6 +87,27 @@ nala_status nala_det_read(const nala_det_ctx *ctx, nala_detection *dst, int max,
 nala_status nala_det_read_mask(const nala_det_ctx *ctx, int i, uint8_t *dst, size_t cap, nala_err *err);
 /* Mask R-CNN: detection i's mask as COCO RLE (free with nala_rle_free). */
 nala_status nala_det_read_mask_rle(const nala_det_ctx *ctx, int i, nala_rle *out, nala_err *err);
+
+/* Parity tensors of the last forward, as `nala det --dump` writes them (RetinaNet: cls_scores_{0..4},
+ * bbox_preds_{0..4}; Mask R-CNN adds its own). Views into the workspace, valid until the next
+ * forward or plan. */
+typedef enum nala_det_dtype { NALA_DET_F32 = 0, NALA_DET_I32 = 1, NALA_DET_U8 = 2 } nala_det_dtype;
+typedef struct nala_det_raw {
+  const char *name;
+  nala_det_dtype dtype;
+  int ndim;
+  int64_t shape[4]; /* as dumped; a feature map is [1, c, h, w] */
+  int nhwc;         /* 1: a map stored channel-last: element (ch, y, x) at data[(y * w + x) * ld + ch] */
+  int ld;
+  const void *data; /* otherwise row-major, shape as given */
+} nala_det_raw;
+/* Number of parity tensors of the current plan (0 without one). */
+int nala_det_raw_count(const nala_det_ctx *ctx);
+/* Parity tensor i (0 <= i < nala_det_raw_count). */
+nala_status nala_det_raw_at(const nala_det_ctx *ctx, int i, nala_det_raw *out, nala_err *err);
+
+/* Size (h x w) and Resize meta of the current plan's input (FRAME: frame size, scale factors). */
+nala_status nala_det_plan_meta(const nala_det_ctx *ctx, nala_preprocess_meta *meta, nala_err *err);
 
 /* Per-stage timing (preprocess, backbone, neck, dense/RPN head, RoI heads, masks, postprocess). */
 void nala_det_ctx_set_profiling(nala_det_ctx *ctx, int on);

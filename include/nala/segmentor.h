@@ -75,9 +75,11 @@ void nala_seg_ctx_free(nala_seg_ctx *ctx);
 nala_status nala_seg_workspace_size(nala_seg_ctx *ctx, nala_seg_input input, int h, int w, size_t *bytes,
                                     nala_err *err);
 
-/* Plans every network pass (whole: one; slide: one per window size) and the pre/post-processing for
- * inputs of h x w. Allocates the workspace unless the caller handed one in (then fails with
- * NALA_E_NOMEM naming both sizes when it is too small). */
+/* Plans the network pass and the pre/post-processing for inputs of h x w: whole mode runs the network
+ * once on the (resized, padded) image; slide mode on each window, all of one size min(crop, image)
+ * per side (mmseg clamps the last window into the image), so one graph serves every window.
+ * Allocates the workspace unless the caller handed one in (then fails with NALA_E_NOMEM naming both
+ * sizes when it is too small). */
 nala_status nala_seg_plan(nala_seg_ctx *ctx, nala_seg_input input, int h, int w, nala_err *err);
 
 /* Hands the context a caller-owned, 64-byte aligned buffer to use as workspace from now on. */
@@ -90,20 +92,24 @@ nala_status nala_seg_forward_frame(nala_seg_ctx *ctx, const nala_image *img, nal
 /* Runs a NALA_SEG_TENSOR plan on a normalised float32 NCHW [1,3,h,w] tensor. No allocation. */
 nala_status nala_seg_forward_tensor(nala_seg_ctx *ctx, const float *nchw, nala_err *err);
 
-/* Shape of the decode head's logits of the last pass ([classes, ceil(H/4), ceil(W/4)] of the
- * network input in whole mode). */
+/* Shape of the decode head's logits of the last pass, before any resize: [classes, ceil(H/4),
+ * ceil(W/4)] of the network input (whole mode: the image; slide mode: the last window, bottom-right). */
 nala_status nala_seg_logits_shape(const nala_seg_ctx *ctx, int *c, int *h, int *w, nala_err *err);
 
 /* Copies those logits, NCHW float32, into dst (cap floats at least c*h*w). */
 nala_status nala_seg_read_logits(const nala_seg_ctx *ctx, float *dst, size_t cap, nala_err *err);
 
-/* Copies the label map of the planned input size (argmax of the resized logits, first maximum
- * wins) into dst, row-major: uint8 (classes <= 256) or int32. cap is in elements. */
+/* Copies the label map of the planned input size into dst, row-major: uint8 (classes <= 256) or
+ * int32; cap is in elements. mmseg's test path: logits resized to the padded image (whole) or each
+ * window's logits resized, summed and divided by the window count (slide), padding cropped, resized
+ * to the input size, argmax over classes (first maximum wins). The last resize is fused with the
+ * argmax, bit-identical to the unfused formula; no classes x image-size map is stored in whole mode. */
 nala_status nala_seg_read_labels(const nala_seg_ctx *ctx, uint8_t *dst, size_t cap, nala_err *err);
 nala_status nala_seg_read_labels_i32(const nala_seg_ctx *ctx, int32_t *dst, size_t cap, nala_err *err);
 
-/* Per-stage timing (preprocess, backbone, neck, head, postprocess) since profiling was turned on;
- * returns the number of stages written (at most max). */
+/* Per-stage milliseconds ("preprocess", "backbone", "neck", "head", "postprocess" = resizes and
+ * argmax, slide sums) summed over the forwards since profiling was turned on (set_profiling clears
+ * them; timing waits once per module per pass); returns the number of stages written (at most max). */
 void nala_seg_ctx_set_profiling(nala_seg_ctx *ctx, int on);
 int nala_seg_profile(const nala_seg_ctx *ctx, const char **names, double *ms, int max);
 

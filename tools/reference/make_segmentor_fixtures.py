@@ -1,6 +1,7 @@
 """Writes tests/fixtures/segmentor/*.safetensors for tests/test_segmentor.c and tests/test_cli_seg.c.
 
-Run: /usr/bin/python3 tools/reference/make_segmentor_fixtures.py   (from the repository root)
+Run: /usr/bin/python3 tools/reference/make_segmentor_fixtures.py [CASE ...]   (from the repository root;
+names of cases to rewrite, default all)
 
 Every case runs a config of tests/fixtures/segmentor/ (NaLaFormer-XT with a small UPerHead or FPN neck +
 FPNHead, 19 classes) on seeded weights (seeded_init, seed 0, bit-identical to nala_weights_seeded)
@@ -15,7 +16,7 @@ the flat NCHW index i of [1, 3, H, W]; tests/test_segmentor.c builds the same bi
 Frame cases start from an image of tests/fixtures/images (read as cv2.IMREAD_COLOR, BGR), run the
 config's test pipeline with the preprocessing reference of tools/fixtures/make_preprocess_fixtures.py
 (mmcv rescale_size + cv2.resize, float32 normalisation, bottom/right padding), then mmseg's whole
-inference at the padded size and postprocess_result (crop the padding, resize to ori_shape, argmax).
+inference at the padded size (or slide inference over the padded tensor) and postprocess_result (crop the padding, resize to ori_shape, argmax).
 """
 import os
 import sys
@@ -47,6 +48,7 @@ TENSOR_CASES = [
 FRAME_CASES = [
     ("upernet_frame_up_37x53", "upernet_xt_frame_up.json", "color_37x53.png"),  # 45x64 padded to 48x64
     ("fpn_frame_down_480x640", "fpn_xt_frame_down.json", "color_480x640.jpg"),  # 75x100
+    ("upernet_frame_slide_37x53", "upernet_xt_frame_slide.json", "color_37x53.png"),  # 2x2 windows on 48x64
 ]
 
 
@@ -102,16 +104,25 @@ def frame_case(name, config, image):
     _, x, meta = mp.preprocess(img, p)
     ori_h, ori_w, new_h, new_w, pad_h, pad_w = meta[:6]
     x = torch.from_numpy(x[None]).double()
-    seg = mmseg_ref.whole_inference(model, x)  # predict_by_feat: resize to pad_shape
+    test_cfg = cfg["model"].get("test_cfg", {"mode": "whole"})
+    if test_cfg.get("mode") == "slide":  # windows over the padded tensor, as mmseg's inputs
+        seg = mmseg_ref.slide_inference(model, x, test_cfg["crop_size"], test_cfg["stride"])
+        y1, y2, x1, x2 = mmseg_ref.slide_windows(pad_h, pad_w, test_cfg["crop_size"], test_cfg["stride"])[-1]
+        dl = mmseg_ref.decode_logits(model, x[:, :, y1:y2, x1:x2])
+    else:
+        seg = mmseg_ref.whole_inference(model, x)  # predict_by_feat: resize to pad_shape
+        dl = mmseg_ref.decode_logits(model, x)
     logits, pred = mmseg_ref.postprocess(seg, (ori_h, ori_w), (0, pad_w - new_w, 0, pad_h - new_h))
-    dl = mmseg_ref.decode_logits(model, x)
     save(name, dl, logits, pred, {"config": config, "input": image, "h": str(ori_h), "w": str(ori_w),
                                   "img_shape": "%dx%d" % (new_h, new_w), "pad_shape": "%dx%d" % (pad_h, pad_w)})
 
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
+    only = set(sys.argv[1:])  # case names to (re)write; none = all
     for case in TENSOR_CASES:
-        tensor_case(*case)
+        if not only or case[0] in only:
+            tensor_case(*case)
     for case in FRAME_CASES:
-        frame_case(*case)
+        if not only or case[0] in only:
+            frame_case(*case)

@@ -1,0 +1,217 @@
+/* mmdet FCNMaskHead at test time (mmdet/models/roi_heads/mask_heads/fcn_mask_head.py, mmdet 3.x):
+ *   x = RoIAlign(final boxes) [n][C][14][14] (mask_roi_extractor, level mapping as the bbox RoIs)
+ *   num_convs x (conv 3x3 pad 1 + ReLU)   ConvModule, no norm: convs.<i>.conv.*
+ *   upsample: ConvTranspose2d(2, stride 2) + ReLU  (PyTorch weight [in][out][2][2]): upsample.*
+ *   conv_logits 1x1 -> num_classes; predict: sigmoid, the channel of each detection's label
+ * Here the RoI features are channel-last ([n][14][14][C], the NHWC batch the convolutions take);
+ * each layer runs on the smallest planned batch holding the detection count (heads/roi_parts.h).
+ * Pasting into the image (mask_thr_binary) happens when the caller reads a mask (det/mask_paste.c). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/nn/layer.h"
+#include "det/det.h"
+#include "heads/roi_parts.h"
+#include "heads/two_stage.h"
+
+#define MASK_MAX_CONVS 8
+
+static const char *const upsample_types[] = {"deconv", NULL};
+static const nala_schema_key upsample_keys[] = {
+    NALA_SKEY_ENUM("type", upsample_types, 1),
+    NALA_SKEY_INT("scale_factor", 2, 2, 0),
+};
+static const nala_schema upsample_schema = NALA_SCHEMA(upsample_keys);
+static const nala_schema_key mask_keys[] = {
+    NALA_SKEY_INT("num_convs", 0, MASK_MAX_CONVS, 0),
+    NALA_SKEY_INT("roi_feat_size", 1, 64, 0),
+    NALA_SKEY_POS_INT("in_channels", 0),
+    NALA_SKEY_INT("conv_kernel_size", 3, 3, 0),
+    NALA_SKEY_POS_INT("conv_out_channels", 0),
+    NALA_SKEY_INT("num_classes", 1, 10000, 1),
+    NALA_SKEY_BOOL("class_agnostic", 0),
+    NALA_SKEY_OBJECT("upsample_cfg", &upsample_schema, 0),
+    {.key = "conv_cfg", .kinds = NALA_SK_NULL},
+    {.key = "norm_cfg", .kinds = NALA_SK_NULL},
+    NALA_SKEY_OBJECT("loss_mask", NULL, 0),
+    {.key = "init_cfg", .kinds = NALA_SK_NULL | NALA_SK_OBJECT | NALA_SK_ARRAY},
+};
+static const nala_schema mask_keys_schema = NALA_SCHEMA(mask_keys);
+static const nala_schema_type mask_types[] = {{"FCNMaskHead", &mask_keys_schema}};
+const nala_schema nala_mask_head_schema = NALA_SCHEMA_TYPED(mask_types);
+
+struct nala_mask_head {
+  int n_convs, roi_size, in_ch, ch, n_cls;
+  nala_layer convs[MASK_MAX_CONVS], up, logits;
+};
+
+static const cJSON *member(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
+static int int_or(const cJSON *s, const char *key, int dflt) {
+  return member(s, key) ? (int)member(s, key)->valuedouble : dflt;
+}
+
+void nala_mask_head_free(nala_mask_head *h) {
+  if (!h)
+    return;
+  for (int i = 0; i < h->n_convs; i++)
+    nala_layer_free(&h->convs[i]);
+  nala_layer_free(&h->up);
+  nala_layer_free(&h->logits);
+  free(h);
+}
+
+nala_status nala_mask_head_create(const cJSON *s, nala_weights *w, const char *prefix, const nala_rt *rt,
+                                  int in_channels, int num_classes, nala_mask_head **out, nala_err *err) {
+  nala_mask_head *h = calloc(1, sizeof *h);
+  if (!h)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for the mask head");
+  h->n_convs = int_or(s, "num_convs", 4);
+  h->roi_size = int_or(s, "roi_feat_size", 14);
+  h->in_ch = int_or(s, "in_channels", 256);
+  h->ch = int_or(s, "conv_out_channels", 256);
+  h->n_cls = (int)member(s, "num_classes")->valuedouble;
+  nala_status st = NALA_OK;
+  if (cJSON_IsTrue(member(s, "class_agnostic")))
+    st = nala_fail(err, NALA_E_UNSUPPORTED, "model.roi_head.mask_head.class_agnostic: only false");
+  else if (h->in_ch != in_channels)
+    st = nala_fail(err, NALA_E_FORMAT, "model.roi_head.mask_head.in_channels: %d, the RoI extractor gives %d",
+                   h->in_ch, in_channels);
+  else if (h->n_cls != num_classes)
+    st = nala_fail(err, NALA_E_FORMAT, "model.roi_head.mask_head.num_classes: %d, the bbox head has %d", h->n_cls,
+                   num_classes);
+  char key[256];
+  int n_loaded = 0;
+  for (int i = 0; !st && i < h->n_convs; i++, n_loaded++) {
+    snprintf(key, sizeof key, "%s.convs.%d", prefix, i);
+    nala_conv_shape cs = NALA_CONV_SHAPE(i ? h->ch : h->in_ch, h->ch, 3, 1, 1);
+    st = nala_convmodule_load(rt, w, &h->convs[i], cs, key, 0, NALA_ACT_RELU, err);
+  }
+  h->n_convs = n_loaded;
+  int up_in = h->n_convs ? h->ch : h->in_ch;
+  snprintf(key, sizeof key, "%s.upsample", prefix);
+  if (!st)
+    st = nala_deconv_load(rt, w, &h->up, (nala_conv_shape)NALA_CONV_SHAPE(up_in, h->ch, 2, 2, 1), key, NALA_ACT_RELU,
+                          err);
+  snprintf(key, sizeof key, "%s.conv_logits", prefix);
+  if (!st)
+    st = nala_conv_load(rt, w, &h->logits, (nala_conv_shape)NALA_CONV_SHAPE(h->ch, h->n_cls, 1, 1, 1), key, 1, NULL,
+                        0, err);
+  if (st) {
+    nala_mask_head_free(h);
+    return st;
+  }
+  *out = h;
+  return NALA_OK;
+}
+
+typedef struct mask_run {
+  nala_det_feat levels[NALA_ROI_MAX_LEVELS];
+  size_t level_off[NALA_ROI_MAX_LEVELS];
+  int n_levels, out_size, sampling_ratio, n_buckets, buckets[NALA_ROI_MAX_BUCKETS];
+  float finest_scale;
+  size_t boxes, labels, count, feats, align_ws;
+  int n_cls, mask_size; /* logits are [n][mask_size][mask_size][n_cls] */
+  size_t logits, masks;
+} mask_run;
+
+static int count_at(const char *ws, size_t off, int cap) {
+  int c = nala_ws_count(ws, off);
+  return c < 0 ? 0 : c > cap ? cap : c;
+}
+
+static nala_status mask_align(const void *args, char *ws, int nthreads, nala_err *err) {
+  const mask_run *p = *(const mask_run *const *)args;
+  int n = count_at(ws, p->count, p->buckets[0]);
+  nala_det_feat lv[NALA_ROI_MAX_LEVELS];
+  for (int l = 0; l < p->n_levels; l++) {
+    lv[l] = p->levels[l];
+    lv[l].data = (const float *)(ws + p->level_off[l]);
+  }
+  size_t per = (size_t)lv[0].c * p->out_size * p->out_size;
+  float *feats = (float *)(ws + p->feats);
+  if (!n)
+    return NALA_OK;
+  size_t ws_floats = nala_det_roi_align_ws_floats(lv[0].c, nthreads);
+  NALA_CHECK(nala_det_roi_align_levels_layout(lv, p->n_levels, p->finest_scale, (const float *)(ws + p->boxes),
+                                              (size_t)n, p->out_size, p->out_size, p->sampling_ratio, 1, feats, NULL,
+                                              nthreads, (float *)(ws + p->align_ws), ws_floats, err));
+  int b = nala_roi_bucket_of(p->buckets, p->n_buckets, n);
+  memset(feats + (size_t)n * per, 0, (size_t)(b - n) * per * sizeof *feats);
+  return NALA_OK;
+}
+
+/* mask_preds[range(n), labels].sigmoid() into [n][s][s]. */
+static nala_status mask_select(const void *args, char *ws, int nthreads, nala_err *err) {
+  (void)nthreads;
+  const mask_run *p = *(const mask_run *const *)args;
+  int n = count_at(ws, p->count, p->buckets[0]);
+  size_t px = (size_t)p->mask_size * p->mask_size;
+  const float *logits = (const float *)(ws + p->logits);
+  const int32_t *labels = (const int32_t *)(ws + p->labels);
+  float *masks = (float *)(ws + p->masks);
+  for (int i = 0; i < n; i++) {
+    int c = labels[i];
+    if (c < 0 || c >= p->n_cls)
+      return nala_fail(err, NALA_E_STATE, "mask head: detection %d has label %d of %d classes", i, c, p->n_cls);
+    const float *src = logits + (size_t)i * px * p->n_cls + c;
+    for (size_t k = 0; k < px; k++)
+      masks[(size_t)i * px + k] = 1.0f / (1.0f + expf(-src[k * p->n_cls]));
+  }
+  return NALA_OK;
+}
+
+nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const nala_roi_extractor *ex,
+                                const nala_feat *levels, const nala_feat *boxes, const nala_feat *labels,
+                                const nala_feat *count, nala_feat *masks, nala_err *err) {
+  if (ex->out_size != h->roi_size)
+    return nala_fail(err, NALA_E_ARG, "mask head: roi_feat_size %d, the extractor's output_size %d", h->roi_size,
+                     ex->out_size);
+  mask_run *p = nala_graph_alloc(g, sizeof *p, err);
+  if (!p)
+    return NALA_E_NOMEM;
+  memset(p, 0, sizeof *p);
+  int D = boxes->w, S = h->roi_size, bucket = nala_graph_bucket(g, "masks");
+  p->n_levels = ex->n_levels, p->out_size = S, p->sampling_ratio = ex->sampling_ratio;
+  p->finest_scale = ex->finest_scale;
+  for (int l = 0; l < ex->n_levels; l++) {
+    p->levels[l] = (nala_det_feat){NULL, levels[l].h, levels[l].w, levels[l].c, 1.0f / (float)ex->strides[l]};
+    p->level_off[l] = levels[l].off;
+    if (nala_feat_ld(&levels[l]) != levels[l].c)
+      return nala_fail(err, NALA_E_ARG, "mask head: level %d is a channel slice", l);
+  }
+  p->n_buckets = nala_roi_buckets(D, p->buckets);
+  p->boxes = boxes->off, p->labels = labels->off, p->count = count->off;
+  p->n_cls = h->n_cls;
+  int up_h, up_w;
+  nala_layer_out_size(&h->up, S, S, &up_h, &up_w);
+  p->mask_size = up_h;
+  *masks = nala_graph_feat(g, up_h * up_w, 1, D); /* the output first: the buffers below are rewound */
+  p->masks = masks->off;
+  size_t mark = nala_graph_mark(g);
+  p->feats = nala_graph_region(g, (size_t)D * S * S * h->in_ch * 4);
+  p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
+  NALA_CHECK(nala_graph_add_kernel(g, mask_align, &p, sizeof p, bucket, err));
+  size_t buf_bytes = (size_t)D * S * S * h->ch * 4;
+  size_t buf[2] = {nala_graph_region(g, buf_bytes), nala_graph_region(g, buf_bytes)};
+  size_t up = nala_graph_region(g, (size_t)D * up_h * up_w * h->ch * 4);
+  p->logits = nala_graph_region(g, (size_t)D * up_h * up_w * h->n_cls * 4);
+  for (int k = 0; k < p->n_buckets; k++) {
+    int n = p->buckets[k];
+    size_t src = p->feats;
+    for (int i = 0; i < h->n_convs; i++) {
+      NALA_CHECK(nala_conv_op_batch(g, &h->convs[i], n, S, S, src, buf[i % 2], 0, bucket, err));
+      NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+      src = buf[i % 2];
+    }
+    NALA_CHECK(nala_conv_op_batch(g, &h->up, n, S, S, src, up, 0, bucket, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+    NALA_CHECK(nala_conv_op_batch(g, &h->logits, n, up_h, up_w, up, p->logits, 0, bucket, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+  }
+  NALA_CHECK(nala_graph_add_kernel(g, mask_select, &p, sizeof p, bucket, err));
+  nala_graph_rewind(g, mark);
+  return NALA_OK;
+}
