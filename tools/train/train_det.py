@@ -195,6 +195,8 @@ def losses(model, x, targets, gen, cfg):
 def predict_split(model, imgs, coco, score_thr=0.05):
     """COCO results (bbox xywh, RLE segmentation) of the reference's test path, one image at a time."""
     model.eval()
+    train_pre = model.cfg["rpn_nms_pre"]
+    model.cfg["rpn_nms_pre"] = 1000  # test_cfg.rpn.nms_pre of the config (training proposals use 2000)
     results = []
     for i, im in enumerate(coco["images"]):
         x = (imgs[i:i + 1].permute(0, 3, 1, 2).float() - MEAN) / STD
@@ -204,6 +206,7 @@ def predict_split(model, imgs, coco, score_thr=0.05):
             results.append({"image_id": im["id"], "category_id": int(l) + 1, "score": float(s),
                             "bbox": [x0, y0, x1 - x0, y1 - y0],
                             "segmentation": {"size": [im["height"], im["width"]], "counts": coco_rle.encode(m.numpy())}})
+    model.cfg["rpn_nms_pre"] = train_pre
     model.train()
     return results
 
