@@ -48,7 +48,7 @@ build() { # build <type> <dir>
 case "${1:-}" in
   deps) deps "${2:-}" ;;
   build) deps; build Release build ;;
-  demo) deps; build Release build; ./build/nala demo ;;
+  demo) deps; build Release build; bash tools/demo.sh ;;
   test)
     deps test
     build Release build
