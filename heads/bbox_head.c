@@ -61,28 +61,12 @@ int nala_bbox_head_classes(const nala_bbox_head *h) { return h->n_cls; }
 /* fc_cls [K+1][F] and fc_reg [4K][F] as one [5K+1][F] linear. */
 static nala_status load_outputs(const nala_rt *rt, nala_weights *w, nala_bbox_head *h, const char *prefix,
                                 nala_err *err) {
-  int K = h->n_cls, F = h->fc_ch, no = 5 * K + 1;
-  char key[256];
-  snprintf(key, sizeof key, "%s.fc_cls.weight", prefix);
-  float *cw = nala_take_new(w, key, 2, K + 1, F, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_cls.bias", prefix);
-  float *cb = nala_take_new(w, key, 1, K + 1, 0, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_reg.weight", prefix);
-  float *rw = nala_take_new(w, key, 2, 4 * K, F, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_reg.bias", prefix);
-  float *rb = nala_take_new(w, key, 1, 4 * K, 0, 0, 0);
-  float *W = malloc((size_t)no * F * sizeof *W), *B = malloc((size_t)no * sizeof *B);
-  nala_status st = NALA_OK;
-  if (!cw || !cb || !rw || !rb || !W || !B) {
-    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s.fc_cls / fc_reg", prefix);
-  } else {
-    memcpy(W, cw, (size_t)(K + 1) * F * sizeof *W);
-    memcpy(W + (size_t)(K + 1) * F, rw, (size_t)4 * K * F * sizeof *W);
-    memcpy(B, cb, (size_t)(K + 1) * sizeof *B);
-    memcpy(B + K + 1, rb, (size_t)4 * K * sizeof *B);
-    st = nala_linear_init(rt, &h->out, F, no, W, B, err);
-  }
-  free(cw), free(cb), free(rw), free(rb), free(W), free(B);
+  int K = h->n_cls, F = h->fc_ch;
+  float *W, *B;
+  nala_status st = nala_take_stacked(w, prefix, "fc_cls", K + 1, "fc_reg", 4 * K, F, 2, &W, &B, err);
+  if (!st)
+    st = nala_linear_init(rt, &h->out, F, 5 * K + 1, W, B, err);
+  free(W), free(B);
   return st;
 }
 
