@@ -252,29 +252,12 @@ int nala_cli_det(int argc, char **argv) {
     fprintf(stderr, "nala det: out of memory\n");
     return NALA_EXIT_RUNTIME;
   }
-  int n_rest = 0;
-  for (int i = 0; i < argc; i++) {
-    if (i > 0 && !strcmp(argv[i], "--cfg-options")) {
-      int start = o.n_overrides;
-      while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=') && argv[i + 1][0] != '=') {
-        if (o.n_overrides == CLI_DET_MAX_OVERRIDES) {
-          fprintf(stderr, "nala det: more than %d --cfg-options\n", CLI_DET_MAX_OVERRIDES);
-          free(rest);
-          return NALA_EXIT_USAGE;
-        }
-        o.overrides[o.n_overrides++] = argv[++i];
-      }
-      if (o.n_overrides == start) {
-        fprintf(stderr, "nala det: --cfg-options needs KEY=VALUE arguments\n");
-        usage(stderr);
-        free(rest);
-        return NALA_EXIT_USAGE;
-      }
-      continue;
-    }
-    rest[n_rest++] = argv[i];
+  int n_rest = 0, taken = cli_take_overrides("nala det", argc, argv, rest, &n_rest, o.overrides, &o.n_overrides,
+                                              CLI_DET_MAX_OVERRIDES, usage);
+  if (taken >= 0) {
+    free(rest);
+    return taken;
   }
-  rest[n_rest] = NULL;
   const cli_option table[] = {
       {"--config", CLI_TEXT, &o.config, 0, 0, NULL},
       {"--weights", CLI_TEXT, &o.weights, 0, 0, NULL},

@@ -49,35 +49,6 @@ static nala_status parse_opacity(const char *flag, const char *text, void *dst, 
 
 /* Takes every "--cfg-options K=V ..." out of argv (into o->overrides); the rest goes to the table
  * parser. Returns -1 to go on, else the exit code. */
-static int take_overrides(int argc, char **argv, char **rest, int *n_rest, cli_seg_opts *o) {
-  *n_rest = 0;
-  for (int i = 0; i < argc; i++) {
-    if (i == 0 || strcmp(argv[i], "--cfg-options")) {
-      rest[(*n_rest)++] = argv[i];
-      continue;
-    }
-    int start = o->n_overrides;
-    while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=')) {
-      const char *kv = argv[++i];
-      if (kv[0] == '=' || kv[0] == '.' || strstr(kv, "..")) {
-        fprintf(stderr, "nala seg: --cfg-options '%s': expected KEY.PATH=VALUE\n", kv);
-        return NALA_EXIT_USAGE;
-      }
-      if (o->n_overrides == CLI_SEG_MAX_OVERRIDES) {
-        fprintf(stderr, "nala seg: --cfg-options '%s': at most %d overrides\n", kv, CLI_SEG_MAX_OVERRIDES);
-        return NALA_EXIT_USAGE;
-      }
-      o->overrides[o->n_overrides++] = kv;
-    }
-    if (o->n_overrides == start) {
-      fprintf(stderr, "nala seg: --cfg-options needs KEY=VALUE arguments\n");
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-  }
-  return -1;
-}
-
 int cli_seg_build(const cli_seg_opts *o, nala_config **cfg_out, nala_segmentor **model_out) {
   return cli_seg_load("nala seg", o->config, o->overrides, o->n_overrides, o->weights, o->isa, cfg_out, model_out)
              ? NALA_EXIT_OK
@@ -191,7 +162,8 @@ int nala_cli_seg(int argc, char **argv) {
     fprintf(stderr, "nala seg: out of memory\n");
     return NALA_EXIT_RUNTIME;
   }
-  int n_rest = 0, rc = take_overrides(argc, argv, rest, &n_rest, &o);
+  int n_rest = 0, rc = cli_take_overrides("nala seg", argc, argv, rest, &n_rest, o.overrides, &o.n_overrides,
+                                               CLI_SEG_MAX_OVERRIDES, usage);
   const cli_option own[] = {{"--config", CLI_TEXT, &o.config, 0, 0, NULL},
                             {"--weights", CLI_TEXT, &o.weights, 0, 0, NULL},
                             {"--input", CLI_TEXT, &o.input, 0, 0, NULL},
