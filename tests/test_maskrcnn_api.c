@@ -33,14 +33,7 @@ START_TEST(detector_api_512x512) {
   uint8_t probe[4];
   ck_assert_int_eq(nala_det_read_mask(ctx, 0, probe, sizeof probe, &err), NALA_E_STATE);
   ck_assert_msg(nala_det_plan(ctx, NALA_DET_TENSOR, h, w, &err) == NALA_OK, "%s", err.msg);
-  float *x = malloc((size_t)3 * h * w * sizeof *x);
-  int64_t shape[4] = {1, 3, h, w};
-  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
-                                    &err),
-                   NALA_OK);
-  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
-  for (size_t i = 0; i < (size_t)3 * h * w; i++)
-    x[i] *= scale;
+  float *x = seeded_input(f, h, w);
   ck_assert_msg(nala_det_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
   free(x);
   static const char *const names[] = {"rpn_cls_0", "rpn_reg_0", "rpn_cls_4", "rpn_reg_4", "proposals",
@@ -210,14 +203,7 @@ START_TEST(cli_dump_480x640) {
   fclose(wf);
   free(im.buf);
   nala_err err;
-  float *x = malloc((size_t)3 * h * w * sizeof *x);
-  int64_t shape[4] = {1, 3, h, w};
-  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
-                                    &err),
-                   NALA_OK);
-  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
-  for (size_t i = 0; i < (size_t)3 * h * w; i++)
-    x[i] *= scale;
+  float *x = seeded_input(f, h, w);
   nala_st_tensor t = {.name = "input", .dtype = NALA_DT_F32, .ndim = 4, .shape = {1, 3, h, w}, .data = x,
                       .nbytes = (size_t)3 * h * w * 4};
   ck_assert_int_eq(nala_st_write(in, &t, 1, &err), NALA_OK);
