@@ -14,6 +14,7 @@ int nala_cli_config(int argc, char **argv);    /* nala config show|samples FILE 
 int nala_cli_seg(int argc, char **argv);       /* nala seg --config C --input X --out P | --dump D */
 int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
 int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
+int nala_bench_det(int argc, char **argv);       /* nala bench det --config C --size HxW ... */
 int nala_bench_seg(int argc, char **argv);       /* nala bench seg --config C --size HxW ... */
 
 #endif

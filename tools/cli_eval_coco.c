@@ -6,6 +6,7 @@
 #include "nala/coco.h"
 #include "tools/cli.h"
 #include "tools/cli_args.h"
+#include "tools/cli_eval_coco_model.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -18,6 +19,7 @@ static void usage(FILE *out) {
           "                 -1 where undefined], \"per_category\": {\"<category id>\": AP@[.5:.95], ...}}\n"
           "                 where AP is -1 for a category without ground truth (pycocotools' -1)\n"
           "  --threads N    OpenMP threads, 0..4096 (default 0: OpenMP's default)\n"
+          "or, of a detection model over a COCO split: nala eval coco --config C ... (see --config --help)\n"
           "exit codes: 0 ok, 1 bad file or I/O error (the message names the file and record), 2 bad arguments\n");
 }
 
@@ -67,6 +69,8 @@ static void print_per_class(const nala_coco_gt *gt, const nala_coco_result *res)
 }
 
 int nala_cli_eval_coco(int argc, char **argv) {
+  if (cli_eval_coco_is_model_mode(argc, argv)) /* --config / --merge: tools/cli_eval_coco_model.c */
+    return cli_eval_coco_model(argc, argv);
   coco_args a = {0};
   int parsed = parse_args(argc, argv, &a);
   if (parsed >= 0)
