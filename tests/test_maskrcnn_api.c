@@ -11,6 +11,7 @@
 #include "tests/maskrcnn_fixture.h"
 #include "tests/support/cli.h"
 #include "tests/support/suite.h"
+#include "tests/support/frames.h"
 
 /* The same model through the public detector API (det/maskrcnn_arch.c): a TENSOR plan, detections
  * and masks read back (bitmap and RLE), the parity tensors listed. */
@@ -116,12 +117,7 @@ START_TEST(frame_vs_tensor) {
       "\"keep_ratio\": true}, {\"type\": \"PackDetInputs\"}]"};
   const int H = 128, W = 256;
   nala_err err;
-  nala_image img = {.h = H, .w = W, .c = 3, .stride = (size_t)W * 3, .order = NALA_BGR};
-  img.data = malloc((size_t)H * W * 3);
-  for (int y = 0; y < H; y++)
-    for (int x = 0; x < W; x++)
-      for (int c = 0; c < 3; c++)
-        img.data[((size_t)y * W + x) * 3 + c] = (uint8_t)((x * 7 + y * 13 + c * 50 + ((x * y) % 97)) & 255);
+  nala_image img = nala_test_pattern_frame(H, W);
   image im = build_weights();
   nala_config *cfg = NULL;
   ck_assert_msg(nala_config_load_with(FIX("maskrcnn_xt_fixture.json"), small_pipeline, 1, &cfg, &err) == NALA_OK, "%s",
