@@ -12,6 +12,7 @@ int nala_cli_eval_coco(int argc, char **argv); /* nala eval coco --gt G --result
 int nala_cli_eval_seg(int argc, char **argv);  /* nala eval seg --dataset D --pred P --gt G */
 int nala_cli_config(int argc, char **argv);    /* nala config show|samples FILE (argv[0] "config") */
 int nala_cli_seg(int argc, char **argv);       /* nala seg --config C --input X --out P | --dump D */
+int nala_cli_synth(int argc, char **argv);     /* nala synth seg|coco|video (argv[0] "synth") */
 int nala_bench_backbone(int argc, char **argv);  /* nala bench backbone --model M --size HxW ... */
 int nala_bench_attention(int argc, char **argv); /* nala bench attention --tokens N ... */
 int nala_bench_det(int argc, char **argv);       /* nala bench det --config C --size HxW ... */

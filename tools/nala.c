@@ -32,6 +32,11 @@ static const cli_command commands[] = {
     {{"config", "show"}, "FILE [--output OUT]", "print the fully merged, validated config", nala_cli_config, 1},
     {{"config", "samples"}, "FILE [--check] [--limit N] [--shard i/n]", "list the samples of a config's dataset",
      nala_cli_config, 1},
+    {{"synth", "seg"}, "--out DIR --count N --size HxW [--seed S]", "street scenes as an mmseg dataset", nala_cli_synth, 1},
+    {{"synth", "coco"}, "--out DIR --count N --size HxW [--seed S]", "shape scenes as a COCO instances dataset",
+     nala_cli_synth, 1},
+    {{"synth", "video"}, "--out CLIP.mp4 --frames N --size HxW", "a panning street clip (+ --labels DIR)",
+     nala_cli_synth, 1},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
