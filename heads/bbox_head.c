@@ -61,28 +61,12 @@ int nala_bbox_head_classes(const nala_bbox_head *h) { return h->n_cls; }
 /* fc_cls [K+1][F] and fc_reg [4K][F] as one [5K+1][F] linear. */
 static nala_status load_outputs(const nala_rt *rt, nala_weights *w, nala_bbox_head *h, const char *prefix,
                                 nala_err *err) {
-  int K = h->n_cls, F = h->fc_ch, no = 5 * K + 1;
-  char key[256];
-  snprintf(key, sizeof key, "%s.fc_cls.weight", prefix);
-  float *cw = nala_take_new(w, key, 2, K + 1, F, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_cls.bias", prefix);
-  float *cb = nala_take_new(w, key, 1, K + 1, 0, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_reg.weight", prefix);
-  float *rw = nala_take_new(w, key, 2, 4 * K, F, 0, 0);
-  snprintf(key, sizeof key, "%s.fc_reg.bias", prefix);
-  float *rb = nala_take_new(w, key, 1, 4 * K, 0, 0, 0);
-  float *W = malloc((size_t)no * F * sizeof *W), *B = malloc((size_t)no * sizeof *B);
-  nala_status st = NALA_OK;
-  if (!cw || !cb || !rw || !rb || !W || !B) {
-    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s.fc_cls / fc_reg", prefix);
-  } else {
-    memcpy(W, cw, (size_t)(K + 1) * F * sizeof *W);
-    memcpy(W + (size_t)(K + 1) * F, rw, (size_t)4 * K * F * sizeof *W);
-    memcpy(B, cb, (size_t)(K + 1) * sizeof *B);
-    memcpy(B + K + 1, rb, (size_t)4 * K * sizeof *B);
-    st = nala_linear_init(rt, &h->out, F, no, W, B, err);
-  }
-  free(cw), free(cb), free(rw), free(rb), free(W), free(B);
+  int K = h->n_cls, F = h->fc_ch;
+  float *W, *B;
+  nala_status st = nala_take_stacked(w, prefix, "fc_cls", K + 1, "fc_reg", 4 * K, F, 2, &W, &B, err);
+  if (!st)
+    st = nala_linear_init(rt, &h->out, F, 5 * K + 1, W, B, err);
+  free(W), free(B);
   return st;
 }
 
@@ -123,11 +107,7 @@ nala_status nala_bbox_head_create(const cJSON *s, nala_weights *w, const char *p
 /* ---- kernels ---- */
 
 typedef struct bbox_run {
-  nala_det_feat levels[NALA_ROI_MAX_LEVELS]; /* data = workspace byte offset, resolved per run */
-  size_t level_off[NALA_ROI_MAX_LEVELS];
-  int n_levels, out_size, sampling_ratio, n_buckets, buckets[NALA_ROI_MAX_BUCKETS];
-  float finest_scale;
-  size_t rois, count, feats, align_ws; /* align */
+  nala_roi_feats roi; /* the RoIAlign of the proposals, [count][C][s][s] */
   int n_cls, max_det;
   nala_rcnn_test_cfg test;
   nala_det_delta_cfg dcfg;
@@ -135,40 +115,12 @@ typedef struct bbox_run {
   size_t out_boxes, out_scores, out_labels, out_count;
 } bbox_run;
 
-static int count_at(const char *ws, size_t off, int cap) {
-  int c = nala_ws_count(ws, off);
-  return c < 0 ? 0 : c > cap ? cap : c;
-}
-
-/* RoIAlign of the proposals into [count][C][s][s]; rows up to the bucket the fcs run zeroed. */
-static nala_status bbox_align(const void *args, char *ws, int nthreads, nala_err *err) {
-  const bbox_run *p = *(const bbox_run *const *)args;
-  int n = count_at(ws, p->count, p->buckets[0]);
-  nala_det_feat lv[NALA_ROI_MAX_LEVELS];
-  for (int l = 0; l < p->n_levels; l++) {
-    lv[l] = p->levels[l];
-    lv[l].data = (const float *)(ws + p->level_off[l]);
-  }
-  size_t per = (size_t)lv[0].c * p->out_size * p->out_size;
-  float *feats = (float *)(ws + p->feats);
-  if (n) {
-    size_t ws_floats = nala_det_roi_align_ws_floats(lv[0].c, nthreads);
-    NALA_CHECK(nala_det_roi_align_levels_layout(lv, p->n_levels, p->finest_scale, (const float *)(ws + p->rois),
-                                                (size_t)n, p->out_size, p->out_size, p->sampling_ratio, 0, feats,
-                                                NULL, nthreads, (float *)(ws + p->align_ws), ws_floats, err));
-  }
-  int b = nala_roi_bucket_of(p->buckets, p->n_buckets, n > 0 ? n : 1);
-  if (n)
-    memset(feats + (size_t)n * per, 0, (size_t)(b - n) * per * sizeof *feats);
-  return NALA_OK;
-}
-
 /* softmax (torch: exp(x - max) / sum), class-specific decode, multiclass NMS. */
 static nala_status bbox_post(const void *args, char *ws, int nthreads, nala_err *err) {
   (void)nthreads;
   const bbox_run *p = *(const bbox_run *const *)args;
-  int n = count_at(ws, p->count, p->buckets[0]), K = p->n_cls, row = 5 * K + 1;
-  const float *rcnn = (const float *)(ws + p->rcnn), *rois = (const float *)(ws + p->rois);
+  int n = nala_roi_count(ws, &p->roi), K = p->n_cls, row = 5 * K + 1;
+  const float *rcnn = (const float *)(ws + p->rcnn), *rois = (const float *)(ws + p->roi.rois);
   float *probs = (float *)(ws + p->probs), *boxes = (float *)(ws + p->boxes);
   for (int i = 0; i < n; i++) {
     const float *x = rcnn + (size_t)i * row;
@@ -205,16 +157,6 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
     return NALA_E_NOMEM;
   memset(p, 0, sizeof *p);
   int P = proposals->w, K = h->n_cls, bucket = nala_graph_bucket(g, "roi heads");
-  p->n_levels = ex->n_levels, p->out_size = ex->out_size, p->sampling_ratio = ex->sampling_ratio;
-  p->finest_scale = ex->finest_scale;
-  for (int l = 0; l < ex->n_levels; l++) {
-    p->levels[l] = (nala_det_feat){NULL, levels[l].h, levels[l].w, levels[l].c, 1.0f / (float)ex->strides[l]};
-    p->level_off[l] = levels[l].off;
-    if (nala_feat_ld(&levels[l]) != levels[l].c)
-      return nala_fail(err, NALA_E_ARG, "bbox head: level %d is a channel slice", l);
-  }
-  p->n_buckets = nala_roi_buckets(P, p->buckets);
-  p->rois = proposals->off, p->count = count->off;
   p->n_cls = K, p->max_det = t->max_per_img, p->test = *t;
   int img_h = g->img_h > 0 ? g->img_h : g->input.h, img_w = g->img_w > 0 ? g->img_w : g->input.w;
   p->dcfg = nala_det_delta_default(0.1f, 0.2f, img_h, img_w);
@@ -232,19 +174,17 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
   p->out_boxes = out[ROI_OUT_BOXES].off, p->out_scores = out[ROI_OUT_SCORES].off;
   p->out_labels = out[ROI_OUT_LABELS].off, p->out_count = out[ROI_OUT_COUNT].off;
   *scratch_mark = nala_graph_mark(g);
-  size_t in = (size_t)h->in_ch * h->roi_size * h->roi_size;
-  p->feats = nala_graph_region(g, (size_t)P * in * 4);
-  p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
-  NALA_CHECK(nala_graph_add_kernel(g, bbox_align, &p, sizeof p, bucket, err));
+  NALA_CHECK(nala_roi_feats_plan(g, &p->roi, ex, levels, h->in_ch, proposals, count, 0, bucket, "bbox head", err));
+  const int *buckets = p->roi.buckets, n_buckets = p->roi.n_buckets;
   size_t fc0 = nala_graph_region(g, (size_t)P * h->fc_ch * 4), fc1 = nala_graph_region(g, (size_t)P * h->fc_ch * 4);
-  for (int k = 0; k < p->n_buckets; k++) {
-    int rows = p->buckets[k];
-    NALA_CHECK(nala_linear_op(g, &h->fc[0], rows, p->feats, 0, fc0, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+  for (int k = 0; k < n_buckets; k++) {
+    int rows = buckets[k];
+    NALA_CHECK(nala_linear_op(g, &h->fc[0], rows, p->roi.feats, 0, fc0, 0, 0, bucket, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
     NALA_CHECK(nala_linear_op(g, &h->fc[1], rows, fc0, 0, fc1, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
     NALA_CHECK(nala_linear_op(g, &h->out, rows, fc1, 0, p->rcnn, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
   }
   p->probs = nala_graph_region(g, (size_t)P * (K + 1) * 4);
   p->boxes = nala_graph_region(g, (size_t)P * K * 16);

@@ -108,46 +108,17 @@ nala_status nala_mask_head_create(const cJSON *s, nala_weights *w, const char *p
 }
 
 typedef struct mask_run {
-  nala_det_feat levels[NALA_ROI_MAX_LEVELS];
-  size_t level_off[NALA_ROI_MAX_LEVELS];
-  int n_levels, out_size, sampling_ratio, n_buckets, buckets[NALA_ROI_MAX_BUCKETS];
-  float finest_scale;
-  size_t boxes, labels, count, feats, align_ws;
+  nala_roi_feats roi; /* the RoIAlign of the final boxes, [count][s][s][C] */
+  size_t labels;
   int n_cls, mask_size; /* logits are [n][mask_size][mask_size][n_cls] */
   size_t logits, masks;
 } mask_run;
-
-static int count_at(const char *ws, size_t off, int cap) {
-  int c = nala_ws_count(ws, off);
-  return c < 0 ? 0 : c > cap ? cap : c;
-}
-
-static nala_status mask_align(const void *args, char *ws, int nthreads, nala_err *err) {
-  const mask_run *p = *(const mask_run *const *)args;
-  int n = count_at(ws, p->count, p->buckets[0]);
-  nala_det_feat lv[NALA_ROI_MAX_LEVELS];
-  for (int l = 0; l < p->n_levels; l++) {
-    lv[l] = p->levels[l];
-    lv[l].data = (const float *)(ws + p->level_off[l]);
-  }
-  size_t per = (size_t)lv[0].c * p->out_size * p->out_size;
-  float *feats = (float *)(ws + p->feats);
-  if (!n)
-    return NALA_OK;
-  size_t ws_floats = nala_det_roi_align_ws_floats(lv[0].c, nthreads);
-  NALA_CHECK(nala_det_roi_align_levels_layout(lv, p->n_levels, p->finest_scale, (const float *)(ws + p->boxes),
-                                              (size_t)n, p->out_size, p->out_size, p->sampling_ratio, 1, feats, NULL,
-                                              nthreads, (float *)(ws + p->align_ws), ws_floats, err));
-  int b = nala_roi_bucket_of(p->buckets, p->n_buckets, n);
-  memset(feats + (size_t)n * per, 0, (size_t)(b - n) * per * sizeof *feats);
-  return NALA_OK;
-}
 
 /* mask_preds[range(n), labels].sigmoid() into [n][s][s]. */
 static nala_status mask_select(const void *args, char *ws, int nthreads, nala_err *err) {
   (void)nthreads;
   const mask_run *p = *(const mask_run *const *)args;
-  int n = count_at(ws, p->count, p->buckets[0]);
+  int n = nala_roi_count(ws, &p->roi);
   size_t px = (size_t)p->mask_size * p->mask_size;
   const float *logits = (const float *)(ws + p->logits);
   const int32_t *labels = (const int32_t *)(ws + p->labels);
@@ -174,16 +145,7 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
     return NALA_E_NOMEM;
   memset(p, 0, sizeof *p);
   int D = boxes->w, S = h->roi_size, bucket = nala_graph_bucket(g, "masks");
-  p->n_levels = ex->n_levels, p->out_size = S, p->sampling_ratio = ex->sampling_ratio;
-  p->finest_scale = ex->finest_scale;
-  for (int l = 0; l < ex->n_levels; l++) {
-    p->levels[l] = (nala_det_feat){NULL, levels[l].h, levels[l].w, levels[l].c, 1.0f / (float)ex->strides[l]};
-    p->level_off[l] = levels[l].off;
-    if (nala_feat_ld(&levels[l]) != levels[l].c)
-      return nala_fail(err, NALA_E_ARG, "mask head: level %d is a channel slice", l);
-  }
-  p->n_buckets = nala_roi_buckets(D, p->buckets);
-  p->boxes = boxes->off, p->labels = labels->off, p->count = count->off;
+  p->labels = labels->off;
   p->n_cls = h->n_cls;
   int up_h, up_w;
   nala_layer_out_size(&h->up, S, S, &up_h, &up_w);
@@ -191,25 +153,24 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   *masks = nala_graph_feat(g, up_h * up_w, 1, D); /* the output first: the buffers below are rewound */
   p->masks = masks->off;
   size_t mark = nala_graph_mark(g);
-  p->feats = nala_graph_region(g, (size_t)D * S * S * h->in_ch * 4);
-  p->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(h->in_ch, g->nthreads) * 4);
-  NALA_CHECK(nala_graph_add_kernel(g, mask_align, &p, sizeof p, bucket, err));
+  NALA_CHECK(nala_roi_feats_plan(g, &p->roi, ex, levels, h->in_ch, boxes, count, 1, bucket, "mask head", err));
+  const int *buckets = p->roi.buckets, n_buckets = p->roi.n_buckets;
   size_t buf_bytes = (size_t)D * S * S * h->ch * 4;
   size_t buf[2] = {nala_graph_region(g, buf_bytes), nala_graph_region(g, buf_bytes)};
   size_t up = nala_graph_region(g, (size_t)D * up_h * up_w * h->ch * 4);
   p->logits = nala_graph_region(g, (size_t)D * up_h * up_w * h->n_cls * 4);
-  for (int k = 0; k < p->n_buckets; k++) {
-    int n = p->buckets[k];
-    size_t src = p->feats;
+  for (int k = 0; k < n_buckets; k++) {
+    int n = buckets[k];
+    size_t src = p->roi.feats;
     for (int i = 0; i < h->n_convs; i++) {
       NALA_CHECK(nala_conv_op_batch(g, &h->convs[i], n, S, S, src, buf[i % 2], 0, bucket, err));
-      NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+      NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
       src = buf[i % 2];
     }
     NALA_CHECK(nala_conv_op_batch(g, &h->up, n, S, S, src, up, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
     NALA_CHECK(nala_conv_op_batch(g, &h->logits, n, up_h, up_w, up, p->logits, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, p->buckets, p->n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
   }
   NALA_CHECK(nala_graph_add_kernel(g, mask_select, &p, sizeof p, bucket, err));
   nala_graph_rewind(g, mark);

@@ -83,6 +83,53 @@ nala_status nala_roi_gate(nala_graph *g, size_t count_off, const int *b, int n, 
   return nala_graph_gate_last(g, count_off, k + 1 < n ? b[k + 1] : 0, b[k], err);
 }
 
+int nala_roi_count(const char *ws, const nala_roi_feats *a) {
+  int c = nala_ws_count(ws, a->count);
+  return c < 0 ? 0 : c > a->buckets[0] ? a->buckets[0] : c;
+}
+
+/* RoIAlign of the counted RoIs, then zeros up to the bucket the layers after it run. */
+static nala_status roi_feats_run(const void *args, char *ws, int nthreads, nala_err *err) {
+  const nala_roi_feats *a = *(const nala_roi_feats *const *)args;
+  int n = nala_roi_count(ws, a);
+  if (!n)
+    return NALA_OK;
+  nala_det_feat lv[NALA_ROI_MAX_LEVELS];
+  for (int l = 0; l < a->n_levels; l++) {
+    lv[l] = a->levels[l];
+    lv[l].data = (const float *)(ws + a->level_off[l]);
+  }
+  size_t per = (size_t)lv[0].c * a->out_size * a->out_size;
+  float *feats = (float *)(ws + a->feats);
+  size_t ws_floats = nala_det_roi_align_ws_floats(lv[0].c, nthreads);
+  NALA_CHECK(nala_det_roi_align_levels_layout(lv, a->n_levels, a->finest_scale, (const float *)(ws + a->rois),
+                                              (size_t)n, a->out_size, a->out_size, a->sampling_ratio,
+                                              a->channel_last, feats, NULL, nthreads, (float *)(ws + a->align_ws),
+                                              ws_floats, err));
+  int b = nala_roi_bucket_of(a->buckets, a->n_buckets, n);
+  memset(feats + (size_t)n * per, 0, (size_t)(b - n) * per * sizeof *feats);
+  return NALA_OK;
+}
+
+nala_status nala_roi_feats_plan(nala_graph *g, nala_roi_feats *a, const nala_roi_extractor *ex,
+                                const nala_feat *levels, int in_ch, const nala_feat *rois, const nala_feat *count,
+                                int channel_last, int bucket, const char *who, nala_err *err) {
+  a->n_levels = ex->n_levels, a->out_size = ex->out_size, a->sampling_ratio = ex->sampling_ratio;
+  a->finest_scale = ex->finest_scale, a->channel_last = channel_last;
+  for (int l = 0; l < ex->n_levels; l++) {
+    a->levels[l] = (nala_det_feat){NULL, levels[l].h, levels[l].w, levels[l].c, 1.0f / (float)ex->strides[l]};
+    a->level_off[l] = levels[l].off;
+    if (nala_feat_ld(&levels[l]) != levels[l].c)
+      return nala_fail(err, NALA_E_ARG, "%s: level %d is a channel slice", who, l);
+  }
+  int max = rois->w;
+  a->n_buckets = nala_roi_buckets(max, a->buckets);
+  a->rois = rois->off, a->count = count->off;
+  a->feats = nala_graph_region(g, (size_t)max * in_ch * a->out_size * a->out_size * 4);
+  a->align_ws = nala_graph_region(g, nala_det_roi_align_ws_floats(in_ch, g->nthreads) * 4);
+  return nala_graph_add_kernel(g, roi_feats_run, &a, sizeof a, bucket, err);
+}
+
 typedef struct roi_head {
   nala_roi_extractor bbox_ex, mask_ex;
   nala_rcnn_test_cfg test;

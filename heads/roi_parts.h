@@ -12,6 +12,7 @@
 #include "core/nn/graph.h"
 #include "core/nn/runtime.h"
 #include "core/config_schema.h"
+#include "det/det.h"
 #include "heads/det_cfg.h"
 #include "nala/weights.h"
 
@@ -38,6 +39,25 @@ int nala_roi_buckets(int max, int *b);
 int nala_roi_bucket_of(const int *b, int n, int count);
 /* Gates the op added last to the counts bucket k serves: b[k+1] < count <= b[k]. */
 nala_status nala_roi_gate(nala_graph *g, size_t count_off, const int *b, int n, int k, nala_err *err);
+
+/* The RoI feature step both heads open with: RoIAlign of the RoIs (c 4, w max) by the
+ * extractor's level mapping into feats ([max][C][s][s], or [max][s][s][C] with channel_last),
+ * the rows between the count and its bucket zeroed. Lives in graph memory (the kernel's args
+ * point at it); the heads read its buckets / count / feats when they plan their layers. */
+typedef struct nala_roi_feats {
+  nala_det_feat levels[NALA_ROI_MAX_LEVELS]; /* data = workspace byte offset, resolved per run */
+  size_t level_off[NALA_ROI_MAX_LEVELS];
+  int n_levels, out_size, sampling_ratio, channel_last, n_buckets, buckets[NALA_ROI_MAX_BUCKETS];
+  float finest_scale;
+  size_t rois, count, feats, align_ws;
+} nala_roi_feats;
+/* Fills a from ex / levels / rois / count (max = rois->w), takes feats + the align workspace from
+ * g and adds the align kernel to bucket; who names the head in errors (a level that is a slice). */
+nala_status nala_roi_feats_plan(nala_graph *g, nala_roi_feats *a, const nala_roi_extractor *ex,
+                                const nala_feat *levels, int in_ch, const nala_feat *rois, const nala_feat *count,
+                                int channel_last, int bucket, const char *who, nala_err *err);
+/* The RoI count in the workspace, clamped to [0, buckets[0]]. */
+int nala_roi_count(const char *ws, const nala_roi_feats *a);
 
 typedef struct nala_bbox_head nala_bbox_head;
 nala_status nala_bbox_head_create(const struct cJSON *s, nala_weights *w, const char *prefix, const nala_rt *rt,

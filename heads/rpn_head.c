@@ -61,28 +61,12 @@ static const cJSON *member(const cJSON *o, const char *key) { return cJSON_GetOb
 
 /* rpn_cls [A][C][1][1] and rpn_reg [4A][C][1][1] as one [5A][C] 1x1 conv. */
 static nala_status load_outputs(const nala_rt *rt, nala_weights *w, rpn *r, const char *prefix, nala_err *err) {
-  int A = r->anchors.n_base, C = r->feat_ch, oc = 5 * A;
-  char key[256];
-  snprintf(key, sizeof key, "%s.rpn_cls.weight", prefix);
-  float *cw = nala_take_new(w, key, 4, A, C, 1, 1);
-  snprintf(key, sizeof key, "%s.rpn_cls.bias", prefix);
-  float *cb = nala_take_new(w, key, 1, A, 0, 0, 0);
-  snprintf(key, sizeof key, "%s.rpn_reg.weight", prefix);
-  float *rw = nala_take_new(w, key, 4, 4 * A, C, 1, 1);
-  snprintf(key, sizeof key, "%s.rpn_reg.bias", prefix);
-  float *rb = nala_take_new(w, key, 1, 4 * A, 0, 0, 0);
-  float *W = malloc((size_t)oc * C * sizeof *W), *B = malloc((size_t)oc * sizeof *B);
-  nala_status st = NALA_OK;
-  if (!cw || !cb || !rw || !rb || !W || !B) {
-    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s.rpn_cls / rpn_reg", prefix);
-  } else {
-    memcpy(W, cw, (size_t)A * C * sizeof *W);
-    memcpy(W + (size_t)A * C, rw, (size_t)4 * A * C * sizeof *W);
-    memcpy(B, cb, (size_t)A * sizeof *B);
-    memcpy(B + A, rb, (size_t)4 * A * sizeof *B);
-    st = nala_conv_init(rt, &r->out, (nala_conv_shape)NALA_CONV_SHAPE(C, oc, 1, 1, 1), W, B, err);
-  }
-  free(cw), free(cb), free(rw), free(rb), free(W), free(B);
+  int A = r->anchors.n_base, C = r->feat_ch;
+  float *W, *B;
+  nala_status st = nala_take_stacked(w, prefix, "rpn_cls", A, "rpn_reg", 4 * A, C, 4, &W, &B, err);
+  if (!st)
+    st = nala_conv_init(rt, &r->out, (nala_conv_shape)NALA_CONV_SHAPE(C, 5 * A, 1, 1, 1), W, B, err);
+  free(W), free(B);
   return st;
 }
 

@@ -31,13 +31,36 @@ int seg_argmax(const float *v, int n) {
   return best;
 }
 
-/* One pixel of the bilinear resize of src, all classes, into out: rows outer as nala_resize_op. */
-static void resize_pixel(const char *ws, const seg_map *s, int classes, int y0, int y1, float hy0, float hy1, int x0,
-                         int x1, float wx0, float wx1, float *out) {
-  const float *p00 = at(ws, s, y0, x0), *p01 = at(ws, s, y0, x1);
-  const float *p10 = at(ws, s, y1, x0), *p11 = at(ws, s, y1, x1);
+/* One output index's two source taps and weights (nala_linear_taps: align_corners False). */
+typedef struct {
+  int i0, i1;
+  float w0, w1;
+} lin_taps;
+
+static lin_taps taps(int i, int in, int out) {
+  lin_taps t;
+  nala_linear_taps(i, in, out, &t.i0, &t.i1, &t.w0, &t.w1);
+  return t;
+}
+
+/* The bilinear blend, rows outer, the one expression of nala_resize_op that every path here uses. */
+static inline float blend(lin_taps ty, lin_taps tx, float p00, float p01, float p10, float p11) {
+  return ty.w0 * (tx.w0 * p00 + tx.w1 * p01) + ty.w1 * (tx.w0 * p10 + tx.w1 * p11);
+}
+
+/* One pixel of the bilinear resize of src, all classes, into out. */
+static void resize_pixel(const char *ws, const seg_map *s, int classes, lin_taps ty, lin_taps tx, float *out) {
+  const float *p00 = at(ws, s, ty.i0, tx.i0), *p01 = at(ws, s, ty.i0, tx.i1);
+  const float *p10 = at(ws, s, ty.i1, tx.i0), *p11 = at(ws, s, ty.i1, tx.i1);
   for (int c = 0; c < classes; c++)
-    out[c] = hy0 * (wx0 * p00[c] + wx1 * p01[c]) + hy1 * (wx0 * p10[c] + wx1 * p11[c]);
+    out[c] = blend(ty, tx, p00[c], p01[c], p10[c], p11[c]);
+}
+
+/* Row r of resize(s -> t_h x t_w), columns [0, w), into row (w x classes floats). */
+static void resize_row(const char *ws, const seg_map *s, int classes, int r, int t_h, int t_w, int w, float *row) {
+  lin_taps ty = taps(r, s->h, t_h);
+  for (int x = 0; x < w; x++)
+    resize_pixel(ws, s, classes, ty, taps(x, s->w, t_w), row + (size_t)x * classes);
 }
 
 void seg_extract_window(char *ws, size_t src_off, int t_w, nala_crop_window win, size_t dst_off, int nthreads) {
@@ -55,20 +78,16 @@ void seg_accumulate(char *ws, const seg_map *logits, int classes, nala_crop_wind
   int wh = win.y2 - win.y1, ww = win.x2 - win.x1;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int y = 0; y < wh; y++) {
-    int y0, y1;
-    float hy0, hy1;
-    nala_linear_taps(y, logits->h, wh, &y0, &y1, &hy0, &hy1);
+    lin_taps ty = taps(y, logits->h, wh);
     for (int x = 0; x < ww; x++) {
-      int x0, x1;
-      float wx0, wx1;
-      nala_linear_taps(x, logits->w, ww, &x0, &x1, &wx0, &wx1);
+      lin_taps tx = taps(x, logits->w, ww);
       size_t p = (size_t)(win.y1 + y) * t_w + win.x1 + x;
       float *a = acc + p * classes;
-      const float *p00 = at(ws, logits, y0, x0), *p01 = at(ws, logits, y0, x1);
-      const float *p10 = at(ws, logits, y1, x0), *p11 = at(ws, logits, y1, x1);
+      const float *p00 = at(ws, logits, ty.i0, tx.i0), *p01 = at(ws, logits, ty.i0, tx.i1);
+      const float *p10 = at(ws, logits, ty.i1, tx.i0), *p11 = at(ws, logits, ty.i1, tx.i1);
       for (int c = 0; c < classes; c++) {
         /* the resized value first, rounded to float as torch stores it, then the sum */
-        float v = hy0 * (wx0 * p00[c] + wx1 * p01[c]) + hy1 * (wx0 * p10[c] + wx1 * p11[c]);
+        float v = blend(ty, tx, p00[c], p01[c], p10[c], p11[c]);
         a[c] += v;
       }
       cnt[p] += 1.0f;
@@ -89,17 +108,8 @@ void seg_divide(char *ws, size_t acc_off, size_t cnt_off, int classes, int t_h, 
 void seg_resize(char *ws, const seg_map *src, int classes, size_t dst_off, int dst_h, int dst_w, int nthreads) {
   float *dst = (float *)(ws + dst_off);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
-  for (int y = 0; y < dst_h; y++) {
-    int y0, y1;
-    float hy0, hy1;
-    nala_linear_taps(y, src->h, dst_h, &y0, &y1, &hy0, &hy1);
-    for (int x = 0; x < dst_w; x++) {
-      int x0, x1;
-      float wx0, wx1;
-      nala_linear_taps(x, src->w, dst_w, &x0, &x1, &wx0, &wx1);
-      resize_pixel(ws, src, classes, y0, y1, hy0, hy1, x0, x1, wx0, wx1, dst + ((size_t)y * dst_w + x) * classes);
-    }
-  }
+  for (int y = 0; y < dst_h; y++)
+    resize_row(ws, src, classes, y, dst_h, dst_w, dst_w, dst + (size_t)y * dst_w * classes);
 }
 
 void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_off, int dst_h, int dst_w,
@@ -117,30 +127,12 @@ void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_
     float *tmp = (float *)(ws + tmp_off) + (size_t)omp_get_thread_num() * classes;
 #pragma omp for schedule(static)
     for (int y = 0; y < dst_h; y++) {
-      int y0, y1;
-      float hy0, hy1;
-      nala_linear_taps(y, src->h, dst_h, &y0, &y1, &hy0, &hy1);
+      lin_taps ty = taps(y, src->h, dst_h);
       for (int x = 0; x < dst_w; x++) {
-        int x0, x1;
-        float wx0, wx1;
-        nala_linear_taps(x, src->w, dst_w, &x0, &x1, &wx0, &wx1);
-        resize_pixel(ws, src, classes, y0, y1, hy0, hy1, x0, x1, wx0, wx1, tmp);
+        resize_pixel(ws, src, classes, ty, taps(x, src->w, dst_w), tmp);
         labels[(size_t)y * dst_w + x] = seg_argmax(tmp, classes);
       }
     }
-  }
-}
-
-/* Row r of resize(src -> t_h x t_w), columns [0, w): the values seg_resize writes there. */
-static void resize_row(const char *ws, const seg_map *s, int classes, int r, int t_h, int t_w, int w, float *row) {
-  int y0, y1;
-  float hy0, hy1;
-  nala_linear_taps(r, s->h, t_h, &y0, &y1, &hy0, &hy1);
-  for (int x = 0; x < w; x++) {
-    int x0, x1;
-    float wx0, wx1;
-    nala_linear_taps(x, s->w, t_w, &x0, &x1, &wx0, &wx1);
-    resize_pixel(ws, s, classes, y0, y1, hy0, hy1, x0, x1, wx0, wx1, row + (size_t)x * classes);
   }
 }
 
@@ -156,14 +148,12 @@ void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int 
     int tag[2] = {-1, -1};
 #pragma omp for schedule(static)
     for (int y = 0; y < dst_h; y++) {
-      int y0, y1;
-      float hy0, hy1;
-      nala_linear_taps(y, img_h, dst_h, &y0, &y1, &hy0, &hy1);
+      lin_taps ty = taps(y, img_h, dst_h);
       const float *r[2];
       for (int k = 0; k < 2; k++) {
-        int want = k ? y1 : y0, slot = tag[0] == want ? 0 : tag[1] == want ? 1 : -1;
+        int want = k ? ty.i1 : ty.i0, slot = tag[0] == want ? 0 : tag[1] == want ? 1 : -1;
         if (slot < 0) { /* evict the slot the other tap does not use */
-          int other = k ? y0 : y1;
+          int other = k ? ty.i0 : ty.i1;
           slot = tag[0] == other ? 1 : 0;
           resize_row(ws, src, classes, want, t_h, t_w, img_w, rows[slot]);
           tag[slot] = want;
@@ -171,13 +161,11 @@ void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int 
         r[k] = rows[slot];
       }
       for (int x = 0; x < dst_w; x++) {
-        int x0, x1;
-        float wx0, wx1;
-        nala_linear_taps(x, img_w, dst_w, &x0, &x1, &wx0, &wx1);
-        const float *p00 = r[0] + (size_t)x0 * classes, *p01 = r[0] + (size_t)x1 * classes;
-        const float *p10 = r[1] + (size_t)x0 * classes, *p11 = r[1] + (size_t)x1 * classes;
+        lin_taps tx = taps(x, img_w, dst_w);
+        const float *p00 = r[0] + (size_t)tx.i0 * classes, *p01 = r[0] + (size_t)tx.i1 * classes;
+        const float *p10 = r[1] + (size_t)tx.i0 * classes, *p11 = r[1] + (size_t)tx.i1 * classes;
         for (int c = 0; c < classes; c++)
-          px[c] = hy0 * (wx0 * p00[c] + wx1 * p01[c]) + hy1 * (wx0 * p10[c] + wx1 * p11[c]);
+          px[c] = blend(ty, tx, p00[c], p01[c], p10[c], p11[c]);
         labels[(size_t)y * dst_w + x] = seg_argmax(px, classes);
       }
     }

@@ -111,6 +111,22 @@ static inline nala_model *create_model(const char *config_path, image *im) {
   return m;
 }
 
+/* The fixture's input, NCHW [1,3,h,w]: seeded "input.weight" (metadata input_seed) times input_scale. */
+static inline float *seeded_input(const nala_st_file *f, int h, int w) {
+  nala_err err;
+  size_t n = (size_t)3 * h * w;
+  float *x = malloc(n * sizeof *x);
+  ck_assert_ptr_nonnull(x);
+  int64_t shape[4] = {1, 3, h, w};
+  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
+                                    &err),
+                   NALA_OK);
+  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
+  for (size_t i = 0; i < n; i++)
+    x[i] *= scale;
+  return x;
+}
+
 static inline void run_model(run *r, nala_model *m, int h, int w, uint64_t input_seed, float input_scale, int threads) {
   nala_err err;
   r->m = m, r->h = h, r->w = w;

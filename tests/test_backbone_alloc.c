@@ -142,6 +142,21 @@ END_TEST
 
 #include "nala/detector.h"
 
+#if COUNTING
+/* The detector of config on seeded weights (seed 0) and its 2-thread context; the caller frees all three. */
+static nala_det_ctx *seeded_detector(const char *config, nala_config **cfg, nala_detector **d) {
+  nala_err err;
+  ck_assert_msg(nala_config_load(config, cfg, &err) == NALA_OK, "%s", err.msg);
+  nala_weights *w = NULL;
+  ck_assert_int_eq(nala_weights_seeded(0, &w, &err), NALA_OK);
+  ck_assert_msg(nala_detector_create(*cfg, w, NULL, d, &err) == NALA_OK, "%s", err.msg);
+  nala_weights_close(w);
+  nala_det_ctx *ctx = NULL;
+  ck_assert_int_eq(nala_det_ctx_create(*d, 2, &ctx, &err), NALA_OK);
+  return ctx;
+}
+#endif
+
 /* A detector (RetinaNet: backbone + FPN + head + the dense post-processing kernel) on tensors and on
  * frames (the test pipeline's resize and normalisation run inside forward too: OpenCV's cv::resize
  * allocates its interpolation tables per call; those are counted apart and printed). */
@@ -151,14 +166,8 @@ START_TEST(detector_runs_without_allocating) {
 #else
   nala_err err;
   nala_config *cfg = NULL;
-  ck_assert_msg(nala_config_load(NALA_FIXTURES "/retina/retinanet_xt_c8.json", &cfg, &err) == NALA_OK, "%s", err.msg);
-  nala_weights *w = NULL;
-  ck_assert_int_eq(nala_weights_seeded(0, &w, &err), NALA_OK);
   nala_detector *d = NULL;
-  ck_assert_msg(nala_detector_create(cfg, w, NULL, &d, &err) == NALA_OK, "%s", err.msg);
-  nala_weights_close(w);
-  nala_det_ctx *ctx = NULL;
-  ck_assert_int_eq(nala_det_ctx_create(d, 2, &ctx, &err), NALA_OK);
+  nala_det_ctx *ctx = seeded_detector(NALA_FIXTURES "/retina/retinanet_xt_c8.json", &cfg, &d);
   float *x = calloc(3 * 96 * 128, sizeof(float));
   for (int i = 0; i < 3 * 96 * 128; i++)
     x[i] = (float)((i * 7919) % 255) / 64.0f - 2.0f;
@@ -206,15 +215,8 @@ START_TEST(maskrcnn_runs_without_allocating) {
 #else
   nala_err err;
   nala_config *cfg = NULL;
-  ck_assert_msg(nala_config_load(NALA_FIXTURES "/maskrcnn/maskrcnn_xt_fixture.json", &cfg, &err) == NALA_OK, "%s",
-                err.msg);
-  nala_weights *w = NULL;
-  ck_assert_int_eq(nala_weights_seeded(0, &w, &err), NALA_OK);
   nala_detector *d = NULL;
-  ck_assert_msg(nala_detector_create(cfg, w, NULL, &d, &err) == NALA_OK, "%s", err.msg);
-  nala_weights_close(w);
-  nala_det_ctx *ctx = NULL;
-  ck_assert_int_eq(nala_det_ctx_create(d, 2, &ctx, &err), NALA_OK);
+  nala_det_ctx *ctx = seeded_detector(NALA_FIXTURES "/maskrcnn/maskrcnn_xt_fixture.json", &cfg, &d);
   float *x[2] = {calloc(3 * 128 * 160, sizeof(float)), calloc(3 * 128 * 160, sizeof(float))};
   for (int i = 0; i < 3 * 128 * 160; i++) {
     x[0][i] = (float)((i * 7919) % 255) / 64.0f - 2.0f;

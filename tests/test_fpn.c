@@ -15,6 +15,7 @@
 #include "core/config_schema.h"
 #include "tests/nn_test_util.h"
 #include "tests/support/suite.h"
+#include "tests/support/config_text.h"
 
 #define REL_L2_MAX 1e-4
 
@@ -99,18 +100,6 @@ START_TEST(fpn_matches_torch) {
 }
 END_TEST
 
-static nala_status load_text(const char *json, nala_config **cfg, nala_err *err) {
-  char path[] = "/tmp/nala_fpn_cfg_XXXXXX.json";
-  int fd = mkstemps(path, 5);
-  ck_assert_int_ge(fd, 0);
-  FILE *f = fdopen(fd, "w");
-  fputs(json, f);
-  fclose(f);
-  nala_status st = nala_config_load(path, cfg, err);
-  remove(path);
-  return st;
-}
-
 /* model.neck validates against FPN's own table (from the registry): unknown keys and types are
  * errors naming the JSON path. */
 START_TEST(neck_config_is_validated_by_its_module) {
@@ -136,10 +125,10 @@ START_TEST(neck_config_is_validated_by_its_module) {
   };
   nala_config *cfg = NULL;
   nala_err err;
-  ck_assert_msg(load_text(good, &cfg, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_msg(nala_test_config_text(good, &cfg, &err) == NALA_OK, "%s", err.msg);
   nala_config_free(cfg);
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    ck_assert_int_eq(load_text(bad[i].json, &cfg, &err), NALA_E_FORMAT);
+    ck_assert_int_eq(nala_test_config_text(bad[i].json, &cfg, &err), NALA_E_FORMAT);
     printf("bad neck config %zu: %s\n", i, err.msg);
     ck_assert_msg(strstr(err.msg, bad[i].want) != NULL, "want \"%s\" in \"%s\"", bad[i].want, err.msg);
   }

@@ -11,6 +11,7 @@
 #include "tests/maskrcnn_fixture.h"
 #include "tests/support/cli.h"
 #include "tests/support/suite.h"
+#include "tests/support/frames.h"
 
 /* The same model through the public detector API (det/maskrcnn_arch.c): a TENSOR plan, detections
  * and masks read back (bitmap and RLE), the parity tensors listed. */
@@ -33,14 +34,7 @@ START_TEST(detector_api_512x512) {
   uint8_t probe[4];
   ck_assert_int_eq(nala_det_read_mask(ctx, 0, probe, sizeof probe, &err), NALA_E_STATE);
   ck_assert_msg(nala_det_plan(ctx, NALA_DET_TENSOR, h, w, &err) == NALA_OK, "%s", err.msg);
-  float *x = malloc((size_t)3 * h * w * sizeof *x);
-  int64_t shape[4] = {1, 3, h, w};
-  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
-                                    &err),
-                   NALA_OK);
-  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
-  for (size_t i = 0; i < (size_t)3 * h * w; i++)
-    x[i] *= scale;
+  float *x = seeded_input(f, h, w);
   ck_assert_msg(nala_det_forward_tensor(ctx, x, &err) == NALA_OK, "%s", err.msg);
   free(x);
   static const char *const names[] = {"rpn_cls_0", "rpn_reg_0", "rpn_cls_4", "rpn_reg_4", "proposals",
@@ -123,12 +117,7 @@ START_TEST(frame_vs_tensor) {
       "\"keep_ratio\": true}, {\"type\": \"PackDetInputs\"}]"};
   const int H = 128, W = 256;
   nala_err err;
-  nala_image img = {.h = H, .w = W, .c = 3, .stride = (size_t)W * 3, .order = NALA_BGR};
-  img.data = malloc((size_t)H * W * 3);
-  for (int y = 0; y < H; y++)
-    for (int x = 0; x < W; x++)
-      for (int c = 0; c < 3; c++)
-        img.data[((size_t)y * W + x) * 3 + c] = (uint8_t)((x * 7 + y * 13 + c * 50 + ((x * y) % 97)) & 255);
+  nala_image img = nala_test_pattern_frame(H, W);
   image im = build_weights();
   nala_config *cfg = NULL;
   ck_assert_msg(nala_config_load_with(FIX("maskrcnn_xt_fixture.json"), small_pipeline, 1, &cfg, &err) == NALA_OK, "%s",
@@ -210,14 +199,7 @@ START_TEST(cli_dump_480x640) {
   fclose(wf);
   free(im.buf);
   nala_err err;
-  float *x = malloc((size_t)3 * h * w * sizeof *x);
-  int64_t shape[4] = {1, 3, h, w};
-  ck_assert_int_eq(nala_seeded_fill(strtoull(nala_st_metadata(f, "input_seed"), NULL, 10), "input.weight", 4, shape, x,
-                                    &err),
-                   NALA_OK);
-  float scale = strtof(nala_st_metadata(f, "input_scale"), NULL);
-  for (size_t i = 0; i < (size_t)3 * h * w; i++)
-    x[i] *= scale;
+  float *x = seeded_input(f, h, w);
   nala_st_tensor t = {.name = "input", .dtype = NALA_DT_F32, .ndim = 4, .shape = {1, 3, h, w}, .data = x,
                       .nbytes = (size_t)3 * h * w * 4};
   ck_assert_int_eq(nala_st_write(in, &t, 1, &err), NALA_OK);

@@ -22,6 +22,7 @@
 #include "tests/support/cli.h"
 #include "tests/support/compare.h"
 #include "tests/support/suite.h"
+#include "tests/support/frames.h"
 
 #define FIX NALA_FIXTURES "/retina/"
 #define CONFIG FIX "retinanet_xt_c8.json"
@@ -255,12 +256,7 @@ static const char *const small_pipeline[] = {
 START_TEST(test_frame_vs_tensor) {
   nala_err err;
   const int H = 128, W = 256;
-  nala_image img = {.h = H, .w = W, .c = 3, .stride = (size_t)W * 3, .order = NALA_BGR};
-  img.data = malloc((size_t)H * W * 3);
-  for (int y = 0; y < H; y++)
-    for (int x = 0; x < W; x++)
-      for (int c = 0; c < 3; c++)
-        img.data[((size_t)y * W + x) * 3 + c] = (uint8_t)((x * 7 + y * 13 + c * 50 + ((x * y) % 97)) & 255);
+  nala_image img = nala_test_pattern_frame(H, W);
   nala_detector *d = make_detector(small_pipeline, 1);
   nala_det_ctx *ctx = NULL;
   ck_assert(nala_det_ctx_create(d, 2, &ctx, &err) == NALA_OK);

@@ -16,6 +16,7 @@
 #include "nala/weights.h"
 #include "tests/nn_test_util.h"
 #include "tests/support/suite.h"
+#include "tests/support/config_text.h"
 
 #define REL_L2_MAX 1e-4
 
@@ -144,18 +145,6 @@ START_TEST(checkpoint_key_errors_name_every_key) {
 }
 END_TEST
 
-static nala_status load_text(const char *json, nala_config **cfg, nala_err *err) {
-  char path[] = "/tmp/nala_seg_heads_cfg_XXXXXX.json";
-  int fd = mkstemps(path, 5);
-  ck_assert_int_ge(fd, 0);
-  FILE *f = fdopen(fd, "w");
-  fputs(json, f);
-  fclose(f);
-  nala_status st = nala_config_load(path, cfg, err);
-  remove(path);
-  return st;
-}
-
 #define BB "\"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}"
 #define UPER(extra)                                                                                                \
   "{\"model\": {\"type\": \"EncoderDecoder\", " BB ", \"decode_head\": {\"type\": \"UPerHead\", \"in_channels\": " \
@@ -193,7 +182,7 @@ START_TEST(bad_head_configs_are_errors) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     nala_config *cfg = NULL;
     nala_err err;
-    nala_status st = load_text(cases[i].json, &cfg, &err);
+    nala_status st = nala_test_config_text(cases[i].json, &cfg, &err);
     if (cases[i].at_create) {
       ck_assert_msg(st == NALA_OK, "case %zu: %s", i, err.msg);
       nala_weights *w = NULL;
@@ -216,10 +205,10 @@ END_TEST
 START_TEST(head_input_mismatch_is_an_error) {
   nala_config *cfg = NULL;
   nala_err err;
-  ck_assert_int_eq(load_text("{\"model\": {\"type\": \"EncoderDecoder\", " BB ", \"decode_head\": {\"type\": "
-                             "\"UPerHead\", \"in_channels\": [32, 64, 128, 256], \"in_index\": [0, 1, 2, 3], "
-                             "\"channels\": 8, \"num_classes\": 3}}}",
-                             &cfg, &err),
+  ck_assert_int_eq(nala_test_config_text("{\"model\": {\"type\": \"EncoderDecoder\", " BB ", \"decode_head\": "
+                                         "{\"type\": \"UPerHead\", \"in_channels\": [32, 64, 128, 256], "
+                                         "\"in_index\": [0, 1, 2, 3], \"channels\": 8, \"num_classes\": 3}}}",
+                                         &cfg, &err),
                    NALA_OK);
   nala_weights *w = NULL;
   ck_assert_int_eq(nala_weights_seeded(0, &w, &err), NALA_OK);

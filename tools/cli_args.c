@@ -123,3 +123,34 @@ int cli_parse_options(const char *cmd, int argc, char **argv, const cli_option *
   }
   return -1;
 }
+
+int cli_take_overrides(const char *cmd, int argc, char **argv, char **rest, int *n_rest, const char **overrides,
+                       int *n_overrides, int max, void (*usage)(FILE *out)) {
+  *n_rest = 0;
+  for (int i = 0; i < argc; i++) {
+    if (i == 0 || strcmp(argv[i], "--cfg-options")) {
+      rest[(*n_rest)++] = argv[i];
+      continue;
+    }
+    int start = *n_overrides;
+    while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=')) {
+      const char *kv = argv[++i];
+      if (kv[0] == '=' || kv[0] == '.' || strstr(kv, "..")) {
+        fprintf(stderr, "%s: --cfg-options '%s': expected KEY.PATH=VALUE\n", cmd, kv);
+        return 2;
+      }
+      if (*n_overrides == max) {
+        fprintf(stderr, "%s: --cfg-options '%s': at most %d overrides\n", cmd, kv, max);
+        return 2;
+      }
+      overrides[(*n_overrides)++] = kv;
+    }
+    if (*n_overrides == start) {
+      fprintf(stderr, "%s: --cfg-options needs KEY=VALUE arguments\n", cmd);
+      usage(stderr);
+      return 2;
+    }
+  }
+  rest[*n_rest] = NULL;
+  return -1;
+}

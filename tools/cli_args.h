@@ -51,4 +51,12 @@ typedef struct cli_option {
 int cli_parse_options(const char *cmd, int argc, char **argv, const cli_option *const *tables,
                       void (*usage)(FILE *out));
 
+/* Moves each "--cfg-options KEY=VALUE ..." run of argv[1..] into overrides (*n_overrides of at
+ * most max) and every other word, argv[0] first, into rest (room for argc + 1, NULL-terminated).
+ * A word starting with '-' or without '=' ends a run; an empty run, a KEY that is empty, starts
+ * with '.' or holds "..", or one override too many prints a message naming it (usage too for the
+ * empty run). Returns -1 when the command should go on, else its exit code. */
+int cli_take_overrides(const char *cmd, int argc, char **argv, char **rest, int *n_rest, const char **overrides,
+                       int *n_overrides, int max, void (*usage)(FILE *out));
+
 #endif

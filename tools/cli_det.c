@@ -11,6 +11,7 @@
 #include "nala/weights.h"
 #include "tools/cli.h"
 #include "tools/cli_args.h"
+#include "tools/cli_tensor.h"
 #include "tools/cli_det.h"
 
 static void usage(FILE *out) {
@@ -46,41 +47,6 @@ static nala_status parse_score(const char *flag, const char *text, void *dst, na
     return nala_fail(err, NALA_E_ARG, "%s '%s': expected a number in [0, 1]", flag, text ? text : "");
   *(double *)dst = v;
   return NALA_OK;
-}
-
-/* Reads 'input' [1,3,H,W] float32 (finite) into a new buffer; prints the error and returns NULL. */
-static float *load_tensor(const char *path, int *h, int *w) {
-  nala_err err;
-  nala_st_file *f = NULL;
-  if (nala_st_open(path, &f, &err)) {
-    fprintf(stderr, "nala det: %s\n", err.msg);
-    return NULL;
-  }
-  const nala_st_tensor *t = nala_st_find(f, "input");
-  if (!t || t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 || t->shape[2] < 1 || t->shape[3] < 1 ||
-      t->shape[2] > CLI_MAX_SIDE || t->shape[3] > CLI_MAX_SIDE) {
-    fprintf(stderr, "nala det: %s: expected a tensor 'input' of shape [1,3,H,W] (1 <= H, W <= %d)%s\n", path,
-            CLI_MAX_SIDE, t ? "" : ": no such tensor");
-    nala_st_close(f);
-    return NULL;
-  }
-  *h = (int)t->shape[2], *w = (int)t->shape[3];
-  size_t n = (size_t)3 * *h * *w;
-  float *x = malloc(n * sizeof *x);
-  if (!x || nala_st_to_f32(t, x, n, &err)) {
-    fprintf(stderr, "nala det: %s: %s\n", path, x ? err.msg : "out of memory");
-    free(x);
-    nala_st_close(f);
-    return NULL;
-  }
-  nala_st_close(f);
-  for (size_t k = 0; k < n; k++)
-    if (!isfinite(x[k])) {
-      fprintf(stderr, "nala det: %s: tensor 'input' has a non-finite value at flat index %zu\n", path, k);
-      free(x);
-      return NULL;
-    }
-  return x;
 }
 
 /* Everything the dump writes, copied out of the context (maps to NCHW). */
@@ -205,7 +171,7 @@ static int run_dump(const cli_det_opts *o) {
     fprintf(stderr, "nala det: %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
-  if (!(x = load_tensor(o->input, &h, &wd)))
+  if (!(x = cli_load_input_tensor("nala det", o->input, &h, &wd)))
     goto done;
   const char *weights = o->weights;
   nala_status st = weights ? nala_weights_open(weights, &w, &err) : nala_weights_seeded(0, &w, &err);
@@ -252,29 +218,12 @@ int nala_cli_det(int argc, char **argv) {
     fprintf(stderr, "nala det: out of memory\n");
     return NALA_EXIT_RUNTIME;
   }
-  int n_rest = 0;
-  for (int i = 0; i < argc; i++) {
-    if (i > 0 && !strcmp(argv[i], "--cfg-options")) {
-      int start = o.n_overrides;
-      while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=') && argv[i + 1][0] != '=') {
-        if (o.n_overrides == CLI_DET_MAX_OVERRIDES) {
-          fprintf(stderr, "nala det: more than %d --cfg-options\n", CLI_DET_MAX_OVERRIDES);
-          free(rest);
-          return NALA_EXIT_USAGE;
-        }
-        o.overrides[o.n_overrides++] = argv[++i];
-      }
-      if (o.n_overrides == start) {
-        fprintf(stderr, "nala det: --cfg-options needs KEY=VALUE arguments\n");
-        usage(stderr);
-        free(rest);
-        return NALA_EXIT_USAGE;
-      }
-      continue;
-    }
-    rest[n_rest++] = argv[i];
+  int n_rest = 0, taken = cli_take_overrides("nala det", argc, argv, rest, &n_rest, o.overrides, &o.n_overrides,
+                                              CLI_DET_MAX_OVERRIDES, usage);
+  if (taken >= 0) {
+    free(rest);
+    return taken;
   }
-  rest[n_rest] = NULL;
   const cli_option table[] = {
       {"--config", CLI_TEXT, &o.config, 0, 0, NULL},
       {"--weights", CLI_TEXT, &o.weights, 0, 0, NULL},

@@ -15,6 +15,7 @@
 #include "nala/weights.h"
 #include "tools/cli.h"
 #include "tools/cli_args.h"
+#include "tools/cli_tensor.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -49,87 +50,16 @@ static nala_status parse_opacity(const char *flag, const char *text, void *dst, 
 
 /* Takes every "--cfg-options K=V ..." out of argv (into o->overrides); the rest goes to the table
  * parser. Returns -1 to go on, else the exit code. */
-static int take_overrides(int argc, char **argv, char **rest, int *n_rest, cli_seg_opts *o) {
-  *n_rest = 0;
-  for (int i = 0; i < argc; i++) {
-    if (i == 0 || strcmp(argv[i], "--cfg-options")) {
-      rest[(*n_rest)++] = argv[i];
-      continue;
-    }
-    int start = o->n_overrides;
-    while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=')) {
-      const char *kv = argv[++i];
-      if (kv[0] == '=' || kv[0] == '.' || strstr(kv, "..")) {
-        fprintf(stderr, "nala seg: --cfg-options '%s': expected KEY.PATH=VALUE\n", kv);
-        return NALA_EXIT_USAGE;
-      }
-      if (o->n_overrides == CLI_SEG_MAX_OVERRIDES) {
-        fprintf(stderr, "nala seg: --cfg-options '%s': at most %d overrides\n", kv, CLI_SEG_MAX_OVERRIDES);
-        return NALA_EXIT_USAGE;
-      }
-      o->overrides[o->n_overrides++] = kv;
-    }
-    if (o->n_overrides == start) {
-      fprintf(stderr, "nala seg: --cfg-options needs KEY=VALUE arguments\n");
-      usage(stderr);
-      return NALA_EXIT_USAGE;
-    }
-  }
-  return -1;
-}
-
 int cli_seg_build(const cli_seg_opts *o, nala_config **cfg_out, nala_segmentor **model_out) {
   return cli_seg_load("nala seg", o->config, o->overrides, o->n_overrides, o->weights, o->isa, cfg_out, model_out)
              ? NALA_EXIT_OK
              : NALA_EXIT_RUNTIME;
 }
 
-/* The dump's input: float32 'input' [1,3,H,W], finite. NULL (message printed) otherwise. */
-static float *load_tensor(const char *path, int *h, int *w) {
-  nala_err err;
-  nala_err_clear(&err);
-  nala_st_file *f = NULL;
-  if (nala_st_open(path, &f, &err)) {
-    fprintf(stderr, "nala seg: %s\n", err.msg);
-    return NULL;
-  }
-  const nala_st_tensor *t = nala_st_find(f, "input");
-  if (!t || t->ndim != 4 || t->shape[0] != 1 || t->shape[1] != 3 || t->shape[2] < 1 || t->shape[3] < 1 ||
-      t->shape[2] > CLI_MAX_SIDE || t->shape[3] > CLI_MAX_SIDE) {
-    fprintf(stderr, "nala seg: %s: expected a tensor 'input' of shape [1,3,H,W] with 1 <= H, W <= %d\n", path,
-            CLI_MAX_SIDE);
-    nala_st_close(f);
-    return NULL;
-  }
-  size_t n = nala_st_numel(t);
-  float *x = malloc(n * sizeof *x);
-  if (!x)
-    fprintf(stderr, "nala seg: out of memory for %s 'input'\n", path);
-  else if (nala_st_to_f32(t, x, n, &err)) {
-    fprintf(stderr, "nala seg: %s\n", err.msg);
-    free(x);
-    x = NULL;
-  }
-  size_t bad = 0, first = n;
-  for (size_t k = 0; x && k < n; k++)
-    if (!isfinite(x[k])) {
-      bad++;
-      first = first < k ? first : k;
-    }
-  if (bad) {
-    fprintf(stderr, "nala seg: %s: tensor 'input' has %zu non-finite value(s) of %zu (first at flat index %zu)\n",
-            path, bad, n, first);
-    free(x);
-    x = NULL;
-  }
-  *h = (int)t->shape[2], *w = (int)t->shape[3];
-  nala_st_close(f);
-  return x;
-}
-
 static int run_dump(const cli_seg_opts *o) {
   int h = 0, w = 0;
-  float *x = load_tensor(o->input, &h, &w); /* the input before seconds go into building the model */
+  /* the input before seconds go into building the model */
+  float *x = cli_load_input_tensor("nala seg", o->input, &h, &w);
   if (!x)
     return NALA_EXIT_RUNTIME;
   nala_config *cfg = NULL;
@@ -191,7 +121,8 @@ int nala_cli_seg(int argc, char **argv) {
     fprintf(stderr, "nala seg: out of memory\n");
     return NALA_EXIT_RUNTIME;
   }
-  int n_rest = 0, rc = take_overrides(argc, argv, rest, &n_rest, &o);
+  int n_rest = 0, rc = cli_take_overrides("nala seg", argc, argv, rest, &n_rest, o.overrides, &o.n_overrides,
+                                               CLI_SEG_MAX_OVERRIDES, usage);
   const cli_option own[] = {{"--config", CLI_TEXT, &o.config, 0, 0, NULL},
                             {"--weights", CLI_TEXT, &o.weights, 0, 0, NULL},
                             {"--input", CLI_TEXT, &o.input, 0, 0, NULL},

@@ -133,22 +133,32 @@ def check_rope(path, tensors, log):
                 log(f"warning: '{key}' differs from NALA.py's RoPE formula (max abs diff {diff:.3g}); kept as stored")
 
 
-def check_variant(path, tensors, variant):
-    """Compares backbone.* keys and shapes with the reference model of variant; raises on mismatch."""
-    import nalaformer_ref
-    model = nalaformer_ref.build(variant)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith(".num_batches_tracked")}
-    have = {k: tuple(v.shape) for k, v in tensors.items() if k.startswith("backbone.")}
+def state_shapes(model):
+    """key -> shape of a torch model's state dict, without BatchNorm's num_batches_tracked."""
+    return {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith(".num_batches_tracked")}
+
+
+def compare_keys(path, expected, have, what, needs):
+    """Raises ConvertError naming every key missing from have, extra in it or of another shape than in
+    expected (both key -> shape); what names the model ("variant 'xt'"), needs starts a wanted shape."""
     missing = sorted(set(expected) - set(have))
     unexpected = sorted(set(have) - set(expected))
     wrong = sorted(k for k in set(have) & set(expected) if have[k] != expected[k])
     lines = [f"missing: {k} {list(expected[k])}" for k in missing]
     lines += [f"unexpected: {k} {list(have[k])}" for k in unexpected]
-    lines += [f"wrong shape: {k} is {list(have[k])}, variant {variant} needs {list(expected[k])}" for k in wrong]
+    lines += [f"wrong shape: {k} is {list(have[k])}, {needs} {list(expected[k])}" for k in wrong]
     if lines:
-        raise ConvertError(f"{path}: does not match variant '{variant}' ({len(missing)} missing, "
-                           f"{len(unexpected)} unexpected, {len(wrong)} wrong shape):\n  " + "\n  ".join(lines))
+        raise ConvertError(f"{path}: does not match {what} ({len(missing)} missing, {len(unexpected)} "
+                           f"unexpected, {len(wrong)} wrong shape):\n  " + "\n  ".join(lines))
     return len(expected)
+
+
+def check_variant(path, tensors, variant):
+    """Compares backbone.* keys and shapes with the reference model of variant; raises on mismatch."""
+    import nalaformer_ref
+    have = {k: tuple(v.shape) for k, v in tensors.items() if k.startswith("backbone.")}
+    return compare_keys(path, state_shapes(nalaformer_ref.build(variant)), have, f"variant '{variant}'",
+                        f"variant {variant} needs")
 
 
 def check_config(path, tensors, config):
@@ -157,18 +167,8 @@ def check_config(path, tensors, config):
     cfg = mmseg_ref.load_config(config)["model"]
     cfg = {k: v for k, v in cfg.items() if k != "auxiliary_head"}
     model = mmseg_ref.build_segmentor(cfg, seed=None)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if not k.endswith(".num_batches_tracked")}
     have = {k: tuple(v.shape) for k, v in tensors.items()}
-    missing = sorted(set(expected) - set(have))
-    unexpected = sorted(set(have) - set(expected))
-    wrong = sorted(k for k in set(have) & set(expected) if have[k] != expected[k])
-    lines = [f"missing: {k} {list(expected[k])}" for k in missing]
-    lines += [f"unexpected: {k} {list(have[k])}" for k in unexpected]
-    lines += [f"wrong shape: {k} is {list(have[k])}, the config needs {list(expected[k])}" for k in wrong]
-    if lines:
-        raise ConvertError(f"{path}: does not match {config} ({len(missing)} missing, {len(unexpected)} "
-                           f"unexpected, {len(wrong)} wrong shape):\n  " + "\n  ".join(lines))
-    return len(expected)
+    return compare_keys(path, state_shapes(model), have, config, "the config needs")
 
 
 def list_tensors(tensors, dtypes):

@@ -110,6 +110,30 @@ static float *takef(nala_weights *w, const char *prefix, const char *suffix, int
   return nala_take_new(w, key, ndim, d0, d1, d2, d3);
 }
 
+nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a, int na, const char *b, int nb,
+                              int in, int ndim, float **W, float **B, nala_err *err) {
+  char ka[256], kb[256]; /* + ".weight" fits takef's key */
+  snprintf(ka, sizeof ka, "%s.%s", prefix, a);
+  snprintf(kb, sizeof kb, "%s.%s", prefix, b);
+  float *aw = takef(w, ka, "weight", ndim, na, in, 1, 1), *ab = takef(w, ka, "bias", 1, na, 0, 0, 0);
+  float *bw = takef(w, kb, "weight", ndim, nb, in, 1, 1), *bb = takef(w, kb, "bias", 1, nb, 0, 0, 0);
+  int no = na + nb;
+  *W = malloc((size_t)no * in * sizeof **W), *B = malloc((size_t)no * sizeof **B);
+  nala_status st = NALA_OK;
+  if (!aw || !ab || !bw || !bb || !*W || !*B) {
+    st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s.%s / %s", prefix, a, b);
+    free(*W), free(*B);
+    *W = NULL, *B = NULL;
+  } else {
+    memcpy(*W, aw, (size_t)na * in * sizeof **W);
+    memcpy(*W + (size_t)na * in, bw, (size_t)nb * in * sizeof **W);
+    memcpy(*B, ab, (size_t)na * sizeof **B);
+    memcpy(*B + na, bb, (size_t)nb * sizeof **B);
+  }
+  free(aw), free(ab), free(bw), free(bb);
+  return st;
+}
+
 nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, nala_conv_shape s, const char *conv,
                            int has_bias, const char *bn, int residual, nala_err *err) {
   int icg = s.ic / s.groups;

@@ -60,6 +60,12 @@ void nala_layer_free(nala_layer *L);
  * missing or wrong (the binder records it for nala_weights_finish); NULL when out of memory. */
 float *nala_take_new(nala_weights *w, const char *key, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 
+/* Two layers stacked by output, as heads that run cls and reg as one layer load them:
+ * "<prefix>.<a>.{weight,bias}" (na outputs) then "<prefix>.<b>.*" (nb), weights [n][in] (ndim 2) or
+ * [n][in][1][1] (ndim 4), into new *W [na+nb][in] and *B [na+nb] (free both; NULL on error). */
+nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a, int na, const char *b, int nb,
+                              int in, int ndim, float **W, float **B, nala_err *err);
+
 /* Plans L on an h x w NHWC map (conv / deconv) at workspace byte offsets src -> dst. posts adds
  * post-ops (NALA_POST_SUM: dst += result) before the layer's own activation. ld_src / ld_dst:
  * floats between pixels, 0 = dense. */
