@@ -14,6 +14,7 @@
 #include "nala/config.h"
 #include "core/config_schema.h"
 #include "tests/support/cli.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 
 /* ---- backbone presets: the numbers of the NALAFORMER_* constructors in NaLaformer/NALA.py ---- */
@@ -191,13 +192,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 /* nftw instead of `rm -rf`: a shell per test case is slow under ASan on a busy machine. */
 static void remove_tmp_dir(void) { ck_assert_int_eq(nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0); }
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
-}
 
 /* Loads path, expects failure with exactly want_msg. */
 static void expect_load_error(const char *path, nala_status want_status, const char *want_msg) {
@@ -390,7 +384,7 @@ START_TEST(validation_errors_name_file_and_json_path) {
   make_tmp_dir();
   char path[320], want[2048];
   snprintf(path, sizeof path, "%s/case.json", tmp_dir);
-  write_text(path, c->json);
+  nala_test_write_text(path, c->json);
   snprintf(want, sizeof want, "%s: %s", path, c->msg);
   expect_load_error(path, NALA_E_FORMAT, want);
   remove_tmp_dir();
@@ -402,13 +396,13 @@ START_TEST(delete_key_must_be_boolean_when_merging) {
   char base[320], child[320], text[640], want[1200];
   snprintf(base, sizeof base, "%s/base.json", tmp_dir);
   snprintf(child, sizeof child, "%s/child.json", tmp_dir);
-  write_text(base, BB("\"variant\": \"t\""));
+  nala_test_write_text(base, BB("\"variant\": \"t\""));
   snprintf(text, sizeof text, "{\"_base_\": \"base.json\", \"model\": {\"backbone\": {\"_delete_\": 1}}}");
-  write_text(child, text);
+  nala_test_write_text(child, text);
   snprintf(want, sizeof want, "%s: model.backbone._delete_: expected boolean", child);
   expect_load_error(child, NALA_E_FORMAT, want);
   /* _delete_: false merges as usual. */
-  write_text(child, "{\"_base_\": \"base.json\", \"model\": {\"backbone\": {\"_delete_\": false, \"out_indices\": [2]}}}");
+  nala_test_write_text(child, "{\"_base_\": \"base.json\", \"model\": {\"backbone\": {\"_delete_\": false, \"out_indices\": [2]}}}");
   nala_config *cfg = NULL;
   nala_err err;
   ck_assert_int_eq(nala_config_load(child, &cfg, &err), NALA_OK);
@@ -484,7 +478,7 @@ START_TEST(custom_backbone_without_variant) {
   make_tmp_dir();
   char path[320];
   snprintf(path, sizeof path, "%s/tiny.json", tmp_dir);
-  write_text(path, BB("\"embed_dims\": [16, 32, 48, 64], \"depths\": [1, 1, 1, 1], \"num_heads\": [1, 1, 2, 2], "
+  nala_test_write_text(path, BB("\"embed_dims\": [16, 32, 48, 64], \"depths\": [1, 1, 1, 1], \"num_heads\": [1, 1, 2, 2], "
                       "\"mlp_ratios\": 2, \"attn\": \"lvlv\", \"out_indices\": [3, 1]"));
   nala_config *cfg = NULL;
   nala_err err;

@@ -17,6 +17,7 @@
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
 #include "tests/support/det_coco_set.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 
 static char tmp[256];
@@ -27,13 +28,6 @@ static const char *p(const char *name) {
   k = (k + 1) % 32;
   snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
   return buf[k];
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
 }
 
 /* The tiny RetinaNet (mmdet dict shapes, every key the real config has). */
@@ -97,8 +91,8 @@ static void setup(void) {
   snprintf(tmp, sizeof tmp, "/tmp/nala_det_cli_XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(tmp));
   det_test_write_coco(p("coco"), set, 3);
-  write_text(p("retina.json"), tiny_retina);
-  write_text(p("mask.json"), tiny_mask);
+  nala_test_write_text(p("retina.json"), tiny_retina);
+  nala_test_write_text(p("mask.json"), tiny_mask);
 }
 
 static void teardown(void) {

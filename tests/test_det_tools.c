@@ -18,6 +18,7 @@
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
 #include "tests/support/det_coco_set.h"
+#include "tests/support/files.h"
 #include "tests/support/suite.h"
 #include "tools/cli_det.h"
 #include "tools/cli_eval_coco_model.h"
@@ -45,13 +46,6 @@ static char *path_in(const char *name) {
   k = (k + 1) % 64;
   snprintf(buf[k], sizeof buf[k], "%s/%s", tmp, name);
   return buf[k];
-}
-
-static void write_text(const char *path, const char *text) {
-  FILE *f = fopen(path, "wb");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
 }
 
 /* ---- Python float repr ---- */
@@ -138,10 +132,10 @@ END_TEST
 
 START_TEST(merge_lists_concatenates) {
   make_tmp();
-  write_text(path_in("a.bbox.json"), "[{\"image_id\": 1, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"score\": 0.5, \"category_id\": 1}]");
-  write_text(path_in("b.bbox.json"), "[]");
-  write_text(path_in("c.bbox.json"), "[{\"image_id\": 2, \"bbox\": [1.0, 0.0, 1.0, 1.0], \"score\": 0.25, \"category_id\": 1}]");
-  write_text(path_in("d.bbox.json"), "[{\"image_id\": 2,");
+  nala_test_write_text(path_in("a.bbox.json"), "[{\"image_id\": 1, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"score\": 0.5, \"category_id\": 1}]");
+  nala_test_write_text(path_in("b.bbox.json"), "[]");
+  nala_test_write_text(path_in("c.bbox.json"), "[{\"image_id\": 2, \"bbox\": [1.0, 0.0, 1.0, 1.0], \"score\": 0.25, \"category_id\": 1}]");
+  nala_test_write_text(path_in("d.bbox.json"), "[{\"image_id\": 2,");
   const char *prefixes[3] = {path_in("a"), path_in("b"), path_in("c")};
   char *text;
   size_t len;
@@ -261,8 +255,8 @@ static const det_test_image set[] = {
 
 static void write_set(void) {
   det_test_write_coco(path_in("coco"), set, 5);
-  write_text(path_in("retina.json"), "{\"model\": {\"type\": \"RetinaNet\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
-  write_text(path_in("mask.json"), "{\"model\": {\"type\": \"MaskRCNN\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
+  nala_test_write_text(path_in("retina.json"), "{\"model\": {\"type\": \"RetinaNet\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
+  nala_test_write_text(path_in("mask.json"), "{\"model\": {\"type\": \"MaskRCNN\", \"backbone\": {\"type\": \"NaLaFormer\", \"variant\": \"xt\"}}}");
 }
 
 /* Runs fn with stdout and stderr captured into malloc'd strings. */
@@ -424,7 +418,7 @@ START_TEST(eval_model_bad_arguments) {
   free(out);
   free(errs);
   /* An annotation file with other categories than the model's classes: refused, naming both. */
-  write_text(path_in("coco/annotations/two.json"), "{\"images\": [{\"id\": 101, \"file_name\": \"img101.png\", "
+  nala_test_write_text(path_in("coco/annotations/two.json"), "{\"images\": [{\"id\": 101, \"file_name\": \"img101.png\", "
              "\"height\": 48, \"width\": 64}], \"categories\": [{\"id\": 1, \"name\": \"a\"}, {\"id\": 2, "
              "\"name\": \"b\"}], \"annotations\": []}");
   ck_assert_int_eq(call_captured(cli_eval_coco_model, run_args("retina.json", "--ann annotations/two.json", "t"), &out, &errs), 1);

@@ -17,3 +17,10 @@ uint8_t *nala_test_read_bytes(const char *path, size_t *n) {
   *n = (size_t)len;
   return buf;
 }
+
+void nala_test_write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_msg(f != NULL, "cannot write %s", path);
+  ck_assert_int_ge(fputs(text, f), 0);
+  ck_assert_int_eq(fclose(f), 0);
+}
