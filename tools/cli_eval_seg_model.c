@@ -62,37 +62,36 @@ int cli_eval_seg_is_model_mode(int argc, char **argv) {
   return 0;
 }
 
-/* Takes --merge FILES... and --cfg-options K=V... out of argv; the rest goes to the table parser. */
+/* Takes --cfg-options K=V... (cli_take_overrides, as nala seg and nala det) and --merge FILES...
+ * out of argv; the rest goes to the table parser. */
 static int take_lists(int argc, char **argv, char **rest, int *n_rest, eval_opts *o) {
-  *n_rest = 0;
-  for (int i = 0; i < argc; i++) {
-    int merge = i > 0 && !strcmp(argv[i], "--merge"), cfg = i > 0 && !strcmp(argv[i], "--cfg-options");
-    if (!merge && !cfg) {
-      rest[(*n_rest)++] = argv[i];
+  int n_mid = 0, code = cli_take_overrides(CMD, argc, argv, rest, &n_mid, o->overrides, &o->n_overrides,
+                                           CLI_SEG_MAX_OVERRIDES, usage);
+  if (code >= 0)
+    return code;
+  *n_rest = 0; /* compacts rest in place: the write index never passes the read index */
+  for (int i = 0; i < n_mid; i++) {
+    if (i == 0 || strcmp(rest[i], "--merge")) {
+      rest[(*n_rest)++] = rest[i];
       continue;
     }
     int taken = 0;
-    while (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) {
-      const char *v = argv[++i];
-      if (merge && o->n_merge < MAX_MERGE)
-        o->merge[o->n_merge++] = v;
-      else if (cfg && o->n_overrides < CLI_SEG_MAX_OVERRIDES && strchr(v, '=') && v[0] != '=')
-        o->overrides[o->n_overrides++] = v;
-      else {
-        fprintf(stderr, CMD ": %s '%s': %s\n", argv[i - 1 - taken], v,
-                merge ? "too many state files (at most 256)" : "expected KEY.PATH=VALUE (at most 32)");
+    while (i + 1 < n_mid && strncmp(rest[i + 1], "--", 2)) {
+      if (o->n_merge == MAX_MERGE) {
+        fprintf(stderr, CMD ": --merge '%s': too many state files (at most %d)\n", rest[i + 1], MAX_MERGE);
         return NALA_EXIT_USAGE;
       }
+      o->merge[o->n_merge++] = rest[++i];
       taken++;
     }
     if (!taken) {
-      fprintf(stderr, CMD ": %s needs %s\n", merge ? "--merge" : "--cfg-options",
-              merge ? "state files (from --save-state)" : "KEY=VALUE arguments");
+      fprintf(stderr, CMD ": --merge needs state files (from --save-state)\n");
       usage(stderr);
       return NALA_EXIT_USAGE;
     }
-    o->merging |= merge;
+    o->merging = 1;
   }
+  rest[*n_rest] = NULL;
   return -1;
 }
 
