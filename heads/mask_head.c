@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/nn/layer.h"
+#include "core/nn/upconv.h"
 #include "det/det.h"
 #include "heads/roi_parts.h"
 #include "heads/two_stage.h"
@@ -45,7 +46,8 @@ const nala_schema nala_mask_head_schema = NALA_SCHEMA_TYPED(mask_types);
 
 struct nala_mask_head {
   int n_convs, roi_size, in_ch, ch, n_cls;
-  nala_layer convs[MASK_MAX_CONVS], up, logits;
+  nala_layer convs[MASK_MAX_CONVS], logits;
+  nala_upconv up;
 };
 
 static const cJSON *member(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
@@ -58,7 +60,7 @@ void nala_mask_head_free(nala_mask_head *h) {
     return;
   for (int i = 0; i < h->n_convs; i++)
     nala_layer_free(&h->convs[i]);
-  nala_layer_free(&h->up);
+  nala_upconv_free(&h->up);
   nala_layer_free(&h->logits);
   free(h);
 }
@@ -93,7 +95,7 @@ nala_status nala_mask_head_create(const cJSON *s, nala_weights *w, const char *p
   int up_in = h->n_convs ? h->ch : h->in_ch;
   snprintf(key, sizeof key, "%s.upsample", prefix);
   if (!st)
-    st = nala_deconv_load(rt, w, &h->up, (nala_conv_shape)NALA_CONV_SHAPE(up_in, h->ch, 2, 2, 1), key, NALA_ACT_RELU,
+    st = nala_upconv_load(rt, w, &h->up, (nala_conv_shape)NALA_CONV_SHAPE(up_in, h->ch, 2, 2, 1), key, NALA_ACT_RELU,
                           err);
   snprintf(key, sizeof key, "%s.conv_logits", prefix);
   if (!st)
@@ -148,7 +150,7 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   p->labels = labels->off;
   p->n_cls = h->n_cls;
   int up_h, up_w;
-  nala_layer_out_size(&h->up, S, S, &up_h, &up_w);
+  nala_layer_out_size(&h->up.deconv, S, S, &up_h, &up_w);
   p->mask_size = up_h;
   *masks = nala_graph_feat(g, up_h * up_w, 1, D); /* the output first: the buffers below are rewound */
   p->masks = masks->off;
@@ -160,17 +162,15 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   size_t up = nala_graph_region(g, (size_t)D * up_h * up_w * h->ch * 4);
   p->logits = nala_graph_region(g, (size_t)D * up_h * up_w * h->n_cls * 4);
   for (int k = 0; k < n_buckets; k++) {
-    int n = buckets[k];
+    int n = buckets[k], first = g->n_ops;
     size_t src = p->roi.feats;
     for (int i = 0; i < h->n_convs; i++) {
       NALA_CHECK(nala_conv_op_batch(g, &h->convs[i], n, S, S, src, buf[i % 2], 0, bucket, err));
-      NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
       src = buf[i % 2];
     }
-    NALA_CHECK(nala_conv_op_batch(g, &h->up, n, S, S, src, up, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
+    NALA_CHECK(nala_upconv_op_batch(g, &h->up, n, S, S, src, up, bucket, err));
     NALA_CHECK(nala_conv_op_batch(g, &h->logits, n, up_h, up_w, up, p->logits, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, first, count->off, buckets, n_buckets, k, err));
   }
   NALA_CHECK(nala_graph_add_kernel(g, mask_select, &p, sizeof p, bucket, err));
   nala_graph_rewind(g, mark);

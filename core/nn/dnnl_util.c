@@ -190,3 +190,22 @@ const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd) {
     return "?";
   return name;
 }
+
+nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
+                                 const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,
+                                 dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_memory_desc_t src, wei, bias, dst;
+  dnnl_dims_t sdims = {batch, m, k}, ddims = {batch, m, n}, wdims = {1, k, n}, bdims = {1, 1, n};
+  dnnl_dims_t sstr = {src_strides[0], src_strides[1], src_strides[2]};
+  dnnl_dims_t dstr = {dst_strides[0], dst_strides[1], dst_strides[2]};
+  dnnl_memory_desc_init_by_strides(&src, 3, sdims, dnnl_f32, sstr);
+  dnnl_memory_desc_init_by_strides(&dst, 3, ddims, dnnl_f32, dstr);
+  if (wfmt)
+    wei = *wfmt;
+  else
+    dnnl_memory_desc_init_by_tag(&wei, 3, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&bias, 3, bdims, dnnl_f32, dnnl_abc);
+  dnnl_matmul_desc_t desc;
+  NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
+  return create_pd(&desc, posts, eng, pd, err);
+}

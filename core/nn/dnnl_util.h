@@ -4,6 +4,7 @@
 #define NALA_CORE_NN_DNNL_UTIL_H
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
 
 #include "nala/status.h"
 
@@ -59,6 +60,13 @@ nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *s
  * [(h-1)*stride + k, (w-1)*stride + k, oc]; weights wfmt as nala_conv_pd. */
 nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                            dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* Batched matmul [batch, m, k] x [k, n] (the weights shared by every batch: [1, k, n]) + bias [1, 1, n]
+ * -> [batch, m, n], src and dst at the given element strides {batch, row, 1}: a dst whose batches
+ * are not back to back scatters rows into a wider map (nala_upconv). */
+nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
+                                 const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,
+                                 dnnl_primitive_desc_t *pd, nala_err *err);
 
 /* Implementation name oneDNN picked (e.g. "brg:avx512_core"), for logs and the bench. */
 const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd);

@@ -173,16 +173,22 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
   return NALA_OK;
 }
 
-nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err) {
-  if (!g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
-    return nala_fail(err, NALA_E_ARG, "graph gate: %d ops, count at byte %zu, range (%d, %d]", g->n_ops, count_off, lo,
-                     hi);
-  nala_graph_op *op = &g->ops[g->n_ops - 1];
-  op->gated = 1;
-  op->gate_off = count_off;
-  op->gate_lo = lo;
-  op->gate_hi = hi;
+nala_status nala_graph_gate_since(nala_graph *g, int first, size_t count_off, int lo, int hi, nala_err *err) {
+  if (first < 0 || first >= g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
+    return nala_fail(err, NALA_E_ARG, "graph gate: ops [%d, %d), count at byte %zu, range (%d, %d]", first, g->n_ops,
+                     count_off, lo, hi);
+  for (int i = first; i < g->n_ops; i++) {
+    nala_graph_op *op = &g->ops[i];
+    op->gated = 1;
+    op->gate_off = count_off;
+    op->gate_lo = lo;
+    op->gate_hi = hi;
+  }
   return NALA_OK;
+}
+
+nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err) {
+  return nala_graph_gate_since(g, g->n_ops - 1, count_off, lo, hi, err);
 }
 
 size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + align_up(g->max_scratch); }

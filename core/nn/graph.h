@@ -135,6 +135,8 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
  * lo < count <= hi. RoI heads plan one primitive per batch size and gate each to its range, so
  * forward runs on the count without creating anything. */
 nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err);
+/* The same for every op added since op index first (g->n_ops before them). */
+nala_status nala_graph_gate_since(nala_graph *g, int first, size_t count_off, int lo, int hi, nala_err *err);
 
 /* Workspace bytes the graph needs (regions + scratchpad). */
 size_t nala_graph_ws_bytes(const nala_graph *g);
