@@ -29,26 +29,109 @@ void nala_graph_release(nala_graph *g) {
     free(g->owned[i]);
   free(g->ops);
   free(g->owned);
+  free(g->live);
   nala_graph_init(g, g->engine, g->nthreads);
 }
 
+/* End of the regions: the scratchpad follows. */
+static size_t arena_end(const nala_graph *g) { return align_up(g->peak); }
+
+/* Where a region of size bytes goes: the smallest gap between live regions (at or above the fence)
+ * that holds it, else on top of the highest. *at: the index in the live list it takes. */
+static size_t place(const nala_graph *g, size_t size, int *at) {
+  size_t best = SIZE_MAX, best_gap = SIZE_MAX, prev_end = 0;
+  int best_at = g->n_live;
+  for (int i = 0; i < g->n_live; i++) {
+    const nala_graph_block *b = &g->live[i];
+    size_t lo = prev_end > g->fence ? prev_end : g->fence;
+    if (b->off >= lo && b->off - lo >= size && b->off - lo < best_gap)
+      best = lo, best_gap = b->off - lo, best_at = i;
+    prev_end = b->off + b->bytes > prev_end ? b->off + b->bytes : prev_end;
+  }
+  if (best == SIZE_MAX)
+    best = prev_end > g->fence ? prev_end : g->fence, best_at = g->n_live;
+  *at = best_at;
+  return best;
+}
+
+static int grow_live(nala_graph *g) {
+  if (g->n_live < g->cap_live)
+    return 1;
+  int cap = g->cap_live ? 2 * g->cap_live : 256;
+  nala_graph_block *live = realloc(g->live, (size_t)cap * sizeof *live);
+  if (!live)
+    return 0;
+  g->live = live;
+  g->cap_live = cap;
+  return 1;
+}
+
 size_t nala_graph_region(nala_graph *g, size_t bytes) {
-  size_t off = g->cursor;
-  g->cursor += align_up(bytes);
-  if (g->cursor > g->peak)
-    g->peak = g->cursor;
+  size_t size = align_up(bytes), seq = g->n_taken++;
+  if (!size) /* nothing to hold: any aligned offset will do */
+    return 0;
+  if (!grow_live(g)) {
+    /* no memory to track it: above everything, never handed back (correct, only larger) */
+    size_t off = arena_end(g) > g->fence ? arena_end(g) : g->fence;
+    g->peak = g->fence = off + size;
+    return off;
+  }
+  int at;
+  size_t off = place(g, size, &at);
+  memmove(&g->live[at + 1], &g->live[at], (size_t)(g->n_live - at) * sizeof *g->live);
+  g->live[at] = (nala_graph_block){off, size, seq};
+  g->n_live++;
+  if (off + size > g->peak)
+    g->peak = off + size;
   return off;
 }
 
-size_t nala_graph_mark(const nala_graph *g) { return g->cursor; }
-
-void nala_graph_rewind(nala_graph *g, size_t mark) {
-  if (mark <= g->cursor)
-    g->cursor = mark;
+static void drop_live(nala_graph *g, int i) {
+  memmove(&g->live[i], &g->live[i + 1], (size_t)(g->n_live - i - 1) * sizeof *g->live);
+  g->n_live--;
 }
 
-/* End of the regions: the scratchpad follows. */
-static size_t arena_end(const nala_graph *g) { return align_up(g->peak > g->cursor ? g->peak : g->cursor); }
+void nala_graph_free(nala_graph *g, size_t off) {
+  for (int i = 0; i < g->n_live; i++)
+    if (g->live[i].off == off) {
+      drop_live(g, i);
+      return;
+    }
+}
+
+size_t nala_graph_mark(const nala_graph *g) { return g->n_taken; }
+
+void nala_graph_rewind(nala_graph *g, size_t mark) {
+  for (int i = g->n_live - 1; i >= 0; i--)
+    if (g->live[i].seq >= mark)
+      drop_live(g, i);
+}
+
+/* Bytes [lo, hi) that map f spans (a channel slice spans from its first channel to its last). */
+static void feat_span(const nala_feat *f, size_t *lo, size_t *hi) {
+  size_t px = (size_t)f->h * f->w;
+  *lo = f->off;
+  *hi = px && f->c > 0 ? f->off + ((px - 1) * (size_t)nala_feat_ld(f) + (size_t)f->c) * sizeof(float) : f->off;
+}
+
+void nala_graph_keep_only(nala_graph *g, size_t mark, const nala_feat *live, int n) {
+  for (int i = g->n_live - 1; i >= 0; i--) {
+    const nala_graph_block *b = &g->live[i];
+    if (b->seq < mark)
+      continue;
+    int used = 0;
+    for (int k = 0; k < n && !used; k++) {
+      size_t lo, hi;
+      feat_span(&live[k], &lo, &hi);
+      used = lo < b->off + b->bytes && (hi > b->off || (hi == lo && lo >= b->off));
+    }
+    if (!used)
+      drop_live(g, i);
+  }
+}
+
+void nala_graph_fence(nala_graph *g) { g->fence = g->peak; }
+
 
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
   nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};

@@ -6,9 +6,14 @@
  * without replanning. An op is a oneDNN primitive (nala_graph_add_dnnl) or a kernel {fn, args}
  * (nala_graph_add_kernel) whose args hold offsets, not pointers.
  *
- * Workspace = [regions in the order taken][oneDNN scratchpad, the largest any primitive needs]
- * (primitives run one at a time, so they share one scratchpad; user scratchpad mode makes one
- * primitive safe to run from several contexts at once). */
+ * Workspace = [regions][oneDNN scratchpad, the largest any primitive needs] (primitives run one at
+ * a time, so they share one scratchpad; user scratchpad mode makes one primitive safe to run from
+ * several contexts at once).
+ *
+ * Regions are planned like a heap, in op order: ops run in the order they were added, so once every
+ * op that touches a region has been added the region is dead for the ops added after it, and
+ * nala_graph_free / nala_graph_rewind / nala_graph_keep_only hand it back for them (best fit among
+ * the gaps, else on top). The workspace is the highest end any region reached. */
 #ifndef NALA_CORE_NN_GRAPH_H
 #define NALA_CORE_NN_GRAPH_H
 
@@ -63,13 +68,21 @@ static inline nala_feat nala_feat_slice(const nala_feat *f, int c0, int c) {
 
 #define NALA_GRAPH_MAX_IO 16
 
+/* A region in use while planning (nala_graph_region), by offset; seq = regions taken before it. */
+typedef struct nala_graph_block {
+  size_t off, bytes, seq;
+} nala_graph_block;
+
 typedef struct nala_graph {
   dnnl_engine_t engine;
   int nthreads;
   nala_graph_op *ops;
   int n_ops, cap_ops;
-  size_t cursor;      /* bytes of regions taken */
-  size_t peak;        /* largest cursor so far (nala_graph_rewind lowers the cursor, not this) */
+  nala_graph_block *live; /* regions in use, sorted by offset */
+  int n_live, cap_live;
+  size_t n_taken; /* regions taken so far (nala_graph_mark) */
+  size_t fence;   /* regions go at or above this byte (nala_graph_fence) */
+  size_t peak;    /* highest end of any region so far: the regions' part of the workspace */
   size_t max_scratch; /* largest oneDNN scratchpad */
   void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
   int n_owned, cap_owned;
@@ -94,14 +107,28 @@ void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads);
 /* Frees every op, primitive, plan-owned memory and block; g is empty (reusable) afterwards. */
 void nala_graph_release(nala_graph *g);
 
-/* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
+/* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. Its bytes are
+ * its own until it is handed back; their content is whatever the ops before left there. */
 size_t nala_graph_region(nala_graph *g, size_t bytes);
 
-/* Scratch reuse: regions taken after mark = nala_graph_mark(g) may be handed out again after
- * nala_graph_rewind(g, mark), for ops that run after every op using the first ones (e.g. the mask
- * head's buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
+/* Hands back the region at offset off (from nala_graph_region) for the ops added from now on:
+ * call it once every op that reads or writes the region has been added. */
+void nala_graph_free(nala_graph *g, size_t off);
+
+/* Scratch reuse: regions taken after mark = nala_graph_mark(g) are handed back by
+ * nala_graph_rewind(g, mark), for ops that run after every op using them (e.g. the mask head's
+ * buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
 size_t nala_graph_mark(const nala_graph *g);
 void nala_graph_rewind(nala_graph *g, size_t mark);
+
+/* Liveness between modules: hands back every region taken since mark that holds no byte of the
+ * n maps live (what the next module is given): no later op can reach it. */
+void nala_graph_keep_only(nala_graph *g, size_t mark, const nala_feat *live, int n);
+
+/* Regions taken from now on go above every byte used so far, never into a gap: for what the
+ * caller keeps across several runs of the ops (a sliding-window accumulator), which the ops'
+ * own scratch in those gaps would overwrite. */
+void nala_graph_fence(nala_graph *g);
 
 /* A new dense c x h x w map in g's arena. */
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);
