@@ -8,6 +8,11 @@
 
 #include "core/nn/dnnl_util.h"
 
+struct nala_graph_weights {
+  dnnl_memory_t source, copy;
+  dnnl_memory_desc_t md;
+};
+
 static size_t align_up(size_t n) { return (n + NALA_GRAPH_ALIGN - 1) / NALA_GRAPH_ALIGN * NALA_GRAPH_ALIGN; }
 
 void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads) {
@@ -27,6 +32,9 @@ void nala_graph_release(nala_graph *g) {
   }
   for (int i = 0; i < g->n_owned; i++)
     free(g->owned[i]);
+  for (int i = 0; i < g->n_weights; i++)
+    dnnl_memory_destroy(g->weights[i].copy);
+  free(g->weights);
   free(g->ops);
   free(g->owned);
   nala_graph_init(g, g->engine, g->nthreads);
@@ -90,6 +98,70 @@ void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err) {
   }
   g->owned[g->n_owned++] = p;
   return p;
+}
+
+/* Reorders source (format from) into a new memory of format want. oneDNN reorders some formats
+ * (Winograd's) only from plain weights: then through a plain oihw / goihw copy. */
+static nala_status reorder_weights(dnnl_engine_t eng, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                                   dnnl_memory_t *out, nala_err *err) {
+  const dnnl_memory_desc_t *from = NULL;
+  void *data = NULL;
+  NALA_DNNL(dnnl_memory_get_memory_desc(source, &from), err);
+  NALA_DNNL(dnnl_memory_get_data_handle(source, &data), err);
+  dnnl_primitive_desc_t probe = NULL;
+  if (dnnl_reorder_primitive_desc_create(&probe, from, eng, want, eng, NULL) == dnnl_success) {
+    dnnl_primitive_desc_destroy(probe);
+    return nala_dnnl_reorder_new(eng, from, data, want, out, err);
+  }
+  if (from->ndims != 4 && from->ndims != 5)
+    return nala_fail(err, NALA_E_BACKEND, "oneDNN cannot reorder %d-d weights into the format asked", from->ndims);
+  dnnl_memory_desc_t plain_md;
+  dnnl_memory_desc_init_by_tag(&plain_md, from->ndims, from->dims, dnnl_f32, from->ndims == 4 ? dnnl_oihw : dnnl_goihw);
+  dnnl_memory_t plain = NULL;
+  NALA_CHECK(nala_dnnl_reorder_new(eng, from, data, &plain_md, &plain, err));
+  void *plain_data = NULL;
+  nala_status st = NALA_OK;
+  if (dnnl_memory_get_data_handle(plain, &plain_data) != dnnl_success)
+    st = nala_fail(err, NALA_E_BACKEND, "oneDNN: no data in the plain weights copy");
+  if (!st)
+    st = nala_dnnl_reorder_new(eng, &plain_md, plain_data, want, out, err);
+  dnnl_memory_destroy(plain);
+  return st;
+}
+
+nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                               dnnl_memory_t *out, nala_err *err) {
+  const dnnl_memory_desc_t *have = NULL;
+  NALA_DNNL(dnnl_memory_get_memory_desc(source, &have), err);
+  if (dnnl_memory_desc_equal(have, want)) {
+    *out = source;
+    return NALA_OK;
+  }
+  for (int i = 0; i < g->n_weights; i++)
+    if (g->weights[i].source == source && dnnl_memory_desc_equal(&g->weights[i].md, want)) {
+      *out = g->weights[i].copy;
+      return NALA_OK;
+    }
+  if (g->n_weights == g->cap_weights) {
+    int cap = g->cap_weights ? 2 * g->cap_weights : 8;
+    struct nala_graph_weights *w = realloc(g->weights, (size_t)cap * sizeof *w);
+    if (!w)
+      return nala_fail(err, NALA_E_NOMEM, "out of memory for the plan's weights list");
+    g->weights = w;
+    g->cap_weights = cap;
+  }
+  dnnl_memory_t copy = NULL;
+  NALA_CHECK(reorder_weights(g->engine, source, want, &copy, err));
+  g->weights[g->n_weights++] = (struct nala_graph_weights){.source = source, .copy = copy, .md = *want};
+  *out = copy;
+  return NALA_OK;
+}
+
+size_t nala_graph_weights_bytes(const nala_graph *g) {
+  size_t bytes = 0;
+  for (int i = 0; i < g->n_weights; i++)
+    bytes += dnnl_memory_desc_get_size(&g->weights[i].md);
+  return bytes;
 }
 
 static nala_graph_op *push_op(nala_graph *g, nala_err *err) {

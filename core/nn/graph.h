@@ -84,6 +84,8 @@ typedef struct nala_graph {
   nala_feat input;                     /* where the caller writes the image */
   nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
   int n_outs;
+  struct nala_graph_weights *weights; /* plan-owned reordered weights (nala_graph_weights) */
+  int n_weights, cap_weights;
   void *user; /* the builder's own description of this plan (a plan-owned nala_graph_alloc block, e.g.
                  where a detector's results live), so it moves with the graph; NULL when none */
 } nala_graph;
@@ -114,6 +116,18 @@ double nala_graph_bucket_ms(const nala_graph *g, const char *name);
 
 /* Heap block freed with the graph (per-plan tables, e.g. RoPE); NULL (with err) when out of memory. */
 void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
+
+/* Weights memory in format want for the model's source weights (a layer's dnnl memory): source
+ * itself when its format is want, else a copy reordered once per plan, owned by the graph and
+ * shared by every op asking for the same (source, want). oneDNN's preferred format can depend on
+ * the map size and Winograd's on the thread count; a copy per op would multiply the weights (a
+ * RetinaNet head conv runs on 5 levels, a Winograd conv in many bands). Ops pass it with
+ * off = NALA_MEM_MODEL (the graph, not the op, frees it). */
+nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                               dnnl_memory_t *out, nala_err *err);
+
+/* Bytes of the plan-owned weights copies (outside the workspace; for reports). */
+size_t nala_graph_weights_bytes(const nala_graph *g);
 
 /* Appends a oneDNN op: creates the primitive from pd (which it destroys), its src/dst memories at
  * workspace offsets src_off/dst_off, weights/bias memories as given (off = NALA_MEM_*), and the

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/conv_wino.h"
 #include "core/nn/prims.h"
 
 #define BN_EPS 1e-5 /* nn.BatchNorm2d default */
@@ -76,6 +77,7 @@ static nala_status spatial_init(const nala_rt *rt, nala_layer *L, nala_layer_kin
   } else {
     NALA_CHECK(nala_conv_pd(rt->engine, &s, NULL, 0, &pd, err));
     nala_conv_torch_md(&s, &torch_md);
+    L->wino = nala_wino_layer_ok(rt, &s);
   }
   return finish_init(rt, L, pd, &torch_md, w, b, s.oc, err);
 }
@@ -216,20 +218,14 @@ void nala_layer_out_size(const nala_layer *L, int h, int w, int *oh, int *ow) {
 }
 
 /* The weights memory a primitive wants: the model's, or (when this input size makes oneDNN pick
- * another format) a copy reordered at plan time and owned by the plan. */
+ * another format) a copy reordered at plan time, owned by the plan and shared by every op that
+ * wants the same format (nala_graph_weights). */
 static nala_status weights_for(nala_graph *g, dnnl_primitive_desc_t pd, const nala_layer *L, nala_dnnl_arg *arg,
                                nala_err *err) {
   const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   arg->arg = DNNL_ARG_WEIGHTS;
-  if (dnnl_memory_desc_equal(want, &L->wmd)) {
-    arg->memory = L->w;
-    arg->off = NALA_MEM_MODEL;
-    return NALA_OK;
-  }
-  void *data = NULL;
-  NALA_DNNL(dnnl_memory_get_data_handle(L->w, &data), err);
-  arg->off = NALA_MEM_PLAN;
-  return nala_dnnl_reorder_new(g->engine, &L->wmd, data, want, &arg->memory, err);
+  arg->off = NALA_MEM_MODEL;
+  return nala_graph_weights(g, L->w, want, &arg->memory, err);
 }
 
 static int is_reference_impl(dnnl_primitive_desc_t pd) { return !strncmp(nala_dnnl_impl(pd), "ref", 3); }
@@ -248,6 +244,12 @@ static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const n
 
 static nala_status conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, int ld_src,
                            size_t dst, int ld_dst, int posts, int bucket, nala_err *err) {
+  if (n <= 1 && L->kind == NALA_LAYER_CONV && L->wino) {
+    int planned = 0;
+    NALA_CHECK(nala_wino_conv_op(g, L, h, w, src, ld_src, dst, ld_dst, posts, bucket, &planned, err));
+    if (planned)
+      return NALA_OK;
+  }
   nala_conv_shape s = L->conv;
   s.n = n, s.h = h, s.w = w, s.ld_src = ld_src, s.ld_dst = ld_dst;
   posts |= L->act;
