@@ -1,6 +1,7 @@
 /* Winograd 3x3 convolutions (core/nn/conv_wino.c) against the direct path (NALA_CONV=direct) and a
- * plain C reference, on odd sizes: one band and several, channel slices in and out, the sum
- * post-op with and without ReLU, batches of 1 and 3. Where oneDNN has no AVX-512 (avx512_core,
+ * plain C reference, on odd sizes: two and three bands (the last one short), channel slices in and
+ * out, the sum post-op with and without ReLU, a small map sharing a bigger plan's Winograd weights,
+ * the size rules, batches of 1 and 3 (batches stay direct). Where oneDNN has no AVX-512 (avx512_core,
  * or ONEDNN_MAX_CPU_ISA below it) the Winograd checks say so and the direct plan is checked alone. */
 #include <check.h>
 #include <math.h>
@@ -21,16 +22,19 @@ typedef struct conv_case {
   int n, ic, oc, h, w;
   int src_pad, dst_pad; /* extra channels around the slice: ld = c + pad, slice at channel pad / 2 */
   int posts;
+  int shared; /* plan the layer on a 64x64 map first: a small map then shares its Winograd weights */
 } conv_case;
 
 static const conv_case cases[] = {
-    {"13x17 relu", 1, 64, 80, 13, 17, 0, 0, NALA_POST_RELU},
-    {"29x11 slices sum", 1, 96, 64, 29, 11, 32, 48, NALA_POST_SUM},
-    {"29x11 slices sum relu", 1, 96, 64, 29, 11, 32, 16, NALA_POST_SUM | NALA_POST_RELU},
-    {"45x64 three bands relu", 1, 256, 256, 45, 64, 0, 0, NALA_POST_RELU},
-    {"45x64 three bands sum relu", 1, 256, 256, 45, 64, 16, 32, NALA_POST_SUM | NALA_POST_RELU},
-    {"batch 3 of 13x17 relu", 3, 64, 64, 13, 17, 0, 0, NALA_POST_RELU},
-    {"7x9 below the size rule", 1, 64, 64, 7, 9, 0, 0, 0},
+    {"67x71 two bands relu", 1, 64, 80, 67, 71, 0, 0, NALA_POST_RELU, 0},
+    {"69x65 slices sum", 1, 96, 64, 69, 65, 32, 48, NALA_POST_SUM, 0},
+    {"69x65 slices sum relu", 1, 96, 64, 69, 65, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0},
+    {"45x128 three bands relu", 1, 128, 128, 45, 128, 0, 0, NALA_POST_RELU, 0},
+    {"45x128 three bands slices sum relu", 1, 128, 128, 45, 128, 16, 32, NALA_POST_SUM | NALA_POST_RELU, 0},
+    {"13x17 sharing a 64x64 plan's weights", 1, 64, 80, 13, 17, 16, 0, NALA_POST_RELU, 1},
+    {"13x17 alone: below the pixel rule", 1, 64, 80, 13, 17, 0, 0, NALA_POST_RELU, 0},
+    {"batch 3 of 13x17 relu", 3, 64, 64, 13, 17, 0, 0, NALA_POST_RELU, 0},
+    {"7x9 below the size rule", 1, 64, 64, 7, 9, 0, 0, 0, 1},
 };
 
 static float frand(unsigned *s) {
@@ -78,13 +82,19 @@ static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, cons
   nala_graph g;
   nala_graph_init(&g, rt->engine, 1);
   size_t src_n = (size_t)c->n * c->h * c->w * lds, dst_n = (size_t)c->n * c->h * c->w * ldd;
+  if (c->shared) {
+    nala_feat big_in = nala_graph_feat(&g, c->ic, 64, 64), big_out = nala_graph_feat(&g, c->oc, 64, 64);
+    ck_assert_int_eq(nala_conv_op(&g, &L, 64, 64, big_in.off, 0, big_out.off, 0, 0, -1, &err), NALA_OK);
+  }
+  int first_op = g.n_ops;
+  /* taken after the 64x64 plan: its Winograd bands must not land on these (filled before the run) */
   size_t src = nala_graph_region(&g, src_n * 4), dst = nala_graph_region(&g, dst_n * 4);
   size_t src_at = src + (size_t)(c->src_pad / 2) * 4, dst_at = dst + (size_t)(c->dst_pad / 2) * 4;
   nala_status st = c->n == 1 ? nala_conv_op(&g, &L, c->h, c->w, src_at, lds, dst_at, ldd, c->posts, -1, &err)
                              : nala_conv_op_batch(&g, &L, c->n, c->h, c->w, src_at, dst_at, c->posts, -1, &err);
   ck_assert_msg(st == NALA_OK, "%s: %s", c->name, err.msg);
   *wino_ops = 0;
-  for (int i = 0; i < g.n_ops; i++) {
+  for (int i = first_op; i < g.n_ops; i++) {
     const_dnnl_primitive_desc_t pd = NULL;
     if (!g.ops[i].fn && dnnl_primitive_get_primitive_desc(g.ops[i].prim, &pd) == dnnl_success &&
         strstr(nala_dnnl_impl(pd), "wino_4x3"))
@@ -93,6 +103,7 @@ static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, cons
   size_t bytes = (nala_graph_ws_bytes(&g) + 63) / 64 * 64;
   char *ws = aligned_alloc(64, bytes);
   ck_assert_ptr_nonnull(ws);
+  memset(ws, 0, bytes); /* the shared 64x64 plan runs too, on zeros */
   memcpy(ws + src, src_init, src_n * 4);
   memcpy(ws + dst, dst_init, dst_n * 4);
   nala_graph_bind(&g, ws);
@@ -100,7 +111,7 @@ static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, cons
   ck_assert_int_eq(dnnl_stream_create(&stream, rt->engine, dnnl_stream_default_flags), dnnl_success);
   ck_assert_msg(nala_graph_execute(&g, stream, &err) == NALA_OK, "%s: %s", c->name, err.msg);
   memcpy(out, ws + dst, dst_n * 4);
-  int n_ops = g.n_ops;
+  int n_ops = g.n_ops - first_op;
   dnnl_stream_destroy(stream);
   nala_graph_release(&g);
   nala_layer_free(&L);
@@ -156,7 +167,8 @@ START_TEST(winograd_matches_direct_and_reference) {
   int ops_direct = run_case(rt_direct, c, wt, bias, src, dst0, got_direct, &wino_ops_direct);
   printf("%s: auto %d ops (%d Winograd), direct %d ops\n", c->name, ops_auto, wino_ops_auto, ops_direct);
   ck_assert_int_eq(wino_ops_direct, 0);
-  int expect_wino = have_wino && c->n == 1 && c->h >= NALA_WINO_MIN_HW && c->w >= NALA_WINO_MIN_HW;
+  int expect_wino = have_wino && c->n == 1 && c->h >= NALA_WINO_MIN_HW && c->w >= NALA_WINO_MIN_HW &&
+                    (c->shared || c->h * c->w >= NALA_WINO_MIN_PIXELS);
   ck_assert_msg(expect_wino ? wino_ops_auto > 0 : wino_ops_auto == 0, "%s: %d Winograd ops, expected %s", c->name,
                 wino_ops_auto, expect_wino ? "some" : "none");
   char label[128];

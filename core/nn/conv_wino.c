@@ -108,6 +108,8 @@ nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, int h, int w, 
   if (!L->wino || h < NALA_WINO_MIN_HW || w < NALA_WINO_MIN_HW ||
       (posts & ~(NALA_POST_SUM | NALA_POST_RELU)) != 0)
     return NALA_OK;
+  if ((size_t)h * w < NALA_WINO_MIN_PIXELS && !nala_graph_has_weights_copy(g, L->w))
+    return NALA_OK;
   int rows = band_rows(L, h, w);
   /* Every band shape oneDNN must accept (first, a middle one, last), checked before any op is
    * added, so that a shape it refuses falls back to direct instead of leaving half a plan. */
@@ -123,15 +125,14 @@ nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, int h, int w, 
   }
   ld_src = ld_src > 0 ? ld_src : L->conv.ic;
   ld_dst = ld_dst > 0 ? ld_dst : L->conv.oc;
-  /* Band regions live only while this convolution's ops run: later regions may reuse them. */
-  size_t mark = nala_graph_mark(g);
-  size_t blk_src = nala_graph_region(g, (size_t)L->conv.ic * (rows + 2) * w * sizeof(float));
-  size_t blk_dst = nala_graph_region(g, (size_t)L->conv.oc * rows * w * sizeof(float));
+  /* The blocked bands live only while this convolution's ops run: the graph's temporary area. */
+  size_t src_bytes = (size_t)L->conv.ic * (rows + 2) * w * sizeof(float);
+  size_t blk_src = nala_graph_temp(g, 0, src_bytes);
+  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L->conv.oc * rows * w * sizeof(float));
   for (int r0 = 0; r0 < h; r0 += rows) {
     band b = band_at(r0, rows, h);
     NALA_CHECK(plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, bucket, err));
   }
-  nala_graph_rewind(g, mark);
   *planned = 1;
   return NALA_OK;
 }

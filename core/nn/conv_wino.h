@@ -10,9 +10,9 @@
  *     reorder   blocked output band -> NHWC rows [r0, r1) of dst (any ld; NALA_POST_SUM adds there)
  *
  * Bands keep oneDNN's transformed input and output (its scratchpad) small, which is also faster
- * than one whole-map call (they stay in cache). The blocked bands are arena regions rewound after
- * the convolution (nala_graph_mark), the weights a plan-owned Winograd copy (nala_graph_weights,
- * 4x the direct weights: 6x6 transformed taps). NALA_CONV=direct (nala_rt) turns this off. */
+ * than one whole-map call (they stay in cache). The blocked bands are in the graph's temporary area
+ * (nala_graph_temp, shared by all such convs), the weights a plan-owned Winograd copy
+ * (nala_graph_weights, 4x the direct weights: 6x6 transformed taps). NALA_CONV=direct (nala_rt) turns this off. */
 #ifndef NALA_CORE_NN_CONV_WINO_H
 #define NALA_CORE_NN_CONV_WINO_H
 
@@ -25,8 +25,14 @@ int nala_wino_layer_ok(const nala_rt *rt, const nala_conv_shape *s);
 
 #define NALA_WINO_MIN_CH 64 /* below, the transforms outweigh the saved multiplies */
 #define NALA_WINO_MIN_HW 8  /* maps smaller than 8x8 waste most of a 4x4 tile pair */
+/* The Winograd weights copy (4x the direct weights, per plan) pays for itself on maps of at least
+ * this many pixels, or on any map once the plan holds the copy (a head conv shared by the levels
+ * of a pyramid pays it on the largest). Smaller maps stay direct: e.g. UPerHead's PSP bottleneck
+ * (2560 -> 512 at 16x16) would take 189 MB of Winograd weights to save ~50 ms. */
+#define NALA_WINO_MIN_PIXELS 4096
 
-/* Plans layer L (nala_wino_layer_ok) on one h x w NHWC map as above when it pays at this size;
+/* Plans layer L (nala_wino_layer_ok) on one h x w NHWC map as above when it pays at this size
+ * (NALA_WINO_MIN_HW, NALA_WINO_MIN_PIXELS);
  * *planned = 0 with nothing added when it does not or oneDNN has no Winograd for it here (e.g. a
  * GELU post-op): the caller then plans the direct convolution. */
 nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,

@@ -55,8 +55,15 @@ void nala_graph_rewind(nala_graph *g, size_t mark) {
     g->cursor = mark;
 }
 
-/* End of the regions: the scratchpad follows. */
+/* End of the regions: the temporary area, then the scratchpad follow. */
 static size_t arena_end(const nala_graph *g) { return align_up(g->peak > g->cursor ? g->peak : g->cursor); }
+
+size_t nala_graph_temp(nala_graph *g, size_t at, size_t bytes) {
+  at = align_up(at);
+  if (at + align_up(bytes) > g->max_temp)
+    g->max_temp = at + align_up(bytes);
+  return NALA_MEM_TEMP + at;
+}
 
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
   nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};
@@ -155,6 +162,13 @@ nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_m
   g->weights[g->n_weights++] = (struct nala_graph_weights){.source = source, .copy = copy, .md = *want};
   *out = copy;
   return NALA_OK;
+}
+
+int nala_graph_has_weights_copy(const nala_graph *g, dnnl_memory_t source) {
+  for (int i = 0; i < g->n_weights; i++)
+    if (g->weights[i].source == source)
+      return 1;
+  return 0;
 }
 
 size_t nala_graph_weights_bytes(const nala_graph *g) {
@@ -257,11 +271,11 @@ nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi
   return NALA_OK;
 }
 
-size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + align_up(g->max_scratch); }
+size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + g->max_temp + align_up(g->max_scratch); }
 
 void nala_graph_bind(nala_graph *g, void *ws) {
   g->ws = ws;
-  size_t scratch_off = arena_end(g);
+  size_t temp_off = arena_end(g), scratch_off = temp_off + g->max_temp;
   for (int i = 0; i < g->n_ops; i++) {
     nala_graph_op *op = &g->ops[i];
     for (int a = 0; a < op->nargs; a++) {
@@ -270,6 +284,8 @@ void nala_graph_bind(nala_graph *g, void *ws) {
         off = scratch_off;
       else if (off >= NALA_MEM_SCRATCH)
         continue;
+      else if (off >= NALA_MEM_TEMP)
+        off = temp_off + (off - NALA_MEM_TEMP);
       dnnl_memory_set_data_handle(op->args[a].memory, (char *)ws + off);
     }
   }

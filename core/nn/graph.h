@@ -6,9 +6,10 @@
  * without replanning. An op is a oneDNN primitive (nala_graph_add_dnnl) or a kernel {fn, args}
  * (nala_graph_add_kernel) whose args hold offsets, not pointers.
  *
- * Workspace = [regions in the order taken][oneDNN scratchpad, the largest any primitive needs]
- * (primitives run one at a time, so they share one scratchpad; user scratchpad mode makes one
- * primitive safe to run from several contexts at once). */
+ * Workspace = [regions in the order taken][temporary area, the largest any op group needs]
+ * [oneDNN scratchpad, the largest any primitive needs] (primitives run one at a time, so they
+ * share one scratchpad; user scratchpad mode makes one primitive safe to run from several contexts
+ * at once). */
 #ifndef NALA_CORE_NN_GRAPH_H
 #define NALA_CORE_NN_GRAPH_H
 
@@ -23,6 +24,8 @@
 #define NALA_MEM_MODEL SIZE_MAX         /* the model's (weights, bias): never freed by the graph */
 #define NALA_MEM_PLAN (SIZE_MAX - 1)    /* owned by the graph (weights reordered for this plan) */
 #define NALA_MEM_SCRATCH (SIZE_MAX - 2) /* the shared oneDNN scratchpad */
+/* NALA_MEM_TEMP + t: byte t of the shared temporary area (nala_graph_temp), oneDNN args only. */
+#define NALA_MEM_TEMP (SIZE_MAX / 2)
 
 #define NALA_GRAPH_MAX_ARGS 8
 #define NALA_GRAPH_KERNEL_ARGS 192 /* bytes of inline kernel arguments */
@@ -71,6 +74,7 @@ typedef struct nala_graph {
   size_t cursor;      /* bytes of regions taken */
   size_t peak;        /* largest cursor so far (nala_graph_rewind lowers the cursor, not this) */
   size_t max_scratch; /* largest oneDNN scratchpad */
+  size_t max_temp;    /* largest temporary area (nala_graph_temp) */
   void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
   int n_owned, cap_owned;
   const char *bucket_names[NALA_GRAPH_MAX_BUCKETS];
@@ -105,6 +109,13 @@ size_t nala_graph_region(nala_graph *g, size_t bytes);
 size_t nala_graph_mark(const nala_graph *g);
 void nala_graph_rewind(nala_graph *g, size_t mark);
 
+/* Bytes [at, at + bytes) of the temporary area, shared by every op group that needs buffers only
+ * while its own consecutive ops run (a Winograd conv's blocked bands): unlike mark/rewind it never
+ * overlaps a region, so regions taken later (inputs the caller writes before a run, maps that live
+ * across runs) are safe. Returns the offset to give a oneDNN arg (NALA_MEM_TEMP + at); kernel ops
+ * cannot take it. */
+size_t nala_graph_temp(nala_graph *g, size_t at, size_t bytes);
+
 /* A new dense c x h x w map in g's arena. */
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);
 
@@ -125,6 +136,9 @@ void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
  * off = NALA_MEM_MODEL (the graph, not the op, frees it). */
 nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
                                dnnl_memory_t *out, nala_err *err);
+
+/* 1 when the plan already holds a reordered copy of source (in any format). */
+int nala_graph_has_weights_copy(const nala_graph *g, dnnl_memory_t source);
 
 /* Bytes of the plan-owned weights copies (outside the workspace; for reports). */
 size_t nala_graph_weights_bytes(const nala_graph *g);

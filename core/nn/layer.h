@@ -47,6 +47,14 @@ nala_status nala_conv_load(const nala_rt *rt, nala_weights *w, nala_layer *L, na
 nala_status nala_convmodule_load(const nala_rt *rt, nala_weights *w, nala_layer *L, nala_conv_shape s,
                                  const char *prefix, int norm, nala_act act, nala_err *err);
 
+/* The ConvModule at prefix as n_parts convolutions over equal slices of its input channels,
+ * conv(cat(x_0..x_n-1)) = sum_p part_p(x_p): BatchNorm is folded into every part, the bias goes to
+ * part 0 and act to part n_parts-1 only, so planning part 0, then parts 1.. with NALA_POST_SUM into
+ * the same dst, in order, gives the whole ConvModule without building the concat (UPerHead's
+ * fpn_bottleneck). On error no part is left allocated. */
+nala_status nala_convmodule_load_split(const nala_rt *rt, nala_weights *w, nala_layer *parts, int n_parts,
+                                       nala_conv_shape s, const char *prefix, int norm, nala_act act, nala_err *err);
+
 /* nn.Linear at prefix: "<prefix>.weight" [out][in], "<prefix>.bias". */
 nala_status nala_linear_load(const nala_rt *rt, nala_weights *w, nala_layer *L, int in, int out, const char *prefix,
                              nala_err *err);
