@@ -164,9 +164,12 @@ nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_m
   return NALA_OK;
 }
 
-int nala_graph_has_weights_copy(const nala_graph *g, dnnl_memory_t source) {
+int nala_graph_holds_weights(const nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want) {
+  const dnnl_memory_desc_t *have = NULL;
+  if (dnnl_memory_get_memory_desc(source, &have) == dnnl_success && dnnl_memory_desc_equal(have, want))
+    return 1;
   for (int i = 0; i < g->n_weights; i++)
-    if (g->weights[i].source == source)
+    if (g->weights[i].source == source && dnnl_memory_desc_equal(&g->weights[i].md, want))
       return 1;
   return 0;
 }

@@ -137,8 +137,9 @@ void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
 nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
                                dnnl_memory_t *out, nala_err *err);
 
-/* 1 when the plan already holds a reordered copy of source (in any format). */
-int nala_graph_has_weights_copy(const nala_graph *g, dnnl_memory_t source);
+/* 1 when nala_graph_weights(g, source, want) would take no new memory: source is in format want, or
+ * the plan already holds that copy. */
+int nala_graph_holds_weights(const nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want);
 
 /* Bytes of the plan-owned weights copies (outside the workspace; for reports). */
 size_t nala_graph_weights_bytes(const nala_graph *g);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/nn/conv_wino.h"
+#include "core/nn/conv_banded.h"
 #include "core/nn/prims.h"
 
 #define BN_EPS 1e-5 /* nn.BatchNorm2d default */
@@ -77,7 +77,7 @@ static nala_status spatial_init(const nala_rt *rt, nala_layer *L, nala_layer_kin
   } else {
     NALA_CHECK(nala_conv_pd(rt->engine, &s, NULL, 0, &pd, err));
     nala_conv_torch_md(&s, &torch_md);
-    L->wino = nala_wino_layer_ok(rt, &s);
+    L->banded = (int)nala_banded_kind_for(rt, &s);
   }
   return finish_init(rt, L, pd, &torch_md, w, b, s.oc, err);
 }
@@ -288,9 +288,9 @@ static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const n
 
 static nala_status conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, int ld_src,
                            size_t dst, int ld_dst, int posts, int bucket, nala_err *err) {
-  if (n <= 1 && L->kind == NALA_LAYER_CONV && L->wino) {
+  if (n <= 1 && L->kind == NALA_LAYER_CONV && L->banded) {
     int planned = 0;
-    NALA_CHECK(nala_wino_conv_op(g, L, h, w, src, ld_src, dst, ld_dst, posts, bucket, &planned, err));
+    NALA_CHECK(nala_banded_conv_op(g, L, h, w, src, ld_src, dst, ld_dst, posts, bucket, &planned, err));
     if (planned)
       return NALA_OK;
   }

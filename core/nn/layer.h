@@ -18,7 +18,7 @@ typedef struct nala_layer {
   nala_conv_shape conv; /* conv / deconv; h, w = the size used to pick the format */
   int in, out;          /* linear */
   int act;              /* NALA_POST_* activation every op of this layer carries (ConvModule act_cfg) */
-  int wino;             /* conv that may run as Winograd (nala_wino_layer_ok, core/nn/conv_wino.h) */
+  int banded;           /* nala_banded_kind: how a 3x3 stride-1 conv may run blocked (core/nn/conv_banded.h) */
   dnnl_memory_desc_t wmd;
   dnnl_memory_t w, b;
 } nala_layer;
@@ -77,8 +77,8 @@ nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a
 
 /* Plans L on an h x w NHWC map (conv / deconv) at workspace byte offsets src -> dst. posts adds
  * post-ops (NALA_POST_SUM: dst += result) before the layer's own activation. ld_src / ld_dst:
- * floats between pixels, 0 = dense. A 3x3 stride-1 conv may run as Winograd in several ops
- * (core/nn/conv_wino.h) where that pays; src and dst must not overlap. */
+ * floats between pixels, 0 = dense. A 3x3 stride-1 conv may run blocked (Winograd on AVX-512) in
+ * several ops (core/nn/conv_banded.h) where that pays; src and dst must not overlap. */
 nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                          int ld_dst, int posts, int bucket, nala_err *err);
 

@@ -11,7 +11,7 @@
 
 /* Convolution algorithm choice (NALA_CONV=auto|direct, read once at nala_rt_create): auto plans
  * 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) where oneDNN has it (AVX-512) and it pays
- * (core/nn/conv_wino.h); direct keeps every convolution on oneDNN's direct kernels (A/B, tests). */
+ * (core/nn/conv_banded.h); direct keeps every convolution on oneDNN's direct kernels (A/B, tests). */
 typedef enum nala_conv_algo { NALA_CONV_AUTO = 0, NALA_CONV_DIRECT } nala_conv_algo;
 
 typedef struct nala_rt {
