@@ -10,9 +10,11 @@
  * slice of the concat map (no copy pass except x itself into the PSP concat). fpn_bottleneck runs
  * without its concat: split by input channels into one part per level (nala_convmodule_load_split),
  * each level's part adds into the output (post-op sum), BatchNorm folded into every part, ReLU after
- * the last. Against the concat and one conv (measured 1 thread, 512x512: same time with Winograd,
- * ~15% less with direct oneDNN, whose 2048-channel weights do not stay in cache) this drops the
- * L*C-channel concat map (128 MB at 512x512) and takes Winograd weights of the same size.
+ * the last. Against the concat and one conv this drops the L*C-channel concat map (128 MB at
+ * 512x512) and, with Winograd, 151 MB of oneDNN scratchpad (its transformed 2048 x 512 weights
+ * buffer); measured (UperNet-T 512x512, 1 thread, CPU time per forward on a loaded Xeon) it costs
+ * ~10% with Winograd (2.35 vs 2.1 s) and nothing with direct NHWC convs (3.35 s both); peak RSS
+ * 685 vs ~820 MB with Winograd.
  * Keys: <prefix>.psp_modules.<i>.1.{conv,bn} (index 0 is the pooling), .bottleneck, .lateral_convs.<i>,
  * .fpn_convs.<i>, .fpn_bottleneck, .conv_seg. */
 #include <cjson/cJSON.h>
