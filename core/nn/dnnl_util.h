@@ -44,6 +44,21 @@ typedef struct nala_conv_shape {
 nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                          dnnl_primitive_desc_t *pd, nala_err *err);
 
+/* A 3x3 stride-1 convolution on n blocked maps [n, ic, ih, w] -> [n, oc, oh, w], padding 1 on the
+ * left and right, pad_t / pad_b rows on top and bottom (a band of rows of a bigger map has 0 where
+ * it has a neighbour band), weights in the format oneDNN picks:
+ *   winograd: nChw16c, Winograd F(4x4, 3x3) (oneDNN's jit_wino_4x3, AVX-512 only; never its
+ *             F(2x2, 3x3) variant, which barely beats direct here)
+ *   else:     nChw8c, oneDNN's direct jit kernels (never a reference implementation)
+ * NALA_E_UNSUPPORTED when oneDNN has no such implementation here (no AVX-512 for Winograd,
+ * channels not multiples of the block, a post-op Winograd lacks). */
+nala_status nala_conv_band_pd(dnnl_engine_t eng, int winograd, int n, int ic, int oc, int ih, int oh, int w,
+                              int pad_t, int pad_b, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* Reorder src_md -> dst_md; sum: dst = src + dst (oneDNN's sum post-op on a reorder). */
+nala_status nala_reorder_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md,
+                            int sum, dnnl_primitive_desc_t *pd, nala_err *err);
+
 /* Matmul [m, k] x [k, n] + bias -> [m, n]; src/dst rows have leading dimensions lda/ldc (>= k/n). */
 nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
                            const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
