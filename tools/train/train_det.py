@@ -3,9 +3,13 @@
 Mask R-CNN heads (mmdet 3.x mask-rcnn_r50_fpn semantics, channels of
 configs/mask-rcnn_nalaformer-demo_synth.json) on scenes from `nala synth coco`.
 
-    nala synth coco --out DATA --split train --count 4000 --size 128x128 --seed 1
+    nala synth coco --out DATA --split train --count 8000 --size 128x128 --seed 1
     nala synth coco --out DATA --split val   --count 200  --size 128x128 --seed 2
-    nice -n 10 /usr/bin/python3 tools/train/train_det.py --data DATA --out build/train_det --time-budget 50
+    OMP_NUM_THREADS=1 nice -n -5 /usr/bin/python3 tools/train/train_det.py --data DATA --out build/train_det \
+        --batch 4 --lr 2e-3 --time-budget 57 --seed 0 --threads 1 --mask-rois 16
+
+(the shipped model's recipe, models/README.md). One thread: under the shared machine's load two
+torch threads made an iteration ~10x slower (OpenMP barriers waiting for a descheduled thread).
 
 Module names and test-time maths are tools/reference/mmdet_maskrcnn_ref.py's (keys backbone.*, neck.*,
 rpn_head.*, roi_head.bbox_head.*, roi_head.mask_head.*). Training restates mmdet's defaults:
@@ -15,6 +19,9 @@ R-CNN MaxIoUAssigner(0.5, 0.5, 0.5) + RandomSampler(--rcnn-samples, default 128 
 0.1, 0.1, 0.2, 0.2, class-specific); mask targets = RoIAlign(aligned) of the GT bitmap to 28x28,
 thresholded at 0.5, BCE on the GT class channel. At the end the val split is predicted with the
 reference's test path and written as COCO results (OUT/results_val.json) for `nala eval coco`.
+RPN anchor scales are read from --det-config (the config the model ships with), so training and test
+use the same anchors. --mask-rois N trains the mask head on a random N of each image's sampled
+positives (mmdet: all of them); with 16 an iteration costs about half as much on one core.
 """
 import argparse
 import json
