@@ -328,12 +328,14 @@ extern "C" nala_status nala_image_resize(const nala_image *src, nala_image *dst,
   NALA_CHECK(check_image(dst, "nala_image_resize: dst", err));
   if (src->c != dst->c)
     return nala_fail(err, NALA_E_SHAPE, "nala_image_resize: src has %d channels, dst %d", src->c, dst->c);
-  if (interp != NALA_INTERP_BILINEAR && interp != NALA_INTERP_NEAREST)
+  if (interp != NALA_INTERP_BILINEAR && interp != NALA_INTERP_NEAREST && interp != NALA_INTERP_AREA)
     return nala_fail(err, NALA_E_ARG, "nala_image_resize: unknown interpolation %d", (int)interp);
   NALA_SHIM_TRY
   cv::Mat out = wrap(dst);
   cv::resize(wrap(src), out, cv::Size(dst->w, dst->h), 0, 0,
-             interp == NALA_INTERP_BILINEAR ? cv::INTER_LINEAR : cv::INTER_NEAREST);
+             interp == NALA_INTERP_BILINEAR  ? cv::INTER_LINEAR
+             : interp == NALA_INTERP_NEAREST ? cv::INTER_NEAREST
+                                             : cv::INTER_AREA);
   // resize() only reallocates when size or type differ, which the checks above exclude.
   if (out.data != dst->data)
     return nala_fail(err, NALA_E_BACKEND, "nala_image_resize: OpenCV reallocated the destination");

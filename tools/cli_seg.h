@@ -17,6 +17,7 @@ typedef struct cli_seg_opts {
   int n_overrides;
   const char *contact_sheet; /* --contact-sheet PATH.png (video / camera input) */
   int sheet_frames;    /* --sheet-frames N rows of the contact sheet, default 4 */
+  int sheet_width;     /* --sheet-width W: widest tile, default 320 */
   const char *labels_dir; /* --labels-dir DIR: video / camera frame i's label PNG as DIR/NNNNNN.png */
   int overlay;         /* --overlay */
   double opacity;      /* --opacity, default 0.5 */

@@ -325,7 +325,7 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
   if (o->limit > 0 && (total == 0 || o->limit < total))
     total = o->limit;
   if (o->contact_sheet &&
-      seg_sheet_init(&r->sheet, o->sheet_frames, info.w, info.h, NALA_BGR, total, fps, &err) != NALA_OK) {
+      seg_sheet_init(&r->sheet, o->sheet_frames, o->sheet_width, info.w, info.h, NALA_BGR, total, fps, &err) != NALA_OK) {
     fprintf(stderr, CMD ": --contact-sheet %s: %s\n", o->contact_sheet, err.msg);
     nala_video_writer_abort(out);
     nala_video_close(in);

@@ -9,12 +9,14 @@
 
 #define BACKGROUND 32 /* dark grey, so the tiles' edges show */
 
-nala_status seg_sheet_init(seg_sheet *s, int rows, int frame_w, int frame_h, nala_channel_order order, long total,
-                           double fps, nala_err *err) {
+nala_status seg_sheet_init(seg_sheet *s, int rows, int tile_max_w, int frame_w, int frame_h, nala_channel_order order,
+                           long total, double fps, nala_err *err) {
   memset(s, 0, sizeof *s);
-  if (rows < 1 || rows > SEG_SHEET_MAX_ROWS || frame_w < 1 || frame_h < 1 || total < 0)
-    return nala_fail(err, NALA_E_ARG, "contact sheet: need 1..%d rows and a frame size (got %d rows, %dx%d)",
-                     SEG_SHEET_MAX_ROWS, rows, frame_w, frame_h);
+  if (rows < 1 || rows > SEG_SHEET_MAX_ROWS || tile_max_w < 16 || tile_max_w > SEG_SHEET_TILE_MAX_W || frame_w < 1 ||
+      frame_h < 1 || total < 0)
+    return nala_fail(err, NALA_E_ARG,
+                     "contact sheet: need 1..%d rows, tiles 16..%d wide and a frame size (got %d rows, %d, %dx%d)",
+                     SEG_SHEET_MAX_ROWS, SEG_SHEET_TILE_MAX_W, rows, tile_max_w, frame_w, frame_h);
   if (total > 0 && rows > total)
     rows = (int)total;
   /* Middles of equal stretches: the first and last frames of a pan are its least typical. */
@@ -22,7 +24,7 @@ nala_status seg_sheet_init(seg_sheet *s, int rows, int frame_w, int frame_h, nal
   for (int k = 0; k < rows; k++)
     s->picks[k] = total > 0 ? (long)(((2.0 * k + 1.0) * (double)total) / (2.0 * rows)) : k * step;
   s->rows = rows;
-  s->tile_w = frame_w < SEG_SHEET_TILE_MAX_W ? frame_w : SEG_SHEET_TILE_MAX_W;
+  s->tile_w = frame_w < tile_max_w ? frame_w : tile_max_w;
   s->tile_h = (int)((double)frame_h * s->tile_w / frame_w + 0.5);
   if (s->tile_h < 1)
     s->tile_h = 1;
@@ -52,15 +54,19 @@ nala_status seg_sheet_add(seg_sheet *s, long frame, const nala_image *input, con
     if (src[col]->order != s->sheet.order)
       return nala_fail(err, NALA_E_ARG, "contact sheet: frame %ld: channel order differs from the sheet's", frame);
     nala_image t = tile_view(s, s->filled, col);
-    NALA_CHECK(nala_image_resize(src[col], &t, NALA_INTERP_BILINEAR, err));
+    /* Area averaging: no aliasing in the thumbnails, and averaged sensor noise compresses better. */
+    NALA_CHECK(nala_image_resize(src[col], &t, NALA_INTERP_AREA, err));
   }
   /* The frame number on the input tile, white on a one-pixel black shadow so it reads on sky and road. */
   char text[32];
   snprintf(text, sizeof text, "frame %ld", frame);
   nala_image t = tile_view(s, s->filled, 0);
   const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-  NALA_CHECK(nala_image_draw_text(&t, text, 5, 15, 0.45, black, err));
-  NALA_CHECK(nala_image_draw_text(&t, text, 4, 14, 0.45, white, err));
+  double scale = 0.45 * s->tile_w / SEG_SHEET_TILE_W; /* the same share of the tile at any width */
+  scale = scale < 0.3 ? 0.3 : scale > 1.2 ? 1.2 : scale;
+  int base = (int)(32 * scale + 0.5);
+  NALA_CHECK(nala_image_draw_text(&t, text, 5, base + 1, scale, black, err));
+  NALA_CHECK(nala_image_draw_text(&t, text, 4, base, scale, white, err));
   s->filled++;
   return NALA_OK;
 }
