@@ -271,13 +271,19 @@ static nala_status frame_extras(seg_run *r, long index, const nala_image *frame,
   return NALA_OK;
 }
 
-/* Checks, before any work, that the --labels-dir / --contact-sheet outputs can be written. */
+/* Checks, before any work, that the --labels-dir / --contact-sheet outputs can be written: 1 yes, 0 no
+ * (message printed), -1 a bad --contact-sheet name (usage). */
 static int extras_writable(const cli_seg_opts *o) {
   nala_err err;
   nala_err_clear(&err);
   if (o->labels_dir && (seg_make_dirs(o->labels_dir, &err) != NALA_OK || seg_check_dir_writable(o->labels_dir, &err))) {
     fprintf(stderr, CMD ": --labels-dir %s\n", err.msg);
     return 0;
+  }
+  if (o->contact_sheet && !seg_has_ext(o->contact_sheet, "png") && !seg_has_ext(o->contact_sheet, "jpg") &&
+      !seg_has_ext(o->contact_sheet, "jpeg")) {
+    fprintf(stderr, CMD ": --contact-sheet %s: give a .png (or .jpg) path\n", o->contact_sheet);
+    return -1;
   }
   if (o->contact_sheet && seg_check_file_writable(o->contact_sheet, &err) != NALA_OK) {
     fprintf(stderr, CMD ": --contact-sheet %s\n", err.msg);
@@ -298,8 +304,9 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
     fprintf(stderr, CMD ": --out %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
-  if (!extras_writable(o))
-    return NALA_EXIT_RUNTIME;
+  int writable = extras_writable(o);
+  if (writable <= 0)
+    return writable < 0 ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
   nala_video_reader *in = NULL;
   nala_status st = camera >= 0 ? nala_video_open_camera(camera, &in, &err) : nala_video_open(o->input, &in, &err);
   if (st != NALA_OK) {
