@@ -15,7 +15,7 @@ deps() {
   local pkgs=(build-essential cmake pkg-config libdnnl-dev libcjson-dev check libopencv-dev libpng-dev)
   # qemu's user-mode emulator runs the kernel suites on an emulated AVX2-only Zen 3 (tests/CMakeLists.txt)
   if [ "${1:-}" = test ]; then pkgs+=(qemu-user); fi
-  if [ "${1:-}" = bench ]; then pkgs+=(python3 python3-venv python3-torch python3-numpy python3-opencv time libopenblas0-openmp); fi  # Debian torch on netlib BLAS is ~16x slower
+  if [ "${1:-}" = bench ]; then pkgs+=(python3 python3-venv python3-torch python3-torchvision python3-pil python3-numpy python3-opencv time libopenblas0-openmp); fi  # Debian torch on netlib BLAS is ~16x slower
   # tests/fuzz: clang, libFuzzer (libclang-rt-14-dev on Debian 12) and LLVM's OpenMP for clang builds.
   if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then pkgs+=(clang libclang-rt-14-dev libomp-dev); fi
   local missing=()
