@@ -227,7 +227,7 @@ START_TEST(demo_det_model_keeps_its_ap) {
   /* Why this must fail: a box 25% too large overlaps its object with IoU <= 1/1.25^2 = 0.64 even where
    * its corner stays put (at the origin), and scaled about the origin every other box also moves by a
    * quarter of its position, more than its own size for most of these 10-50 pixel objects; AP over IoU
-   * 0.5..0.95 keeps almost nothing (measured with the first model: 0.002). */
+   * 0.5..0.95 keeps almost nothing (measured: 0.003). */
   scale_boxes(bbox, broken, 1.25);
   double broken_ap = coco_ap(broken, "bbox");
   printf("demo det model on %d held-out %dx%d scenes: bbox AP %.3f (recorded %.3f, bar %.3f), segm AP %.3f (recorded %.3f, "
