@@ -178,13 +178,11 @@ nala_status nala_bbox_head_plan(const nala_bbox_head *h, nala_graph *g, const na
   const int *buckets = p->roi.buckets, n_buckets = p->roi.n_buckets;
   size_t fc0 = nala_graph_region(g, (size_t)P * h->fc_ch * 4), fc1 = nala_graph_region(g, (size_t)P * h->fc_ch * 4);
   for (int k = 0; k < n_buckets; k++) {
-    int rows = buckets[k];
+    int rows = buckets[k], first = g->n_ops;
     NALA_CHECK(nala_linear_op(g, &h->fc[0], rows, p->roi.feats, 0, fc0, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
     NALA_CHECK(nala_linear_op(g, &h->fc[1], rows, fc0, 0, fc1, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
     NALA_CHECK(nala_linear_op(g, &h->out, rows, fc1, 0, p->rcnn, 0, 0, bucket, err));
-    NALA_CHECK(nala_roi_gate(g, count->off, buckets, n_buckets, k, err));
+    NALA_CHECK(nala_roi_gate(g, first, count->off, buckets, n_buckets, k, err));
   }
   p->probs = nala_graph_region(g, (size_t)P * (K + 1) * 4);
   p->boxes = nala_graph_region(g, (size_t)P * K * 16);

@@ -79,8 +79,8 @@ int nala_roi_bucket_of(const int *b, int n, int count) {
   return b[k];
 }
 
-nala_status nala_roi_gate(nala_graph *g, size_t count_off, const int *b, int n, int k, nala_err *err) {
-  return nala_graph_gate_last(g, count_off, k + 1 < n ? b[k + 1] : 0, b[k], err);
+nala_status nala_roi_gate(nala_graph *g, int first, size_t count_off, const int *b, int n, int k, nala_err *err) {
+  return nala_graph_gate_since(g, first, count_off, k + 1 < n ? b[k + 1] : 0, b[k], err);
 }
 
 int nala_roi_count(const char *ws, const nala_roi_feats *a) {

@@ -3,7 +3,7 @@
  *   Shared2FCBBoxHead        heads/bbox_head.c: RoIs -> cls_score / bbox_pred -> multiclass NMS
  *   FCNMaskHead              heads/mask_head.c: final boxes -> mask probabilities of their label
  * Both heads run their oneDNN layers on a variable number of RoIs: each layer is planned once per
- * batch size of nala_roi_buckets and gated (nala_graph_gate_last) to the counts that bucket serves,
+ * batch size of nala_roi_buckets and gated (nala_graph_gate_since) to the counts that bucket serves,
  * so forward runs the smallest planned batch that holds the count (at most 2x the rows needed)
  * without creating anything; the align kernels zero the rows between the count and that batch. */
 #ifndef NALA_HEADS_ROI_PARTS_H
@@ -37,8 +37,9 @@ nala_status nala_roi_extractor_read(const struct cJSON *s, const char *path, nal
 int nala_roi_buckets(int max, int *b);
 /* The smallest bucket >= count (count <= b[0]). */
 int nala_roi_bucket_of(const int *b, int n, int count);
-/* Gates the op added last to the counts bucket k serves: b[k+1] < count <= b[k]. */
-nala_status nala_roi_gate(nala_graph *g, size_t count_off, const int *b, int n, int k, nala_err *err);
+/* Gates the ops added since op index first (bucket k's layers) to the counts bucket k serves:
+ * b[k+1] < count <= b[k]. */
+nala_status nala_roi_gate(nala_graph *g, int first, size_t count_off, const int *b, int n, int k, nala_err *err);
 
 /* The RoI feature step both heads open with: RoIAlign of the RoIs (c 4, w max) by the
  * extractor's level mapping into feats ([max][C][s][s], or [max][s][s][C] with channel_last),

@@ -111,6 +111,7 @@ nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph
     return nala_fail(err, NALA_E_ARG, "nala_model_plan: modules [%d, %d) of %d, %d inputs", first, last, m->n, n_in);
   nala_feat feats[2][NALA_MODULE_MAX_FEATS];
   int n = n_in, cur = 0;
+  size_t mark = nala_graph_mark(g); /* the caller's regions (the inputs among them) stay */
   for (int i = 0; i < n_in; i++)
     feats[0][i] = in[i];
   for (int i = first; i < last; i++) {
@@ -118,6 +119,9 @@ nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph
     NALA_CHECK(m->types[i]->plan(m->modules[i], g, feats[cur], n, feats[1 - cur], &k, err));
     cur = 1 - cur;
     n = k;
+    /* what the next module is not given, no later op reads: the backbone's buffers under the
+     * neck's, the neck's under the heads' */
+    nala_graph_keep_only(g, mark, feats[cur], n);
   }
   for (int i = 0; i < n; i++)
     out[i] = feats[cur][i];
@@ -129,6 +133,7 @@ nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, i
   g->input = nala_graph_feat(g, 3, h, w);
   nala_feat feats[2][NALA_MODULE_MAX_FEATS];
   int n = 1, cur = 0;
+  size_t mark = nala_graph_mark(g); /* after the input: the caller may read it after a run */
   feats[0][0] = g->input;
   for (int i = 0; i < m->n; i++) {
     int n_out = 0;
@@ -137,10 +142,14 @@ nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, i
     n = n_out;
     if (module_ops)
       module_ops[i] = g->n_ops;
+    nala_graph_keep_only(g, mark, feats[cur], n);
   }
   for (int i = 0; i < n; i++)
     g->outs[i] = feats[cur][i];
   g->n_outs = n;
+  /* the caller's regions from here on (a sliding-window accumulator, kept across runs of these
+   * ops) must not sit in the gaps the modules' scratch uses */
+  nala_graph_fence(g);
   return NALA_OK;
 }
 

@@ -31,12 +31,17 @@ void nala_model_free(nala_model *m);
 const void *nala_model_module(const nala_model *m, const char *slot, const nala_module_type **type);
 
 /* Plans modules [first, last) of the chain on in[0..n_in) (first = 0: the image), out getting the
- * last one's outputs: what a model with its own graph layout (a detector) builds on. */
+ * last one's outputs: what a model with its own graph layout (a detector) builds on. After each
+ * module the regions it and the ones before took that hold none of its outputs are handed back
+ * (nala_graph_keep_only): the regions the caller takes afterwards may sit in them, so they are
+ * only good for ops added after these (and for reading after the run). */
 nala_status nala_model_plan(const nala_model *m, int first, int last, nala_graph *g, const nala_feat *in, int n_in,
                             nala_feat *out, int *n_out, nala_err *err);
 /* Appends every module's ops for an h x w image (3 x h x w at g->input) to an empty graph and sets
  * g->outs to the last module's outputs. module_ops (NULL or m->n ints) gets g->n_ops after each
- * module, so a caller can run or time the graph module by module (nala_graph_execute_range). */
+ * module, so a caller can run or time the graph module by module (nala_graph_execute_range).
+ * Dead regions are handed back between modules as nala_model_plan does; the graph is fenced
+ * afterwards (nala_graph_fence), so what the caller takes next is never overwritten by a rerun. */
 nala_status nala_model_build(const nala_model *m, nala_graph *g, int h, int w, int *module_ops, nala_err *err);
 
 /* Context whose graph is image (3 x h x w at g->input) -> every module -> g->outs (the last

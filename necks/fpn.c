@@ -150,9 +150,13 @@ static nala_status fpn_plan(const void *module, nala_graph *g, const nala_feat *
     nala_feat up = nala_graph_feat(g, f->out_ch, lat[i - 1].h, lat[i - 1].w);
     NALA_CHECK(nala_resize_op(g, &lat[i], &up, NALA_RESIZE_NEAREST, bucket, err));
     NALA_CHECK(nala_add_op(g, &lat[i - 1], &up, &lat[i - 1], bucket, err));
+    nala_graph_free(g, up.off); /* the next (larger) upsample or an output may take its bytes */
   }
-  for (int i = 0; i < used; i++)
+  for (int i = 0; i < used; i++) {
     NALA_CHECK(conv(g, &f->fpn[i], &lat[i], &out[i], bucket, err));
+    if (!(f->extra == EXTRA_ON_LATERAL && i == used - 1)) /* the extra conv reads that one */
+      nala_graph_free(g, lat[i].off);
+  }
   for (int i = used; i < f->num_outs; i++) {
     const nala_feat *prev = &out[i - 1];
     if (f->extra == EXTRA_NONE) {

@@ -7,6 +7,7 @@
 
 #include "core/nn/layer.h"
 #include "core/nn/prims.h"
+#include "core/nn/upconv.h"
 #include "tests/nn_test_util.h"
 #include "tests/support/suite.h"
 
@@ -138,6 +139,13 @@ START_TEST(layers_match_torch) {
                                     NALA_ACT_NONE, &err), NALA_OK);
   ck_assert_int_eq(nala_deconv_load(b.rt, w, &up3, (nala_conv_shape)NALA_CONV_SHAPE(C, 4, 3, 2, 1), "up3",
                                     NALA_ACT_NONE, &err), NALA_OK);
+  /* the same k2 s2 weights as kernel-equals-stride matmuls (the mask head's upsample) */
+  nala_upconv upc;
+  ck_assert_msg(nala_upconv_load(b.rt, w, &upc, (nala_conv_shape)NALA_CONV_SHAPE(C, 4, 2, 2, 1), "up2", NALA_ACT_NONE,
+                                 &err) == NALA_OK, "%s", err.msg);
+  nala_upconv bad;
+  ck_assert_int_eq(nala_upconv_load(b.rt, w, &bad, (nala_conv_shape)NALA_CONV_SHAPE(C, 4, 3, 2, 1), "up3",
+                                    NALA_ACT_NONE, &err), NALA_E_UNSUPPORTED);
   ck_assert_msg(nala_weights_finish(w, "", &err) == NALA_OK, "%s", err.msg);
   nala_weights_close(w);
 
@@ -148,6 +156,7 @@ START_TEST(layers_match_torch) {
   nala_layer_out_size(&up2, b.x.h, b.x.w, &h2, &w2);
   nala_layer_out_size(&up3, b.x.h, b.x.w, &h3, &w3);
   nala_feat o_up2 = nala_graph_feat(&b.g, 4, h2, w2), o_up3 = nala_graph_feat(&b.g, 4, h3, w3);
+  nala_feat o_upc = nala_graph_feat(&b.g, 4, h2, w2);
   nala_feat cat = nala_graph_feat(&b.g, C + 6, b.x.h, b.x.w);
   nala_feat cat_x = nala_feat_slice(&cat, 0, C), cat_conv = nala_feat_slice(&cat, C, 6);
   nala_feat sum = nala_graph_feat(&b.g, C, b.x.h, b.x.w);
@@ -157,6 +166,7 @@ START_TEST(layers_match_torch) {
   ck_assert_int_eq(nala_linear_op(&b.g, &lin, b.x.h * b.x.w, b.x.off, 0, o_lin.off, 0, 0, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_conv_op(&b.g, &up2, b.x.h, b.x.w, b.x.off, 0, o_up2.off, 0, 0, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_conv_op(&b.g, &up3, b.x.h, b.x.w, b.x.off, 0, o_up3.off, 0, 0, -1, &err), NALA_OK);
+  ck_assert_int_eq(nala_upconv_op_batch(&b.g, &upc, 1, b.x.h, b.x.w, b.x.off, o_upc.off, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_copy_op(&b.g, &b.x, &cat_x, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_conv_op(&b.g, &cm_gelu, b.x.h, b.x.w, b.x.off, 0, cat_conv.off, cat.c, 0, -1, &err),
                    NALA_OK);
@@ -172,11 +182,13 @@ START_TEST(layers_match_torch) {
   ck_assert(nn_check(b.fx, "lin", b.ws, &o_lin, "linear") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "up2", b.ws, &o_up2, "ConvTranspose2d k2 s2") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "up3", b.ws, &o_up3, "ConvTranspose2d k3 s2") <= REL_L2_MAX);
+  ck_assert(nn_check(b.fx, "up2", b.ws, &o_upc, "ConvTranspose2d k2 s2 as 2 strided matmuls") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "concat", b.ws, &cat, "concat by channel offset") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "add", b.ws, &sum, "add in place") <= REL_L2_MAX);
   nala_layer *layers[] = {&cm, &cm_gelu, &dw, &lin, &up2, &up3};
   for (int i = 0; i < 6; i++)
     nala_layer_free(layers[i]);
+  nala_upconv_free(&upc);
   close_bench(&b);
 }
 END_TEST

@@ -103,6 +103,57 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
   return create_pd(&desc, posts, eng, pd, err);
 }
 
+nala_status nala_conv_band_pd(dnnl_engine_t eng, int winograd, int n, int ic, int oc, int ih, int oh, int w,
+                              int pad_t, int pad_b, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_memory_desc_t src, wei, bias, dst;
+  dnnl_format_tag_t tag = winograd ? dnnl_nChw16c : dnnl_nChw8c;
+  dnnl_dims_t sdims = {n, ic, ih, w}, ddims = {n, oc, oh, w}, wdims = {oc, ic, 3, 3}, bdims = {oc};
+  dnnl_memory_desc_init_by_tag(&src, 4, sdims, dnnl_f32, tag);
+  dnnl_memory_desc_init_by_tag(&dst, 4, ddims, dnnl_f32, tag);
+  dnnl_memory_desc_init_by_tag(&wei, 4, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&bias, 1, bdims, dnnl_f32, dnnl_a);
+  dnnl_dims_t strides = {1, 1}, pad_l = {pad_t, 1}, pad_r = {pad_b, 1};
+  dnnl_convolution_desc_t desc;
+  if (dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                         winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, &src, &wei,
+                                         &bias, &dst, strides, pad_l, pad_r) != dnnl_success)
+    return nala_fail(err, NALA_E_UNSUPPORTED, "blocked conv %d -> %d: no convolution descriptor", ic, oc);
+  dnnl_primitive_attr_t attr;
+  NALA_CHECK(make_attr(posts, &attr, err));
+  dnnl_primitive_desc_iterator_t it = NULL;
+  dnnl_status_t ds = dnnl_primitive_desc_iterator_create(&it, &desc, attr, eng, NULL);
+  dnnl_primitive_attr_destroy(attr);
+  *pd = NULL;
+  while (ds == dnnl_success) {
+    dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+    const char *impl = cand ? nala_dnnl_impl(cand) : "";
+    if (cand && (winograd ? strstr(impl, "wino_4x3") != NULL : strncmp(impl, "ref", 3) != 0)) {
+      *pd = cand;
+      break;
+    }
+    if (cand)
+      dnnl_primitive_desc_destroy(cand);
+    ds = dnnl_primitive_desc_iterator_next(it);
+  }
+  if (it)
+    dnnl_primitive_desc_iterator_destroy(it);
+  if (!*pd)
+    return nala_fail(err, NALA_E_UNSUPPORTED, "%s %d -> %d (%d rows of %d): oneDNN has no fast implementation here",
+                     winograd ? "Winograd" : "blocked direct conv", ic, oc, oh, w);
+  return NALA_OK;
+}
+
+nala_status nala_reorder_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md,
+                            int sum, dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_primitive_attr_t attr;
+  NALA_CHECK(make_attr(sum ? NALA_POST_SUM : NALA_POST_NONE, &attr, err));
+  dnnl_status_t ds = dnnl_reorder_primitive_desc_create(pd, src_md, eng, dst_md, eng, attr);
+  dnnl_primitive_attr_destroy(attr);
+  if (ds != dnnl_success)
+    return nala_dnnl_status(ds, "dnnl_reorder_primitive_desc_create", err);
+  return NALA_OK;
+}
+
 nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                            dnnl_primitive_desc_t *pd, nala_err *err) {
   int oh = (s->h - 1) * s->stride + s->k, ow = (s->w - 1) * s->stride + s->k;
@@ -189,4 +240,23 @@ const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd) {
   if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success || !name)
     return "?";
   return name;
+}
+
+nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
+                                 const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,
+                                 dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_memory_desc_t src, wei, bias, dst;
+  dnnl_dims_t sdims = {batch, m, k}, ddims = {batch, m, n}, wdims = {1, k, n}, bdims = {1, 1, n};
+  dnnl_dims_t sstr = {src_strides[0], src_strides[1], src_strides[2]};
+  dnnl_dims_t dstr = {dst_strides[0], dst_strides[1], dst_strides[2]};
+  dnnl_memory_desc_init_by_strides(&src, 3, sdims, dnnl_f32, sstr);
+  dnnl_memory_desc_init_by_strides(&dst, 3, ddims, dnnl_f32, dstr);
+  if (wfmt)
+    wei = *wfmt;
+  else
+    dnnl_memory_desc_init_by_tag(&wei, 3, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&bias, 3, bdims, dnnl_f32, dnnl_abc);
+  dnnl_matmul_desc_t desc;
+  NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
+  return create_pd(&desc, posts, eng, pd, err);
 }

@@ -4,6 +4,7 @@
 #define NALA_CORE_NN_DNNL_UTIL_H
 
 #include <oneapi/dnnl/dnnl.h>
+#include <stdint.h>
 
 #include "nala/status.h"
 
@@ -43,6 +44,21 @@ typedef struct nala_conv_shape {
 nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                          dnnl_primitive_desc_t *pd, nala_err *err);
 
+/* A 3x3 stride-1 convolution on n blocked maps [n, ic, ih, w] -> [n, oc, oh, w], padding 1 on the
+ * left and right, pad_t / pad_b rows on top and bottom (a band of rows of a bigger map has 0 where
+ * it has a neighbour band), weights in the format oneDNN picks:
+ *   winograd: nChw16c, Winograd F(4x4, 3x3) (oneDNN's jit_wino_4x3, AVX-512 only; never its
+ *             F(2x2, 3x3) variant, which barely beats direct here)
+ *   else:     nChw8c, oneDNN's direct jit kernels (never a reference implementation)
+ * NALA_E_UNSUPPORTED when oneDNN has no such implementation here (no AVX-512 for Winograd,
+ * channels not multiples of the block, a post-op Winograd lacks). */
+nala_status nala_conv_band_pd(dnnl_engine_t eng, int winograd, int n, int ic, int oc, int ih, int oh, int w,
+                              int pad_t, int pad_b, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* Reorder src_md -> dst_md; sum: dst = src + dst (oneDNN's sum post-op on a reorder). */
+nala_status nala_reorder_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *dst_md,
+                            int sum, dnnl_primitive_desc_t *pd, nala_err *err);
+
 /* Matmul [m, k] x [k, n] + bias -> [m, n]; src/dst rows have leading dimensions lda/ldc (>= k/n). */
 nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
                            const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
@@ -59,6 +75,13 @@ nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *s
  * [(h-1)*stride + k, (w-1)*stride + k, oc]; weights wfmt as nala_conv_pd. */
 nala_status nala_deconv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                            dnnl_primitive_desc_t *pd, nala_err *err);
+
+/* Batched matmul [batch, m, k] x [k, n] (the weights shared by every batch: [1, k, n]) + bias [1, 1, n]
+ * -> [batch, m, n], src and dst at the given element strides {batch, row, 1}: a dst whose batches
+ * are not back to back scatters rows into a wider map (nala_upconv). */
+nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
+                                 const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,
+                                 dnnl_primitive_desc_t *pd, nala_err *err);
 
 /* Implementation name oneDNN picked (e.g. "brg:avx512_core"), for logs and the bench. */
 const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd);

@@ -8,6 +8,11 @@
 
 #include "core/nn/dnnl_util.h"
 
+struct nala_graph_weights {
+  dnnl_memory_t source, copy;
+  dnnl_memory_desc_t md;
+};
+
 static size_t align_up(size_t n) { return (n + NALA_GRAPH_ALIGN - 1) / NALA_GRAPH_ALIGN * NALA_GRAPH_ALIGN; }
 
 void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads) {
@@ -27,28 +32,120 @@ void nala_graph_release(nala_graph *g) {
   }
   for (int i = 0; i < g->n_owned; i++)
     free(g->owned[i]);
+  for (int i = 0; i < g->n_weights; i++)
+    dnnl_memory_destroy(g->weights[i].copy);
+  free(g->weights);
   free(g->ops);
   free(g->owned);
+  free(g->live);
   nala_graph_init(g, g->engine, g->nthreads);
 }
 
+/* End of the regions: the temporary area, then the scratchpad follow. */
+static size_t arena_end(const nala_graph *g) { return align_up(g->peak); }
+
+/* Where a region of size bytes goes: the smallest gap between live regions (at or above the fence)
+ * that holds it, else on top of the highest. *at: the index in the live list it takes. */
+static size_t place(const nala_graph *g, size_t size, int *at) {
+  size_t best = SIZE_MAX, best_gap = SIZE_MAX, prev_end = 0;
+  int best_at = g->n_live;
+  for (int i = 0; i < g->n_live; i++) {
+    const nala_graph_block *b = &g->live[i];
+    size_t lo = prev_end > g->fence ? prev_end : g->fence;
+    if (b->off >= lo && b->off - lo >= size && b->off - lo < best_gap)
+      best = lo, best_gap = b->off - lo, best_at = i;
+    prev_end = b->off + b->bytes > prev_end ? b->off + b->bytes : prev_end;
+  }
+  if (best == SIZE_MAX)
+    best = prev_end > g->fence ? prev_end : g->fence, best_at = g->n_live;
+  *at = best_at;
+  return best;
+}
+
+static int grow_live(nala_graph *g) {
+  if (g->n_live < g->cap_live)
+    return 1;
+  int cap = g->cap_live ? 2 * g->cap_live : 256;
+  nala_graph_block *live = realloc(g->live, (size_t)cap * sizeof *live);
+  if (!live)
+    return 0;
+  g->live = live;
+  g->cap_live = cap;
+  return 1;
+}
+
 size_t nala_graph_region(nala_graph *g, size_t bytes) {
-  size_t off = g->cursor;
-  g->cursor += align_up(bytes);
-  if (g->cursor > g->peak)
-    g->peak = g->cursor;
+  size_t size = align_up(bytes), seq = g->n_taken++;
+  if (!size) /* nothing to hold: any aligned offset will do */
+    return 0;
+  if (!grow_live(g)) {
+    /* no memory to track it: above everything, never handed back (correct, only larger) */
+    size_t off = arena_end(g) > g->fence ? arena_end(g) : g->fence;
+    g->peak = g->fence = off + size;
+    return off;
+  }
+  int at;
+  size_t off = place(g, size, &at);
+  memmove(&g->live[at + 1], &g->live[at], (size_t)(g->n_live - at) * sizeof *g->live);
+  g->live[at] = (nala_graph_block){off, size, seq};
+  g->n_live++;
+  if (off + size > g->peak)
+    g->peak = off + size;
   return off;
 }
 
-size_t nala_graph_mark(const nala_graph *g) { return g->cursor; }
-
-void nala_graph_rewind(nala_graph *g, size_t mark) {
-  if (mark <= g->cursor)
-    g->cursor = mark;
+static void drop_live(nala_graph *g, int i) {
+  memmove(&g->live[i], &g->live[i + 1], (size_t)(g->n_live - i - 1) * sizeof *g->live);
+  g->n_live--;
 }
 
-/* End of the regions: the scratchpad follows. */
-static size_t arena_end(const nala_graph *g) { return align_up(g->peak > g->cursor ? g->peak : g->cursor); }
+void nala_graph_free(nala_graph *g, size_t off) {
+  for (int i = 0; i < g->n_live; i++)
+    if (g->live[i].off == off) {
+      drop_live(g, i);
+      return;
+    }
+}
+
+size_t nala_graph_mark(const nala_graph *g) { return g->n_taken; }
+
+void nala_graph_rewind(nala_graph *g, size_t mark) {
+  for (int i = g->n_live - 1; i >= 0; i--)
+    if (g->live[i].seq >= mark)
+      drop_live(g, i);
+}
+
+/* Bytes [lo, hi) that map f spans (a channel slice spans from its first channel to its last). */
+static void feat_span(const nala_feat *f, size_t *lo, size_t *hi) {
+  size_t px = (size_t)f->h * f->w;
+  *lo = f->off;
+  *hi = px && f->c > 0 ? f->off + ((px - 1) * (size_t)nala_feat_ld(f) + (size_t)f->c) * sizeof(float) : f->off;
+}
+
+void nala_graph_keep_only(nala_graph *g, size_t mark, const nala_feat *live, int n) {
+  for (int i = g->n_live - 1; i >= 0; i--) {
+    const nala_graph_block *b = &g->live[i];
+    if (b->seq < mark)
+      continue;
+    int used = 0;
+    for (int k = 0; k < n && !used; k++) {
+      size_t lo, hi;
+      feat_span(&live[k], &lo, &hi);
+      used = lo < b->off + b->bytes && (hi > b->off || (hi == lo && lo >= b->off));
+    }
+    if (!used)
+      drop_live(g, i);
+  }
+}
+
+void nala_graph_fence(nala_graph *g) { g->fence = g->peak; }
+
+size_t nala_graph_temp(nala_graph *g, size_t at, size_t bytes) {
+  at = align_up(at);
+  if (at + align_up(bytes) > g->max_temp)
+    g->max_temp = at + align_up(bytes);
+  return NALA_MEM_TEMP + at;
+}
 
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w) {
   nala_feat f = {.c = c, .h = h, .w = w, .off = nala_graph_region(g, (size_t)c * h * w * sizeof(float))};
@@ -90,6 +187,80 @@ void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err) {
   }
   g->owned[g->n_owned++] = p;
   return p;
+}
+
+/* Reorders source (format from) into a new memory of format want. oneDNN reorders some formats
+ * (Winograd's) only from plain weights: then through a plain oihw / goihw copy. */
+static nala_status reorder_weights(dnnl_engine_t eng, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                                   dnnl_memory_t *out, nala_err *err) {
+  const dnnl_memory_desc_t *from = NULL;
+  void *data = NULL;
+  NALA_DNNL(dnnl_memory_get_memory_desc(source, &from), err);
+  NALA_DNNL(dnnl_memory_get_data_handle(source, &data), err);
+  dnnl_primitive_desc_t probe = NULL;
+  if (dnnl_reorder_primitive_desc_create(&probe, from, eng, want, eng, NULL) == dnnl_success) {
+    dnnl_primitive_desc_destroy(probe);
+    return nala_dnnl_reorder_new(eng, from, data, want, out, err);
+  }
+  if (from->ndims != 4 && from->ndims != 5)
+    return nala_fail(err, NALA_E_BACKEND, "oneDNN cannot reorder %d-d weights into the format asked", from->ndims);
+  dnnl_memory_desc_t plain_md;
+  dnnl_memory_desc_init_by_tag(&plain_md, from->ndims, from->dims, dnnl_f32, from->ndims == 4 ? dnnl_oihw : dnnl_goihw);
+  dnnl_memory_t plain = NULL;
+  NALA_CHECK(nala_dnnl_reorder_new(eng, from, data, &plain_md, &plain, err));
+  void *plain_data = NULL;
+  nala_status st = NALA_OK;
+  if (dnnl_memory_get_data_handle(plain, &plain_data) != dnnl_success)
+    st = nala_fail(err, NALA_E_BACKEND, "oneDNN: no data in the plain weights copy");
+  if (!st)
+    st = nala_dnnl_reorder_new(eng, &plain_md, plain_data, want, out, err);
+  dnnl_memory_destroy(plain);
+  return st;
+}
+
+nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                               dnnl_memory_t *out, nala_err *err) {
+  const dnnl_memory_desc_t *have = NULL;
+  NALA_DNNL(dnnl_memory_get_memory_desc(source, &have), err);
+  if (dnnl_memory_desc_equal(have, want)) {
+    *out = source;
+    return NALA_OK;
+  }
+  for (int i = 0; i < g->n_weights; i++)
+    if (g->weights[i].source == source && dnnl_memory_desc_equal(&g->weights[i].md, want)) {
+      *out = g->weights[i].copy;
+      return NALA_OK;
+    }
+  if (g->n_weights == g->cap_weights) {
+    int cap = g->cap_weights ? 2 * g->cap_weights : 8;
+    struct nala_graph_weights *w = realloc(g->weights, (size_t)cap * sizeof *w);
+    if (!w)
+      return nala_fail(err, NALA_E_NOMEM, "out of memory for the plan's weights list");
+    g->weights = w;
+    g->cap_weights = cap;
+  }
+  dnnl_memory_t copy = NULL;
+  NALA_CHECK(reorder_weights(g->engine, source, want, &copy, err));
+  g->weights[g->n_weights++] = (struct nala_graph_weights){.source = source, .copy = copy, .md = *want};
+  *out = copy;
+  return NALA_OK;
+}
+
+int nala_graph_holds_weights(const nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want) {
+  const dnnl_memory_desc_t *have = NULL;
+  if (dnnl_memory_get_memory_desc(source, &have) == dnnl_success && dnnl_memory_desc_equal(have, want))
+    return 1;
+  for (int i = 0; i < g->n_weights; i++)
+    if (g->weights[i].source == source && dnnl_memory_desc_equal(&g->weights[i].md, want))
+      return 1;
+  return 0;
+}
+
+size_t nala_graph_weights_bytes(const nala_graph *g) {
+  size_t bytes = 0;
+  for (int i = 0; i < g->n_weights; i++)
+    bytes += dnnl_memory_desc_get_size(&g->weights[i].md);
+  return bytes;
 }
 
 static nala_graph_op *push_op(nala_graph *g, nala_err *err) {
@@ -173,23 +344,29 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
   return NALA_OK;
 }
 
-nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err) {
-  if (!g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
-    return nala_fail(err, NALA_E_ARG, "graph gate: %d ops, count at byte %zu, range (%d, %d]", g->n_ops, count_off, lo,
-                     hi);
-  nala_graph_op *op = &g->ops[g->n_ops - 1];
-  op->gated = 1;
-  op->gate_off = count_off;
-  op->gate_lo = lo;
-  op->gate_hi = hi;
+nala_status nala_graph_gate_since(nala_graph *g, int first, size_t count_off, int lo, int hi, nala_err *err) {
+  if (first < 0 || first >= g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
+    return nala_fail(err, NALA_E_ARG, "graph gate: ops [%d, %d), count at byte %zu, range (%d, %d]", first, g->n_ops,
+                     count_off, lo, hi);
+  for (int i = first; i < g->n_ops; i++) {
+    nala_graph_op *op = &g->ops[i];
+    op->gated = 1;
+    op->gate_off = count_off;
+    op->gate_lo = lo;
+    op->gate_hi = hi;
+  }
   return NALA_OK;
 }
 
-size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + align_up(g->max_scratch); }
+nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err) {
+  return nala_graph_gate_since(g, g->n_ops - 1, count_off, lo, hi, err);
+}
+
+size_t nala_graph_ws_bytes(const nala_graph *g) { return arena_end(g) + g->max_temp + align_up(g->max_scratch); }
 
 void nala_graph_bind(nala_graph *g, void *ws) {
   g->ws = ws;
-  size_t scratch_off = arena_end(g);
+  size_t temp_off = arena_end(g), scratch_off = temp_off + g->max_temp;
   for (int i = 0; i < g->n_ops; i++) {
     nala_graph_op *op = &g->ops[i];
     for (int a = 0; a < op->nargs; a++) {
@@ -198,6 +375,8 @@ void nala_graph_bind(nala_graph *g, void *ws) {
         off = scratch_off;
       else if (off >= NALA_MEM_SCRATCH)
         continue;
+      else if (off >= NALA_MEM_TEMP)
+        off = temp_off + (off - NALA_MEM_TEMP);
       dnnl_memory_set_data_handle(op->args[a].memory, (char *)ws + off);
     }
   }

@@ -6,9 +6,14 @@
  * without replanning. An op is a oneDNN primitive (nala_graph_add_dnnl) or a kernel {fn, args}
  * (nala_graph_add_kernel) whose args hold offsets, not pointers.
  *
- * Workspace = [regions in the order taken][oneDNN scratchpad, the largest any primitive needs]
- * (primitives run one at a time, so they share one scratchpad; user scratchpad mode makes one
- * primitive safe to run from several contexts at once). */
+ * Workspace = [regions][temporary area, the largest any op group needs][oneDNN scratchpad, the
+ * largest any primitive needs] (primitives run one at a time, so they share one scratchpad; user
+ * scratchpad mode makes one primitive safe to run from several contexts at once).
+ *
+ * Regions are planned like a heap, in op order: ops run in the order they were added, so once every
+ * op that touches a region has been added the region is dead for the ops added after it, and
+ * nala_graph_free / nala_graph_rewind / nala_graph_keep_only hand it back for them (best fit among
+ * the gaps, else on top). The regions' part is the highest end any region reached. */
 #ifndef NALA_CORE_NN_GRAPH_H
 #define NALA_CORE_NN_GRAPH_H
 
@@ -23,6 +28,8 @@
 #define NALA_MEM_MODEL SIZE_MAX         /* the model's (weights, bias): never freed by the graph */
 #define NALA_MEM_PLAN (SIZE_MAX - 1)    /* owned by the graph (weights reordered for this plan) */
 #define NALA_MEM_SCRATCH (SIZE_MAX - 2) /* the shared oneDNN scratchpad */
+/* NALA_MEM_TEMP + t: byte t of the shared temporary area (nala_graph_temp), oneDNN args only. */
+#define NALA_MEM_TEMP (SIZE_MAX / 2)
 
 #define NALA_GRAPH_MAX_ARGS 8
 #define NALA_GRAPH_KERNEL_ARGS 192 /* bytes of inline kernel arguments */
@@ -63,14 +70,23 @@ static inline nala_feat nala_feat_slice(const nala_feat *f, int c0, int c) {
 
 #define NALA_GRAPH_MAX_IO 16
 
+/* A region in use while planning (nala_graph_region), by offset; seq = regions taken before it. */
+typedef struct nala_graph_block {
+  size_t off, bytes, seq;
+} nala_graph_block;
+
 typedef struct nala_graph {
   dnnl_engine_t engine;
   int nthreads;
   nala_graph_op *ops;
   int n_ops, cap_ops;
-  size_t cursor;      /* bytes of regions taken */
-  size_t peak;        /* largest cursor so far (nala_graph_rewind lowers the cursor, not this) */
+  nala_graph_block *live; /* regions in use, sorted by offset */
+  int n_live, cap_live;
+  size_t n_taken; /* regions taken so far (nala_graph_mark) */
+  size_t fence;   /* regions go at or above this byte (nala_graph_fence) */
+  size_t peak;    /* highest end of any region so far: the regions' part of the workspace */
   size_t max_scratch; /* largest oneDNN scratchpad */
+  size_t max_temp;    /* largest temporary area (nala_graph_temp) */
   void **owned;       /* heap blocks the plan owns (nala_graph_alloc) */
   int n_owned, cap_owned;
   const char *bucket_names[NALA_GRAPH_MAX_BUCKETS];
@@ -84,6 +100,8 @@ typedef struct nala_graph {
   nala_feat input;                     /* where the caller writes the image */
   nala_feat outs[NALA_GRAPH_MAX_IO];   /* what the caller reads after a run */
   int n_outs;
+  struct nala_graph_weights *weights; /* plan-owned reordered weights (nala_graph_weights) */
+  int n_weights, cap_weights;
   void *user; /* the builder's own description of this plan (a plan-owned nala_graph_alloc block, e.g.
                  where a detector's results live), so it moves with the graph; NULL when none */
 } nala_graph;
@@ -94,14 +112,35 @@ void nala_graph_init(nala_graph *g, dnnl_engine_t engine, int nthreads);
 /* Frees every op, primitive, plan-owned memory and block; g is empty (reusable) afterwards. */
 void nala_graph_release(nala_graph *g);
 
-/* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. */
+/* Takes a 64-byte aligned region of bytes from the arena; returns its byte offset. Its bytes are
+ * its own until it is handed back; their content is whatever the ops before left there. */
 size_t nala_graph_region(nala_graph *g, size_t bytes);
 
-/* Scratch reuse: regions taken after mark = nala_graph_mark(g) may be handed out again after
- * nala_graph_rewind(g, mark), for ops that run after every op using the first ones (e.g. the mask
- * head's buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
+/* Hands back the region at offset off (from nala_graph_region) for the ops added from now on:
+ * call it once every op that reads or writes the region has been added. */
+void nala_graph_free(nala_graph *g, size_t off);
+
+/* Scratch reuse: regions taken after mark = nala_graph_mark(g) are handed back by
+ * nala_graph_rewind(g, mark), for ops that run after every op using them (e.g. the mask head's
+ * buffers over the bbox head's, Mask R-CNN). The workspace keeps the peak. */
 size_t nala_graph_mark(const nala_graph *g);
 void nala_graph_rewind(nala_graph *g, size_t mark);
+
+/* Liveness between modules: hands back every region taken since mark that holds no byte of the
+ * n maps live (what the next module is given): no later op can reach it. */
+void nala_graph_keep_only(nala_graph *g, size_t mark, const nala_feat *live, int n);
+
+/* Regions taken from now on go above every byte used so far, never into a gap: for what the
+ * caller keeps across several runs of the ops (a sliding-window accumulator), which the ops'
+ * own scratch in those gaps would overwrite. */
+void nala_graph_fence(nala_graph *g);
+
+/* Bytes [at, at + bytes) of the temporary area, shared by every op group that needs buffers only
+ * while its own consecutive ops run (a Winograd conv's blocked bands): unlike mark/rewind it never
+ * overlaps a region, so regions taken later (inputs the caller writes before a run, maps that live
+ * across runs) are safe. Returns the offset to give a oneDNN arg (NALA_MEM_TEMP + at); kernel ops
+ * cannot take it. */
+size_t nala_graph_temp(nala_graph *g, size_t at, size_t bytes);
 
 /* A new dense c x h x w map in g's arena. */
 nala_feat nala_graph_feat(nala_graph *g, int c, int h, int w);
@@ -114,6 +153,22 @@ double nala_graph_bucket_ms(const nala_graph *g, const char *name);
 
 /* Heap block freed with the graph (per-plan tables, e.g. RoPE); NULL (with err) when out of memory. */
 void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
+
+/* Weights memory in format want for the model's source weights (a layer's dnnl memory): source
+ * itself when its format is want, else a copy reordered once per plan, owned by the graph and
+ * shared by every op asking for the same (source, want). oneDNN's preferred format can depend on
+ * the map size and Winograd's on the thread count; a copy per op would multiply the weights (a
+ * RetinaNet head conv runs on 5 levels, a Winograd conv in many bands). Ops pass it with
+ * off = NALA_MEM_MODEL (the graph, not the op, frees it). */
+nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
+                               dnnl_memory_t *out, nala_err *err);
+
+/* 1 when nala_graph_weights(g, source, want) would take no new memory: source is in format want, or
+ * the plan already holds that copy. */
+int nala_graph_holds_weights(const nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want);
+
+/* Bytes of the plan-owned weights copies (outside the workspace; for reports). */
+size_t nala_graph_weights_bytes(const nala_graph *g);
 
 /* Appends a oneDNN op: creates the primitive from pd (which it destroys), its src/dst memories at
  * workspace offsets src_off/dst_off, weights/bias memories as given (off = NALA_MEM_*), and the
@@ -135,6 +190,8 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
  * lo < count <= hi. RoI heads plan one primitive per batch size and gate each to its range, so
  * forward runs on the count without creating anything. */
 nala_status nala_graph_gate_last(nala_graph *g, size_t count_off, int lo, int hi, nala_err *err);
+/* The same for every op added since op index first (g->n_ops before them). */
+nala_status nala_graph_gate_since(nala_graph *g, int first, size_t count_off, int lo, int hi, nala_err *err);
 
 /* Workspace bytes the graph needs (regions + scratchpad). */
 size_t nala_graph_ws_bytes(const nala_graph *g);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/conv_banded.h"
 #include "core/nn/prims.h"
 
 #define BN_EPS 1e-5 /* nn.BatchNorm2d default */
@@ -76,6 +77,7 @@ static nala_status spatial_init(const nala_rt *rt, nala_layer *L, nala_layer_kin
   } else {
     NALA_CHECK(nala_conv_pd(rt->engine, &s, NULL, 0, &pd, err));
     nala_conv_torch_md(&s, &torch_md);
+    L->banded = (int)nala_banded_kind_for(rt, &s);
   }
   return finish_init(rt, L, pd, &torch_md, w, b, s.oc, err);
 }
@@ -134,8 +136,10 @@ nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a
   return st;
 }
 
-nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, nala_conv_shape s, const char *conv,
-                           int has_bias, const char *bn, int residual, nala_err *err) {
+/* "<conv>.weight" [oc][ic/groups][k][k] and bias (or zeros) with BatchNorm folded in and the
+ * residual tap added, as new arrays *W, *B (free both; NULL on error). */
+static nala_status load_folded(nala_weights *wts, nala_conv_shape s, const char *conv, int has_bias, const char *bn,
+                               int residual, float **W, float **B, nala_err *err) {
   int icg = s.ic / s.groups;
   size_t per_oc = (size_t)icg * s.k * s.k;
   float *w = takef(wts, conv, "weight", 4, s.oc, icg, s.k, s.k);
@@ -150,6 +154,8 @@ nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, 
   nala_status st = NALA_OK;
   if (!w || !b || (bn && (!g || !beta || !mean || !var))) {
     st = nala_fail(err, NALA_E_NOMEM, "out of memory loading %s", conv);
+    free(w), free(b);
+    w = b = NULL;
   } else {
     /* BN(conv(x)) = scale * (W x + b - mean) + beta, scale = gamma / sqrt(var + eps), in double. */
     for (int o = 0; bn && o < s.oc; o++) {
@@ -160,9 +166,49 @@ nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, 
     }
     for (int o = 0; residual && o < s.oc; o++)
       w[o * per_oc + (size_t)(s.k / 2) * s.k + s.k / 2] += 1.0f;
-    st = nala_conv_init(rt, L, s, w, b, err);
   }
-  free(w), free(b), free(g), free(beta), free(mean), free(var);
+  free(g), free(beta), free(mean), free(var);
+  *W = w, *B = b;
+  return st;
+}
+
+nala_status nala_conv_load(const nala_rt *rt, nala_weights *wts, nala_layer *L, nala_conv_shape s, const char *conv,
+                           int has_bias, const char *bn, int residual, nala_err *err) {
+  float *w, *b;
+  nala_status st = load_folded(wts, s, conv, has_bias, bn, residual, &w, &b, err);
+  if (!st)
+    st = nala_conv_init(rt, L, s, w, b, err);
+  free(w), free(b);
+  return st;
+}
+
+nala_status nala_convmodule_load_split(const nala_rt *rt, nala_weights *wts, nala_layer *parts, int n_parts,
+                                       nala_conv_shape s, const char *prefix, int norm, nala_act act, nala_err *err) {
+  if (n_parts < 1 || s.groups != 1 || s.ic % n_parts)
+    return nala_fail(err, NALA_E_ARG, "%s: %d input channels in %d parts (groups %d)", prefix, s.ic, n_parts, s.groups);
+  char conv[512], bn[512];
+  snprintf(conv, sizeof conv, "%s.conv", prefix);
+  snprintf(bn, sizeof bn, "%s.bn", prefix);
+  float *w, *b;
+  NALA_CHECK(load_folded(wts, s, conv, !norm, norm ? bn : NULL, 0, &w, &b, err));
+  nala_conv_shape ps = s;
+  ps.ic = s.ic / n_parts;
+  size_t taps = (size_t)s.k * s.k;
+  float *pw = malloc((size_t)s.oc * ps.ic * taps * sizeof *pw), *zeros = calloc((size_t)s.oc, sizeof *zeros);
+  nala_status st = pw && zeros ? NALA_OK : nala_fail(err, NALA_E_NOMEM, "out of memory splitting %s", prefix);
+  int done = 0;
+  for (; !st && done < n_parts; done++) {
+    for (int o = 0; o < s.oc; o++)
+      memcpy(pw + (size_t)o * ps.ic * taps, w + ((size_t)o * s.ic + (size_t)done * ps.ic) * taps,
+             (size_t)ps.ic * taps * sizeof *pw);
+    /* The bias once (part 0, which the sum starts from), the activation once (the last part). */
+    st = nala_conv_init(rt, &parts[done], ps, pw, done == 0 ? b : zeros, err);
+    if (!st)
+      parts[done].act = done == n_parts - 1 ? act_posts(act) : NALA_POST_NONE;
+  }
+  for (int i = 0; st && i < done - 1; i++)
+    nala_layer_free(&parts[i]);
+  free(w), free(b), free(pw), free(zeros);
   return st;
 }
 
@@ -216,20 +262,14 @@ void nala_layer_out_size(const nala_layer *L, int h, int w, int *oh, int *ow) {
 }
 
 /* The weights memory a primitive wants: the model's, or (when this input size makes oneDNN pick
- * another format) a copy reordered at plan time and owned by the plan. */
+ * another format) a copy reordered at plan time, owned by the plan and shared by every op that
+ * wants the same format (nala_graph_weights). */
 static nala_status weights_for(nala_graph *g, dnnl_primitive_desc_t pd, const nala_layer *L, nala_dnnl_arg *arg,
                                nala_err *err) {
   const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   arg->arg = DNNL_ARG_WEIGHTS;
-  if (dnnl_memory_desc_equal(want, &L->wmd)) {
-    arg->memory = L->w;
-    arg->off = NALA_MEM_MODEL;
-    return NALA_OK;
-  }
-  void *data = NULL;
-  NALA_DNNL(dnnl_memory_get_data_handle(L->w, &data), err);
-  arg->off = NALA_MEM_PLAN;
-  return nala_dnnl_reorder_new(g->engine, &L->wmd, data, want, &arg->memory, err);
+  arg->off = NALA_MEM_MODEL;
+  return nala_graph_weights(g, L->w, want, &arg->memory, err);
 }
 
 static int is_reference_impl(dnnl_primitive_desc_t pd) { return !strncmp(nala_dnnl_impl(pd), "ref", 3); }
@@ -248,6 +288,12 @@ static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const n
 
 static nala_status conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, int ld_src,
                            size_t dst, int ld_dst, int posts, int bucket, nala_err *err) {
+  if (n <= 1 && L->kind == NALA_LAYER_CONV && L->banded) {
+    int planned = 0;
+    NALA_CHECK(nala_banded_conv_op(g, L, h, w, src, ld_src, dst, ld_dst, posts, bucket, &planned, err));
+    if (planned)
+      return NALA_OK;
+  }
   nala_conv_shape s = L->conv;
   s.n = n, s.h = h, s.w = w, s.ld_src = ld_src, s.ld_dst = ld_dst;
   posts |= L->act;

@@ -18,6 +18,7 @@ typedef struct nala_layer {
   nala_conv_shape conv; /* conv / deconv; h, w = the size used to pick the format */
   int in, out;          /* linear */
   int act;              /* NALA_POST_* activation every op of this layer carries (ConvModule act_cfg) */
+  int banded;           /* nala_banded_kind: how a 3x3 stride-1 conv may run blocked (core/nn/conv_banded.h) */
   dnnl_memory_desc_t wmd;
   dnnl_memory_t w, b;
 } nala_layer;
@@ -46,6 +47,14 @@ nala_status nala_conv_load(const nala_rt *rt, nala_weights *w, nala_layer *L, na
 nala_status nala_convmodule_load(const nala_rt *rt, nala_weights *w, nala_layer *L, nala_conv_shape s,
                                  const char *prefix, int norm, nala_act act, nala_err *err);
 
+/* The ConvModule at prefix as n_parts convolutions over equal slices of its input channels,
+ * conv(cat(x_0..x_n-1)) = sum_p part_p(x_p): BatchNorm is folded into every part, the bias goes to
+ * part 0 and act to part n_parts-1 only, so planning part 0, then parts 1.. with NALA_POST_SUM into
+ * the same dst, in order, gives the whole ConvModule without building the concat (UPerHead's
+ * fpn_bottleneck). On error no part is left allocated. */
+nala_status nala_convmodule_load_split(const nala_rt *rt, nala_weights *w, nala_layer *parts, int n_parts,
+                                       nala_conv_shape s, const char *prefix, int norm, nala_act act, nala_err *err);
+
 /* nn.Linear at prefix: "<prefix>.weight" [out][in], "<prefix>.bias". */
 nala_status nala_linear_load(const nala_rt *rt, nala_weights *w, nala_layer *L, int in, int out, const char *prefix,
                              nala_err *err);
@@ -68,7 +77,8 @@ nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a
 
 /* Plans L on an h x w NHWC map (conv / deconv) at workspace byte offsets src -> dst. posts adds
  * post-ops (NALA_POST_SUM: dst += result) before the layer's own activation. ld_src / ld_dst:
- * floats between pixels, 0 = dense. */
+ * floats between pixels, 0 = dense. A 3x3 stride-1 conv may run blocked (Winograd on AVX-512) in
+ * several ops (core/nn/conv_banded.h) where that pays; src and dst must not overlap. */
 nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                          int ld_dst, int posts, int bucket, nala_err *err);
 

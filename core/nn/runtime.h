@@ -9,12 +9,19 @@
 #include "nala/isa.h"
 #include "nala/status.h"
 
+/* Convolution algorithm choice (NALA_CONV=auto|direct, read once at nala_rt_create): auto plans
+ * 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) where oneDNN has it (AVX-512) and it pays
+ * (core/nn/conv_banded.h); direct keeps every convolution on oneDNN's direct kernels (A/B, tests). */
+typedef enum nala_conv_algo { NALA_CONV_AUTO = 0, NALA_CONV_DIRECT } nala_conv_algo;
+
 typedef struct nala_rt {
   dnnl_engine_t engine;
   nala_isa isa; /* resolved tier (never AUTO) of the hand-written kernels every module picks */
+  nala_conv_algo conv;
 } nala_rt;
 
-/* New root with a CPU engine; requested as nala_isa_resolve takes it (AUTO: NALA_ISA or the best). */
+/* New root with a CPU engine; requested as nala_isa_resolve takes it (AUTO: NALA_ISA or the best).
+ * An unknown NALA_CONV value is NALA_E_ARG naming it. */
 nala_status nala_rt_create(nala_isa requested, nala_rt **out, nala_err *err);
 
 /* Frees the root; every module and context built on it must be freed first. NULL is a no-op. */

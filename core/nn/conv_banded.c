@@ -1,0 +1,152 @@
+/* Blocked 3x3 convolutions in bands of rows (see conv_banded.h). */
+#include "core/nn/conv_banded.h"
+
+#include <stdint.h>
+
+#define WINO_ALPHA 6 /* F(4x4, 3x3): 6x6 transformed tiles */
+#define WINO_TILE 4
+/* oneDNN's transformed input and output of one band (36 floats per tile and channel) stay below
+ * this: measured here (1 thread, 512 -> 512 at 128x128) one 4-row tile row per band ran 1.5-2.5x
+ * faster than 8+ rows or the whole map, whose scratchpad alone is 195 MB. */
+#define WINO_BAND_BYTES ((size_t)6 << 20)
+/* Blocked direct (AVX2): the band's blocked input and output stay below this. */
+#define DIRECT_BAND_BYTES ((size_t)8 << 20)
+
+nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s) {
+  if (rt->conv != NALA_CONV_AUTO || s->k != 3 || s->stride != 1 || s->groups != 1 || s->ic % 16 || s->oc % 16 ||
+      s->ic < NALA_BANDED_MIN_CH || s->oc < NALA_BANDED_MIN_CH)
+    return NALA_BANDED_NONE;
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  if (isa >= dnnl_cpu_isa_avx512_core)
+    return NALA_BANDED_WINO;
+  return isa >= dnnl_cpu_isa_avx2 ? NALA_BANDED_DIRECT8 : NALA_BANDED_NONE;
+}
+
+/* NHWC rows [r0, r0 + rows) of an h x w map with ld floats between pixels, as a 4-d oneDNN md
+ * (logical NCHW), and the byte offset of its first row. */
+static size_t nhwc_rows(dnnl_memory_desc_t *md, size_t off, int c, int rows, int w, int ld, int r0) {
+  dnnl_dims_t dims = {1, c, rows, w};
+  dnnl_dims_t strides = {(dnnl_dim_t)rows * w * ld, 1, (dnnl_dim_t)w * ld, ld};
+  dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides);
+  return off + (size_t)r0 * w * ld * sizeof(float);
+}
+
+static void blocked(dnnl_memory_desc_t *md, const nala_layer *L, int c, int rows, int w) {
+  dnnl_dims_t dims = {1, c, rows, w};
+  dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, L->banded == NALA_BANDED_WINO ? dnnl_nChw16c : dnnl_nChw8c);
+}
+
+/* One band's rows: output [r0, r1), input [i0, i1), padding rows on top / bottom. */
+typedef struct band {
+  int r0, r1, i0, i1, pad_t, pad_b;
+} band;
+
+static band band_at(int r0, int rows, int h) {
+  band b = {.r0 = r0, .r1 = r0 + rows < h ? r0 + rows : h};
+  b.i0 = r0 > 0 ? r0 - 1 : 0;
+  b.i1 = b.r1 < h ? b.r1 + 1 : h;
+  b.pad_t = r0 == 0;
+  b.pad_b = b.r1 == h;
+  return b;
+}
+
+static nala_status band_pd(nala_graph *g, const nala_layer *L, const band *b, int w, int posts,
+                           dnnl_primitive_desc_t *pd, nala_err *err) {
+  return nala_conv_band_pd(g->engine, L->banded == NALA_BANDED_WINO, 1, L->conv.ic, L->conv.oc, b->i1 - b->i0,
+                           b->r1 - b->r0, w, b->pad_t, b->pad_b, posts, pd, err);
+}
+
+static nala_status add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, size_t from_off,
+                               const dnnl_memory_desc_t *to, size_t to_off, int sum, int bucket, nala_err *err) {
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(nala_reorder_pd(g->engine, from, to, sum, &pd, err));
+  nala_dnnl_arg args[2] = {{DNNL_ARG_FROM, from_off, NULL}, {DNNL_ARG_TO, to_off, NULL}};
+  return nala_graph_add_dnnl(g, pd, args, 2, bucket, err);
+}
+
+/* The ops of one band (see conv_banded.h); blk_src / blk_dst are the band buffers. */
+static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, int w, size_t src, int ld_src,
+                             size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, int bucket,
+                             nala_err *err) {
+  int ic = L->conv.ic, oc = L->conv.oc, rows = b->r1 - b->r0;
+  /* A sum with no activation after it goes into the output reorder (dst += band) and saves
+   * reordering dst in; sum then an activation must see dst inside the convolution. */
+  int sum_in_conv = (posts & NALA_POST_SUM) && (posts & (NALA_POST_RELU | NALA_POST_GELU | NALA_POST_SWISH));
+  int sum_in_reorder = (posts & NALA_POST_SUM) && !sum_in_conv;
+  dnnl_memory_desc_t view, blk;
+  size_t at = nhwc_rows(&view, src, ic, b->i1 - b->i0, w, ld_src, b->i0);
+  blocked(&blk, L, ic, b->i1 - b->i0, w);
+  NALA_CHECK(add_reorder(g, &view, at, &blk, blk_src, 0, bucket, err));
+  dnnl_memory_desc_t dview, dblk;
+  size_t dat = nhwc_rows(&dview, dst, oc, rows, w, ld_dst, b->r0);
+  blocked(&dblk, L, oc, rows, w);
+  if (sum_in_conv)
+    NALA_CHECK(add_reorder(g, &dview, dat, &dblk, blk_dst, 0, bucket, err));
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(band_pd(g, L, b, w, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
+  dnnl_memory_t wmem = NULL;
+  nala_status st = nala_graph_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wmem, err);
+  if (st) {
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+  }
+  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, blk_src, NULL},
+                           {DNNL_ARG_DST, blk_dst, NULL},
+                           {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, wmem},
+                           {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
+  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
+  return add_reorder(g, &dblk, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
+}
+
+/* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in
+ * WINO_BAND_BYTES; direct, rows while the blocked band pair stays in DIRECT_BAND_BYTES. */
+static int band_rows(const nala_layer *L, int h, int w) {
+  if (L->banded == NALA_BANDED_DIRECT8) {
+    size_t row = (size_t)(L->conv.ic + L->conv.oc) * w * sizeof(float);
+    size_t k = DIRECT_BAND_BYTES / (row ? row : 1);
+    return k < 1 ? 1 : k > (size_t)h ? h : (int)k;
+  }
+  size_t tile_row = (size_t)WINO_ALPHA * WINO_ALPHA * sizeof(float) * (size_t)(L->conv.ic + L->conv.oc) *
+                    (size_t)((w + WINO_TILE - 1) / WINO_TILE);
+  size_t k = WINO_BAND_BYTES / (tile_row ? tile_row : 1);
+  int rows = WINO_TILE * (int)(k < 1 ? 1 : k > (size_t)h ? (size_t)h : k);
+  return rows < h ? rows : h;
+}
+
+nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
+                                int ld_dst, int posts, int bucket, int *planned, nala_err *err) {
+  *planned = 0;
+  posts |= L->act;
+  if (!L->banded || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
+    return NALA_OK;
+  int rows = band_rows(L, h, w);
+  /* Every band shape oneDNN must accept (Winograd takes ReLU and sum only), checked before any op
+   * is added, so that a shape it refuses falls back to NHWC instead of leaving half a plan. */
+  band probe[3] = {band_at(0, rows, h), band_at(rows, rows, h), band_at((h - 1) / rows * rows, rows, h)};
+  int small = (size_t)h * w < NALA_BANDED_MIN_PIXELS;
+  for (int i = 0; i < 3; i++) {
+    if (probe[i].r0 >= h)
+      continue;
+    dnnl_primitive_desc_t pd;
+    nala_err quiet;
+    if (band_pd(g, L, &probe[i], w, posts, &pd, &quiet) != NALA_OK)
+      return NALA_OK;
+    /* a small map pays only when its weights cost nothing new */
+    int free_weights = nala_graph_holds_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+    dnnl_primitive_desc_destroy(pd);
+    if (small && !free_weights)
+      return NALA_OK;
+  }
+  ld_src = ld_src > 0 ? ld_src : L->conv.ic;
+  ld_dst = ld_dst > 0 ? ld_dst : L->conv.oc;
+  /* The blocked bands live only while this convolution's ops run: the graph's temporary area. */
+  size_t src_bytes = (size_t)L->conv.ic * (rows + 2) * w * sizeof(float);
+  size_t blk_src = nala_graph_temp(g, 0, src_bytes);
+  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L->conv.oc * rows * w * sizeof(float));
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    band b = band_at(r0, rows, h);
+    NALA_CHECK(plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, bucket, err));
+  }
+  *planned = 1;
+  return NALA_OK;
+}

@@ -1,0 +1,50 @@
+/* 3x3 stride-1 convolutions on blocked maps, in bands of output rows, where that beats oneDNN's
+ * NHWC kernels (what every other layer uses):
+ *   AVX-512 (avx512_core): Winograd F(4x4, 3x3) on nChw16c (oneDNN's jit_wino_4x3): 36 multiplies
+ *     per 4x4 output tile and channel pair instead of 144; measured 2-4x less time than NHWC
+ *     brgconv on the big head convolutions (UperNet, FPN, RetinaNet, RPN).
+ *   AVX2 (no Winograd in oneDNN 2.6): direct jit:avx2 on nChw8c, measured 1.4-1.8x less time than
+ *     the NHWC jit:avx2 kernel on 256..2048-channel maps (reorders included).
+ *
+ *   for each band [r0, r1) of output rows:
+ *     reorder  NHWC rows [r0-1, r1+1) of src (any ld)  -> blocked band (the border rows come from
+ *                                                          the band's own padding)
+ *     conv     blocked band -> blocked output band, bias and ReLU as post-ops
+ *     reorder  blocked output band -> NHWC rows [r0, r1) of dst (any ld; NALA_POST_SUM adds there,
+ *              or inside the conv when a ReLU follows the sum)
+ *
+ * Bands keep oneDNN's transformed input and output (its scratchpad: 195 MB for one whole 512 -> 512
+ * Winograd at 128x128) and the blocked copies small, and ran faster than whole maps (they stay in
+ * cache). The blocked bands live in the graph's temporary area (nala_graph_temp, shared by every
+ * such conv); the weights are a plan-owned copy in the blocked conv's format (nala_graph_weights;
+ * Winograd's is 4x the direct weights: 6x6 transformed taps). NALA_CONV=direct (nala_rt) keeps
+ * every conv on the NHWC path. */
+#ifndef NALA_CORE_NN_CONV_BANDED_H
+#define NALA_CORE_NN_CONV_BANDED_H
+
+#include "core/nn/layer.h"
+
+typedef enum nala_banded_kind { NALA_BANDED_NONE = 0, NALA_BANDED_WINO, NALA_BANDED_DIRECT8 } nala_banded_kind;
+
+/* How convolutions of shape s may run (decided once at load): banded when 3x3, stride 1, groups 1,
+ * channels multiples of 16 and at least NALA_BANDED_MIN_CH, the runtime's NALA_CONV=auto; Winograd
+ * when oneDNN's CPU ISA (ONEDNN_MAX_CPU_ISA included) has avx512_core, blocked direct when it has
+ * AVX2 only, none below. */
+nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s);
+
+#define NALA_BANDED_MIN_CH 64 /* below, the transforms and reorders outweigh the gain */
+#define NALA_BANDED_MIN_HW 8  /* maps smaller than 8x8 waste most of a 4x4 Winograd tile pair */
+/* The plan's copy of the weights (4x for Winograd, per plan) pays for itself on maps of at least
+ * this many pixels, or on any map once the plan holds the copy (a head conv shared by the levels
+ * of a pyramid pays it on the largest). Smaller maps stay on NHWC: e.g. UPerHead's PSP bottleneck
+ * (2560 -> 512 at 16x16) would take 189 MB of Winograd weights to save ~50 ms. */
+#define NALA_BANDED_MIN_PIXELS 4096
+
+/* Plans layer L (L->banded set) on one h x w NHWC map as above when it pays at this size
+ * (NALA_BANDED_MIN_HW, NALA_BANDED_MIN_PIXELS); *planned = 0 with nothing added when it does not or
+ * oneDNN has no fast implementation for it here (e.g. GELU after a Winograd conv): the caller then
+ * plans the NHWC convolution. */
+nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
+                                int ld_dst, int posts, int bucket, int *planned, nala_err *err);
+
+#endif
