@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine (as root) and builds or runs nala.
-#   bash setup.sh demo    install, build Release, run the backbone demo
+#   bash setup.sh demo    install, build Release, run tools/demo.sh (the shipped demo models on generated
+#                         data: overlay video, contact sheet, mIoU, COCO stats; then the backbone demo)
 #   bash setup.sh test    install, build Release and asan (ASan+UBSan), run every test in both, then
 #                         build the libFuzzer harnesses (clang) and run each 30 s on its corpus
 #   bash setup.sh bench   install (with PyTorch, and ONNX Runtime, OpenVINO, ncnn from PyPI into

@@ -1,5 +1,6 @@
-// OpenCV shim: the only C++ in nala. Every entry point is extern "C", wraps its body in
-// NALA_SHIM_TRY/NALA_SHIM_CATCH so no exception unwinds into C, and names the file at fault.
+// OpenCV shim: the only C++ in nala and the only file that includes OpenCV (images, video, text on
+// images). Every entry point is extern "C", wraps its body in NALA_SHIM_TRY/NALA_SHIM_CATCH so no
+// exception unwinds into C, and names the file at fault.
 //
 // Images are read from a memory copy of the file with cv::imdecode (not cv::imread) so that
 // (1) open/read failures carry errno, (2) the format is known and the pixel limit checked from the
@@ -327,12 +328,14 @@ extern "C" nala_status nala_image_resize(const nala_image *src, nala_image *dst,
   NALA_CHECK(check_image(dst, "nala_image_resize: dst", err));
   if (src->c != dst->c)
     return nala_fail(err, NALA_E_SHAPE, "nala_image_resize: src has %d channels, dst %d", src->c, dst->c);
-  if (interp != NALA_INTERP_BILINEAR && interp != NALA_INTERP_NEAREST)
+  if (interp != NALA_INTERP_BILINEAR && interp != NALA_INTERP_NEAREST && interp != NALA_INTERP_AREA)
     return nala_fail(err, NALA_E_ARG, "nala_image_resize: unknown interpolation %d", (int)interp);
   NALA_SHIM_TRY
   cv::Mat out = wrap(dst);
   cv::resize(wrap(src), out, cv::Size(dst->w, dst->h), 0, 0,
-             interp == NALA_INTERP_BILINEAR ? cv::INTER_LINEAR : cv::INTER_NEAREST);
+             interp == NALA_INTERP_BILINEAR  ? cv::INTER_LINEAR
+             : interp == NALA_INTERP_NEAREST ? cv::INTER_NEAREST
+                                             : cv::INTER_AREA);
   // resize() only reallocates when size or type differ, which the checks above exclude.
   if (out.data != dst->data)
     return nala_fail(err, NALA_E_BACKEND, "nala_image_resize: OpenCV reallocated the destination");
@@ -366,6 +369,37 @@ extern "C" nala_status nala_image_convert(const nala_image *src, nala_image *dst
     dst->order = NALA_GRAY;
   return NALA_OK;
   NALA_SHIM_CATCH(err, "converting colours", "nala_image_convert")
+}
+
+// ---- text (include/nala/image_draw.h) -------------------------------------------------------
+// Glyphs are the one drawing job that needs OpenCV (its Hershey fonts); boxes, masks and overlays are
+// plain C in the tools.
+
+extern "C" nala_status nala_image_text_size(const char *text, double scale, int *w, int *h, int *baseline,
+                                            nala_err *err) {
+  if (!text || !w || !h || !baseline || !(scale > 0))
+    return nala_fail(err, NALA_E_ARG, "nala_image_text_size: NULL argument or scale <= 0");
+  NALA_SHIM_TRY
+  int base = 0;
+  cv::Size s = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &base);
+  *w = s.width, *h = s.height, *baseline = base;
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "measuring text", "nala_image_text_size")
+}
+
+extern "C" nala_status nala_image_draw_text(nala_image *img, const char *text, int x, int y, double scale,
+                                            const uint8_t color[3], nala_err *err) {
+  if (!img || !img->data || !text || !color || !(scale > 0))
+    return nala_fail(err, NALA_E_ARG, "nala_image_draw_text: NULL argument or scale <= 0");
+  if (img->c != 3 || img->h <= 0 || img->w <= 0 || img->stride < (size_t)img->w * 3)
+    return nala_fail(err, NALA_E_ARG, "nala_image_draw_text: need a 3-channel image, got %dx%dx%d", img->h, img->w,
+                     img->c);
+  NALA_SHIM_TRY
+  cv::Mat m = wrap(img);
+  cv::putText(m, text, cv::Point(x, y), cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(color[0], color[1], color[2]), 1,
+              cv::LINE_AA);
+  return NALA_OK;
+  NALA_SHIM_CATCH(err, "drawing text", "nala_image_draw_text")
 }
 
 // ---- video ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include "tests/support/cli.h"
 #include "tests/support/files.h"
 #include "tests/support/suite.h"
+#include "tools/seg_contact_sheet.h"
 #include "tools/seg_overlay.h"
 #include "tools/seg_palette.h"
 
@@ -635,6 +636,116 @@ START_TEST(cityscapes_label_ids_and_palette) {
 }
 END_TEST
 
+/* Video extras: --labels-dir writes one label PNG per frame, the same labels the image path gives for
+ * that decoded frame; --contact-sheet writes rows of the planned frames whose input tiles are the
+ * area-averaged decoded frames, pixel for pixel below the frame-number text. */
+START_TEST(clip_label_pngs_and_contact_sheet) {
+  enum { N = 10 };
+  char clip[512], out[512], labels[512], sheet_path[512], path[600];
+  snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
+  snprintf(out, sizeof out, "%s/overlay.mp4", dir);
+  snprintf(labels, sizeof labels, "%s/labels", dir);
+  snprintf(sheet_path, sizeof sheet_path, "%s/sheet.png", dir);
+  write_clip(clip, N, 10);
+  /* Image and folder inputs refuse the video-only options; an unwritable sheet fails before any work. */
+  snprintf(path, sizeof path, "%s/one.png", dir);
+  write_image(path, H, W, 0);
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s/one_labels.png --contact-sheet %s --no-progress", CONFIG,
+                       path, dir, sheet_path),
+                   2);
+  stderr_has("for a video or camera input");
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s --contact-sheet %s/one.png/s.png --no-progress", CONFIG,
+                       clip, out, dir),
+                   1);
+  stderr_has("--contact-sheet");
+  ck_assert(!exists(out));
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s --contact-sheet %s/s.gif --no-progress", CONFIG, clip, out,
+                       dir),
+                   2);
+  stderr_has("--contact-sheet");
+  ck_assert_int_eq(run("seg --config %s --input %s --out %s --labels-dir %s --contact-sheet %s --sheet-frames 3 "
+                       "--sheet-width 48 --no-progress",
+                       CONFIG, clip, out, labels, sheet_path),
+                   0);
+  stdout_has("contact sheet");
+  stdout_has("3 row(s) of input | overlay, 108x112");
+  for (int i = 0; i <= N; i++) {
+    snprintf(path, sizeof path, "%s/%06d.png", labels, i);
+    ck_assert_msg(exists(path) == (i < N), "%s: %s", path, i < N ? "missing" : "one label PNG too many");
+  }
+  /* Rows: the middles of 3 equal stretches of 10 frames = frames 1, 5, 8. Tiles 48x32 (96x64 halved),
+   * 4-pixel gaps: (2*48 + 3*4) x (3*(32 + 4) + 4) = 108x112. */
+  nala_err err;
+  nala_image sheet = {0}, frame = {0}, tile = {0};
+  nala_video_info info;
+  ck_assert_msg(nala_image_read(sheet_path, NALA_BGR, 0, &sheet, &err) == NALA_OK, "%s", err.msg);
+  ck_assert_int_eq(sheet.w, 108);
+  ck_assert_int_eq(sheet.h, 112);
+  static const int picks[3] = {1, 5, 8};
+  ck_assert_int_eq(nala_image_alloc(32, 48, 3, NALA_BGR, &tile, &err), NALA_OK);
+  for (int row = 0; row < 3; row++) {
+    ck_assert_int_eq(decode_all(clip, &info, picks[row], &frame), N);
+    ck_assert_int_eq(nala_image_resize(&frame, &tile, NALA_INTERP_AREA, &err), NALA_OK);
+    int max_diff = 0, y0 = 4 + row * 36;
+    for (int y = 16; y < 32; y++) /* below the text */
+      for (int x = 0; x < 48 * 3; x++) {
+        int d = abs((int)sheet.data[(size_t)(y0 + y) * sheet.stride + 4 * 3 + x] - (int)tile.data[(size_t)y * tile.stride + x]);
+        max_diff = d > max_diff ? d : max_diff;
+      }
+    printf("contact sheet row %d (frame %d): input tile vs the area-averaged decoded frame: max |diff| %d\n", row,
+           picks[row], max_diff);
+    ck_assert_int_eq(max_diff, 0);
+    if (row == 1) { /* frame 5's label PNG is what the image path gives for the same decoded frame */
+      snprintf(path, sizeof path, "%s/frame5.png", dir);
+      ck_assert_int_eq(nala_image_write(path, &frame, &err), NALA_OK);
+      ck_assert_int_eq(run("seg --config %s --input %s --out %s/frame5_labels.png --no-progress", CONFIG, path, dir), 0);
+      snprintf(path, sizeof path, "%s/frame5_labels.png", dir);
+      nala_image a = {0}, b = {0};
+      ck_assert_int_eq(nala_image_read_labels(path, &a, &err), NALA_OK);
+      snprintf(path, sizeof path, "%s/000005.png", labels);
+      ck_assert_int_eq(nala_image_read_labels(path, &b, &err), NALA_OK);
+      ck_assert(a.h == H && a.w == W && b.h == H && b.w == W);
+      long differ = 0;
+      for (int y = 0; y < H; y++)
+        differ += memcmp(a.data + (size_t)y * a.stride, b.data + (size_t)y * b.stride, W) != 0;
+      ck_assert_int_eq(differ, 0);
+      nala_image_free(&a), nala_image_free(&b);
+    }
+    nala_image_free(&frame);
+  }
+  nala_image_free(&tile);
+  nala_image_free(&sheet);
+  /* A camera (no frame count) gets one frame per second; a sheet with no row is refused by name. */
+  seg_sheet plan;
+  ck_assert_int_eq(seg_sheet_init(&plan, 3, 320, 640, 480, NALA_BGR, 0, 10, &err), NALA_OK);
+  ck_assert(plan.picks[0] == 0 && plan.picks[1] == 10 && plan.picks[2] == 20 && plan.tile_w == 320 && plan.tile_h == 240);
+  ck_assert_int_eq(seg_sheet_write(&plan, "/tmp/never.png", &err), NALA_E_ARG);
+  seg_sheet_free(&plan);
+  ck_assert_int_eq(seg_sheet_init(&plan, 4, 320, 64, 32, NALA_BGR, 2, 25, &err), NALA_OK);
+  ck_assert(plan.rows == 2 && plan.picks[0] == 0 && plan.picks[1] == 1 && plan.tile_w == 64);
+  seg_sheet_free(&plan);
+}
+END_TEST
+
+/* Classes a config names take mmseg's colours of the same names: ADE20K's when it has them all,
+ * else Cityscapes' (the demo's street classes). */
+START_TEST(named_classes_take_their_palette_colours) {
+  uint8_t pal[256][3];
+  const char *ade_names[2] = {"road", "car"}, *street[3] = {"road", "terrain", "no such class"};
+  ck_assert_int_eq(seg_palette_fill_named(SEG_PALETTE_ADE20K, ade_names, 2, 2, pal), 2);
+  ck_assert(pal[0][0] == 140 && pal[0][1] == 140 && pal[0][2] == 140); /* ADE20K road */
+  ck_assert(pal[1][0] == 0 && pal[1][1] == 102 && pal[1][2] == 200);   /* ADE20K car */
+  ck_assert_int_eq(seg_palette_fill_named(SEG_PALETTE_ADE20K, street, 3, 3, pal), 3);
+  ck_assert(pal[0][0] == 140 && pal[0][1] == 140 && pal[0][2] == 140);   /* no table has all: road from ADE20K */
+  ck_assert(pal[1][0] == 152 && pal[1][1] == 251 && pal[1][2] == 152);   /* terrain only in Cityscapes */
+  ck_assert_int_eq(seg_palette_fill_named(SEG_PALETTE_ADE20K, street, 2, 3, pal), 3);
+  ck_assert(pal[0][0] == 128 && pal[0][1] == 64 && pal[0][2] == 128);    /* both in Cityscapes: its road */
+  uint8_t plain[256][3];
+  seg_palette_fill(SEG_PALETTE_ADE20K, 3, plain);
+  ck_assert(!memcmp(pal[2], plain[2], 3)); /* an unnamed class keeps the dataset's colour */
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("cli_seg");
   TCase *tc = tcase_create("cli_seg");
@@ -650,6 +761,8 @@ int main(void) {
   tcase_add_test(tc, eval_shards_merge_to_the_unsharded_table);
   tcase_add_test(tc, eval_names_an_unreadable_sample);
   tcase_add_test(tc, cityscapes_label_ids_and_palette);
+  tcase_add_test(tc, clip_label_pngs_and_contact_sheet);
+  tcase_add_test(tc, named_classes_take_their_palette_colours);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }

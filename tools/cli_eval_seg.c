@@ -11,6 +11,7 @@
 #include "nala/seg_label_maps.h"
 #include "nala/seg_metrics.h"
 #include "nala/seg_report.h"
+#include "nala/synth.h"
 #include "tools/cli.h"
 #include "tools/cli_args.h"
 #include "tools/cli_eval_seg_model.h"
@@ -18,7 +19,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: nala eval seg --dataset ade20k|cityscapes --pred DIR --gt DIR [--pred-offset N]\n"
+          "usage: nala eval seg --dataset ade20k|cityscapes|synth --pred DIR --gt DIR [--pred-offset N]\n"
           "                     [--pred-label-ids] [--exact] [--json FILE.json] [--no-progress]\n"
           "Semantic-segmentation metrics as mmseg's IoUMetric reports them (aAcc, mIoU, mAcc, per-class IoU/Acc).\n"
           "  --gt DIR          ade20k: every *.png directly in DIR (annotations/validation), raw labels\n"
@@ -26,6 +27,9 @@ static void usage(FILE *out) {
           "                    cityscapes: DIR and its city subfolders (gtFine/val); per image\n"
           "                    <stem>_gtFine_labelTrainIds.png, else <stem>_gtFine_labelIds.png converted\n"
           "                    with cityscapesScripts' id -> trainId table. Other PNGs (_color...) are skipped.\n"
+          "                    synth: the street classes of `nala synth seg|video` (sky, building, ...), laid\n"
+          "                    out and read like ade20k (labels 1..N, reduce_zero_label), e.g. the --labels\n"
+          "                    folder of `nala synth video` scored against `nala seg --labels-dir`.\n"
           "  --pred DIR        PNGs of 0-based class indices (as mmseg predicts them).\n"
           "                    The prediction of <dir>/<stem> is the first that exists of\n"
           "                    PRED/<dir>/<stem>.png, then (cityscapes) PRED/<dir>/<stem>_leftImg8bit.png,\n"
@@ -188,9 +192,15 @@ int nala_cli_eval_seg(int argc, char **argv) {
     usage(stderr);
     return NALA_EXIT_USAGE;
   }
-  const nala_seg_dataset *ds = nala_seg_dataset_find(dataset);
+  /* The generator's street classes: an ADE20K-style table built here, where the tool has nala/synth.h. */
+  const char *synth_names[256];
+  int n_synth = nala_synth_seg_num_classes();
+  for (int i = 0; i < n_synth && i < 256; i++)
+    synth_names[i] = nala_synth_seg_class_name(i);
+  const nala_seg_dataset synth = {"synth", n_synth, 255, 1, synth_names};
+  const nala_seg_dataset *ds = !strcmp(dataset, "synth") ? &synth : nala_seg_dataset_find(dataset);
   if (!ds) {
-    fprintf(stderr, "nala eval seg: unknown --dataset '%s' (expected ade20k or cityscapes)\n", dataset);
+    fprintf(stderr, "nala eval seg: unknown --dataset '%s' (expected ade20k, cityscapes or synth)\n", dataset);
     usage(stderr);
     return NALA_EXIT_USAGE;
   }

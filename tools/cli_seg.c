@@ -16,6 +16,7 @@
 #include "tools/cli.h"
 #include "tools/cli_args.h"
 #include "tools/cli_tensor.h"
+#include "tools/seg_contact_sheet.h"
 
 static void usage(FILE *out) {
   fprintf(out,
@@ -28,6 +29,16 @@ static void usage(FILE *out) {
           "                             file with float32 'input' [1,3,H,W], normalised, used as is\n"
           "  --out PATH                 label PNG / folder of them / overlay video\n"
           "  --overlay                  also write colour overlays\n"
+          "  --labels-dir DIR           (video, camera) also write frame i's label PNG as DIR/NNNNNN.png\n"
+          "                             (0-based, the names of `nala synth video --labels`; score them with\n"
+          "                             nala eval seg --pred DIR --gt ...)\n"
+          "  --contact-sheet OUT.png    (video, camera) also write a contact sheet: one row per frame,\n"
+          "                             input | overlay, each tile at most --sheet-width wide, the frame number on\n"
+          "                             each; frames from the middles of equal stretches of the clip (one per\n"
+          "                             second from the first for a camera)\n"
+          "  --sheet-frames N           rows of the contact sheet, 1..64 (default 4)\n"
+          "  --sheet-width W            widest tile of the contact sheet, 16..4096 pixels (default 320;\n"
+          "                             frames are only scaled down)\n"
           "  --opacity A                overlay opacity in [0, 1] (default 0.5)\n"
           "  --threads N                OpenMP threads, 0..4096 (default 0: all cores)\n"
           "  --limit N                  at most N images or frames (default 0: all)\n"
@@ -115,7 +126,7 @@ static int run_dump(const cli_seg_opts *o) {
 }
 
 int nala_cli_seg(int argc, char **argv) {
-  cli_seg_opts o = {.opacity = 0.5};
+  cli_seg_opts o = {.opacity = 0.5, .sheet_frames = 4, .sheet_width = SEG_SHEET_TILE_W};
   char **rest = malloc((size_t)(argc + 1) * sizeof *rest);
   if (!rest) {
     fprintf(stderr, "nala seg: out of memory\n");
@@ -129,6 +140,10 @@ int nala_cli_seg(int argc, char **argv) {
                             {"--out", CLI_TEXT, &o.out, 0, 0, NULL},
                             {"--dump", CLI_TEXT, &o.dump, 0, 0, NULL},
                             {"--overlay", CLI_SWITCH, &o.overlay, 0, 0, NULL},
+                            {"--labels-dir", CLI_TEXT, &o.labels_dir, 0, 0, NULL},
+                            {"--contact-sheet", CLI_TEXT, &o.contact_sheet, 0, 0, NULL},
+                            {"--sheet-frames", CLI_INT, &o.sheet_frames, 1, SEG_SHEET_MAX_ROWS, NULL},
+                            {"--sheet-width", CLI_INT, &o.sheet_width, 16, SEG_SHEET_TILE_MAX_W, NULL},
                             {"--opacity", CLI_CUSTOM, &o.opacity, 0, 0, parse_opacity},
                             {"--threads", CLI_INT, &o.threads, 0, CLI_MAX_THREADS, NULL},
                             {"--limit", CLI_INT, &o.limit, 0, 1 << 30, NULL},
@@ -146,8 +161,9 @@ int nala_cli_seg(int argc, char **argv) {
     usage(stderr);
     return NALA_EXIT_USAGE;
   }
-  if (o.dump && (o.out || o.overlay)) {
-    fprintf(stderr, "nala seg: --dump writes only the parity dump: drop --out / --overlay\n");
+  if (o.dump && (o.out || o.overlay || o.labels_dir || o.contact_sheet)) {
+    fprintf(stderr, "nala seg: --dump writes only the parity dump: drop --out / --overlay / --labels-dir / "
+                    "--contact-sheet\n");
     return NALA_EXIT_USAGE;
   }
   return o.dump ? run_dump(&o) : cli_seg_stream(&o);

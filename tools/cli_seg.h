@@ -15,6 +15,10 @@ typedef struct cli_seg_opts {
   const char *dump;    /* --dump OUT.safetensors (parity interface) */
   const char *overrides[CLI_SEG_MAX_OVERRIDES]; /* --cfg-options KEY=VALUE ... */
   int n_overrides;
+  const char *contact_sheet; /* --contact-sheet PATH.png (video / camera input) */
+  int sheet_frames;    /* --sheet-frames N rows of the contact sheet, default 4 */
+  int sheet_width;     /* --sheet-width W: widest tile, default 320 */
+  const char *labels_dir; /* --labels-dir DIR: video / camera frame i's label PNG as DIR/NNNNNN.png */
   int overlay;         /* --overlay */
   double opacity;      /* --opacity, default 0.5 */
   int threads;         /* --threads, 0 = all cores */

@@ -1,7 +1,8 @@
 /* nala seg on an image, a folder, a video file or a camera (the --dump parity mode is tools/cli_seg.c).
  * Outputs: a label PNG per image (palette PNG, the class index in every pixel; tools/seg_palette.c),
  * with --overlay a colour overlay as mmseg's visualizer blends it (tools/seg_overlay.c); for a video
- * or a camera, an overlay video at the source's fps and size. One frame is in flight at a time and
+ * or a camera, an overlay video at the source's fps and size, and on request each frame's label PNG
+ * and a contact sheet of a few frames (tools/seg_contact_sheet.c). One frame is in flight at a time and
  * every buffer is reused, so memory stays flat over any number of frames. */
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "tools/cli_seg_model.h"
 #include "tools/cli_seg_paths.h"
 #include "tools/cli_timing.h"
+#include "tools/seg_contact_sheet.h"
 #include "tools/seg_overlay.h"
 #include "tools/seg_palette.h"
 
@@ -37,6 +39,7 @@ typedef struct seg_run {
   int n_colours;
   seg_overlay_lut *lut;
   nala_image overlay; /* reused overlay buffer */
+  seg_sheet sheet;    /* --contact-sheet */
   cli_progress progress;
   double decode_ms, encode_ms;
   long frames; /* segmented */
@@ -62,7 +65,9 @@ static int run_open(seg_run *r, const cli_seg_opts *o) {
     fprintf(stderr, CMD ": the model predicts %d classes; label PNGs hold at most 256\n", r->m.num_classes);
     return 0;
   }
-  r->n_colours = seg_palette_fill(palette_kind(&r->m), r->m.num_classes, r->palette);
+  const nala_dataset_cfg *ds = nala_config_dataset(r->m.cfg);
+  r->n_colours = seg_palette_fill_named(palette_kind(&r->m), ds ? (const char *const *)ds->classes : NULL,
+                                        ds ? ds->n_classes : 0, r->m.num_classes, r->palette);
   r->lut = malloc(sizeof *r->lut);
   if (!r->lut) {
     fprintf(stderr, CMD ": out of memory\n");
@@ -78,6 +83,7 @@ static void run_close(seg_run *r) {
   cli_seg_model_close(&r->m);
   free(r->lut);
   nala_image_free(&r->overlay);
+  seg_sheet_free(&r->sheet);
 }
 
 /* Overlay of the last labels on img into r->overlay (allocated once per frame size). */
@@ -250,6 +256,42 @@ static int run_folder(seg_run *r, const cli_seg_opts *o) {
   return r->failed ? NALA_EXIT_RUNTIME : NALA_EXIT_OK;
 }
 
+/* --labels-dir and --contact-sheet outputs of 0-based frame `index` (its labels are the model's last). */
+static nala_status frame_extras(seg_run *r, long index, const nala_image *frame, nala_err *err) {
+  if (r->o->labels_dir) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%06ld.png", r->o->labels_dir, index) >= (int)sizeof path)
+      return nala_fail(err, NALA_E_ARG, "--labels-dir %s: path too long", r->o->labels_dir);
+    nala_image labels = {.h = frame->h, .w = frame->w, .c = 1, .stride = (size_t)frame->w, .data = r->m.labels,
+                         .order = NALA_GRAY};
+    NALA_CHECK(nala_image_write_labels(path, &labels, (const uint8_t(*)[3])r->palette, r->n_colours, err));
+  }
+  if (r->o->contact_sheet && seg_sheet_wants(&r->sheet, index))
+    NALA_CHECK(seg_sheet_add(&r->sheet, index, frame, &r->overlay, err));
+  return NALA_OK;
+}
+
+/* Checks, before any work, that the --labels-dir / --contact-sheet outputs can be written: 1 yes, 0 no
+ * (message printed), -1 a bad --contact-sheet name (usage). */
+static int extras_writable(const cli_seg_opts *o) {
+  nala_err err;
+  nala_err_clear(&err);
+  if (o->labels_dir && (seg_make_dirs(o->labels_dir, &err) != NALA_OK || seg_check_dir_writable(o->labels_dir, &err))) {
+    fprintf(stderr, CMD ": --labels-dir %s\n", err.msg);
+    return 0;
+  }
+  if (o->contact_sheet && !seg_has_ext(o->contact_sheet, "png") && !seg_has_ext(o->contact_sheet, "jpg") &&
+      !seg_has_ext(o->contact_sheet, "jpeg")) {
+    fprintf(stderr, CMD ": --contact-sheet %s: give a .png (or .jpg) path\n", o->contact_sheet);
+    return -1;
+  }
+  if (o->contact_sheet && seg_check_file_writable(o->contact_sheet, &err) != NALA_OK) {
+    fprintf(stderr, CMD ": --contact-sheet %s\n", err.msg);
+    return 0;
+  }
+  return 1;
+}
+
 static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
   nala_err err;
   nala_err_clear(&err);
@@ -262,6 +304,9 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
     fprintf(stderr, CMD ": --out %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
+  int writable = extras_writable(o);
+  if (writable <= 0)
+    return writable < 0 ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
   nala_video_reader *in = NULL;
   nala_status st = camera >= 0 ? nala_video_open_camera(camera, &in, &err) : nala_video_open(o->input, &in, &err);
   if (st != NALA_OK) {
@@ -286,6 +331,13 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
   long total = info.frame_count; /* 0: unknown (a camera) */
   if (o->limit > 0 && (total == 0 || o->limit < total))
     total = o->limit;
+  if (o->contact_sheet &&
+      seg_sheet_init(&r->sheet, o->sheet_frames, o->sheet_width, info.w, info.h, NALA_BGR, total, fps, &err) != NALA_OK) {
+    fprintf(stderr, CMD ": --contact-sheet %s: %s\n", o->contact_sheet, err.msg);
+    nala_video_writer_abort(out);
+    nala_video_close(in);
+    return NALA_EXIT_RUNTIME;
+  }
   stop_requested = 0;
   void (*previous)(int) = signal(SIGINT, on_sigint);
   cli_progress_start(&r->progress, CMD, "frames", total, !o->no_progress);
@@ -311,6 +363,8 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
       st = draw_overlay(r, &frame, &err);
     if (st == NALA_OK)
       st = nala_video_write(out, &r->overlay, &err);
+    if (st == NALA_OK)
+      st = frame_extras(r, r->frames, &frame, &err);
     r->encode_ms += cli_now_ms() - t2;
     if (st != NALA_OK) {
       cli_progress_note(&r->progress, "%s: frame %ld: %s", o->input, number, err.msg);
@@ -336,12 +390,21 @@ static int run_video(seg_run *r, const cli_seg_opts *o, int camera) {
     fprintf(stderr, CMD ": %s\n", err.msg);
     return NALA_EXIT_RUNTIME;
   }
+  if (o->contact_sheet && seg_sheet_write(&r->sheet, o->contact_sheet, &err) != NALA_OK) {
+    fprintf(stderr, CMD ": --contact-sheet %s\n", err.msg);
+    code = NALA_EXIT_RUNTIME;
+  }
   r->encode_ms += cli_now_ms() - t0;
   if (broken)
     fprintf(stderr, CMD ": kept the %ld frame(s) segmented before it in %s (playable)\n", r->frames, o->out);
   if (stop_requested)
     fprintf(stderr, CMD ": interrupted after %ld frame(s); %s is complete up to there\n", r->frames, o->out);
   printf(CMD ": %s -> %s: %ld frame(s), %dx%d at %g fps\n", o->input, o->out, r->frames, info.w, info.h, fps);
+  if (o->labels_dir)
+    printf(CMD ": label PNGs of the %ld frame(s) in %s (000000.png = the first)\n", r->frames, o->labels_dir);
+  if (o->contact_sheet && code == NALA_EXIT_OK)
+    printf(CMD ": contact sheet %s: %d row(s) of input | overlay, %dx%d\n", o->contact_sheet, r->sheet.filled,
+           r->sheet.sheet.w, r->sheet.filled * (r->sheet.tile_h + SEG_SHEET_GAP) + SEG_SHEET_GAP);
   return code;
 }
 
@@ -402,6 +465,11 @@ int cli_seg_stream(const cli_seg_opts *o) {
   if (st != NALA_OK) {
     fprintf(stderr, CMD ": %s\n", err.msg);
     return st == NALA_E_ARG ? NALA_EXIT_USAGE : NALA_EXIT_RUNTIME;
+  }
+  if ((o->labels_dir || o->contact_sheet) && kind != SEG_IN_VIDEO && kind != SEG_IN_CAMERA) {
+    fprintf(stderr, CMD ": --labels-dir and --contact-sheet are for a video or camera input (an image or a "
+                    "folder writes its label PNGs to --out)\n");
+    return NALA_EXIT_USAGE;
   }
   seg_run r;
   memset(&r, 0, sizeof r);

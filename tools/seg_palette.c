@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "nala/seg_classes.h"
+
 static const uint8_t ade20k[150][3] = {
     {120, 120, 120}, {180, 120, 120}, {6, 230, 230}, {80, 50, 50}, {4, 200, 3}, {120, 120, 80},
     {140, 140, 140}, {204, 5, 255}, {230, 230, 230}, {4, 250, 7}, {224, 5, 255}, {235, 255, 7}, {150, 5, 61},
@@ -57,4 +59,45 @@ int seg_palette_fill(seg_palette_kind kind, int num_classes, uint8_t out[256][3]
     out[i][0] = (uint8_t)r, out[i][1] = (uint8_t)g, out[i][2] = (uint8_t)b;
   }
   return num_classes;
+}
+
+/* Index of name in a dataset's class list, -1 when absent. */
+static int class_index(const nala_seg_dataset *ds, const char *name) {
+  for (int j = 0; name && j < ds->num_classes; j++)
+    if (!strcmp(ds->class_names[j], name))
+      return j;
+  return -1;
+}
+
+int seg_palette_fill_named(seg_palette_kind kind, const char *const *names, int n_names, int num_classes,
+                           uint8_t out[256][3]) {
+  int n = seg_palette_fill(kind, num_classes, out);
+  if (!n || !names || n_names <= 0)
+    return n;
+  const nala_seg_dataset *ade = nala_seg_dataset_find("ade20k"), *cs = nala_seg_dataset_find("cityscapes");
+  const nala_seg_dataset *tables[2] = {kind == SEG_PALETTE_CITYSCAPES ? cs : ade, kind == SEG_PALETTE_CITYSCAPES ? ade : cs};
+  const uint8_t(*colours[2])[3] = {kind == SEG_PALETTE_CITYSCAPES ? cityscapes : ade20k,
+                                   kind == SEG_PALETTE_CITYSCAPES ? ade20k : cityscapes};
+  if (n_names > num_classes)
+    n_names = num_classes;
+  /* mmseg keeps the dataset palette's colours when the config's classes are a subset of its classes;
+   * the first table (the config's dataset type first) that holds every name colours them all, so one
+   * image never mixes two palettes. Otherwise each name takes the first table's colour that has it. */
+  int whole = -1;
+  for (int t = 0; t < 2 && whole < 0; t++) {
+    int all = 1;
+    for (int i = 0; i < n_names && all; i++)
+      all = class_index(tables[t], names[i]) >= 0;
+    if (all)
+      whole = t;
+  }
+  for (int i = 0; i < n_names; i++)
+    for (int t = whole < 0 ? 0 : whole; t < (whole < 0 ? 2 : whole + 1); t++) {
+      int j = class_index(tables[t], names[i]);
+      if (j >= 0) {
+        memcpy(out[i], colours[t][j], 3);
+        break;
+      }
+    }
+  return n;
 }

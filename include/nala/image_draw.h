@@ -1,4 +1,5 @@
-/* Text on images through OpenCV (datasets/image_draw.cpp), for the annotated outputs of `nala det`.
+/* Text on images through OpenCV (the shim datasets/image_io.cpp), for the annotated outputs of `nala det`
+ * and the frame labels of `nala seg --contact-sheet`.
  * Boxes and mask overlays are plain C in the tool; only glyphs need OpenCV's Hershey fonts. */
 #ifndef NALA_IMAGE_DRAW_H
 #define NALA_IMAGE_DRAW_H

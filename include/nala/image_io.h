@@ -81,11 +81,13 @@ nala_status nala_image_alloc(int h, int w, int c, nala_channel_order order, nala
 /* Frees an owned image's pixels and zeroes the struct; safe on a zeroed struct. */
 void nala_image_free(nala_image *img);
 
-typedef enum nala_interp { NALA_INTERP_BILINEAR = 0, NALA_INTERP_NEAREST = 1 } nala_interp;
+/* NALA_INTERP_AREA (cv2 INTER_AREA) averages the source pixels under each output pixel: for
+ * thumbnails (contact sheets), not for model input, which mmcv resizes bilinearly. */
+typedef enum nala_interp { NALA_INTERP_BILINEAR = 0, NALA_INTERP_NEAREST = 1, NALA_INTERP_AREA = 2 } nala_interp;
 
 /* Resizes src into dst (both allocated or borrowed by the caller; dst's h and w are the target size,
- * dst->c must equal src->c) exactly like cv2.resize with INTER_LINEAR / INTER_NEAREST, which is what
- * mmcv.imresize calls. Never allocates dst memory; dst->order is set to src->order. */
+ * dst->c must equal src->c) exactly like cv2.resize with INTER_LINEAR / INTER_NEAREST / INTER_AREA
+ * (mmcv.imresize calls the first two). Never allocates dst memory; dst->order is set to src->order. */
 nala_status nala_image_resize(const nala_image *src, nala_image *dst, nala_interp interp, nala_err *err);
 
 /* Converts between channel orders (BGR <-> RGB, 3 channels <-> GRAY with cv2's weights) into a
