@@ -181,20 +181,29 @@ void nala_linear_torch_md(int k, int n, dnnl_memory_desc_t *md) {
   dnnl_memory_desc_init_by_tag(md, 2, dims, dnnl_f32, dnnl_ba);
 }
 
-nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
-                           const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+/* Matmul of nd-dimensional src [.., m, k] and dst [.., m, n] with the given strides, weights [.., k, n]
+ * in wfmt (NULL: the format oneDNN prefers) and a bias broadcast over every dimension but n. */
+static nala_status matmul_pd_nd(dnnl_engine_t eng, int nd, const dnnl_dims_t sdims, const dnnl_dims_t sstr,
+                                const dnnl_dims_t ddims, const dnnl_dims_t dstr, const dnnl_dims_t wdims,
+                                const dnnl_dims_t bdims, const dnnl_memory_desc_t *wfmt, int posts,
+                                dnnl_primitive_desc_t *pd, nala_err *err) {
   dnnl_memory_desc_t src, wei, bias, dst;
-  dnnl_dims_t sdims = {m, k}, sstr = {lda, 1}, ddims = {m, n}, dstr = {ldc, 1}, wdims = {k, n}, bdims = {1, n};
-  dnnl_memory_desc_init_by_strides(&src, 2, sdims, dnnl_f32, sstr);
-  dnnl_memory_desc_init_by_strides(&dst, 2, ddims, dnnl_f32, dstr);
+  dnnl_memory_desc_init_by_strides(&src, nd, sdims, dnnl_f32, sstr);
+  dnnl_memory_desc_init_by_strides(&dst, nd, ddims, dnnl_f32, dstr);
   if (wfmt)
     wei = *wfmt;
   else
-    dnnl_memory_desc_init_by_tag(&wei, 2, wdims, dnnl_f32, dnnl_format_tag_any);
-  dnnl_memory_desc_init_by_tag(&bias, 2, bdims, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&wei, nd, wdims, dnnl_f32, dnnl_format_tag_any);
+  dnnl_memory_desc_init_by_tag(&bias, nd, bdims, dnnl_f32, nd == 2 ? dnnl_ab : dnnl_abc);
   dnnl_matmul_desc_t desc;
   NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
   return create_pd(&desc, posts, eng, pd, err);
+}
+
+nala_status nala_matmul_pd(dnnl_engine_t eng, int m, int k, int n, int lda, int ldc,
+                           const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+  dnnl_dims_t sdims = {m, k}, sstr = {lda, 1}, ddims = {m, n}, dstr = {ldc, 1}, wdims = {k, n}, bdims = {1, n};
+  return matmul_pd_nd(eng, 2, sdims, sstr, ddims, dstr, wdims, bdims, wfmt, posts, pd, err);
 }
 
 nala_status nala_dnnl_reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *src_md, const float *src,
@@ -245,18 +254,8 @@ const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd) {
 nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
                                  const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,
                                  dnnl_primitive_desc_t *pd, nala_err *err) {
-  dnnl_memory_desc_t src, wei, bias, dst;
   dnnl_dims_t sdims = {batch, m, k}, ddims = {batch, m, n}, wdims = {1, k, n}, bdims = {1, 1, n};
   dnnl_dims_t sstr = {src_strides[0], src_strides[1], src_strides[2]};
   dnnl_dims_t dstr = {dst_strides[0], dst_strides[1], dst_strides[2]};
-  dnnl_memory_desc_init_by_strides(&src, 3, sdims, dnnl_f32, sstr);
-  dnnl_memory_desc_init_by_strides(&dst, 3, ddims, dnnl_f32, dstr);
-  if (wfmt)
-    wei = *wfmt;
-  else
-    dnnl_memory_desc_init_by_tag(&wei, 3, wdims, dnnl_f32, dnnl_format_tag_any);
-  dnnl_memory_desc_init_by_tag(&bias, 3, bdims, dnnl_f32, dnnl_abc);
-  dnnl_matmul_desc_t desc;
-  NALA_DNNL(dnnl_matmul_desc_init(&desc, &src, &wei, &bias, &dst), err);
-  return create_pd(&desc, posts, eng, pd, err);
+  return matmul_pd_nd(eng, 3, sdims, sstr, ddims, dstr, wdims, bdims, wfmt, posts, pd, err);
 }
