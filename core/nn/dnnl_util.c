@@ -127,7 +127,7 @@ nala_status nala_conv_band_pd(dnnl_engine_t eng, int winograd, int n, int ic, in
   while (ds == dnnl_success) {
     dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
     const char *impl = cand ? nala_dnnl_impl(cand) : "";
-    if (cand && (winograd ? strstr(impl, "wino_4x3") != NULL : strncmp(impl, "ref", 3) != 0)) {
+    if (cand && (winograd ? strstr(impl, "wino_4x3") != NULL : !nala_dnnl_is_ref(cand))) {
       *pd = cand;
       break;
     }
@@ -250,6 +250,8 @@ const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd) {
     return "?";
   return name;
 }
+
+int nala_dnnl_is_ref(const_dnnl_primitive_desc_t pd) { return !strncmp(nala_dnnl_impl(pd), "ref", 3); }
 
 nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int n, const int64_t *src_strides,
                                  const int64_t *dst_strides, const dnnl_memory_desc_t *wfmt, int posts,

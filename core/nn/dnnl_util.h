@@ -85,5 +85,7 @@ nala_status nala_matmul_batch_pd(dnnl_engine_t eng, int batch, int m, int k, int
 
 /* Implementation name oneDNN picked (e.g. "brg:avx512_core"), for logs and the bench. */
 const char *nala_dnnl_impl(const_dnnl_primitive_desc_t pd);
+/* 1 when oneDNN picked one of its reference (plain, far slower) implementations for pd. */
+int nala_dnnl_is_ref(const_dnnl_primitive_desc_t pd);
 
 #endif

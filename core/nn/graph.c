@@ -449,7 +449,7 @@ int nala_graph_slow_primitives(const nala_graph *g) {
   for (int i = 0; i < g->n_ops; i++) {
     const_dnnl_primitive_desc_t pd = NULL;
     if (!g->ops[i].fn && dnnl_primitive_get_primitive_desc(g->ops[i].prim, &pd) == dnnl_success &&
-        !strncmp(nala_dnnl_impl(pd), "ref", 3))
+        nala_dnnl_is_ref(pd))
       slow++;
   }
   return slow;

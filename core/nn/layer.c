@@ -272,8 +272,6 @@ static nala_status weights_for(nala_graph *g, dnnl_primitive_desc_t pd, const na
   return nala_graph_weights(g, L->w, want, &arg->memory, err);
 }
 
-static int is_reference_impl(dnnl_primitive_desc_t pd) { return !strncmp(nala_dnnl_impl(pd), "ref", 3); }
-
 static nala_status add_layer_op(nala_graph *g, dnnl_primitive_desc_t pd, const nala_layer *L, size_t src, size_t dst,
                                 int bucket, nala_err *err) {
   nala_dnnl_arg args[4] = {
@@ -304,11 +302,11 @@ static nala_status conv_op(nala_graph *g, const nala_layer *L, int n, int h, int
    * otherwise with the format oneDNN prefers here (weights_for reorders). */
   dnnl_primitive_desc_t pd;
   NALA_CHECK(make(g->engine, &s, &L->wmd, posts, &pd, err));
-  if (is_reference_impl(pd)) {
+  if (nala_dnnl_is_ref(pd)) {
     dnnl_primitive_desc_destroy(pd);
     NALA_CHECK(make(g->engine, &s, NULL, posts, &pd, err));
   }
-  if (is_reference_impl(pd) && n <= 1 && ld_dst > 0 && ld_dst != s.oc && !(posts & NALA_POST_SUM)) {
+  if (nala_dnnl_is_ref(pd) && n <= 1 && ld_dst > 0 && ld_dst != s.oc && !(posts & NALA_POST_SUM)) {
     /* oneDNN 2.6 has no fast conv into a channel slice (ref:any, far slower): convolve into a
      * dense region, then copy into the slice. */
     dnnl_primitive_desc_destroy(pd);
@@ -340,7 +338,7 @@ nala_status nala_linear_op(nala_graph *g, const nala_layer *L, int rows, size_t 
   posts |= L->act;
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_matmul_pd(g->engine, rows, L->in, L->out, lda, ldc, &L->wmd, posts, &pd, err));
-  if (is_reference_impl(pd)) {
+  if (nala_dnnl_is_ref(pd)) {
     dnnl_primitive_desc_destroy(pd);
     NALA_CHECK(nala_matmul_pd(g->engine, rows, L->in, L->out, lda, ldc, NULL, posts, &pd, err));
   }

@@ -67,7 +67,7 @@ nala_status nala_upconv_op_batch(nala_graph *g, const nala_upconv *u, int n, int
   dnnl_memory_desc_init_by_tag(&row_md, 3, row_dims, dnnl_f32, dnnl_abc);
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_matmul_batch_pd(g->engine, n * h, w, ic, N, src_str, dst_str, &row_md, u->deconv.act, &pd, err));
-  if (!strncmp(nala_dnnl_impl(pd), "ref", 3)) {
+  if (nala_dnnl_is_ref(pd)) {
     dnnl_primitive_desc_destroy(pd);
     return nala_conv_op_batch(g, &u->deconv, n, h, w, src, dst, 0, bucket, err);
   }
