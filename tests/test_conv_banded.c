@@ -36,6 +36,11 @@ static const conv_case cases[] = {
     {"13x17 alone: below the pixel rule", 1, 64, 80, 13, 17, 0, 0, NALA_POST_RELU, 0},
     {"batch 3 of 13x17 relu", 3, 64, 64, 13, 17, 0, 0, NALA_POST_RELU, 0},
     {"7x9 below the size rule", 1, 64, 64, 7, 9, 0, 0, 0, 1},
+    /* 43 and 11 tiles per row (SemanticFPN at 512x683: maps 171 and 43 wide): bands padded to an
+     * even tile count, the pad columns zeroed and cropped */
+    {"30x171 padded three bands relu", 1, 128, 128, 30, 171, 0, 0, NALA_POST_RELU, 0},
+    {"96x43 padded slices sum", 1, 64, 80, 96, 43, 16, 32, NALA_POST_SUM, 0},
+    {"96x43 padded slices sum relu", 1, 64, 64, 96, 43, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0},
 };
 
 static float frand(unsigned *s) {
@@ -73,7 +78,7 @@ static void reference(const conv_case *c, const float *src, int lds, const float
 /* Plans and runs case c on runtime rt; out gets the whole dst buffer (slice and the channels
  * around it); returns the op count (1: one direct convolution). */
 static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, const float *bias, const float *src_init,
-                    const float *dst_init, float *out, int *wino_ops) {
+                    const float *dst_init, float *out, int *wino_ops, int *wino_w) {
   nala_err err;
   int lds = c->ic + c->src_pad, ldd = c->oc + c->dst_pad;
   nala_layer L;
@@ -95,11 +100,16 @@ static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, cons
                              : nala_conv_op_batch(&g, &L, c->n, c->h, c->w, src_at, dst_at, c->posts, -1, &err);
   ck_assert_msg(st == NALA_OK, "%s: %s", c->name, err.msg);
   *wino_ops = 0;
+  *wino_w = 0;
   for (int i = first_op; i < g.n_ops; i++) {
     const_dnnl_primitive_desc_t pd = NULL;
     if (!g.ops[i].fn && dnnl_primitive_get_primitive_desc(g.ops[i].prim, &pd) == dnnl_success &&
-        strstr(nala_dnnl_impl(pd), "wino_4x3"))
+        strstr(nala_dnnl_impl(pd), "wino_4x3")) {
       (*wino_ops)++;
+      int w = (int)dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0)->dims[3];
+      ck_assert_msg(!*wino_w || *wino_w == w, "%s: Winograd bands %d and %d wide", c->name, *wino_w, w);
+      *wino_w = w;
+    }
   }
   size_t bytes = (nala_graph_ws_bytes(&g) + 63) / 64 * 64;
   char *ws = aligned_alloc(64, bytes);
@@ -165,10 +175,11 @@ START_TEST(winograd_matches_direct_and_reference) {
   memcpy(want, dst0, dst_n * 4);
   reference(c, src + c->src_pad / 2, lds, wt, bias, want + c->dst_pad / 2, ldd);
 
-  int wino_ops_auto = 0, wino_ops_direct = 0;
-  int ops_auto = run_case(rt_auto, c, wt, bias, src, dst0, got_auto, &wino_ops_auto);
-  int ops_direct = run_case(rt_direct, c, wt, bias, src, dst0, got_direct, &wino_ops_direct);
-  printf("%s: auto %d ops (%d Winograd), direct %d ops\n", c->name, ops_auto, wino_ops_auto, ops_direct);
+  int wino_ops_auto = 0, wino_ops_direct = 0, wino_w = 0, wino_w_direct = 0;
+  int ops_auto = run_case(rt_auto, c, wt, bias, src, dst0, got_auto, &wino_ops_auto, &wino_w);
+  int ops_direct = run_case(rt_direct, c, wt, bias, src, dst0, got_direct, &wino_ops_direct, &wino_w_direct);
+  printf("%s: auto %d ops (%d Winograd, bands %d wide), direct %d ops\n", c->name, ops_auto, wino_ops_auto, wino_w,
+         ops_direct);
   ck_assert_int_eq(wino_ops_direct, 0);
   ck_assert_int_eq(ops_direct, 1);
   int big = c->shared || c->h * c->w >= NALA_BANDED_MIN_PIXELS;
@@ -181,6 +192,10 @@ START_TEST(winograd_matches_direct_and_reference) {
                 ops_auto, expect_banded ? "bands" : "one NHWC conv");
   ck_assert_msg(expect_wino ? wino_ops_auto > 0 : wino_ops_auto == 0, "%s: %d Winograd ops, expected %s", c->name,
                 wino_ops_auto, expect_wino ? "some" : "none");
+  /* an odd count of 4-wide tiles per row is padded to an even one (conv_banded.c band_width) */
+  int tiles = (c->w + 3) / 4, want_w = tiles % 2 ? (tiles + 1) * 4 : c->w;
+  ck_assert_msg(!wino_ops_auto || wino_w == want_w, "%s: Winograd bands %d wide, expected %d", c->name, wino_w,
+                want_w);
   char label[128];
   snprintf(label, sizeof label, "%s: direct vs reference", c->name);
   check_close(label, got_direct, want, dst_n);

@@ -2,6 +2,7 @@
 #include "core/nn/conv_banded.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define WINO_ALPHA 6 /* F(4x4, 3x3): 6x6 transformed tiles */
 #define WINO_TILE 4
@@ -36,6 +37,24 @@ static void blocked(dnnl_memory_desc_t *md, const nala_layer *L, int c, int rows
   dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, L->banded == NALA_BANDED_WINO ? dnnl_nChw16c : dnnl_nChw8c);
 }
 
+/* Columns [x0, x0 + cols) of the blocked band md (a view the reorders read or write). */
+static void blocked_cols(dnnl_memory_desc_t *view, const dnnl_memory_desc_t *md, int x0, int cols) {
+  dnnl_dims_t dims = {1, md->dims[1], md->dims[2], cols}, offsets = {0, 0, 0, x0};
+  dnnl_memory_desc_init_submemory(view, md, dims, offsets);
+}
+
+/* Width of the blocked bands for a w-wide map. jit_wino_4x3 blocks its tiles by divisors of the
+ * tile count and has no good blocking when a band's row of 4x4 tiles is a prime like 43 (W = 171,
+ * SemanticFPN at 512x683) or 41, 47: measured 3.5-4x the time per column of W = 168 or 176 (1
+ * thread, 256 -> 256, 4 rows). An odd tile count is rounded up to an even one (zero columns the
+ * output reorder crops), which measured as fast per column as the widths that never needed it. */
+static int band_width(const nala_layer *L, int w) {
+  int tiles = (w + WINO_TILE - 1) / WINO_TILE;
+  if (L->banded != NALA_BANDED_WINO || tiles % 2 == 0)
+    return w;
+  return (tiles + 1) * WINO_TILE;
+}
+
 /* One band's rows: output [r0, r1), input [i0, i1), padding rows on top / bottom. */
 typedef struct band {
   int r0, r1, i0, i1, pad_t, pad_b;
@@ -66,24 +85,42 @@ static nala_status add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, si
 
 /* The ops of one band (see conv_banded.h); blk_src / blk_dst are the band buffers. */
 static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, int w, size_t src, int ld_src,
-                             size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, int bucket,
-                             nala_err *err) {
-  int ic = L->conv.ic, oc = L->conv.oc, rows = b->r1 - b->r0;
+                             size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, void *zeros,
+                             int bucket, nala_err *err) {
+  int ic = L->conv.ic, oc = L->conv.oc, rows = b->r1 - b->r0, wp = band_width(L, w);
   /* A sum with no activation after it goes into the output reorder (dst += band) and saves
    * reordering dst in; sum then an activation must see dst inside the convolution. */
   int sum_in_conv = (posts & NALA_POST_SUM) && (posts & (NALA_POST_RELU | NALA_POST_GELU | NALA_POST_SWISH));
   int sum_in_reorder = (posts & NALA_POST_SUM) && !sum_in_conv;
-  dnnl_memory_desc_t view, blk;
+  dnnl_memory_desc_t view, blk, blk_in, blk_pad;
   size_t at = nhwc_rows(&view, src, ic, b->i1 - b->i0, w, ld_src, b->i0);
-  blocked(&blk, L, ic, b->i1 - b->i0, w);
-  NALA_CHECK(add_reorder(g, &view, at, &blk, blk_src, 0, bucket, err));
-  dnnl_memory_desc_t dview, dblk;
+  blocked(&blk, L, ic, b->i1 - b->i0, wp);
+  blocked_cols(&blk_in, &blk, 0, w);
+  NALA_CHECK(add_reorder(g, &view, at, &blk_in, blk_src, 0, bucket, err));
+  if (wp > w) {
+    /* The pad columns: the temporary area holds other ops' data, so zeros go in on every run (from
+     * the plan's zero block, shared by the bands; the memory handle only wraps it). */
+    blocked_cols(&blk_pad, &blk, w, wp - w);
+    dnnl_memory_desc_t zmd;
+    blocked(&zmd, L, ic, b->i1 - b->i0, wp - w);
+    dnnl_primitive_desc_t zpd;
+    NALA_CHECK(nala_reorder_pd(g->engine, &zmd, &blk_pad, 0, &zpd, err));
+    dnnl_memory_t zmem = NULL;
+    if (dnnl_memory_create(&zmem, &zmd, g->engine, zeros) != dnnl_success) {
+      dnnl_primitive_desc_destroy(zpd);
+      return nala_fail(err, NALA_E_NOMEM, "Winograd band %d -> %d: no memory for its zero columns", ic, oc);
+    }
+    nala_dnnl_arg zargs[2] = {{DNNL_ARG_FROM, NALA_MEM_PLAN, zmem}, {DNNL_ARG_TO, blk_src, NULL}};
+    NALA_CHECK(nala_graph_add_dnnl(g, zpd, zargs, 2, bucket, err));
+  }
+  dnnl_memory_desc_t dview, dblk, dblk_out;
   size_t dat = nhwc_rows(&dview, dst, oc, rows, w, ld_dst, b->r0);
-  blocked(&dblk, L, oc, rows, w);
+  blocked(&dblk, L, oc, rows, wp);
+  blocked_cols(&dblk_out, &dblk, 0, w);
   if (sum_in_conv)
-    NALA_CHECK(add_reorder(g, &dview, dat, &dblk, blk_dst, 0, bucket, err));
+    NALA_CHECK(add_reorder(g, &dview, dat, &dblk_out, blk_dst, 0, bucket, err));
   dnnl_primitive_desc_t pd;
-  NALA_CHECK(band_pd(g, L, b, w, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
+  NALA_CHECK(band_pd(g, L, b, wp, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
   dnnl_memory_t wmem = NULL;
   nala_status st = nala_graph_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wmem, err);
   if (st) {
@@ -95,7 +132,7 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
                            {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, wmem},
                            {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
   NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
-  return add_reorder(g, &dblk, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
+  return add_reorder(g, &dblk_out, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
 }
 
 /* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in
@@ -119,7 +156,7 @@ nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w
   posts |= L->act;
   if (!L->banded || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
     return NALA_OK;
-  int rows = band_rows(L, h, w);
+  int wp = band_width(L, w), rows = band_rows(L, h, wp);
   /* Every band shape oneDNN must accept (Winograd takes ReLU and sum only), checked before any op
    * is added, so that a shape it refuses falls back to NHWC instead of leaving half a plan. */
   band probe[3] = {band_at(0, rows, h), band_at(rows, rows, h), band_at((h - 1) / rows * rows, rows, h)};
@@ -129,7 +166,7 @@ nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w
       continue;
     dnnl_primitive_desc_t pd;
     nala_err quiet;
-    if (band_pd(g, L, &probe[i], w, posts, &pd, &quiet) != NALA_OK)
+    if (band_pd(g, L, &probe[i], wp, posts, &pd, &quiet) != NALA_OK)
       return NALA_OK;
     /* a small map pays only when its weights cost nothing new */
     int free_weights = nala_graph_holds_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
@@ -140,13 +177,24 @@ nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w
   ld_src = ld_src > 0 ? ld_src : L->conv.ic;
   ld_dst = ld_dst > 0 ? ld_dst : L->conv.oc;
   /* The blocked bands live only while this convolution's ops run: the graph's temporary area. */
-  size_t src_bytes = (size_t)L->conv.ic * (rows + 2) * w * sizeof(float);
+  size_t src_bytes = (size_t)L->conv.ic * (rows + 2) * wp * sizeof(float);
   size_t blk_src = nala_graph_temp(g, 0, src_bytes);
-  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L->conv.oc * rows * w * sizeof(float));
-  for (int r0 = 0; r0 < h; r0 += rows) {
-    band b = band_at(r0, rows, h);
-    NALA_CHECK(plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, bucket, err));
+  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L->conv.oc * rows * wp * sizeof(float));
+  /* Zeros for the pad columns of the tallest band (band_width), freed with the plan. */
+  void *zeros = NULL;
+  if (wp > w) {
+    dnnl_memory_desc_t zmd;
+    blocked(&zmd, L, L->conv.ic, rows + 2, wp - w);
+    size_t zbytes = dnnl_memory_desc_get_size(&zmd);
+    if (!(zeros = nala_graph_alloc(g, zbytes, err)))
+      return NALA_E_NOMEM;
+    memset(zeros, 0, zbytes);
   }
-  *planned = 1;
-  return NALA_OK;
+  nala_status st = NALA_OK;
+  for (int r0 = 0; !st && r0 < h; r0 += rows) {
+    band b = band_at(r0, rows, h);
+    st = plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, zeros, bucket, err);
+  }
+  *planned = !st;
+  return st;
 }
