@@ -44,13 +44,15 @@ static void blocked_cols(dnnl_memory_desc_t *view, const dnnl_memory_desc_t *md,
 }
 
 /* Width of the blocked bands for a w-wide map. jit_wino_4x3 blocks its tiles by divisors of the
- * tile count and has no good blocking when a band's row of 4x4 tiles is a prime like 43 (W = 171,
- * SemanticFPN at 512x683) or 41, 47: measured 3.5-4x the time per column of W = 168 or 176 (1
- * thread, 256 -> 256, 4 rows). An odd tile count is rounded up to an even one (zero columns the
- * output reorder crops), which measured as fast per column as the widths that never needed it. */
+ * tile count and has no good blocking when a band's row of 4x4 tiles is a large prime like 43 (W =
+ * 171, SemanticFPN at 512x683) or 41, 47: measured 3.5-4x the time per column of W = 168 or 176 (1
+ * thread, 256 -> 256, 4 rows). An odd tile count from WINO_PAD_MIN_TILES up is rounded up to an even
+ * one (zero columns the output reorder crops), which measured as fast per column as the widths that
+ * never needed it; below, 11 or 17 tiles ran as fast unpadded and the extra columns cost up to 25%. */
+#define WINO_PAD_MIN_TILES 25
 static int band_width(const nala_layer *L, int w) {
   int tiles = (w + WINO_TILE - 1) / WINO_TILE;
-  if (L->banded != NALA_BANDED_WINO || tiles % 2 == 0)
+  if (L->banded != NALA_BANDED_WINO || tiles % 2 == 0 || tiles < WINO_PAD_MIN_TILES)
     return w;
   return (tiles + 1) * WINO_TILE;
 }
