@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/conv_batch_wino.h"
 #include "core/nn/layer.h"
 #include "core/nn/upconv.h"
 #include "det/det.h"
@@ -174,7 +175,10 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   size_t src = p->roi.feats, map_bytes = (size_t)S * S * h->ch * 4;
   for (int i = 0; i < h->n_convs; i++) {
     size_t dst = nala_graph_region(g, (size_t)D * map_bytes);
-    for (int k = 0; k < n_buckets; k++) {
+    /* Winograd in chunks of RoIs where oneDNN has it (AVX-512), else NHWC per batch bucket */
+    int planned = 0;
+    NALA_CHECK(nala_wino_batch_conv_op(g, &h->convs[i], D, S, S, src, dst, 0, count->off, bucket, &planned, err));
+    for (int k = 0; !planned && k < n_buckets; k++) {
       int first = g->n_ops;
       NALA_CHECK(nala_conv_op_batch(g, &h->convs[i], buckets[k], S, S, src, dst, 0, bucket, err));
       NALA_CHECK(nala_roi_gate(g, first, count->off, buckets, n_buckets, k, err));
