@@ -18,8 +18,11 @@
 
 #include "core/nn/layer.h"
 
-/* Maps per chunk: measured (1 thread, 256 -> 256 at 14x14, see the commit) */
-#define NALA_WINO_BATCH_CHUNK 8
+/* Maps per chunk: 4 maps of 14x14 are 64 tiles, oneDNN's transformed input and output ~4.7 MB (the
+ * band budget of conv_banded.c). Measured on the mask head's 4 convs, 100 RoIs, 1 thread, per
+ * forward (ONEDNN_VERBOSE, loaded machine): chunks of 1 / 2 / 3 / 4 / 8 / 16 / 100 maps 320 / 306 /
+ * 292 / 278-286 / 364 / 419 / 542 ms of Winograd (+ ~36 ms of reorders). */
+#define NALA_WINO_BATCH_CHUNK 4
 
 /* Plans layer L on maps [0, n) of h x w (dense NHWC batches at src, dst) as above, each chunk's ops
  * gated on the int32 count at byte count_off of the workspace (a chunk [j, ..) runs when
