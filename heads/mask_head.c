@@ -4,7 +4,9 @@
  *   upsample: ConvTranspose2d(2, stride 2) + ReLU  (PyTorch weight [in][out][2][2]): upsample.*
  *   conv_logits 1x1 -> num_classes; predict: sigmoid, the channel of each detection's label
  * Here the RoI features are channel-last ([n][14][14][C], the NHWC batch the convolutions take);
- * each layer runs on the smallest planned batch holding the detection count (heads/roi_parts.h).
+ * each layer runs on the smallest planned batch holding the detection count (heads/roi_parts.h);
+ * the 3x3 convs, where oneDNN has Winograd (AVX-512), in chunks of 4 RoIs up to the count instead
+ * (core/nn/conv_batch_wino.h: measured 2.1x less time than NHWC brgconv on 100 RoIs, 1 thread).
  * Pasting into the image (mask_thr_binary) happens when the caller reads a mask (det/mask_paste.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
