@@ -28,7 +28,10 @@ typedef struct query_block {
   float *m, *l, *alpha, *bsum; /* [QB] running max, running sum, rescale, block sum */
 } query_block;
 
-static void build_keys(const nala_attn_args *a, float *kt, int npad) {
+/* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
+ * head sit ld_v floats apart (1-2 KB in the backbone), so a key block's 64 rows fall into a
+ * quarter or less of the L1 sets and P V reloaded them from L2 for every tile of query rows. */
+static void build_keys(const nala_attn_args *a, float *kt, float *vp, int npad) {
   int d = a->d, N = a->N;
 #pragma omp for schedule(static)
   for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
@@ -41,6 +44,11 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
       memset(kr, 0, sizeof kr);
     for (int c = 0; c < d; c++)
       blk[(size_t)c * KB + n % KB] = kr[c];
+    float *vrow = vp + ((size_t)h * npad + n) * d;
+    if (n < N)
+      memcpy(vrow, a->v + (size_t)n * a->ld_v + (size_t)h * d, sizeof(float) * d);
+    else
+      memset(vrow, 0, sizeof(float) * d);
   }
 }
 
@@ -145,7 +153,8 @@ static void softmax_block(query_block *qb, int rows, int nk) {
   }
 }
 
-static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, int npad, query_block *qb) {
+static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, const float *vp, int npad,
+                         query_block *qb) {
   int d = a->d, D = d / 16, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
   /* tiles run over whole groups of rows (8 for d = 32, else 4: a multiple of the P V tile's 4 or
    * 2); the padding rows have zero queries, so their scores stay finite and are never stored */
@@ -169,7 +178,7 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
       score_tile(qb->qs, ktb, qb->s, i0, d);
     softmax_block(qb, rows, nk);
     for (int j = 0; j < nk; j++)
-      vrows[j] = a->v + (size_t)(k0 + j) * a->ld_v + (size_t)h * d;
+      vrows[j] = vp + ((size_t)h * npad + k0 + j) * d;
     /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
     switch (D) {
     case 2:
@@ -206,7 +215,8 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
   int d = a->d, nt = nala_attn_threads(a);
   int npad = (a->N + KB - 1) / KB * KB, nqb = (a->N + QB - 1) / QB;
   float *kt = nala_ws_align(a->ws);
-  float *thread_base = kt + (size_t)a->heads * npad * d;
+  float *vp = kt + (size_t)a->heads * npad * d;
+  float *thread_base = vp + (size_t)a->heads * npad * d;
   size_t per_thread = nala_round16((size_t)QB * (2 * (size_t)d + KB + 5));
 #pragma omp parallel num_threads(nt)
   {
@@ -214,10 +224,10 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
     query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
                       base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
                       base + (size_t)QB * (2 * d + KB + 3)};
-    build_keys(a, kt, npad); /* ends with the barrier of its omp for */
+    build_keys(a, kt, vp, npad); /* ends with the barrier of its omp for */
 #pragma omp for schedule(dynamic, 1)
     for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
-      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, npad, &qb);
+      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, vp, npad, &qb);
   }
   return NALA_OK;
 }
