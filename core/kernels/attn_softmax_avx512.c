@@ -82,7 +82,7 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
 }
 
 /* O rows [i0, i0+R) = O * alpha + P V over nk keys: R rows x D vectors of accumulators. */
-static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const float *const *vrows, int nk,
+static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const float *vb, int nk,
                                                           int i0, int d, const int D, const int R) {
   /* the block's P V starts from zero and is added to the rescaled O at the end: two-level sums
    * (within a block, then across blocks) instead of one fp32 chain over all N keys */
@@ -94,7 +94,7 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
     __m512 vv[8];
 #pragma GCC unroll 8
     for (int c = 0; c < D; c++)
-      vv[c] = _mm512_loadu_ps(vrows[j] + 16 * c);
+      vv[c] = _mm512_load_ps(vb + (size_t)j * d + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m512 p = _mm512_set1_ps(qb->s[(size_t)(i0 + r) * KB + j]);
@@ -170,32 +170,30 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   memset(qb->o, 0, sizeof(float) * QB * d);
   for (int i = 0; i < QB; i++)
     qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
-  const float *vrows[KB];
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
     for (int i0 = 0; i0 < rows_pad; i0 += 4)
       score_tile(qb->qs, ktb, qb->s, i0, d);
     softmax_block(qb, rows, nk);
-    for (int j = 0; j < nk; j++)
-      vrows[j] = vp + ((size_t)h * npad + k0 + j) * d;
+    const float *vb = vp + ((size_t)h * npad + k0) * d; /* 64-byte aligned: d is a multiple of 32 */
     /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
     switch (D) {
     case 2:
       for (int i0 = 0; i0 < rows_pad; i0 += 8)
-        pv_tile(qb, vrows, nk, i0, d, 2, 8);
+        pv_tile(qb, vb, nk, i0, d, 2, 8);
       break;
     case 4:
       for (int i0 = 0; i0 < rows_pad; i0 += 4)
-        pv_tile(qb, vrows, nk, i0, d, 4, 4);
+        pv_tile(qb, vb, nk, i0, d, 4, 4);
       break;
     case 6:
       for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vrows, nk, i0, d, 6, 2);
+        pv_tile(qb, vb, nk, i0, d, 6, 2);
       break;
     default:
       for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vrows, nk, i0, d, 8, 2);
+        pv_tile(qb, vb, nk, i0, d, 8, 2);
     }
   }
   for (int i = 0; i < rows; i++) {
