@@ -4,7 +4,9 @@
  *   upsample: ConvTranspose2d(2, stride 2) + ReLU  (PyTorch weight [in][out][2][2]): upsample.*
  *   conv_logits 1x1 -> num_classes; predict: sigmoid, the channel of each detection's label
  * Here the RoI features are channel-last ([n][14][14][C], the NHWC batch the convolutions take);
- * each layer runs on the smallest planned batch holding the detection count (heads/roi_parts.h).
+ * each layer runs on the smallest planned batch holding the detection count (heads/roi_parts.h);
+ * the 3x3 convs, where oneDNN has Winograd (AVX-512), in chunks of 4 RoIs up to the count instead
+ * (core/nn/conv_batch_wino.h: measured 2.1x less time than NHWC brgconv on 100 RoIs, 1 thread).
  * Pasting into the image (mask_thr_binary) happens when the caller reads a mask (det/mask_paste.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/conv_batch_wino.h"
 #include "core/nn/layer.h"
 #include "core/nn/upconv.h"
 #include "det/det.h"
@@ -174,7 +177,10 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   size_t src = p->roi.feats, map_bytes = (size_t)S * S * h->ch * 4;
   for (int i = 0; i < h->n_convs; i++) {
     size_t dst = nala_graph_region(g, (size_t)D * map_bytes);
-    for (int k = 0; k < n_buckets; k++) {
+    /* Winograd in chunks of RoIs where oneDNN has it (AVX-512), else NHWC per batch bucket */
+    int planned = 0;
+    NALA_CHECK(nala_wino_batch_conv_op(g, &h->convs[i], D, S, S, src, dst, 0, count->off, bucket, &planned, err));
+    for (int k = 0; !planned && k < n_buckets; k++) {
       int first = g->n_ops;
       NALA_CHECK(nala_conv_op_batch(g, &h->convs[i], buckets[k], S, S, src, dst, 0, bucket, err));
       NALA_CHECK(nala_roi_gate(g, first, count->off, buckets, n_buckets, k, err));
