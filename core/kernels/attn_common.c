@@ -67,18 +67,19 @@ static size_t softmax_ref_floats(int N, int heads, int d, int nt) {
 
 static size_t softmax_avx_floats(int N, int heads, int d, int nt) {
   size_t npad = ((size_t)N + NALA_SM_KBLOCK - 1) / NALA_SM_KBLOCK * NALA_SM_KBLOCK;
-  /* RoPE'd keys, transposed per key block: [heads][npad/KB][d][KB]; per thread: queries,
+  /* RoPE'd keys, transposed per key block: [heads][npad/KB][d][KB]; the values packed per head,
+   * [heads][npad][d]; per thread: queries,
    * scores, output accumulators, and 5 per-row values (max, sum, rescale, block sum, spare) of
    * one query block. */
   size_t per_thread = (size_t)NALA_SM_QBLOCK * (2 * (size_t)d + NALA_SM_KBLOCK + 5);
-  return 16 + (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
+  return 16 + 2 * (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
 }
 
 /* The AVX2 kernel: the same layout with its own block sizes (attn_softmax_avx2.c). */
 static size_t softmax_avx2_floats(int N, int heads, int d, int nt) {
   size_t npad = ((size_t)N + NALA_SM_AVX2_KBLOCK - 1) / NALA_SM_AVX2_KBLOCK * NALA_SM_AVX2_KBLOCK;
   size_t per_thread = (size_t)NALA_SM_AVX2_QBLOCK * (2 * (size_t)d + NALA_SM_AVX2_KBLOCK + 5);
-  return 16 + (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
+  return 16 + 2 * (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
 }
 
 size_t nala_attn_softmax_ws_floats(int N, int heads, int d, int nthreads) {

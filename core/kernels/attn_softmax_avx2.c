@@ -58,7 +58,10 @@ typedef struct query_block {
 /* Floats of one thread's query_block (also counted by attn_common.c). */
 static size_t per_thread_floats(int d) { return nala_round16((size_t)QB * (2 * (size_t)d + KB + 5)); }
 
-static void build_keys(const nala_attn_args *a, float *kt, int npad) {
+/* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
+ * head sit ld_v floats apart (1-2 KB in the backbone), so a key block's rows fall into a quarter
+ * or less of the L1 sets and P V reloaded them from L2 for every group of query rows. */
+static void build_keys(const nala_attn_args *a, float *kt, float *vp, int npad) {
   int d = a->d, N = a->N;
 #pragma omp for schedule(static)
   for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
@@ -71,6 +74,11 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
       memset(kr, 0, sizeof kr);
     for (int c = 0; c < d; c++)
       blk[(size_t)c * KB + n % KB] = kr[c];
+    float *vrow = vp + ((size_t)h * npad + n) * d;
+    if (n < N)
+      memcpy(vrow, a->v + (size_t)n * a->ld_v + (size_t)h * d, sizeof(float) * d);
+    else
+      memset(vrow, 0, sizeof(float) * d);
   }
 }
 
@@ -201,7 +209,8 @@ static void softmax_block(query_block *qb, int rows, int nk) {
   }
 }
 
-static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, int npad, query_block *qb) {
+static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, const float *vp, int npad,
+                         query_block *qb) {
   int d = a->d, D8 = d / 8, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
   /* tiles run over whole groups of 6 rows; the padding rows have zero queries, so their scores
    * and P V stay finite and are never stored */
@@ -217,11 +226,11 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   memset(qb->o, 0, sizeof(float) * QB * d);
   for (int i = 0; i < QB; i++)
     qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
-  const float *vh = a->v + (size_t)h * d;
+  const float *vh = vp + (size_t)h * npad * d;
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
-    const float *vb = vh + (size_t)k0 * a->ld_v;
+    const float *vb = vh + (size_t)k0 * d;
     /* the next block's key and value lines, a share per row group of this block */
     int nk_next = N - k0 - KB <= 0 ? 0 : N - k0 - KB < KB ? N - k0 - KB : KB;
     int klines = nk_next ? KB * d / 16 : 0, kshare = (klines + groups - 1) / groups;
@@ -233,11 +242,11 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
     }
     softmax_block(qb, rows, nk);
     for (int g = 0; g < groups; g++) {
-      prefetch_values(vb + (size_t)KB * a->ld_v, (size_t)a->ld_v, d / 16, g * vshare,
+      prefetch_values(vb + (size_t)KB * d, (size_t)d, d / 16, g * vshare,
                       g * vshare + vshare < vlines ? g * vshare + vshare : vlines);
       int i0 = g * TILE_ROWS;
       for (int c0 = 0; c0 < d; c0 += 16)
-        pv_tile(qb->s + (size_t)i0 * KB, vb + c0, (size_t)a->ld_v, nk, qb->alpha + i0, qb->o + (size_t)i0 * d + c0, d);
+        pv_tile(qb->s + (size_t)i0 * KB, vb + c0, (size_t)d, nk, qb->alpha + i0, qb->o + (size_t)i0 * d + c0, d);
     }
   }
   for (int i = 0; i < rows; i++) {
@@ -257,7 +266,8 @@ nala_status nala_attn_softmax_avx2(const nala_attn_args *a) {
   int d = a->d, nt = nala_attn_threads(a);
   int npad = (a->N + KB - 1) / KB * KB, nqb = (a->N + QB - 1) / QB;
   float *kt = nala_ws_align(a->ws);
-  float *thread_base = kt + (size_t)a->heads * npad * d;
+  float *vp = kt + (size_t)a->heads * npad * d;
+  float *thread_base = vp + (size_t)a->heads * npad * d;
   size_t per_thread = per_thread_floats(d);
 #pragma omp parallel num_threads(nt)
   {
@@ -265,10 +275,10 @@ nala_status nala_attn_softmax_avx2(const nala_attn_args *a) {
     query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
                       base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
                       base + (size_t)QB * (2 * d + KB + 3)};
-    build_keys(a, kt, npad); /* ends with the barrier of its omp for */
+    build_keys(a, kt, vp, npad); /* ends with the barrier of its omp for */
 #pragma omp for schedule(dynamic, 1)
     for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
-      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, npad, &qb);
+      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, vp, npad, &qb);
   }
   return NALA_OK;
 }

@@ -28,7 +28,10 @@ typedef struct query_block {
   float *m, *l, *alpha, *bsum; /* [QB] running max, running sum, rescale, block sum */
 } query_block;
 
-static void build_keys(const nala_attn_args *a, float *kt, int npad) {
+/* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
+ * head sit ld_v floats apart (1-2 KB in the backbone), so a key block's 64 rows fall into a
+ * quarter or less of the L1 sets and P V reloaded them from L2 for every tile of query rows. */
+static void build_keys(const nala_attn_args *a, float *kt, float *vp, int npad) {
   int d = a->d, N = a->N;
 #pragma omp for schedule(static)
   for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
@@ -41,6 +44,11 @@ static void build_keys(const nala_attn_args *a, float *kt, int npad) {
       memset(kr, 0, sizeof kr);
     for (int c = 0; c < d; c++)
       blk[(size_t)c * KB + n % KB] = kr[c];
+    float *vrow = vp + ((size_t)h * npad + n) * d;
+    if (n < N)
+      memcpy(vrow, a->v + (size_t)n * a->ld_v + (size_t)h * d, sizeof(float) * d);
+    else
+      memset(vrow, 0, sizeof(float) * d);
   }
 }
 
@@ -74,7 +82,7 @@ static inline void score_tile(const float *qs, const float *ktb, float *s, int i
 }
 
 /* O rows [i0, i0+R) = O * alpha + P V over nk keys: R rows x D vectors of accumulators. */
-static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const float *const *vrows, int nk,
+static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const float *vb, int nk,
                                                           int i0, int d, const int D, const int R) {
   /* the block's P V starts from zero and is added to the rescaled O at the end: two-level sums
    * (within a block, then across blocks) instead of one fp32 chain over all N keys */
@@ -86,7 +94,7 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
     __m512 vv[8];
 #pragma GCC unroll 8
     for (int c = 0; c < D; c++)
-      vv[c] = _mm512_loadu_ps(vrows[j] + 16 * c);
+      vv[c] = _mm512_load_ps(vb + (size_t)j * d + 16 * c);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       __m512 p = _mm512_set1_ps(qb->s[(size_t)(i0 + r) * KB + j]);
@@ -145,7 +153,8 @@ static void softmax_block(query_block *qb, int rows, int nk) {
   }
 }
 
-static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, int npad, query_block *qb) {
+static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, const float *vp, int npad,
+                         query_block *qb) {
   int d = a->d, D = d / 16, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
   /* tiles run over whole groups of rows (8 for d = 32, else 4: a multiple of the P V tile's 4 or
    * 2); the padding rows have zero queries, so their scores stay finite and are never stored */
@@ -161,32 +170,30 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   memset(qb->o, 0, sizeof(float) * QB * d);
   for (int i = 0; i < QB; i++)
     qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
-  const float *vrows[KB];
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
     for (int i0 = 0; i0 < rows_pad; i0 += 4)
       score_tile(qb->qs, ktb, qb->s, i0, d);
     softmax_block(qb, rows, nk);
-    for (int j = 0; j < nk; j++)
-      vrows[j] = a->v + (size_t)(k0 + j) * a->ld_v + (size_t)h * d;
+    const float *vb = vp + ((size_t)h * npad + k0) * d; /* 64-byte aligned: d is a multiple of 32 */
     /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
     switch (D) {
     case 2:
       for (int i0 = 0; i0 < rows_pad; i0 += 8)
-        pv_tile(qb, vrows, nk, i0, d, 2, 8);
+        pv_tile(qb, vb, nk, i0, d, 2, 8);
       break;
     case 4:
       for (int i0 = 0; i0 < rows_pad; i0 += 4)
-        pv_tile(qb, vrows, nk, i0, d, 4, 4);
+        pv_tile(qb, vb, nk, i0, d, 4, 4);
       break;
     case 6:
       for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vrows, nk, i0, d, 6, 2);
+        pv_tile(qb, vb, nk, i0, d, 6, 2);
       break;
     default:
       for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vrows, nk, i0, d, 8, 2);
+        pv_tile(qb, vb, nk, i0, d, 8, 2);
     }
   }
   for (int i = 0; i < rows; i++) {
@@ -206,7 +213,8 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
   int d = a->d, nt = nala_attn_threads(a);
   int npad = (a->N + KB - 1) / KB * KB, nqb = (a->N + QB - 1) / QB;
   float *kt = nala_ws_align(a->ws);
-  float *thread_base = kt + (size_t)a->heads * npad * d;
+  float *vp = kt + (size_t)a->heads * npad * d;
+  float *thread_base = vp + (size_t)a->heads * npad * d;
   size_t per_thread = nala_round16((size_t)QB * (2 * (size_t)d + KB + 5));
 #pragma omp parallel num_threads(nt)
   {
@@ -214,10 +222,10 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
     query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
                       base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
                       base + (size_t)QB * (2 * d + KB + 3)};
-    build_keys(a, kt, npad); /* ends with the barrier of its omp for */
+    build_keys(a, kt, vp, npad); /* ends with the barrier of its omp for */
 #pragma omp for schedule(dynamic, 1)
     for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
-      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, npad, &qb);
+      attend_block(a, (int)(hb / nqb), (int)(hb % nqb) * QB, kt, vp, npad, &qb);
   }
   return NALA_OK;
 }
