@@ -13,6 +13,7 @@
 #include "core/nn/conv_banded.h"
 #include "core/nn/layer.h"
 #include "tests/support/compare.h"
+#include "tests/support/conv_rt.h"
 #include "tests/support/suite.h"
 
 #define REL_L2_MAX 1e-5 /* F(4x4, 3x3) transforms round more than direct (measured ~1e-6) */
@@ -131,17 +132,6 @@ static int run_case(const nala_rt *rt, const conv_case *c, const float *wt, cons
   return n_ops;
 }
 
-static nala_rt *runtime(const char *conv) {
-  nala_err err;
-  nala_rt *rt = NULL;
-  if (conv)
-    setenv("NALA_CONV", conv, 1);
-  else
-    unsetenv("NALA_CONV");
-  ck_assert_msg(nala_rt_create(NALA_ISA_AUTO, &rt, &err) == NALA_OK, "%s", err.msg);
-  unsetenv("NALA_CONV");
-  return rt;
-}
 
 static void check_close(const char *label, const float *got, const float *want, size_t n) {
   nala_cmp cmp = nala_compare_f32(label, got, want, n, MAX_ABS_MAX, 1e-4);
@@ -150,7 +140,7 @@ static void check_close(const char *label, const float *got, const float *want, 
 }
 
 START_TEST(winograd_matches_direct_and_reference) {
-  nala_rt *rt_auto = runtime(NULL), *rt_direct = runtime("direct");
+  nala_rt *rt_auto = nala_test_conv_runtime(NULL), *rt_direct = nala_test_conv_runtime("direct");
   dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
   int have_wino = isa >= dnnl_cpu_isa_avx512_core, have_avx2 = isa >= dnnl_cpu_isa_avx2;
   if (!have_wino)

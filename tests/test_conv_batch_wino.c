@@ -13,6 +13,7 @@
 #include "core/nn/conv_batch_wino.h"
 #include "core/nn/layer.h"
 #include "tests/support/compare.h"
+#include "tests/support/conv_rt.h"
 #include "tests/support/suite.h"
 
 #define REL_L2_MAX 1e-5 /* F(4x4, 3x3) transforms round more than direct (measured ~1e-6) */
@@ -27,17 +28,6 @@ static float frand(unsigned *s) {
   return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
 }
 
-static nala_rt *runtime(const char *conv) {
-  nala_err err;
-  nala_rt *rt = NULL;
-  if (conv)
-    setenv("NALA_CONV", conv, 1);
-  else
-    unsetenv("NALA_CONV");
-  ck_assert_msg(nala_rt_create(NALA_ISA_AUTO, &rt, &err) == NALA_OK, "%s", err.msg);
-  unsetenv("NALA_CONV");
-  return rt;
-}
 
 typedef struct plan {
   nala_layer L;
@@ -97,7 +87,7 @@ static void plan_free(plan *p) {
 }
 
 START_TEST(counted_chunks_match_nhwc) {
-  nala_rt *rt_auto = runtime(NULL), *rt_direct = runtime("direct");
+  nala_rt *rt_auto = nala_test_conv_runtime(NULL), *rt_direct = nala_test_conv_runtime("direct");
   int have_wino = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core;
   unsigned seed = 99u;
   size_t n = (size_t)N * S * S * C, per = (size_t)S * S * C;

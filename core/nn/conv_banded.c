@@ -85,6 +85,22 @@ static nala_status add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, si
   return nala_graph_add_dnnl(g, pd, args, 2, bucket, err);
 }
 
+nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primitive_desc_t pd, size_t blk_src,
+                                 size_t blk_dst, int bucket, nala_err *err) {
+  dnnl_memory_t wmem = NULL;
+  nala_status st = nala_graph_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wmem, err);
+  if (st) {
+    dnnl_primitive_desc_destroy(pd);
+    return st;
+  }
+  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, blk_src, NULL},
+                           {DNNL_ARG_DST, blk_dst, NULL},
+                           {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, wmem},
+                           {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
+  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
+  return NALA_OK;
+}
+
 /* The ops of one band (see conv_banded.h); blk_src / blk_dst are the band buffers. */
 static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, int w, size_t src, int ld_src,
                              size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, void *zeros,
@@ -123,17 +139,7 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
     NALA_CHECK(add_reorder(g, &dview, dat, &dblk_out, blk_dst, 0, bucket, err));
   dnnl_primitive_desc_t pd;
   NALA_CHECK(band_pd(g, L, b, wp, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
-  dnnl_memory_t wmem = NULL;
-  nala_status st = nala_graph_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wmem, err);
-  if (st) {
-    dnnl_primitive_desc_destroy(pd);
-    return st;
-  }
-  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, blk_src, NULL},
-                           {DNNL_ARG_DST, blk_dst, NULL},
-                           {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, wmem},
-                           {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
-  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
+  NALA_CHECK(nala_banded_add_conv(g, L, pd, blk_src, blk_dst, bucket, err));
   return add_reorder(g, &dblk_out, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
 }
 

@@ -32,6 +32,11 @@ typedef enum nala_banded_kind { NALA_BANDED_NONE = 0, NALA_BANDED_WINO, NALA_BAN
  * AVX2 only, none below. */
 nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s);
 
+/* Appends the blocked conv pd (taken; destroyed on failure) reading blk_src and writing blk_dst, with
+ * L's weights in the layout pd asks for (a plan-owned copy, nala_graph_weights) and L's bias. */
+nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primitive_desc_t pd, size_t blk_src,
+                                 size_t blk_dst, int bucket, nala_err *err);
+
 #define NALA_BANDED_MIN_CH 64 /* below, the transforms and reorders outweigh the gain */
 #define NALA_BANDED_MIN_HW 8  /* maps smaller than 8x8 waste most of a 4x4 Winograd tile pair */
 /* The plan's copy of the weights (4x for Winograd, per plan) pays for itself on maps of at least

@@ -39,17 +39,7 @@ static nala_status plan_chunk(nala_graph *g, const nala_layer *L, int j, int map
   NALA_CHECK(reorder(g, &view, src + (size_t)j * px * ic, &blk, blk_src, bucket, err));
   dnnl_primitive_desc_t pd;
   NALA_CHECK(wino_pd(g, L, maps, h, w, posts, &pd, err));
-  dnnl_memory_t wmem = NULL;
-  nala_status st = nala_graph_weights(g, L->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &wmem, err);
-  if (st) {
-    dnnl_primitive_desc_destroy(pd);
-    return st;
-  }
-  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, blk_src, NULL},
-                           {DNNL_ARG_DST, blk_dst, NULL},
-                           {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, wmem},
-                           {DNNL_ARG_BIAS, NALA_MEM_MODEL, L->b}};
-  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
+  NALA_CHECK(nala_banded_add_conv(g, L, pd, blk_src, blk_dst, bucket, err));
   dnnl_memory_desc_t dview, dblk;
   nhwc(&dview, maps, oc, h, w);
   blocked16(&dblk, maps, oc, h, w);
