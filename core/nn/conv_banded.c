@@ -77,8 +77,8 @@ static nala_status band_pd(nala_graph *g, const nala_layer *L, const band *b, in
                            b->r1 - b->r0, w, b->pad_t, b->pad_b, posts, pd, err);
 }
 
-static nala_status add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, size_t from_off,
-                               const dnnl_memory_desc_t *to, size_t to_off, int sum, int bucket, nala_err *err) {
+nala_status nala_banded_add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, size_t from_off,
+                                    const dnnl_memory_desc_t *to, size_t to_off, int sum, int bucket, nala_err *err) {
   dnnl_primitive_desc_t pd;
   NALA_CHECK(nala_reorder_pd(g->engine, from, to, sum, &pd, err));
   nala_dnnl_arg args[2] = {{DNNL_ARG_FROM, from_off, NULL}, {DNNL_ARG_TO, to_off, NULL}};
@@ -114,7 +114,7 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
   size_t at = nhwc_rows(&view, src, ic, b->i1 - b->i0, w, ld_src, b->i0);
   blocked(&blk, L, ic, b->i1 - b->i0, wp);
   blocked_cols(&blk_in, &blk, 0, w);
-  NALA_CHECK(add_reorder(g, &view, at, &blk_in, blk_src, 0, bucket, err));
+  NALA_CHECK(nala_banded_add_reorder(g, &view, at, &blk_in, blk_src, 0, bucket, err));
   if (wp > w) {
     /* The pad columns: the temporary area holds other ops' data, so zeros go in on every run (from
      * the plan's zero block, shared by the bands; the memory handle only wraps it). */
@@ -136,11 +136,11 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
   blocked(&dblk, L, oc, rows, wp);
   blocked_cols(&dblk_out, &dblk, 0, w);
   if (sum_in_conv)
-    NALA_CHECK(add_reorder(g, &dview, dat, &dblk_out, blk_dst, 0, bucket, err));
+    NALA_CHECK(nala_banded_add_reorder(g, &dview, dat, &dblk_out, blk_dst, 0, bucket, err));
   dnnl_primitive_desc_t pd;
   NALA_CHECK(band_pd(g, L, b, wp, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
   NALA_CHECK(nala_banded_add_conv(g, L, pd, blk_src, blk_dst, bucket, err));
-  return add_reorder(g, &dblk_out, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
+  return nala_banded_add_reorder(g, &dblk_out, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
 }
 
 /* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in

@@ -32,6 +32,10 @@ typedef enum nala_banded_kind { NALA_BANDED_NONE = 0, NALA_BANDED_WINO, NALA_BAN
  * AVX2 only, none below. */
 nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s);
 
+/* Appends a reorder of from (at workspace offset from_off) into to (at to_off); sum adds into to. */
+nala_status nala_banded_add_reorder(nala_graph *g, const dnnl_memory_desc_t *from, size_t from_off,
+                                    const dnnl_memory_desc_t *to, size_t to_off, int sum, int bucket, nala_err *err);
+
 /* Appends the blocked conv pd (taken; destroyed on failure) reading blk_src and writing blk_dst, with
  * L's weights in the layout pd asks for (a plan-owned copy, nala_graph_weights) and L's bias. */
 nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primitive_desc_t pd, size_t blk_src,

@@ -15,14 +15,6 @@ static void blocked16(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
   dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_nChw16c);
 }
 
-static nala_status reorder(nala_graph *g, const dnnl_memory_desc_t *from, size_t from_off, const dnnl_memory_desc_t *to,
-                           size_t to_off, int bucket, nala_err *err) {
-  dnnl_primitive_desc_t pd;
-  NALA_CHECK(nala_reorder_pd(g->engine, from, to, 0, &pd, err));
-  nala_dnnl_arg args[2] = {{DNNL_ARG_FROM, from_off, NULL}, {DNNL_ARG_TO, to_off, NULL}};
-  return nala_graph_add_dnnl(g, pd, args, 2, bucket, err);
-}
-
 static nala_status wino_pd(nala_graph *g, const nala_layer *L, int maps, int h, int w, int posts,
                            dnnl_primitive_desc_t *pd, nala_err *err) {
   return nala_conv_band_pd(g->engine, 1, maps, L->conv.ic, L->conv.oc, h, h, w, 1, 1, posts, pd, err);
@@ -36,14 +28,14 @@ static nala_status plan_chunk(nala_graph *g, const nala_layer *L, int j, int map
   dnnl_memory_desc_t view, blk;
   nhwc(&view, maps, ic, h, w);
   blocked16(&blk, maps, ic, h, w);
-  NALA_CHECK(reorder(g, &view, src + (size_t)j * px * ic, &blk, blk_src, bucket, err));
+  NALA_CHECK(nala_banded_add_reorder(g, &view, src + (size_t)j * px * ic, &blk, blk_src, 0, bucket, err));
   dnnl_primitive_desc_t pd;
   NALA_CHECK(wino_pd(g, L, maps, h, w, posts, &pd, err));
   NALA_CHECK(nala_banded_add_conv(g, L, pd, blk_src, blk_dst, bucket, err));
   dnnl_memory_desc_t dview, dblk;
   nhwc(&dview, maps, oc, h, w);
   blocked16(&dblk, maps, oc, h, w);
-  return reorder(g, &dblk, blk_dst, &dview, dst + (size_t)j * px * oc, bucket, err);
+  return nala_banded_add_reorder(g, &dblk, blk_dst, &dview, dst + (size_t)j * px * oc, 0, bucket, err);
 }
 
 nala_status nala_wino_batch_conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
