@@ -69,9 +69,9 @@ static size_t softmax_avx_floats(int N, int heads, int d, int nt) {
   size_t npad = ((size_t)N + NALA_SM_KBLOCK - 1) / NALA_SM_KBLOCK * NALA_SM_KBLOCK;
   /* RoPE'd keys, transposed per key block: [heads][npad/KB][d][KB]; the values packed per head,
    * [heads][npad][d]; per thread: queries,
-   * scores, output accumulators, and 5 per-row values (max, sum, rescale, block sum, spare) of
-   * one query block. */
-  size_t per_thread = (size_t)NALA_SM_QBLOCK * (2 * (size_t)d + NALA_SM_KBLOCK + 5);
+   * scores, output accumulators and the per-row values of
+   * one query block (16-lane running sums, max, rescale). */
+  size_t per_thread = (size_t)NALA_SM_QBLOCK * (2 * (size_t)d + NALA_SM_KBLOCK + 18);
   return 16 + 2 * (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
 }
 

@@ -11,8 +11,9 @@
 #define NALA_LIN_BLOCK 64
 /* Query rows and key columns per block of the AVX-512 softmax kernel. 64 query rows halve the
  * key/value traffic of 32 (each query block streams all keys); measured ~125-135 -> ~155 GFLOP/s
- * of CPU time at 4k-16k tokens, the working set (~80 KB) still in L2. */
-#define NALA_SM_QBLOCK 64
+ * of CPU time at 4k-16k tokens, the working set (~80 KB) still in L2. 72 = 12 of its 6-row
+ * register tiles (and 3 of the 24-row groups at d = 32). */
+#define NALA_SM_QBLOCK 72
 #define NALA_SM_KBLOCK 64
 /* The same for the AVX2 softmax kernel: its 6-row register tiles want a multiple of 6 query rows
  * (and 8, for the per-row vectors). Each query block streams all keys and values, so more rows

@@ -20,12 +20,18 @@
 
 #define QB NALA_SM_QBLOCK
 #define KB NALA_SM_KBLOCK
+/* Query rows per register tile of both products at d = 64 (and of the scores at every d):
+ * 6 rows x 4 vectors = 24 accumulators + 4 key/value vectors + 1 broadcast of 32 registers. */
+#define TR 6
+
+_Static_assert(QB % 24 == 0 && KB == 64, "query block: whole 6-row tiles and 8-row (d = 32) P V tiles");
 
 typedef struct query_block {
   float *qs;   /* [QB][d] scaled, RoPE'd queries */
   float *s;    /* [QB][KB] scores, then weights */
   float *o;    /* [QB][d] unnormalised output */
-  float *m, *l, *alpha, *bsum; /* [QB] running max, running sum, rescale, block sum */
+  float *l;    /* [QB][16] running sums, 16 lanes per row */
+  float *m, *alpha; /* [QB] running max, rescale of the current block */
 } query_block;
 
 /* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
@@ -52,33 +58,82 @@ static void build_keys(const nala_attn_args *a, float *kt, float *vp, int npad) 
   }
 }
 
-/* S[i0..i0+4)[0..KB) = qs rows . kt block: 4 rows x 4 vectors of accumulators. */
-static inline void score_tile(const float *qs, const float *ktb, float *s, int i0, int d) {
-  __m512 acc[4][4];
+/* The maximum of x's 16 lanes, in every lane: a butterfly of 4 shuffles, no scalar round trip. */
+static inline __m512 allmax_ps(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_shuffle_f32x4(x, x, _MM_SHUFFLE(1, 0, 3, 2)));
+  x = _mm512_max_ps(x, _mm512_shuffle_f32x4(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
+  x = _mm512_max_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm512_max_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+/* Rows [i0, i0+TR) of one key block, scores and online softmax fused: S = qs rows . kt block in
+ * TR rows x 4 vectors of accumulators, then, still in registers, the row maxima, the weights
+ * P = exp(S - m_new) (stored to s for P V), the rescale alpha = exp(m_old - m_new) and the
+ * running sums. live masks the keys past N (NULL: all 64 live).
+ * The sums stay 16-lane vectors per row (l[i][16], l = l * alpha + sum P), reduced once at the
+ * end, and alpha is 1 without an exponential when the row maximum did not grow, which after the
+ * first few blocks is nearly always: the separate pass this replaces spent ~24% of the kernel on
+ * reloading scores, horizontal sums and per-row constants. */
+static inline __attribute__((always_inline)) void score_softmax_tile(query_block *qb, const float *ktb, int i0,
+                                                                     int d, const __mmask16 *live) {
+  __m512 acc[TR][4];
 #pragma GCC unroll 8
-  for (int r = 0; r < 4; r++)
+  for (int r = 0; r < TR; r++)
 #pragma GCC unroll 8
     for (int v = 0; v < 4; v++)
       acc[r][v] = _mm512_setzero_ps();
-  const float *q0 = qs + (size_t)i0 * d;
+  const float *q0 = qb->qs + (size_t)i0 * d;
   for (int c = 0; c < d; c++) {
     const float *kc = ktb + (size_t)c * KB;
     __m512 k0 = _mm512_load_ps(kc), k1 = _mm512_load_ps(kc + 16), k2 = _mm512_load_ps(kc + 32),
            k3 = _mm512_load_ps(kc + 48);
 #pragma GCC unroll 8
-    for (int r = 0; r < 4; r++) {
-      __m512 qb = _mm512_set1_ps(q0[(size_t)r * d + c]);
-      acc[r][0] = _mm512_fmadd_ps(qb, k0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(qb, k1, acc[r][1]);
-      acc[r][2] = _mm512_fmadd_ps(qb, k2, acc[r][2]);
-      acc[r][3] = _mm512_fmadd_ps(qb, k3, acc[r][3]);
+    for (int r = 0; r < TR; r++) {
+      __m512 qv = _mm512_set1_ps(q0[(size_t)r * d + c]);
+      acc[r][0] = _mm512_fmadd_ps(qv, k0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(qv, k1, acc[r][1]);
+      acc[r][2] = _mm512_fmadd_ps(qv, k2, acc[r][2]);
+      acc[r][3] = _mm512_fmadd_ps(qv, k3, acc[r][3]);
     }
   }
+  if (live) {
+    __m512 neg_inf = _mm512_set1_ps(-INFINITY);
 #pragma GCC unroll 8
-  for (int r = 0; r < 4; r++)
+    for (int r = 0; r < TR; r++)
 #pragma GCC unroll 8
-    for (int v = 0; v < 4; v++)
-      _mm512_store_ps(s + (size_t)(i0 + r) * KB + 16 * v, acc[r][v]);
+      for (int v = 0; v < 4; v++)
+        acc[r][v] = _mm512_mask_mov_ps(neg_inf, live[v], acc[r][v]);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < TR; r++) {
+    int i = i0 + r;
+    float m_old = qb->m[i];
+    /* max(m_old, row max): a NaN score, which max drops, still reaches the sum through its
+     * own weight exp(NaN) = NaN, so the row ends NaN as in the reference */
+    __m512 mx = allmax_ps(_mm512_max_ps(_mm512_max_ps(acc[r][0], acc[r][1]), _mm512_max_ps(acc[r][2], acc[r][3])));
+    __m512 mn = _mm512_max_ps(mx, _mm512_set1_ps(m_old));
+    float m_new = _mm512_cvtss_f32(mn);
+    float *si = qb->s + (size_t)i * KB;
+    __m512 p0 = nala_exp_softmax_ps(_mm512_sub_ps(acc[r][0], mn));
+    __m512 p1 = nala_exp_softmax_ps(_mm512_sub_ps(acc[r][1], mn));
+    __m512 p2 = nala_exp_softmax_ps(_mm512_sub_ps(acc[r][2], mn));
+    __m512 p3 = nala_exp_softmax_ps(_mm512_sub_ps(acc[r][3], mn));
+    _mm512_store_ps(si, p0);
+    _mm512_store_ps(si + 16, p1);
+    _mm512_store_ps(si + 32, p2);
+    _mm512_store_ps(si + 48, p3);
+    __m512 sum = _mm512_add_ps(_mm512_add_ps(p0, p1), _mm512_add_ps(p2, p3));
+    float *li = qb->l + (size_t)i * 16;
+    if (m_new == m_old) { /* NaN != NaN: a NaN maximum takes the exponential path */
+      _mm512_store_ps(li, _mm512_add_ps(_mm512_load_ps(li), sum));
+      qb->alpha[i] = 1.0f;
+    } else {
+      __m512 al = nala_exp_softmax_ps(_mm512_sub_ps(_mm512_set1_ps(m_old), mn));
+      _mm512_store_ps(li, _mm512_fmadd_ps(_mm512_load_ps(li), al, sum));
+      qb->alpha[i] = _mm512_cvtss_f32(al);
+      qb->m[i] = m_new;
+    }
+  }
 }
 
 /* O rows [i0, i0+R) = O * alpha + P V over nk keys: R rows x D vectors of accumulators. */
@@ -86,8 +141,8 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
                                                           int i0, int d, const int D, const int R) {
   /* the block's P V starts from zero and is added to the rescaled O at the end: two-level sums
    * (within a block, then across blocks) instead of one fp32 chain over all N keys */
-  __m512 acc[16];
-#pragma GCC unroll 16
+  __m512 acc[24];
+#pragma GCC unroll 24
   for (int i = 0; i < R * D; i++)
     acc[i] = _mm512_setzero_ps();
   for (int j = 0; j < nk; j++) {
@@ -114,51 +169,35 @@ static inline __attribute__((always_inline)) void pv_tile(query_block *qb, const
   }
 }
 
-/* Online softmax over one score block: weights into s, rescale factors into alpha. */
-static void softmax_block(query_block *qb, int rows, int nk) {
-  __mmask16 live[4];
-  for (int v = 0; v < 4; v++) {
-    int left = nk - 16 * v;
-    live[v] = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1);
-  }
-  __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-  for (int i = 0; i < rows; i++) {
-    float *si = qb->s + (size_t)i * KB;
-    __m512 sv[4], mx = neg_inf;
-    __mmask16 nan_seen = 0;
-    for (int v = 0; v < 4; v++) {
-      sv[v] = _mm512_mask_mov_ps(neg_inf, live[v], _mm512_load_ps(si + 16 * v));
-      mx = _mm512_max_ps(mx, sv[v]);
-      nan_seen |= _mm512_cmp_ps_mask(sv[v], sv[v], _CMP_UNORD_Q);
-    }
-    float m_new = fmaxf(qb->m[i], _mm512_reduce_max_ps(mx));
-    __m512 mb = _mm512_set1_ps(m_new), sum = _mm512_setzero_ps();
-    for (int v = 0; v < 4; v++) {
-      __m512 p = nala_exp_nonpos_ps(_mm512_sub_ps(sv[v], mb));
-      sum = _mm512_add_ps(sum, p);
-      _mm512_store_ps(si + 16 * v, p);
-    }
-    qb->alpha[i] = qb->m[i] - m_new; /* exponentiated below, 16 rows at a time */
-    /* max and exp drop a NaN score (a NaN or inf in q or k); the reference and PyTorch give
-     * NaN for the whole row, so a NaN sum carries it to l and the output */
-    qb->bsum[i] = nan_seen ? NAN : _mm512_reduce_add_ps(sum);
-    qb->m[i] = m_new;
-  }
-  for (int i = 0; i < rows; i += 16) {
-    __mmask16 r = (__mmask16)(rows - i >= 16 ? 0xFFFF : (1u << (rows - i)) - 1);
-    __m512 al = nala_exp_nonpos_ps(_mm512_maskz_loadu_ps(r, qb->alpha + i));
-    __m512 l = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(r, qb->l + i), al, _mm512_maskz_loadu_ps(r, qb->bsum + i));
-    _mm512_mask_storeu_ps(qb->alpha + i, r, al);
-    _mm512_mask_storeu_ps(qb->l + i, r, l);
+/* P V of rows [g0, g1), in the tile shape of head dim 16 * D: rows x D accumulators fill 16-24
+ * of the 32 registers. */
+static inline __attribute__((always_inline)) void pv_rows(query_block *qb, const float *vb, int nk, int g0, int g1,
+                                                          int d, int D) {
+  switch (D) {
+  case 2:
+    for (int i0 = g0; i0 < g1; i0 += 8)
+      pv_tile(qb, vb, nk, i0, d, 2, 8);
+    break;
+  case 4:
+    for (int i0 = g0; i0 < g1; i0 += TR)
+      pv_tile(qb, vb, nk, i0, d, 4, TR);
+    break;
+  case 6:
+    for (int i0 = g0; i0 < g1; i0 += 2)
+      pv_tile(qb, vb, nk, i0, d, 6, 2);
+    break;
+  default:
+    for (int i0 = g0; i0 < g1; i0 += 2)
+      pv_tile(qb, vb, nk, i0, d, 8, 2);
   }
 }
 
 static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt, const float *vp, int npad,
                          query_block *qb) {
   int d = a->d, D = d / 16, N = a->N, rows = N - q0 < QB ? N - q0 : QB;
-  /* tiles run over whole groups of rows (8 for d = 32, else 4: a multiple of the P V tile's 4 or
-   * 2); the padding rows have zero queries, so their scores stay finite and are never stored */
-  int rows_pad = D == 2 ? (rows + 7) & ~7 : (rows + 3) & ~3;
+  /* tiles run over whole groups of rows (24 for d = 32, a multiple of its 8-row P V tiles, else
+   * 6); the padding rows have zero queries, so their scores stay finite and are never stored */
+  int group = D == 2 ? 24 : TR, rows_pad = (rows + group - 1) / group * group;
   __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt((double)d)));
   memset(qb->qs, 0, sizeof(float) * QB * d);
   for (int i = 0; i < rows; i++) {
@@ -168,37 +207,29 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
       _mm512_store_ps(qi + 16 * c, _mm512_mul_ps(scale, _mm512_load_ps(qi + 16 * c)));
   }
   memset(qb->o, 0, sizeof(float) * QB * d);
+  memset(qb->l, 0, sizeof(float) * QB * 16);
   for (int i = 0; i < QB; i++)
-    qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
+    qb->m[i] = -INFINITY, qb->alpha[i] = 1.0f;
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
-    for (int i0 = 0; i0 < rows_pad; i0 += 4)
-      score_tile(qb->qs, ktb, qb->s, i0, d);
-    softmax_block(qb, rows, nk);
     const float *vb = vp + ((size_t)h * npad + k0) * d; /* 64-byte aligned: d is a multiple of 32 */
-    /* rows per tile so that rows x D accumulators fill 12-16 of the 32 registers */
-    switch (D) {
-    case 2:
-      for (int i0 = 0; i0 < rows_pad; i0 += 8)
-        pv_tile(qb, vb, nk, i0, d, 2, 8);
-      break;
-    case 4:
-      for (int i0 = 0; i0 < rows_pad; i0 += 4)
-        pv_tile(qb, vb, nk, i0, d, 4, 4);
-      break;
-    case 6:
-      for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vb, nk, i0, d, 6, 2);
-      break;
-    default:
-      for (int i0 = 0; i0 < rows_pad; i0 += 2)
-        pv_tile(qb, vb, nk, i0, d, 8, 2);
+    __mmask16 live[4];
+    for (int v = 0; v < 4; v++) {
+      int left = nk - 16 * v;
+      live[v] = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1);
     }
+    if (nk == KB)
+      for (int i0 = 0; i0 < rows_pad; i0 += TR)
+        score_softmax_tile(qb, ktb, i0, d, NULL);
+    else
+      for (int i0 = 0; i0 < rows_pad; i0 += TR)
+        score_softmax_tile(qb, ktb, i0, d, live);
+    pv_rows(qb, vb, nk, 0, rows_pad, d, D);
   }
   for (int i = 0; i < rows; i++) {
     float *out = a->out + (size_t)(q0 + i) * a->ld_out + (size_t)h * d;
-    __m512 l = _mm512_set1_ps(qb->l[i]);
+    __m512 l = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_load_ps(qb->l + (size_t)i * 16)));
     for (int c = 0; c < D; c++)
       _mm512_storeu_ps(out + 16 * c, _mm512_div_ps(_mm512_load_ps(qb->o + (size_t)i * d + 16 * c), l));
   }
@@ -215,13 +246,13 @@ nala_status nala_attn_softmax_avx512(const nala_attn_args *a) {
   float *kt = nala_ws_align(a->ws);
   float *vp = kt + (size_t)a->heads * npad * d;
   float *thread_base = vp + (size_t)a->heads * npad * d;
-  size_t per_thread = nala_round16((size_t)QB * (2 * (size_t)d + KB + 5));
+  size_t per_thread = nala_round16((size_t)QB * (2 * (size_t)d + KB + 18)); /* counted in attn_common.c */
 #pragma omp parallel num_threads(nt)
   {
     float *base = thread_base + (size_t)omp_get_thread_num() * per_thread;
-    query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
-                      base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
-                      base + (size_t)QB * (2 * d + KB + 3)};
+    float *l = base + (size_t)QB * (2 * d + KB); /* 64-byte aligned: QB and d are multiples of 16 */
+    query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), l, l + (size_t)QB * 16,
+                      l + (size_t)QB * 17};
     build_keys(a, kt, vp, npad); /* ends with the barrier of its omp for */
 #pragma omp for schedule(dynamic, 1)
     for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
