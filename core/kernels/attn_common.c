@@ -78,7 +78,7 @@ static size_t softmax_avx_floats(int N, int heads, int d, int nt) {
 /* The AVX2 kernel: the same layout with its own block sizes (attn_softmax_avx2.c). */
 static size_t softmax_avx2_floats(int N, int heads, int d, int nt) {
   size_t npad = ((size_t)N + NALA_SM_AVX2_KBLOCK - 1) / NALA_SM_AVX2_KBLOCK * NALA_SM_AVX2_KBLOCK;
-  size_t per_thread = (size_t)NALA_SM_AVX2_QBLOCK * (2 * (size_t)d + NALA_SM_AVX2_KBLOCK + 5);
+  size_t per_thread = (size_t)NALA_SM_AVX2_QBLOCK * (2 * (size_t)d + NALA_SM_AVX2_KBLOCK + 10);
   return 16 + 2 * (size_t)heads * npad * d + (size_t)nt * nala_round16(per_thread);
 }
 

@@ -52,11 +52,12 @@ typedef struct query_block {
   float *qs;   /* [QB][d] scaled, RoPE'd queries */
   float *s;    /* [QB][KB] scores, then weights */
   float *o;    /* [QB][d] unnormalised output */
-  float *m, *l, *alpha, *bsum; /* [QB] running max, running sum, rescale, block sum */
+  float *l;    /* [QB][8] running sums, 8 lanes per row */
+  float *m, *alpha; /* [QB] running max, rescale of the current block */
 } query_block;
 
 /* Floats of one thread's query_block (also counted by attn_common.c). */
-static size_t per_thread_floats(int d) { return nala_round16((size_t)QB * (2 * (size_t)d + KB + 5)); }
+static size_t per_thread_floats(int d) { return nala_round16((size_t)QB * (2 * (size_t)d + KB + 10)); }
 
 /* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
  * head sit ld_v floats apart (1-2 KB in the backbone), so a key block's rows fall into a quarter
@@ -147,10 +148,11 @@ static inline void prefetch_values(const float *v_next, size_t ld_v, int per_row
     _mm_prefetch((const char *)(v_next + (size_t)(t / per_row) * ld_v + 16 * (t % per_row)), _MM_HINT_T0);
 }
 
-static inline float hmax_ps256(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+/* The maximum of v's 8 lanes, in every lane. */
+static inline __m256 allmax_ps256(__m256 v) {
+  v = _mm256_max_ps(v, _mm256_permute2f128_ps(v, v, 0x01));
+  v = _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm256_max_ps(v, _mm256_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
 
 static inline float hsum_ps256(__m256 v) {
@@ -164,7 +166,12 @@ static inline __m256i lanes_below(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* Online softmax over one score block: weights into s, rescale factors into alpha. */
+/* Online softmax over one score block: weights into s, rescale factors into alpha. The row
+ * maximum stays a vector (no scalar round trip), the sums stay 8-lane vectors per row
+ * (l = l * alpha + sum P, reduced once at the end) and alpha is 1 without an exponential when
+ * the maximum did not grow, nearly always after the first blocks. A NaN score, which max drops,
+ * reaches the sum through its own weight exp(NaN) = NaN, so its row ends NaN as in the
+ * reference. */
 static void softmax_block(query_block *qb, int rows, int nk) {
   __m256 neg_inf = _mm256_set1_ps(-INFINITY);
   __m256 live[KB / 8]; /* keys past N score -inf, so their weight is 0 */
@@ -172,40 +179,40 @@ static void softmax_block(query_block *qb, int rows, int nk) {
     live[v] = _mm256_castsi256_ps(lanes_below(nk - 8 * v));
   for (int i = 0; i < rows; i++) {
     float *si = qb->s + (size_t)i * KB;
-    __m256 mx = neg_inf, nan_seen = _mm256_setzero_ps();
+    __m256 mx = neg_inf;
     if (nk == KB) {
-      for (int v = 0; v < KB / 8; v++) {
-        __m256 sv = _mm256_load_ps(si + 8 * v);
-        mx = _mm256_max_ps(mx, sv);
-        nan_seen = _mm256_or_ps(nan_seen, _mm256_cmp_ps(sv, sv, _CMP_UNORD_Q));
-      }
+      for (int v = 0; v < KB / 8; v++)
+        mx = _mm256_max_ps(mx, _mm256_load_ps(si + 8 * v));
     } else {
       for (int v = 0; v < KB / 8; v++) {
         __m256 sv = _mm256_blendv_ps(neg_inf, _mm256_load_ps(si + 8 * v), live[v]);
         _mm256_store_ps(si + 8 * v, sv);
         mx = _mm256_max_ps(mx, sv);
-        nan_seen = _mm256_or_ps(nan_seen, _mm256_cmp_ps(sv, sv, _CMP_UNORD_Q));
       }
     }
-    float m_new = fmaxf(qb->m[i], hmax_ps256(mx));
-    __m256 mb = _mm256_set1_ps(m_new), sum = _mm256_setzero_ps();
-    for (int v = 0; v < KB / 8; v++) {
-      __m256 p = nala_exp_nonpos_ps256(_mm256_sub_ps(_mm256_load_ps(si + 8 * v), mb));
-      sum = _mm256_add_ps(sum, p);
-      _mm256_store_ps(si + 8 * v, p);
+    float m_old = qb->m[i];
+    __m256 mn = _mm256_max_ps(allmax_ps256(mx), _mm256_set1_ps(m_old));
+    float m_new = _mm256_cvtss_f32(mn);
+    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
+    for (int v = 0; v < KB / 8; v += 2) {
+      __m256 p0 = nala_exp_softmax_ps256(_mm256_sub_ps(_mm256_load_ps(si + 8 * v), mn));
+      __m256 p1 = nala_exp_softmax_ps256(_mm256_sub_ps(_mm256_load_ps(si + 8 * v + 8), mn));
+      _mm256_store_ps(si + 8 * v, p0);
+      _mm256_store_ps(si + 8 * v + 8, p1);
+      sum0 = _mm256_add_ps(sum0, p0);
+      sum1 = _mm256_add_ps(sum1, p1);
     }
-    qb->alpha[i] = qb->m[i] - m_new; /* exponentiated below, 8 rows at a time */
-    /* max and exp drop a NaN score (a NaN or inf in q or k); the reference and PyTorch give
-     * NaN for the whole row, so a NaN sum carries it to l and the output */
-    qb->bsum[i] = _mm256_movemask_ps(nan_seen) ? NAN : hsum_ps256(sum);
-    qb->m[i] = m_new;
-  }
-  for (int i = 0; i < rows; i += 8) {
-    __m256i r = lanes_below(rows - i);
-    __m256 al = nala_exp_nonpos_ps256(_mm256_maskload_ps(qb->alpha + i, r));
-    __m256 l = _mm256_fmadd_ps(_mm256_maskload_ps(qb->l + i, r), al, _mm256_maskload_ps(qb->bsum + i, r));
-    _mm256_maskstore_ps(qb->alpha + i, r, al);
-    _mm256_maskstore_ps(qb->l + i, r, l);
+    __m256 sum = _mm256_add_ps(sum0, sum1);
+    float *li = qb->l + (size_t)i * 8;
+    if (m_new == m_old) { /* NaN != NaN: a NaN maximum takes the exponential path */
+      _mm256_store_ps(li, _mm256_add_ps(_mm256_load_ps(li), sum));
+      qb->alpha[i] = 1.0f;
+    } else {
+      __m256 al = nala_exp_softmax_ps256(_mm256_sub_ps(_mm256_set1_ps(m_old), mn));
+      _mm256_store_ps(li, _mm256_fmadd_ps(_mm256_load_ps(li), al, sum));
+      qb->alpha[i] = _mm256_cvtss_f32(al);
+      qb->m[i] = m_new;
+    }
   }
 }
 
@@ -224,8 +231,9 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
       _mm256_store_ps(qi + 8 * c, _mm256_mul_ps(scale, _mm256_load_ps(qi + 8 * c)));
   }
   memset(qb->o, 0, sizeof(float) * QB * d);
+  memset(qb->l, 0, sizeof(float) * QB * 8);
   for (int i = 0; i < QB; i++)
-    qb->m[i] = -INFINITY, qb->l[i] = 0.0f, qb->alpha[i] = 1.0f;
+    qb->m[i] = -INFINITY, qb->alpha[i] = 1.0f;
   const float *vh = vp + (size_t)h * npad * d;
   for (int k0 = 0; k0 < N; k0 += KB) {
     int nk = N - k0 < KB ? N - k0 : KB;
@@ -251,7 +259,7 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
   }
   for (int i = 0; i < rows; i++) {
     float *out = a->out + (size_t)(q0 + i) * a->ld_out + (size_t)h * d;
-    __m256 l = _mm256_set1_ps(qb->l[i]);
+    __m256 l = _mm256_set1_ps(hsum_ps256(_mm256_load_ps(qb->l + (size_t)i * 8)));
     for (int c = 0; c < D8; c++)
       _mm256_storeu_ps(out + 8 * c, _mm256_div_ps(_mm256_load_ps(qb->o + (size_t)i * d + 8 * c), l));
   }
@@ -272,9 +280,9 @@ nala_status nala_attn_softmax_avx2(const nala_attn_args *a) {
 #pragma omp parallel num_threads(nt)
   {
     float *base = thread_base + (size_t)omp_get_thread_num() * per_thread;
-    query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), base + (size_t)QB * (2 * d + KB),
-                      base + (size_t)QB * (2 * d + KB + 1), base + (size_t)QB * (2 * d + KB + 2),
-                      base + (size_t)QB * (2 * d + KB + 3)};
+    float *l = base + (size_t)QB * (2 * d + KB); /* 32-byte aligned: QB and d are multiples of 8 */
+    query_block qb = {base, base + (size_t)QB * d, base + (size_t)QB * (d + KB), l, l + (size_t)QB * 8,
+                      l + (size_t)QB * 9};
     build_keys(a, kt, vp, npad); /* ends with the barrier of its omp for */
 #pragma omp for schedule(dynamic, 1)
     for (long long hb = 0; hb < (long long)a->heads * nqb; hb++)
