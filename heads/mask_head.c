@@ -120,6 +120,7 @@ typedef struct mask_run {
   nala_roi_feats roi; /* the RoIAlign of the final boxes, [count][s][s][C] */
   size_t labels;
   int n_cls, mask_size; /* logits are [MASK_CHUNK][mask_size][mask_size][n_cls] */
+  int up_k;             /* > 0: the logits' pixels are in the upsample's sub-pixel order (upconv.h) */
   size_t logits, masks;
 } mask_run;
 
@@ -143,8 +144,18 @@ static nala_status mask_select(const void *args, char *ws, int nthreads, nala_er
     if (c < 0 || c >= p->n_cls)
       return nala_fail(err, NALA_E_STATE, "mask head: detection %d has label %d of %d classes", i, c, p->n_cls);
     const float *src = logits + (size_t)(i - step->first) * px * p->n_cls + c;
-    for (size_t k = 0; k < px; k++)
-      masks[(size_t)i * px + k] = 1.0f / (1.0f + expf(-src[k * p->n_cls]));
+    float *dst = masks + (size_t)i * px;
+    if (p->up_k) { /* pixel (Y, X) sits at ((Y/k * w + X/k) * k + Y%k) * k + X%k, w = mask_size / k */
+      int k = p->up_k, S = p->mask_size, w = S / k;
+      for (int Y = 0; Y < S; Y++)
+        for (int X = 0; X < S; X++) {
+          size_t sp = ((size_t)(Y / k * w + X / k) * k + Y % k) * k + X % k;
+          dst[(size_t)Y * S + X] = 1.0f / (1.0f + expf(-src[sp * p->n_cls]));
+        }
+    } else {
+      for (size_t k = 0; k < px; k++)
+        dst[k] = 1.0f / (1.0f + expf(-src[k * p->n_cls]));
+    }
   }
   return NALA_OK;
 }
@@ -193,7 +204,16 @@ nala_status nala_mask_head_plan(const nala_mask_head *h, nala_graph *g, const na
   p->logits = nala_graph_region(g, (size_t)MASK_CHUNK * up_px * h->n_cls * 4);
   for (int j = 0; j < D; j += MASK_CHUNK) {
     int first = g->n_ops, rows = D - j < MASK_CHUNK ? D - j : MASK_CHUNK;
-    NALA_CHECK(nala_upconv_op_batch(g, &h->up, rows, S, S, src + (size_t)j * map_bytes, up, bucket, err));
+    /* one matmul into sub-pixel order where oneDNN has a fast one (the 1x1 logits do not mind
+     * the order, mask_select undoes it), else the NHWC row matmuls */
+    int planned = 0;
+    NALA_CHECK(nala_upconv_op_subpixel(g, &h->up, rows, S, S, src + (size_t)j * map_bytes, up, bucket, &planned, err));
+    if (j == 0)
+      p->up_k = planned ? h->up.k : 0;
+    else if (planned != (p->up_k > 0))
+      return nala_fail(err, NALA_E_STATE, "mask head: the upsample of detections %d.. planned in another order", j);
+    if (!planned)
+      NALA_CHECK(nala_upconv_op_batch(g, &h->up, rows, S, S, src + (size_t)j * map_bytes, up, bucket, err));
     NALA_CHECK(nala_conv_op_batch(g, &h->logits, rows, up_h, up_w, up, p->logits, 0, bucket, err));
     mask_step step = {p, j, rows};
     NALA_CHECK(nala_graph_add_kernel(g, mask_select, &step, sizeof step, bucket, err));

@@ -156,7 +156,7 @@ START_TEST(layers_match_torch) {
   nala_layer_out_size(&up2, b.x.h, b.x.w, &h2, &w2);
   nala_layer_out_size(&up3, b.x.h, b.x.w, &h3, &w3);
   nala_feat o_up2 = nala_graph_feat(&b.g, 4, h2, w2), o_up3 = nala_graph_feat(&b.g, 4, h3, w3);
-  nala_feat o_upc = nala_graph_feat(&b.g, 4, h2, w2);
+  nala_feat o_upc = nala_graph_feat(&b.g, 4, h2, w2), o_sub = nala_graph_feat(&b.g, 4, h2, w2);
   nala_feat cat = nala_graph_feat(&b.g, C + 6, b.x.h, b.x.w);
   nala_feat cat_x = nala_feat_slice(&cat, 0, C), cat_conv = nala_feat_slice(&cat, C, 6);
   nala_feat sum = nala_graph_feat(&b.g, C, b.x.h, b.x.w);
@@ -167,6 +167,10 @@ START_TEST(layers_match_torch) {
   ck_assert_int_eq(nala_conv_op(&b.g, &up2, b.x.h, b.x.w, b.x.off, 0, o_up2.off, 0, 0, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_conv_op(&b.g, &up3, b.x.h, b.x.w, b.x.off, 0, o_up3.off, 0, 0, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_upconv_op_batch(&b.g, &upc, 1, b.x.h, b.x.w, b.x.off, o_upc.off, -1, &err), NALA_OK);
+  int sub_planned = 0;
+  ck_assert_int_eq(nala_upconv_op_subpixel(&b.g, &upc, 1, b.x.h, b.x.w, b.x.off, o_sub.off, -1, &sub_planned, &err),
+                   NALA_OK);
+  ck_assert_msg(sub_planned, "upconv as one matmul: oneDNN has only a reference matmul here");
   ck_assert_int_eq(nala_copy_op(&b.g, &b.x, &cat_x, -1, &err), NALA_OK);
   ck_assert_int_eq(nala_conv_op(&b.g, &cm_gelu, b.x.h, b.x.w, b.x.off, 0, cat_conv.off, cat.c, 0, -1, &err),
                    NALA_OK);
@@ -183,6 +187,22 @@ START_TEST(layers_match_torch) {
   ck_assert(nn_check(b.fx, "up2", b.ws, &o_up2, "ConvTranspose2d k2 s2") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "up3", b.ws, &o_up3, "ConvTranspose2d k3 s2") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "up2", b.ws, &o_upc, "ConvTranspose2d k2 s2 as 2 strided matmuls") <= REL_L2_MAX);
+  { /* the sub-pixel order back to NHWC, against the row matmuls (checked above) */
+    const float *sub = (const float *)(b.ws + o_sub.off), *nhwc = (const float *)(b.ws + o_upc.off);
+    double num = 0, den = 0, max_abs = 0;
+    for (int Y = 0; Y < h2; Y++)
+      for (int X = 0; X < w2; X++)
+        for (int c = 0; c < 4; c++) {
+          size_t sp = ((size_t)(Y / 2 * b.x.w + X / 2) * 2 + Y % 2) * 2 + X % 2;
+          double d = (double)sub[sp * 4 + c] - nhwc[((size_t)Y * w2 + X) * 4 + c];
+          num += d * d, den += (double)nhwc[((size_t)Y * w2 + X) * 4 + c] * nhwc[((size_t)Y * w2 + X) * 4 + c];
+          max_abs = fabs(d) > max_abs ? fabs(d) : max_abs;
+        }
+    double rel = sqrt(num / (den > 0 ? den : 1));
+    printf("ConvTranspose2d k2 s2 as one matmul (sub-pixel order) vs row matmuls: max_abs=%.3e rel_l2=%.3e\n", max_abs,
+           rel);
+    ck_assert(den > 0 && rel <= 1e-6);
+  }
   ck_assert(nn_check(b.fx, "concat", b.ws, &cat, "concat by channel offset") <= REL_L2_MAX);
   ck_assert(nn_check(b.fx, "add", b.ws, &sum, "add in place") <= REL_L2_MAX);
   nala_layer *layers[] = {&cm, &cm_gelu, &dw, &lin, &up2, &up3};

@@ -9,6 +9,12 @@ void nala_upconv_free(nala_upconv *u) {
       dnnl_memory_destroy(u->w_row[dy]);
   if (u->w)
     dnnl_memory_destroy(u->w);
+  if (u->w_mat)
+    dnnl_memory_destroy(u->w_mat);
+  if (u->w_all)
+    dnnl_memory_destroy(u->w_all);
+  if (u->b_all)
+    dnnl_memory_destroy(u->b_all);
   if (u->b)
     dnnl_memory_destroy(u->b);
   nala_layer_free(&u->deconv);
@@ -37,6 +43,21 @@ static nala_status make_rows(const nala_rt *rt, nala_upconv *u, nala_err *err) {
   NALA_DNNL(dnnl_memory_get_data_handle(u->b, &b2), err);
   for (int dx = 0; dx < k; dx++)
     memcpy((float *)b2 + (size_t)dx * oc, bdata, (size_t)oc * sizeof(float));
+  /* W_all: element (o, i, dy, dx) at i*k*k*oc + (dy*k + dx)*oc + o, and the bias per (dy, dx) */
+  dnnl_memory_desc_t all_md, mat_md, ball_md;
+  dnnl_dims_t all_strides = {1, (dnnl_dim_t)k * N, N, oc};
+  dnnl_memory_desc_init_by_strides(&all_md, 4, dims, dnnl_f32, all_strides);
+  NALA_CHECK(nala_dnnl_reorder_new(rt->engine, &u->deconv.wmd, wdata, &all_md, &u->w_all, err));
+  void *all = NULL, *ball = NULL;
+  NALA_DNNL(dnnl_memory_get_data_handle(u->w_all, &all), err);
+  dnnl_dims_t mat_dims = {1, ic, (dnnl_dim_t)k * N}, ball_dims = {1, 1, (dnnl_dim_t)k * N};
+  dnnl_memory_desc_init_by_tag(&mat_md, 3, mat_dims, dnnl_f32, dnnl_abc);
+  NALA_DNNL(dnnl_memory_create(&u->w_mat, &mat_md, rt->engine, all), err);
+  dnnl_memory_desc_init_by_tag(&ball_md, 3, ball_dims, dnnl_f32, dnnl_abc);
+  NALA_DNNL(dnnl_memory_create(&u->b_all, &ball_md, rt->engine, DNNL_MEMORY_ALLOCATE), err);
+  NALA_DNNL(dnnl_memory_get_data_handle(u->b_all, &ball), err);
+  for (int t = 0; t < k * k; t++)
+    memcpy((float *)ball + (size_t)t * oc, bdata, (size_t)oc * sizeof(float));
   return NALA_OK;
 }
 
@@ -91,5 +112,31 @@ nala_status nala_upconv_op_batch(nala_graph *g, const nala_upconv *u, int n, int
       return st;
     }
   }
+  return NALA_OK;
+}
+
+nala_status nala_upconv_op_subpixel(nala_graph *g, const nala_upconv *u, int n, int h, int w, size_t src, size_t dst,
+                                    int bucket, int *planned, nala_err *err) {
+  *planned = 0;
+  if (n <= 0 || h <= 0 || w <= 0)
+    return nala_fail(err, NALA_E_ARG, "upconv: %d maps of %dx%d", n, h, w);
+  const nala_conv_shape *s = &u->deconv.conv;
+  int ic = s->ic, N = u->k * u->k * s->oc, M = n * h * w;
+  int64_t src_str[3] = {(int64_t)M * ic, ic, 1}, dst_str[3] = {(int64_t)M * N, N, 1};
+  dnnl_memory_desc_t mat_md;
+  dnnl_dims_t mat_dims = {1, ic, N};
+  dnnl_memory_desc_init_by_tag(&mat_md, 3, mat_dims, dnnl_f32, dnnl_abc);
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(nala_matmul_batch_pd(g->engine, 1, M, ic, N, src_str, dst_str, &mat_md, u->deconv.act, &pd, err));
+  if (nala_dnnl_is_ref(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    return NALA_OK;
+  }
+  nala_dnnl_arg args[4] = {{DNNL_ARG_SRC, src, NULL},
+                           {DNNL_ARG_DST, dst, NULL},
+                           {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, u->w_mat},
+                           {DNNL_ARG_BIAS, NALA_MEM_MODEL, u->b_all}};
+  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 4, bucket, err));
+  *planned = 1;
   return NALA_OK;
 }
