@@ -7,10 +7,18 @@
  * so a score tile is QB broadcasts x KB/16 vector loads per feature. Phase 2, per (head, query
  * block): scores S = (d^-0.5 * RoPE(q)) kt for one key block at a time, online softmax (running
  * max m, running sum l, output rescaled by exp(m_old - m_new)), O += P V, and out = O / l at the
- * end. Memory is O(heads * N * d) plus QB x (2d + KB) per thread, never N x N.
- * Measured (1 thread, d 64, CPU time): ~150 GFLOP/s at 4k-16k tokens (oneDNN's sgemm peak here:
- * ~92 GFLOP/s wall on the same loaded machine), ~105 at 64k. At 4k tokens: rel_l2 4.0e-7 vs
- * PyTorch in fp64 (PyTorch's own fp32: 4.7e-7), thanks to per-block P V partial sums. */
+ * end. Memory is O(heads * N * d) plus QB x (2d + KB + 18) per thread, never N x N.
+ * Scores and softmax are fused per 6-row register tile (score_softmax_tile); P V runs after all
+ * tiles of a key block. Measured against the previous kernel (separate softmax pass, scalar
+ * sums, 4-row tiles, 64-row blocks) in one process, alternating calls, min of 3-9 (1 thread,
+ * d 64, CPU time, machine at load ~8 on 2 cores), GFLOP/s = 4 N^2 d heads / t:
+ *            N x heads = 1,024 x 4   3,400 x 4   4,096 x 1   16,384 x 1
+ *   before                  102.4        91.8        99.1         91.9
+ *   after                   105.0       106.0       117.6        109.7
+ * Tried and dropped: prefetching the next key and value blocks (no change: the L2 streamer
+ * keeps up); P V per 6-row group right after its scores (same speed, the key and value blocks
+ * then share L1). Accuracy: rel_l2 2.2e-7 vs PyTorch in fp64 at 4k tokens (before: 2.5e-7),
+ * <= 3.7e-7 vs the double reference for d 32-128, thanks to per-block P V partial sums. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
