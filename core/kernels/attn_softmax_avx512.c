@@ -77,19 +77,21 @@ static inline __m512 allmax_ps(__m512 x) {
 /* Rows [i0, i0+TR) of one key block, scores and online softmax fused: S = qs rows . kt block in
  * TR rows x 4 vectors of accumulators, then, still in registers, the row maxima, the weights
  * P = exp(S - m_new) (stored to s for P V), the rescale alpha = exp(m_old - m_new) and the
- * running sums. live masks the keys past N (NULL: all 64 live).
+ * running sums. The accumulators start from kbias[KB] (0 for a key, -inf past N), so the keys
+ * past N score -inf and weigh 0 without a masked pass: masking the 24 accumulators made GCC
+ * spill them, and the last key block alone cost ~4% of the kernel.
  * The sums stay 16-lane vectors per row (l[i][16], l = l * alpha + sum P), reduced once at the
  * end, and alpha is 1 without an exponential when the row maximum did not grow, which after the
  * first few blocks is nearly always: the separate pass this replaces spent ~24% of the kernel on
  * reloading scores, horizontal sums and per-row constants. */
 static inline __attribute__((always_inline)) void score_softmax_tile(query_block *qb, const float *ktb, int i0,
-                                                                     int d, const __mmask16 *live) {
+                                                                     int d, const float *kbias) {
   __m512 acc[TR][4];
+  __m512 b0 = _mm512_load_ps(kbias), b1 = _mm512_load_ps(kbias + 16), b2 = _mm512_load_ps(kbias + 32),
+         b3 = _mm512_load_ps(kbias + 48);
 #pragma GCC unroll 8
   for (int r = 0; r < TR; r++)
-#pragma GCC unroll 8
-    for (int v = 0; v < 4; v++)
-      acc[r][v] = _mm512_setzero_ps();
+    acc[r][0] = b0, acc[r][1] = b1, acc[r][2] = b2, acc[r][3] = b3;
   const float *q0 = qb->qs + (size_t)i0 * d;
   for (int c = 0; c < d; c++) {
     const float *kc = ktb + (size_t)c * KB;
@@ -103,14 +105,6 @@ static inline __attribute__((always_inline)) void score_softmax_tile(query_block
       acc[r][2] = _mm512_fmadd_ps(qv, k2, acc[r][2]);
       acc[r][3] = _mm512_fmadd_ps(qv, k3, acc[r][3]);
     }
-  }
-  if (live) {
-    __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-#pragma GCC unroll 8
-    for (int r = 0; r < TR; r++)
-#pragma GCC unroll 8
-      for (int v = 0; v < 4; v++)
-        acc[r][v] = _mm512_mask_mov_ps(neg_inf, live[v], acc[r][v]);
   }
 #pragma GCC unroll 8
   for (int r = 0; r < TR; r++) {
@@ -222,17 +216,11 @@ static void attend_block(const nala_attn_args *a, int h, int q0, const float *kt
     int nk = N - k0 < KB ? N - k0 : KB;
     const float *ktb = kt + ((size_t)h * npad + k0) * d;
     const float *vb = vp + ((size_t)h * npad + k0) * d; /* 64-byte aligned: d is a multiple of 32 */
-    __mmask16 live[4];
-    for (int v = 0; v < 4; v++) {
-      int left = nk - 16 * v;
-      live[v] = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1);
-    }
-    if (nk == KB)
-      for (int i0 = 0; i0 < rows_pad; i0 += TR)
-        score_softmax_tile(qb, ktb, i0, d, NULL);
-    else
-      for (int i0 = 0; i0 < rows_pad; i0 += TR)
-        score_softmax_tile(qb, ktb, i0, d, live);
+    float kbias[KB] __attribute__((aligned(64)));
+    for (int j = 0; j < KB; j++)
+      kbias[j] = j < nk ? 0.0f : -INFINITY;
+    for (int i0 = 0; i0 < rows_pad; i0 += TR)
+      score_softmax_tile(qb, ktb, i0, d, kbias);
     pv_rows(qb, vb, nk, 0, rows_pad, d, D);
   }
   for (int i = 0; i < rows; i++) {
