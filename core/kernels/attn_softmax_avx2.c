@@ -32,7 +32,8 @@
  * 4k, ~80% is the two tiles (108 GFLOP/s alone) and ~14% the exponentials.
  * Later (same-process A/B on a Xeon, alternating calls, min CPU time): the softmax pass with
  * vector row maxima and sums, alpha only when the maximum grows and a 12-op exponential took
- * 1,024 x 4 heads 67.3 -> 70.9, 3,400 x 4 65.5 -> 70.0, 4,096 73.6 -> 77.1, 16,384 77.6 -> 79.8 GFLOP/s.
+ * 1,024 x 4 heads 67.1 -> 68.6, 3,400 x 4 66.1 -> 72.0, 850 x 8 56.1 -> 63.3, 4,096 76.3 -> 80.0,
+ * 16,384 74.8 -> 80.1 GFLOP/s.
  * Accuracy: rel_l2 2.3e-7 vs PyTorch at 4,096 tokens (AVX-512: 2.2e-7), 1.4-3.7e-7 vs the
  * double reference for d 32-128. A NaN score (NaN or inf in q or k), which max and exp would
  * drop, is carried into its row's sum, so that row is NaN as in the reference.

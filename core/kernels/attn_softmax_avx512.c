@@ -11,13 +11,14 @@
  * Scores and softmax are fused per 6-row register tile (score_softmax_tile); P V runs after all
  * tiles of a key block. Measured against the previous kernel (separate softmax pass, scalar
  * sums, 4-row tiles, 64-row blocks) in one process, alternating calls, min of 3-9 (1 thread,
- * d 64, CPU time, machine at load ~8 on 2 cores), GFLOP/s = 4 N^2 d heads / t:
- *            N x heads = 1,024 x 4   3,400 x 4   4,096 x 1   16,384 x 1
- *   before                  102.4        91.8        99.1         91.9
- *   after                   105.0       106.0       117.6        109.7
- * Tried and dropped: prefetching the next key and value blocks (no change: the L2 streamer
- * keeps up); P V per 6-row group right after its scores (same speed, the key and value blocks
- * then share L1). Accuracy: rel_l2 2.2e-7 vs PyTorch in fp64 at 4k tokens (before: 2.5e-7),
+ * d 64, CPU time, Xeon at load ~5-8 on 2 cores), GFLOP/s = 4 N^2 d heads / t:
+ *            N x heads = 1,024 x 4   3,400 x 4   850 x 8   4,096 x 1   16,384 x 1
+ *   before                   95.5        93.1      77.6       104.4         92.1
+ *   after                   112.3       106.9      83.1       123.0        107.4
+ * (x1.07-1.18; run to run the ratio moves by ~0.04 on that machine).
+ * Tried and dropped: prefetching the next key and value blocks or the next query rows (no
+ * change); P V per 6- or 24-row group right after its scores (same speed); 48 or 144 query rows
+ * per block (48: -5%, 144: same); unrolling the tile loops by 2 (slower). Accuracy: rel_l2 2.2e-7 vs PyTorch in fp64 at 4k tokens (before: 2.5e-7),
  * <= 3.7e-7 vs the double reference for d 32-128, thanks to per-block P V partial sums. */
 #include <math.h>
 #include <omp.h>
