@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -466,11 +467,37 @@ extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out
   if (!out || index < 0)
     return nala_fail(err, NALA_E_ARG, "nala_video_open_camera: out is NULL or index %d < 0", index);
   *out = nullptr;
+#ifdef __linux__
+  // OpenCV reports a missing or busy camera only as a log line and isOpened() == false; checking the
+  // device node first gives the user the device, the reason, and no backend warnings.
+  char device[32];
+  std::snprintf(device, sizeof device, "/dev/video%d", index);
+  int fd = ::open(device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENXIO || e == ENODEV)
+      return nala_fail(err, NALA_E_IO, "camera %d (%s): no such device: %s (no camera at this index; the cameras "
+                       "present are the /dev/video* nodes)", index, device, std::strerror(e));
+    return nala_fail(err, NALA_E_IO, "camera %d (%s): cannot open the device: %s%s", index, device,
+                     std::strerror(e), e == EACCES ? " (is the user in the 'video' group?)" : "");
+  }
+  ::close(fd);
+  const int api = cv::CAP_V4L2; // the device node just checked; CAP_ANY would try GStreamer first
+#else
+  char device[32];
+  std::snprintf(device, sizeof device, "index %d", index);
+  const int api = cv::CAP_ANY;
+#endif
   nala_video_reader *r = nullptr;
   NALA_SHIM_TRY
   r = new nala_video_reader();
-  r->name = "camera " + std::to_string(index);
-  r->cap.open(index);
+  r->name = "camera " + std::to_string(index) + " (" + device + ")";
+  r->cap.open(index, api);
+  if (!r->cap.isOpened()) {
+    delete r;
+    return nala_fail(err, NALA_E_IO, "camera %d (%s): the device exists but OpenCV cannot capture from it (busy, "
+                     "not a capture device, or an unsupported pixel format)", index, device);
+  }
   nala_status st = reader_finish_open(r, out, err);
   if (st != NALA_OK)
     delete r;

@@ -81,9 +81,11 @@ static void nearest_taps(int n, int len, resize_tap *taps) {
   }
 }
 
-/* One output row of the bilinear resize: rows r0, r1 of the source with weights b0, b1. */
-static void linear_row(const uint8_t *r0, const uint8_t *r1, int b0, int b1, const resize_tap *xt, int w, int cn,
-                       uint8_t *out) {
+/* One output row of the bilinear resize: rows r0, r1 of the source with weights b0, b1. Inlined with a
+ * constant cn for 1 and 3 channels, so the channel loop unrolls. */
+static inline __attribute__((always_inline)) void linear_row_cn(const uint8_t *r0, const uint8_t *r1, int b0, int b1,
+                                                               const resize_tap *xt, int w, const int cn,
+                                                               uint8_t *out) {
   for (int x = 0; x < w; x++) {
     const int o0 = xt[x].i0 * cn, o1 = xt[x].i1 * cn, a0 = xt[x].w0, a1 = xt[x].w1;
     for (int c = 0; c < cn; c++) {
@@ -92,6 +94,16 @@ static void linear_row(const uint8_t *r0, const uint8_t *r1, int b0, int b1, con
       out[x * cn + c] = (uint8_t)((((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2) >> 2);
     }
   }
+}
+
+static void linear_row(const uint8_t *r0, const uint8_t *r1, int b0, int b1, const resize_tap *xt, int w, int cn,
+                       uint8_t *out) {
+  if (cn == 3)
+    linear_row_cn(r0, r1, b0, b1, xt, w, 3, out);
+  else if (cn == 1)
+    linear_row_cn(r0, r1, b0, b1, xt, w, 1, out);
+  else
+    linear_row_cn(r0, r1, b0, b1, xt, w, cn, out);
 }
 
 static void nearest_row(const uint8_t *row, const resize_tap *xt, int w, int cn, uint8_t *out) {
