@@ -9,6 +9,8 @@
  *   the two source rows are clip(sy) and clip(sy + 1) into [0, H - 1], weights unchanged.
  * OpenCV turns an exact 2x downscale into INTER_AREA's (a + b + c + d + 2) >> 2, which the formula
  * above gives too (fx = 0.5 exactly). INTER_NEAREST: sx = min(floor(dx * (1 / inv_scale_x)), W - 1).
+ * The coordinate arithmetic must not be contracted into FMAs (OpenCV's is not): the build's -std=c11
+ * (not gnu11) implies GCC's -ffp-contract=off.
  * OpenCV caches the horizontal pass of each source row; here each output row recomputes its two,
  * which needs no row buffers (none to size per thread) and costs a few multiplies per byte. */
 #include "datasets/image_resize.h"
