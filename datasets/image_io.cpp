@@ -101,6 +101,19 @@ cv::Mat wrap(const nala_image *img) {
   return cv::Mat(img->h, img->w, CV_8UC(img->c), (void *)img->data, img->stride);
 }
 
+// BGR <-> RGB of a 3-channel image, src and dst may be the same. Plain C rather than cv::cvtColor,
+// which clones its input when called in place (a heap buffer per frame).
+void swap_red_blue(const nala_image *src, nala_image *dst) {
+  for (int y = 0; y < src->h; y++) {
+    const uint8_t *in = src->data + (size_t)y * src->stride;
+    uint8_t *out = dst->data + (size_t)y * dst->stride;
+    for (int x = 0; x < src->w; x++) {
+      uint8_t b = in[3 * x], g = in[3 * x + 1], r = in[3 * x + 2];
+      out[3 * x] = r, out[3 * x + 1] = g, out[3 * x + 2] = b;
+    }
+  }
+}
+
 nala_status check_image(const nala_image *img, const char *what, nala_err *err) {
   if (!img || !img->data)
     return nala_fail(err, NALA_E_ARG, "%s: image is NULL or has no pixels", what);
@@ -276,10 +289,8 @@ nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, 
   if (!out->data)
     NALA_CHECK(mat_to_image(m, order, out, err));
   out->order = order;
-  if (order == NALA_RGB) {
-    cv::Mat pixels = wrap(out);
-    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
-  }
+  if (order == NALA_RGB)
+    swap_red_blue(out, out);
   return NALA_OK;
   NALA_SHIM_CATCH_CLEANUP(err, "decoding image", name, nala_image_free(out))
 }
@@ -416,6 +427,7 @@ struct nala_video_writer {
   cv::VideoWriter out;
   std::string path, tmp_path;
   int w, h;
+  std::vector<uint8_t> bgr; // an RGB frame's BGR copy, sized once at the first RGB frame
 };
 
 namespace {
@@ -543,9 +555,8 @@ extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_o
     nala_image_free(frame);
     NALA_CHECK(mat_to_image(decoded, NALA_BGR, frame, err));
   }
-  cv::Mat pixels = wrap(frame);
   if (order == NALA_RGB)
-    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
+    swap_red_blue(frame, frame);
   frame->order = order;
   reader->frames_read++;
   *got = 1;
@@ -614,13 +625,13 @@ extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_im
     return nala_fail(err, NALA_E_SHAPE, "%s: frame is %dx%dx%d (HxWxC), the video is %dx%dx3", writer->path.c_str(),
                      frame->h, frame->w, frame->c, writer->h, writer->w);
   NALA_SHIM_TRY
-  cv::Mat m = wrap(frame);
   if (frame->order == NALA_RGB) {
-    cv::Mat bgr;
-    cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
-    writer->out.write(bgr);
+    writer->bgr.resize((size_t)frame->w * 3 * (size_t)frame->h); // a no-op after the first frame
+    nala_image bgr = {frame->h, frame->w, 3, (size_t)frame->w * 3, writer->bgr.data(), NALA_BGR};
+    swap_red_blue(frame, &bgr);
+    writer->out.write(wrap(&bgr));
   } else {
-    writer->out.write(m);
+    writer->out.write(wrap(frame));
   }
   return NALA_OK;
   NALA_SHIM_CATCH(err, "writing a frame", writer->path.c_str())

@@ -188,6 +188,56 @@ START_TEST(video_frames_allocate_nothing) {
     ck_assert_msg(labs(drift) <= 4096, "heap drift %ld bytes over %d frames", drift, FRAMES - WARM - 1);
   }
 
+  /* RGB callers: the shim's channel swaps (read as RGB, write an RGB frame) are in C into the frame and
+   * a writer buffer sized at the first frame; cv::cvtColor cloned its input per call when in place. */
+  char rgb_path[600];
+  snprintf(rgb_path, sizeof rgb_path, "%s/rgb.avi", where);
+  ck_assert_int_eq(nala_video_open(clip, &vr, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_writer_open(rgb_path, W, H, 10.0, "MJPG", &vw, &err), NALA_OK);
+  long rgb_ours = 0, rgb_opencv = 0;
+  int rgb_ok = 1;
+  for (int i = 0; i < 6; i++) {
+    long o0 = nala_alloc_count(NALA_ALLOC_OURS), c0 = nala_alloc_count(NALA_ALLOC_OPENCV);
+    int got_rgb = 0;
+    if (i == 1)
+      nala_alloc_count_start();
+    rgb_ok &= nala_video_read(vr, NALA_RGB, &frame, &got_rgb, &err) == NALA_OK && got_rgb &&
+              frame.order == NALA_RGB && nala_video_write(vw, &frame, &err) == NALA_OK;
+    if (i >= 1) {
+      rgb_ours += nala_alloc_count(NALA_ALLOC_OURS) - o0;
+      rgb_opencv += nala_alloc_count(NALA_ALLOC_OPENCV) - c0;
+    }
+  }
+  nala_alloc_count_stop();
+  ck_assert_msg(rgb_ok, "%s", err.msg);
+  ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);
+  nala_video_close(vr);
+  /* the RGB frames were written as the colours they are: the first frame matches the clip's (as BGR)
+   * up to a second MJPEG pass; swapped red and blue would be off by far more */
+  nala_image clip_first = {0}, rgb_first = {0};
+  int got_a = 0, got_b = 0;
+  ck_assert_int_eq(nala_video_open(clip, &vr, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_read(vr, NALA_BGR, &clip_first, &got_a, &err), NALA_OK);
+  nala_video_close(vr);
+  ck_assert_int_eq(nala_video_open(rgb_path, &vr, &err), NALA_OK);
+  ck_assert_int_eq(nala_video_read(vr, NALA_BGR, &rgb_first, &got_b, &err), NALA_OK);
+  nala_video_close(vr);
+  ck_assert(got_a && got_b);
+  double mad = 0;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < 3 * W; x++)
+      mad += abs((int)clip_first.data[y * clip_first.stride + x] - (int)rgb_first.data[y * rgb_first.stride + x]);
+  mad /= 3.0 * H * W;
+  printf("RGB frames written back: first frame mean |diff| %.2f to the clip's\n", mad);
+  ck_assert(mad < 8.0);
+  nala_image_free(&clip_first), nala_image_free(&rgb_first);
+  unlink(rgb_path);
+  if (counting) {
+    printf("RGB read + RGB write, frames 2..6: %ld allocations of ours, %ld of OpenCV's\n", rgb_ours, rgb_opencv);
+    ck_assert_int_eq(rgb_ours, 0);
+    ck_assert_int_eq(rgb_opencv, 0);
+  }
+
   /* outputs unchanged: each frame's tensor equals the cv::resize path's; labels vary across frames */
   vr = NULL;
   ck_assert_int_eq(nala_video_open(clip, &vr, &err), NALA_OK);
