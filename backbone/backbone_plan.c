@@ -93,10 +93,58 @@ typedef struct layout {
   const nala_rope *rope[4];
 } layout;
 
-/* Floats of the work region a stage needs: attention phase (q|k, v, g, lepe, attn) or FFN phase. */
-static size_t stage_work_floats(const nala_stage *S, size_t n) {
-  size_t attn = 6 * n * (size_t)S->dim, ffn = 2 * n * (size_t)S->ffn;
+/* FFN bands (build_ffn): about this many bytes of the hidden map per band, and only on maps whose
+ * hidden map is more than twice that (smaller ones stay in L2 whole; more ops would only add
+ * overhead). Measured at 512x512, 1 thread, avx512 (2 MB L2): the stage-1 FFN 16.0 -> 12.4 ms per
+ * block, stage 2 and 3 about 1 ms; 512 KB bands did as well, 256 KB worse. */
+#define FFN_BAND_BYTES (1u << 20)
+
+/* Image rows per FFN band on an h x w map (h: one band, the whole map). */
+static int ffn_band_rows(int h, int w, int ffn) {
+  size_t row = (size_t)w * ffn * FS;
+  if (row * h <= 2 * (size_t)FFN_BAND_BYTES)
+    return h;
+  int rows = (int)(FFN_BAND_BYTES / row);
+  return rows < 1 ? 1 : rows > h ? h : rows;
+}
+
+/* Floats of the work region a stage needs on an h x w map: attention phase (q|k, v, g, lepe, attn)
+ * or FFN phase (the hidden map, then one band of the conv's output, build_ffn). */
+static size_t stage_work_floats(const nala_stage *S, int h, int w) {
+  size_t n = (size_t)h * w, attn = 6 * n * (size_t)S->dim;
+  size_t ffn = (n + (size_t)ffn_band_rows(h, w, S->ffn) * w) * (size_t)S->ffn;
   return attn > ffn ? attn : ffn;
+}
+
+/* x += fc2(dw(GELU(fc1(norm2(x))))) in bands of image rows: the hidden map (ffn channels, 4x the
+ * block's) of a band is written by fc1 and read by the depthwise conv and fc2 while it is still in
+ * L2, instead of going to memory and back three times on the large maps of stages 1-2. fc1 runs one
+ * row ahead of the band (the 3x3 conv's halo; computed once, kept in h1 for the next band), the
+ * conv output of a band lives in a band-sized h2. norm2 runs on the rows fc1 takes, which fc2 has
+ * not written yet (it writes rows below them only). */
+static nala_status build_ffn(builder *b, const layout *L, const nala_stage *S, const nala_block *B, int h, int w,
+                             size_t x) {
+  int C = S->dim, F = S->ffn, n = h * w, rows = ffn_band_rows(h, w, F);
+  size_t h1 = L->work, h2 = h1 + align_up((size_t)n * F * FS);
+  if (rows >= h) {
+    NALA_CHECK(ln(b, &B->norm2, n, x, L->a));
+    NALA_CHECK(linear(b, &B->fc1, n, L->a, h1, NALA_POST_GELU));
+    NALA_CHECK(conv(b, &B->ffn_dw, h, w, h1, h2, 0));
+    return linear(b, &B->fc2, n, h2, x, NALA_POST_SUM);
+  }
+  size_t xrow = (size_t)w * C * FS, frow = (size_t)w * F * FS;
+  int halo = B->ffn_dw.conv.k / 2, done = 0; /* rows of h1 computed so far */
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    int r1 = r0 + rows < h ? r0 + rows : h, need = r1 + halo < h ? r1 + halo : h;
+    if (need > done) { /* the last band's halo may have come with the band before */
+      NALA_CHECK(ln(b, &B->norm2, (need - done) * w, x + done * xrow, L->a + done * xrow));
+      NALA_CHECK(linear(b, &B->fc1, (need - done) * w, L->a + done * xrow, h1 + done * frow, NALA_POST_GELU));
+      done = need;
+    }
+    NALA_CHECK(nala_conv_op_rows(b->g, &B->ffn_dw, h, w, r0, r1, h1, h2, 0, b->bucket[PROF_DWCONV], b->err));
+    NALA_CHECK(linear(b, &B->fc2, (r1 - r0) * w, h2, x + r0 * xrow, NALA_POST_SUM));
+  }
+  return NALA_OK;
 }
 
 static nala_status build_block(builder *b, const layout *L, int si, int bi, int h, int w, int *cur) {
@@ -106,7 +154,6 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
   size_t x = L->x[*cur], xo = L->x[1 - *cur];
   size_t qk = L->work, v = qk + align_up(2 * (size_t)n * C * FS), g = v + align_up((size_t)n * C * FS);
   size_t lepe = g + align_up((size_t)n * C * FS), att = lepe + align_up((size_t)n * C * FS);
-  size_t h1 = L->work, h2 = h1 + align_up((size_t)n * S->ffn * FS);
 
   /* x = x + cpe1(x) (residual folded into the weights), written to the other buffer: a conv
    * cannot run in place. */
@@ -128,11 +175,7 @@ static nala_status build_block(builder *b, const layout *L, int si, int bi, int 
   NALA_CHECK(conv(b, &B->cpe2, h, w, x, xo, 0));
   *cur = 1 - *cur;
   x = L->x[*cur];
-  NALA_CHECK(ln(b, &B->norm2, n, x, L->a));
-  NALA_CHECK(linear(b, &B->fc1, n, L->a, h1, NALA_POST_GELU));
-  NALA_CHECK(conv(b, &B->ffn_dw, h, w, h1, h2, 0));
-  NALA_CHECK(linear(b, &B->fc2, n, h2, x, NALA_POST_SUM));
-  return NALA_OK;
+  return build_ffn(b, L, S, B, h, w, x);
 }
 
 /* RoPE tables of every stage, owned by the plan. */
@@ -173,7 +216,7 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
       max_xc = n * S->dim;
     if (si < m->last_stage && (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim > max_xc)
       max_xc = (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim;
-    size_t wk = stage_work_floats(S, n);
+    size_t wk = stage_work_floats(S, hs[si], ws[si]);
     if (wk > max_work)
       max_work = wk;
     size_t aw = nala_attn_linear_ws_floats((int)n, S->heads, S->head_dim, g->nthreads);
