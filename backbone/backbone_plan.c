@@ -21,6 +21,7 @@ typedef struct builder {
   const nala_backbone *m;
   nala_graph *g;
   int bucket[PROF_COUNT];
+  size_t band_bytes; /* BAND_BYTES, or 0 (whole maps) under NALA_BANDS=0 */
   nala_err *err;
 } builder;
 
@@ -95,15 +96,18 @@ typedef struct layout {
 
 /* Blocks run in bands of image rows (build_block_banded) of about this many bytes of the FFN's
  * hidden map (4x the block's channels), and only on maps whose hidden map is more than twice that:
- * smaller ones stay in L2 whole, and more ops would only add overhead. */
-#define FFN_BAND_BYTES (1u << 20)
+ * smaller ones stay in cache whole, and more ops only add overhead (~9 us per oneDNN op at 1
+ * thread). At 512x512 that bands stages 1 (8 bands) and 2 (4 bands). NALA_BANDS=0 in the
+ * environment plans whole maps (for comparisons: the output is the same up to rounding). */
+#define BAND_BYTES ((size_t)2 << 20)
 
-/* Image rows per band on an h x w map of a stage with ffn hidden channels (h: the whole map). */
-static int ffn_band_rows(int h, int w, int ffn) {
+/* Image rows per band on an h x w map of a stage with ffn hidden channels (h: the whole map);
+ * band_bytes 0: whole maps. */
+static int band_rows(int h, int w, int ffn, size_t band_bytes) {
   size_t row = (size_t)w * ffn * FS;
-  if (row * h <= 2 * (size_t)FFN_BAND_BYTES)
+  if (!band_bytes || row * h <= 2 * band_bytes)
     return h;
-  int rows = (int)(FFN_BAND_BYTES / row);
+  int rows = (int)(band_bytes / row);
   return rows < 1 ? 1 : rows > h ? h : rows;
 }
 
@@ -129,8 +133,8 @@ static block_maps block_maps_at(size_t work, int n, int C, int F, int rows, int 
 }
 
 /* Floats of the work region a stage needs on an h x w map (block_maps_at), alignment aside. */
-static size_t stage_work_floats(const nala_stage *S, int h, int w) {
-  int rows = ffn_band_rows(h, w, S->ffn);
+static size_t stage_work_floats(const nala_stage *S, int h, int w, size_t band_bytes) {
+  int rows = band_rows(h, w, S->ffn, band_bytes);
   size_t n = (size_t)h * w, C = (size_t)S->dim, F = (size_t)S->ffn, attn = 6 * n * C;
   size_t ffn = rows < h ? 3 * n * C + (n + (size_t)rows * w) * F : 2 * n * F;
   return attn > ffn ? attn : ffn;
@@ -236,7 +240,7 @@ static nala_status build_block_banded(builder *b, const layout *L, int si, const
 static nala_status build_block(builder *b, const layout *L, int si, int bi, int h, int w, int cur) {
   const nala_stage *S = &b->m->stages[si];
   const nala_block *B = &S->blocks[bi];
-  int rows = ffn_band_rows(h, w, S->ffn);
+  int rows = band_rows(h, w, S->ffn, b->band_bytes);
   block_maps M = block_maps_at(L->work, h * w, S->dim, S->ffn, rows, h);
   size_t x = L->x[cur], xo = L->x[1 - cur];
   if (rows >= h)
@@ -263,7 +267,8 @@ static nala_status build_rope(builder *b, const int *hs, const int *ws, nala_rop
 
 nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, const nala_feat *input,
                                      nala_feat levels[4], nala_err *err) {
-  builder b = {.m = m, .g = g, .err = err};
+  const char *bands = getenv("NALA_BANDS");
+  builder b = {.m = m, .g = g, .band_bytes = bands && !strcmp(bands, "0") ? 0 : BAND_BYTES, .err = err};
   for (int i = 0; i < PROF_COUNT; i++)
     b.bucket[i] = nala_graph_bucket(g, bucket_names[i]);
   int h = input->h, w = input->w;
@@ -282,11 +287,20 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
       max_xc = n * S->dim;
     if (si < m->last_stage && (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim > max_xc)
       max_xc = (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim;
-    size_t wk = stage_work_floats(S, hs[si], ws[si]);
+    size_t wk = stage_work_floats(S, hs[si], ws[si], b.band_bytes);
     if (wk > max_work)
       max_work = wk;
-    size_t aw = nala_attn_linear_ws_floats((int)n, S->heads, S->head_dim, g->nthreads);
-    size_t sw = nala_attn_softmax_ws_floats((int)n, S->heads, S->head_dim, g->nthreads);
+    /* the attention workspace of the kernels this stage's blocks run only (softmax's holds a copy of
+     * the RoPE'd keys: 4 MB at stage 1 of a 512x512 input, which runs NaLa) */
+    int linear = 0, softmax = 0;
+    for (int bi = 0; bi < S->depth; bi++) {
+      if (S->blocks[bi].flag == 'l')
+        linear = 1;
+      else
+        softmax = 1;
+    }
+    size_t aw = linear ? nala_attn_linear_ws_floats((int)n, S->heads, S->head_dim, g->nthreads) : 0;
+    size_t sw = softmax ? nala_attn_softmax_ws_floats((int)n, S->heads, S->head_dim, g->nthreads) : 0;
     if (aw > max_attn_ws)
       max_attn_ws = aw;
     if (sw > max_attn_ws)
