@@ -21,6 +21,7 @@ typedef struct builder {
   const nala_backbone *m;
   nala_graph *g;
   int bucket[PROF_COUNT];
+  size_t band_bytes; /* BAND_BYTES, or 0 (whole maps) under NALA_BANDS=0 */
   nala_err *err;
 } builder;
 
@@ -93,46 +94,158 @@ typedef struct layout {
   const nala_rope *rope[4];
 } layout;
 
-/* Floats of the work region a stage needs: attention phase (q|k, v, g, lepe, attn) or FFN phase. */
-static size_t stage_work_floats(const nala_stage *S, size_t n) {
-  size_t attn = 6 * n * (size_t)S->dim, ffn = 2 * n * (size_t)S->ffn;
+/* Blocks run in bands of image rows (build_block_banded) of about this many bytes of the FFN's
+ * hidden map (4x the block's channels), and only on maps whose hidden map is more than twice that:
+ * smaller ones stay in cache whole, and more ops only add overhead (~9 us per oneDNN op at 1
+ * thread). At 512x512 that bands stages 1 (8 bands) and 2 (4 bands). NALA_BANDS=0 in the
+ * environment plans whole maps (for comparisons: the output is the same up to rounding). */
+#define BAND_BYTES ((size_t)2 << 20)
+
+/* Image rows per band on an h x w map of a stage with ffn hidden channels (h: the whole map);
+ * band_bytes 0: whole maps. */
+static int band_rows(int h, int w, int ffn, size_t band_bytes) {
+  size_t row = (size_t)w * ffn * FS;
+  if (!band_bytes || row * h <= 2 * band_bytes)
+    return h;
+  int rows = (int)(band_bytes / row);
+  return rows < 1 ? 1 : rows > h ? h : rows;
+}
+
+static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Where a block's maps live in the work region. Banded (rows < h): g, lepe and attn first, then
+ * q|k and v, which are dead once the attention has run, so the FFN's hidden map h1 can start
+ * there while the rows of g, lepe and attn below the current band are still to be read; then one
+ * band of the depthwise conv's output (h2). Whole maps: h1 and h2 from the start of the region
+ * (the attention phase is over before the FFN starts). */
+typedef struct block_maps {
+  size_t g, lepe, att, qk, v, h1, h2;
+} block_maps;
+
+static block_maps block_maps_at(size_t work, int n, int C, int F, int rows, int h) {
+  size_t map = align_up((size_t)n * C * FS);
+  block_maps M;
+  M.g = work, M.lepe = M.g + map, M.att = M.lepe + map, M.qk = M.att + map;
+  M.v = M.qk + align_up(2 * (size_t)n * C * FS);
+  M.h1 = rows < h ? M.qk : work;
+  M.h2 = M.h1 + align_up((size_t)n * F * FS);
+  return M;
+}
+
+/* Floats of the work region a stage needs on an h x w map (block_maps_at), alignment aside. */
+static size_t stage_work_floats(const nala_stage *S, int h, int w, size_t band_bytes) {
+  int rows = band_rows(h, w, S->ffn, band_bytes);
+  size_t n = (size_t)h * w, C = (size_t)S->dim, F = (size_t)S->ffn, attn = 6 * n * C;
+  size_t ffn = rows < h ? 3 * n * C + (n + (size_t)rows * w) * F : 2 * n * F;
   return attn > ffn ? attn : ffn;
 }
 
-static nala_status build_block(builder *b, const layout *L, int si, int bi, int h, int w, int *cur) {
+static nala_status attention_op(builder *b, const layout *L, int si, const nala_block *B, const block_maps *M,
+                                int n) {
+  const nala_stage *S = &b->m->stages[si];
+  attn_args aa = {B->flag == 'l' ? b->m->attn_linear : b->m->attn_softmax, L->rope[si], M->qk, M->v, M->att,
+                  L->attn_ws, L->attn_ws_floats, n, S->heads, S->dim, S->head_dim};
+  int attn_bucket = b->bucket[B->flag == 'l' ? PROF_ATTN_L : PROF_ATTN_V];
+  return nala_graph_add_kernel(b->g, run_attn, &aa, sizeof aa, attn_bucket, b->err);
+}
+
+/* dst rows [r0, r1) = LN(attn + lepe) * g */
+static nala_status ln_gate_op(builder *b, const nala_block *B, const block_maps *M, int r0, int r1, int w, int C,
+                              size_t dst) {
+  size_t at = (size_t)r0 * w * C * FS;
+  ln_gate_args ga = {b->m->norm.ln_gate, &B->attn_ln, M->att + at, M->lepe + at, M->g + at, dst + at, (r1 - r0) * w};
+  return nala_graph_add_kernel(b->g, run_ln_gate, &ga, sizeof ga, b->bucket[PROF_NORM], b->err);
+}
+
+/* A block on whole maps, one op after another (maps that fit in L2). */
+static nala_status build_block_whole(builder *b, const layout *L, int si, const nala_block *B, const block_maps *M,
+                                     int h, int w, size_t x, size_t xo) {
+  int n = h * w;
+  /* x + cpe1(x) (residual folded into the weights) into the other buffer: a conv cannot run in place */
+  NALA_CHECK(conv(b, &B->cpe1, h, w, x, xo, 0));
+  NALA_CHECK(ln(b, &B->norm1, n, xo, L->a));
+  NALA_CHECK(linear(b, &B->qk, n, L->a, M->qk, 0));
+  NALA_CHECK(linear(b, &B->v, n, L->a, M->v, 0));
+  NALA_CHECK(linear(b, &B->g, n, L->a, M->g, NALA_POST_SWISH));
+  NALA_CHECK(conv(b, &B->lepe, h, w, M->v, M->lepe, 0));
+  NALA_CHECK(attention_op(b, L, si, B, M, n));
+  NALA_CHECK(ln_gate_op(b, B, M, 0, h, w, b->m->stages[si].dim, L->a));
+  NALA_CHECK(linear(b, &B->out_proj, n, L->a, xo, NALA_POST_SUM));
+  NALA_CHECK(conv(b, &B->cpe2, h, w, xo, x, 0));
+  NALA_CHECK(ln(b, &B->norm2, n, x, L->a));
+  NALA_CHECK(linear(b, &B->fc1, n, L->a, M->h1, NALA_POST_GELU));
+  NALA_CHECK(conv(b, &B->ffn_dw, h, w, M->h1, M->h2, 0));
+  return linear(b, &B->fc2, n, M->h2, x, NALA_POST_SUM);
+}
+
+/* The same block in bands of image rows, so that what one op writes the next reads from L2 rather
+ * than memory (the large maps of stages 1-3). Each op runs on the rows the next one needs that it
+ * has not computed yet: an op feeding a k x k conv runs k/2 rows ahead of it (the halo), computed
+ * once and kept for the next band. The attention kernel alone needs whole maps (its sums run over
+ * every token), which splits the block in two chains:
+ *   x -> cpe1 -> xo -> norm1 -> a -> q|k, v, g (SiLU); v -> lepe (5x5: 2 rows of halo)
+ *   attn, lepe, g -> ln_gate -> a -> out_proj (+= xo) -> cpe2 -> x -> norm2 -> a -> fc1 (GELU) -> h1
+ *     -> dw -> h2 (one band) -> fc2 (+= x)
+ * a serves the three LayerNorms: every row is consumed before a later op writes it (ln_gate and
+ * out_proj run ahead of norm2 and fc1). Inputs are read before they are written: cpe1 reads x,
+ * which nothing writes in the first chain; norm2 reads rows of x that fc2, behind it, has not
+ * summed into yet. */
+static nala_status build_block_banded(builder *b, const layout *L, int si, const nala_block *B,
+                                      const block_maps *M, int h, int w, int rows, size_t x, size_t xo) {
+  int C = b->m->stages[si].dim, dw = b->bucket[PROF_DWCONV];
+  size_t crow = (size_t)w * C * FS, frow = (size_t)w * b->m->stages[si].ffn * FS;
+  int pre = 0; /* rows of xo, a, q|k, v, g done */
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    int r1 = min_int(r0 + rows, h), need = min_int(r1 + B->lepe.conv.k / 2, h);
+    if (need > pre) { /* the last band's halo may have come with the band before */
+      int m = (need - pre) * w;
+      size_t at = (size_t)pre * crow;
+      NALA_CHECK(nala_conv_op_rows(b->g, &B->cpe1, h, w, pre, need, x, xo + at, 0, dw, b->err));
+      NALA_CHECK(ln(b, &B->norm1, m, xo + at, L->a + at));
+      NALA_CHECK(linear(b, &B->qk, m, L->a + at, M->qk + 2 * at, 0));
+      NALA_CHECK(linear(b, &B->v, m, L->a + at, M->v + at, 0));
+      NALA_CHECK(linear(b, &B->g, m, L->a + at, M->g + at, NALA_POST_SWISH));
+      pre = need;
+    }
+    NALA_CHECK(nala_conv_op_rows(b->g, &B->lepe, h, w, r0, r1, M->v, M->lepe + r0 * crow, 0, dw, b->err));
+  }
+  NALA_CHECK(attention_op(b, L, si, B, M, h * w));
+  int proj = 0, cpe = 0, fc1 = 0; /* rows of xo (ln_gate + out_proj), x (cpe2), h1 (norm2 + fc1) done */
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    int r1 = min_int(r0 + rows, h), need_fc1 = min_int(r1 + B->ffn_dw.conv.k / 2, h);
+    int need_proj = min_int(need_fc1 + B->cpe2.conv.k / 2, h);
+    if (need_proj > proj) {
+      NALA_CHECK(ln_gate_op(b, B, M, proj, need_proj, w, C, L->a));
+      NALA_CHECK(linear(b, &B->out_proj, (need_proj - proj) * w, L->a + proj * crow, xo + proj * crow,
+                        NALA_POST_SUM));
+      proj = need_proj;
+    }
+    if (need_fc1 > cpe) {
+      NALA_CHECK(nala_conv_op_rows(b->g, &B->cpe2, h, w, cpe, need_fc1, xo, x + cpe * crow, 0, dw, b->err));
+      cpe = need_fc1;
+    }
+    if (need_fc1 > fc1) {
+      NALA_CHECK(ln(b, &B->norm2, (need_fc1 - fc1) * w, x + fc1 * crow, L->a + fc1 * crow));
+      NALA_CHECK(linear(b, &B->fc1, (need_fc1 - fc1) * w, L->a + fc1 * crow, M->h1 + fc1 * frow, NALA_POST_GELU));
+      fc1 = need_fc1;
+    }
+    NALA_CHECK(nala_conv_op_rows(b->g, &B->ffn_dw, h, w, r0, r1, M->h1, M->h2, 0, dw, b->err));
+    NALA_CHECK(linear(b, &B->fc2, (r1 - r0) * w, M->h2, x + r0 * crow, NALA_POST_SUM));
+  }
+  return NALA_OK;
+}
+
+/* One block: x (L->x[cur]) -> cpe1 -> the other buffer -> ... -> cpe2 -> back into x's buffer (the
+ * block's output is where its input was). */
+static nala_status build_block(builder *b, const layout *L, int si, int bi, int h, int w, int cur) {
   const nala_stage *S = &b->m->stages[si];
   const nala_block *B = &S->blocks[bi];
-  int n = h * w, C = S->dim;
-  size_t x = L->x[*cur], xo = L->x[1 - *cur];
-  size_t qk = L->work, v = qk + align_up(2 * (size_t)n * C * FS), g = v + align_up((size_t)n * C * FS);
-  size_t lepe = g + align_up((size_t)n * C * FS), att = lepe + align_up((size_t)n * C * FS);
-  size_t h1 = L->work, h2 = h1 + align_up((size_t)n * S->ffn * FS);
-
-  /* x = x + cpe1(x) (residual folded into the weights), written to the other buffer: a conv
-   * cannot run in place. */
-  NALA_CHECK(conv(b, &B->cpe1, h, w, x, xo, 0));
-  *cur = 1 - *cur;
-  x = L->x[*cur], xo = L->x[1 - *cur];
-  NALA_CHECK(ln(b, &B->norm1, n, x, L->a));
-  NALA_CHECK(linear(b, &B->qk, n, L->a, qk, 0));
-  NALA_CHECK(linear(b, &B->v, n, L->a, v, 0));
-  NALA_CHECK(linear(b, &B->g, n, L->a, g, NALA_POST_SWISH));
-  NALA_CHECK(conv(b, &B->lepe, h, w, v, lepe, 0));
-  attn_args aa = {B->flag == 'l' ? b->m->attn_linear : b->m->attn_softmax, L->rope[si], qk, v, att, L->attn_ws,
-                  L->attn_ws_floats, n, S->heads, C, S->head_dim};
-  int attn_bucket = b->bucket[B->flag == 'l' ? PROF_ATTN_L : PROF_ATTN_V];
-  NALA_CHECK(nala_graph_add_kernel(b->g, run_attn, &aa, sizeof aa, attn_bucket, b->err));
-  ln_gate_args ga = {b->m->norm.ln_gate, &B->attn_ln, att, lepe, g, L->a, n};
-  NALA_CHECK(nala_graph_add_kernel(b->g, run_ln_gate, &ga, sizeof ga, b->bucket[PROF_NORM], b->err));
-  NALA_CHECK(linear(b, &B->out_proj, n, L->a, x, NALA_POST_SUM));
-  NALA_CHECK(conv(b, &B->cpe2, h, w, x, xo, 0));
-  *cur = 1 - *cur;
-  x = L->x[*cur];
-  NALA_CHECK(ln(b, &B->norm2, n, x, L->a));
-  NALA_CHECK(linear(b, &B->fc1, n, L->a, h1, NALA_POST_GELU));
-  NALA_CHECK(conv(b, &B->ffn_dw, h, w, h1, h2, 0));
-  NALA_CHECK(linear(b, &B->fc2, n, h2, x, NALA_POST_SUM));
-  return NALA_OK;
+  int rows = band_rows(h, w, S->ffn, b->band_bytes);
+  block_maps M = block_maps_at(L->work, h * w, S->dim, S->ffn, rows, h);
+  size_t x = L->x[cur], xo = L->x[1 - cur];
+  if (rows >= h)
+    return build_block_whole(b, L, si, B, &M, h, w, x, xo);
+  return build_block_banded(b, L, si, B, &M, h, w, rows, x, xo);
 }
 
 /* RoPE tables of every stage, owned by the plan. */
@@ -154,7 +267,8 @@ static nala_status build_rope(builder *b, const int *hs, const int *ws, nala_rop
 
 nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, const nala_feat *input,
                                      nala_feat levels[4], nala_err *err) {
-  builder b = {.m = m, .g = g, .err = err};
+  const char *bands = getenv("NALA_BANDS");
+  builder b = {.m = m, .g = g, .band_bytes = bands && !strcmp(bands, "0") ? 0 : BAND_BYTES, .err = err};
   for (int i = 0; i < PROF_COUNT; i++)
     b.bucket[i] = nala_graph_bucket(g, bucket_names[i]);
   int h = input->h, w = input->w;
@@ -173,11 +287,20 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
       max_xc = n * S->dim;
     if (si < m->last_stage && (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim > max_xc)
       max_xc = (size_t)hs[si + 1] * ws[si + 1] * m->stages[si + 1].dim;
-    size_t wk = stage_work_floats(S, n);
+    size_t wk = stage_work_floats(S, hs[si], ws[si], b.band_bytes);
     if (wk > max_work)
       max_work = wk;
-    size_t aw = nala_attn_linear_ws_floats((int)n, S->heads, S->head_dim, g->nthreads);
-    size_t sw = nala_attn_softmax_ws_floats((int)n, S->heads, S->head_dim, g->nthreads);
+    /* the attention workspace of the kernels this stage's blocks run only (softmax's holds a copy of
+     * the RoPE'd keys: 4 MB at stage 1 of a 512x512 input, which runs NaLa) */
+    int linear = 0, softmax = 0;
+    for (int bi = 0; bi < S->depth; bi++) {
+      if (S->blocks[bi].flag == 'l')
+        linear = 1;
+      else
+        softmax = 1;
+    }
+    size_t aw = linear ? nala_attn_linear_ws_floats((int)n, S->heads, S->head_dim, g->nthreads) : 0;
+    size_t sw = softmax ? nala_attn_softmax_ws_floats((int)n, S->heads, S->head_dim, g->nthreads) : 0;
     if (aw > max_attn_ws)
       max_attn_ws = aw;
     if (sw > max_attn_ws)
@@ -212,7 +335,7 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
   for (int si = 0; si <= m->last_stage; si++) {
     const nala_stage *S = &m->stages[si];
     for (int bi = 0; bi < S->depth; bi++)
-      NALA_CHECK(build_block(&b, &L, si, bi, hs[si], ws[si], &cur));
+      NALA_CHECK(build_block(&b, &L, si, bi, hs[si], ws[si], cur));
     if (m->want[si])
       NALA_CHECK(ln(&b, &S->extra_norm, hs[si] * ws[si], L.x[cur], levels[si].off));
     if (si < m->last_stage) {

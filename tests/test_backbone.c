@@ -393,6 +393,44 @@ START_TEST(no_reference_primitives_at_any_size) {
 }
 END_TEST
 
+/* Blocks planned in bands of image rows (large maps) give what whole maps give: T at 448x448 bands
+ * stage 1 (7 bands, the last 4 rows) and stage 2 (4 bands, the last 2 rows: its halo rows come with
+ * the band before), NALA_BANDS=0 plans whole maps. */
+START_TEST(banded_blocks_match_whole_maps) {
+  nala_backbone_cfg cfg;
+  nala_err err;
+  ck_assert_int_eq(nala_backbone_cfg_preset("t", &cfg, &err), NALA_OK);
+  nala_backbone *m = build(&cfg, 3, NALA_ISA_AUTO);
+  int h = 448, w = 448;
+  float *image = malloc((size_t)3 * h * w * sizeof *image);
+  for (size_t i = 0; i < (size_t)3 * h * w; i++)
+    image[i] = (float)((i * 7919u) % 2001u) / 1000.0f - 1.0f;
+  nala_backbone_ctx *ctx[2];
+  for (int k = 0; k < 2; k++) {
+    if (k)
+      setenv("NALA_BANDS", "0", 1);
+    ck_assert_int_eq(nala_backbone_ctx_create(m, 2, &ctx[k], &err), NALA_OK);
+    ck_assert_msg(nala_backbone_plan(ctx[k], h, w, &err) == NALA_OK, "%s", err.msg);
+    ck_assert_msg(nala_backbone_forward(ctx[k], image, &err) == NALA_OK, "%s", err.msg);
+    unsetenv("NALA_BANDS");
+  }
+  for (int level = 0; level < 4; level++) {
+    nala_feature banded, whole;
+    ck_assert_int_eq(nala_backbone_output(ctx[0], level, &banded, &err), NALA_OK);
+    ck_assert_int_eq(nala_backbone_output(ctx[1], level, &whole, &err), NALA_OK);
+    char tag[64];
+    snprintf(tag, sizeof tag, "t 448x448 banded vs whole out%d", level);
+    nala_cmp r = nala_compare_f32(tag, banded.data, whole.data, (size_t)banded.c * banded.h * banded.w, 1e-4, 1e-4);
+    ck_assert_uint_eq(r.n_nonfinite, 0);
+    ck_assert_msg(r.rel_l2 <= 1e-6, "%s: rel_l2 %.3e", tag, r.rel_l2);
+  }
+  for (int k = 0; k < 2; k++)
+    nala_backbone_ctx_free(ctx[k]);
+  nala_backbone_free(m);
+  free(image);
+}
+END_TEST
+
 /* A config whose head_dim disagrees with the weights is refused with every bad key named. */
 START_TEST(wrong_config_for_weights_is_reported) {
   nala_err err;
@@ -425,6 +463,7 @@ int main(void) {
   TCase *rt = tcase_create("runtime");
   tcase_add_loop_test(rt, two_threads_share_a_model, 0, 2);
   tcase_add_test(rt, no_reference_primitives_at_any_size);
+  tcase_add_test(rt, banded_blocks_match_whole_maps);
   tcase_add_test(rt, caller_workspace_and_replan);
   tcase_add_test(rt, out_indices_subset);
   tcase_add_test(rt, wrong_config_for_weights_is_reported);

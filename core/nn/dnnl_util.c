@@ -75,9 +75,11 @@ void nala_conv_torch_md(const nala_conv_shape *s, dnnl_memory_desc_t *md) {
   }
 }
 
-nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
-                         dnnl_primitive_desc_t *pd, nala_err *err) {
-  int oh = (s->h + s->stride - 1) / s->stride, ow = (s->w + s->stride - 1) / s->stride;
+/* Conv of s with oh output rows, pad_t rows of zeros above the input (the bottom padding is what
+ * the last output row touches). */
+static nala_status conv_pd_rows(dnnl_engine_t eng, const nala_conv_shape *s, int oh, int pad_t,
+                                const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+  int ow = (s->w + s->stride - 1) / s->stride;
   dnnl_memory_desc_t src, wei, bias, dst;
   nhwc_md(&src, s->n, s->ic, s->h, s->w, s->ld_src);
   nhwc_md(&dst, s->n, s->oc, oh, ow, s->ld_dst);
@@ -94,13 +96,27 @@ nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl
   dnnl_memory_desc_init_by_tag(&bias, 1, bdims, dnnl_f32, dnnl_a);
   /* PyTorch's padding k/2 on every side; the far side needs only what the last output touches. */
   int pad = s->k / 2;
-  dnnl_dims_t strides = {s->stride, s->stride}, pad_l = {pad, pad};
-  dnnl_dims_t pad_r = {(oh - 1) * s->stride + s->k - s->h - pad, (ow - 1) * s->stride + s->k - s->w - pad};
+  dnnl_dims_t strides = {s->stride, s->stride}, pad_l = {pad_t, pad};
+  dnnl_dims_t pad_r = {(oh - 1) * s->stride + s->k - s->h - pad_t, (ow - 1) * s->stride + s->k - s->w - pad};
   dnnl_convolution_desc_t desc;
   NALA_DNNL(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &wei,
                                                &bias, &dst, strides, pad_l, pad_r),
             err);
   return create_pd(&desc, posts, eng, pd, err);
+}
+
+nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
+                         dnnl_primitive_desc_t *pd, nala_err *err) {
+  return conv_pd_rows(eng, s, (s->h + s->stride - 1) / s->stride, s->k / 2, wfmt, posts, pd, err);
+}
+
+nala_status nala_conv_rows_pd(dnnl_engine_t eng, const nala_conv_shape *s, int oh, int pad_t,
+                              const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err) {
+  if (s->stride != 1 || oh < 1 || pad_t < 0 || pad_t > s->k / 2 || oh + s->k - 1 - pad_t < s->h ||
+      oh + s->k - 1 - pad_t - s->h > s->k / 2)
+    return nala_fail(err, NALA_E_ARG, "conv rows: %d output rows from %d input rows, padding %d on top (k %d, stride %d)",
+                     oh, s->h, pad_t, s->k, s->stride);
+  return conv_pd_rows(eng, s, oh, pad_t, wfmt, posts, pd, err);
 }
 
 nala_status nala_conv_band_pd(dnnl_engine_t eng, int winograd, int n, int ic, int oc, int ih, int oh, int w,

@@ -44,6 +44,12 @@ typedef struct nala_conv_shape {
 nala_status nala_conv_pd(dnnl_engine_t eng, const nala_conv_shape *s, const dnnl_memory_desc_t *wfmt, int posts,
                          dnnl_primitive_desc_t *pd, nala_err *err);
 
+/* The same conv (stride 1) computing oh rows of a band of s->h input rows: pad_t zero rows above
+ * (k/2 at the top of the map, 0 where the band has rows above it in the map) and at the bottom
+ * what the last output row needs beyond the band (k/2 at the bottom of the map, else 0). */
+nala_status nala_conv_rows_pd(dnnl_engine_t eng, const nala_conv_shape *s, int oh, int pad_t,
+                              const dnnl_memory_desc_t *wfmt, int posts, dnnl_primitive_desc_t *pd, nala_err *err);
+
 /* A 3x3 stride-1 convolution on n blocked maps [n, ic, ih, w] -> [n, oc, oh, w], padding 1 on the
  * left and right, pad_t / pad_b rows on top and bottom (a band of rows of a bigger map has 0 where
  * it has a neighbour band), weights in the format oneDNN picks:

@@ -325,6 +325,26 @@ nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_
   return conv_op(g, L, 1, h, w, src, ld_src, dst, ld_dst, posts, bucket, err);
 }
 
+nala_status nala_conv_op_rows(nala_graph *g, const nala_layer *L, int h, int w, int r0, int r1, size_t src,
+                              size_t dst, int posts, int bucket, nala_err *err) {
+  if (L->kind != NALA_LAYER_CONV || L->conv.stride != 1 || r0 < 0 || r1 > h || r0 >= r1)
+    return nala_fail(err, NALA_E_ARG, "conv rows [%d, %d) of a %d-row map (stride %d): not a stride-1 conv band", r0,
+                     r1, h, L->conv.stride);
+  int pad = L->conv.k / 2;
+  int in0 = r0 - pad > 0 ? r0 - pad : 0, in1 = r1 + pad < h ? r1 + pad : h;
+  nala_conv_shape s = L->conv;
+  s.n = 1, s.h = in1 - in0, s.w = w, s.ld_src = s.ld_dst = 0;
+  posts |= L->act;
+  int pad_t = pad - (r0 - in0);
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(nala_conv_rows_pd(g->engine, &s, r1 - r0, pad_t, &L->wmd, posts, &pd, err));
+  if (nala_dnnl_is_ref(pd)) {
+    dnnl_primitive_desc_destroy(pd);
+    NALA_CHECK(nala_conv_rows_pd(g->engine, &s, r1 - r0, pad_t, NULL, posts, &pd, err));
+  }
+  return add_layer_op(g, pd, L, src + (size_t)in0 * w * L->conv.ic * sizeof(float), dst, bucket, err);
+}
+
 nala_status nala_conv_op_batch(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
                                int posts, int bucket, nala_err *err) {
   if (n <= 0)

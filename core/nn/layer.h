@@ -82,6 +82,13 @@ nala_status nala_take_stacked(nala_weights *w, const char *prefix, const char *a
 nala_status nala_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                          int ld_dst, int posts, int bucket, nala_err *err);
 
+/* Plans output rows [r0, r1) of a stride-1 conv L on a dense h x w NHWC map src, written densely
+ * from dst on (dst holds output row r0, not row 0: a band may go to a buffer of its own). The op
+ * reads input rows [r0 - k/2, r1 + k/2) clipped to the map, zeros beyond its edges, so a chain of
+ * ops run band by band keeps its intermediates in cache. */
+nala_status nala_conv_op_rows(nala_graph *g, const nala_layer *L, int h, int w, int r0, int r1, size_t src,
+                              size_t dst, int posts, int bucket, nala_err *err);
+
 /* Plans L (conv / deconv) on a batch of n dense h x w NHWC maps stored one after another (RoI
  * features): src [n][h][w][ic] -> dst [n][oh][ow][oc]. */
 nala_status nala_conv_op_batch(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
