@@ -10,7 +10,10 @@
  * slice of the concat map (no copy pass except x itself into the PSP concat). fpn_bottleneck runs
  * without its concat: split by input channels into one part per level (nala_convmodule_load_split),
  * each level's part adds into the output (post-op sum), BatchNorm folded into every part, ReLU after
- * the last. Against the concat and one conv this drops the L*C-channel concat map (128 MB at
+ * the last. Banded (core/nn/conv_banded.h, the default) the parts run in one pass over level-0
+ * bands: each level's rows are resized straight into the blocked band and every part adds into
+ * one blocked output band (nala_banded_sum_conv_op), so neither the resized levels nor the
+ * partial sums ever make a level-0 NHWC map. Against the concat and one conv this drops the L*C-channel concat map (128 MB at
  * 512x512) and, with Winograd, 151 MB of oneDNN scratchpad (its transformed 2048 x 512 weights
  * buffer); measured (UperNet-T 512x512, 1 thread, CPU time per forward on a loaded Xeon) it costs
  * ~10% with Winograd (2.35 vs 2.1 s) and nothing with direct NHWC convs (3.35 s both); peak RSS
