@@ -147,7 +147,8 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
   for (int i = 0; i < L - 1; i++)
     NALA_CHECK(nala_head_conv(g, &u->lateral[i], &x[i], &lat[i], bucket, err));
   /* The arena never frees a region, so the head reuses its own dead ones (ops run in order):
-   * scratch (C x level-0 size) holds each top-down upsample, then the logits; lat[0], dead once fpn_convs[0] has read it, holds fpn_bottleneck's
+   * scratch (C x level-0 size) holds each top-down upsample, then fpn_convs' outputs of levels 1..L-2,
+   * then the logits; lat[0], dead once fpn_convs[0] has read it, holds fpn_bottleneck's
    * output. At 512x512 with C = 512 this saves ~60 MB of the ~200 MB the head would take. */
   size_t scratch_bytes = (size_t)C * lat[0].h * lat[0].w * sizeof(float);
   size_t scratch = nala_graph_region(g, scratch_bytes);
@@ -166,8 +167,15 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
   outs[0] = nala_graph_feat(g, C, lat[0].h, lat[0].w);
   nala_feat feats = {.c = C, .h = lat[0].h, .w = lat[0].w, .off = lat[0].off};
   NALA_CHECK(conv_into(g, &u->fpn[0], &lat[0], &outs[0], 0, bucket, err));
+  /* fpn_convs' outputs of levels 1..L-2 side by side in scratch (dead between the top-down adds and
+   * the logits; each level has at most a quarter of the pixels of the one below, so they fit) */
+  size_t at = scratch;
   for (int i = 1; i < L - 1; i++) {
-    outs[i] = nala_graph_feat(g, C, lat[i].h, lat[i].w);
+    size_t bytes = ((size_t)C * lat[i].h * lat[i].w * sizeof(float) + NALA_GRAPH_ALIGN - 1) / NALA_GRAPH_ALIGN *
+                   NALA_GRAPH_ALIGN;
+    outs[i] = (nala_feat){.c = C, .h = lat[i].h, .w = lat[i].w,
+                          .off = at + bytes <= scratch + scratch_bytes ? at : nala_graph_region(g, bytes)};
+    at += bytes;
     NALA_CHECK(conv_into(g, &u->fpn[i], &lat[i], &outs[i], 0, bucket, err));
   }
   outs[L - 1] = lat[L - 1];
