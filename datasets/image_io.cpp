@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +99,19 @@ nala_status mat_to_image(const cv::Mat &m, nala_channel_order order, nala_image 
 // Borrowed Mat header over a nala_image (no copy).
 cv::Mat wrap(const nala_image *img) {
   return cv::Mat(img->h, img->w, CV_8UC(img->c), (void *)img->data, img->stride);
+}
+
+// BGR <-> RGB of a 3-channel image, src and dst may be the same. Plain C rather than cv::cvtColor,
+// which clones its input when called in place (a heap buffer per frame).
+void swap_red_blue(const nala_image *src, nala_image *dst) {
+  for (int y = 0; y < src->h; y++) {
+    const uint8_t *in = src->data + (size_t)y * src->stride;
+    uint8_t *out = dst->data + (size_t)y * dst->stride;
+    for (int x = 0; x < src->w; x++) {
+      uint8_t b = in[3 * x], g = in[3 * x + 1], r = in[3 * x + 2];
+      out[3 * x] = r, out[3 * x + 1] = g, out[3 * x + 2] = b;
+    }
+  }
 }
 
 nala_status check_image(const nala_image *img, const char *what, nala_err *err) {
@@ -275,10 +289,8 @@ nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, 
   if (!out->data)
     NALA_CHECK(mat_to_image(m, order, out, err));
   out->order = order;
-  if (order == NALA_RGB) {
-    cv::Mat pixels = wrap(out);
-    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
-  }
+  if (order == NALA_RGB)
+    swap_red_blue(out, out);
   return NALA_OK;
   NALA_SHIM_CATCH_CLEANUP(err, "decoding image", name, nala_image_free(out))
 }
@@ -415,6 +427,7 @@ struct nala_video_writer {
   cv::VideoWriter out;
   std::string path, tmp_path;
   int w, h;
+  std::vector<uint8_t> bgr; // an RGB frame's BGR copy, sized once at the first RGB frame
 };
 
 namespace {
@@ -466,11 +479,37 @@ extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out
   if (!out || index < 0)
     return nala_fail(err, NALA_E_ARG, "nala_video_open_camera: out is NULL or index %d < 0", index);
   *out = nullptr;
+#ifdef __linux__
+  // OpenCV reports a missing or busy camera only as a log line and isOpened() == false; checking the
+  // device node first gives the user the device, the reason, and no backend warnings.
+  char device[32];
+  std::snprintf(device, sizeof device, "/dev/video%d", index);
+  int fd = ::open(device, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENXIO || e == ENODEV)
+      return nala_fail(err, NALA_E_IO, "camera %d (%s): no such device: %s (no camera at this index; the cameras "
+                       "present are the /dev/video* nodes)", index, device, std::strerror(e));
+    return nala_fail(err, NALA_E_IO, "camera %d (%s): cannot open the device: %s%s", index, device,
+                     std::strerror(e), e == EACCES ? " (is the user in the 'video' group?)" : "");
+  }
+  ::close(fd);
+  const int api = cv::CAP_V4L2; // the device node just checked; CAP_ANY would try GStreamer first
+#else
+  char device[32];
+  std::snprintf(device, sizeof device, "index %d", index);
+  const int api = cv::CAP_ANY;
+#endif
   nala_video_reader *r = nullptr;
   NALA_SHIM_TRY
   r = new nala_video_reader();
-  r->name = "camera " + std::to_string(index);
-  r->cap.open(index);
+  r->name = "camera " + std::to_string(index) + " (" + device + ")";
+  r->cap.open(index, api);
+  if (!r->cap.isOpened()) {
+    delete r;
+    return nala_fail(err, NALA_E_IO, "camera %d (%s): the device exists but OpenCV cannot capture from it (busy, "
+                     "not a capture device, or an unsupported pixel format)", index, device);
+  }
   nala_status st = reader_finish_open(r, out, err);
   if (st != NALA_OK)
     delete r;
@@ -516,9 +555,8 @@ extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_o
     nala_image_free(frame);
     NALA_CHECK(mat_to_image(decoded, NALA_BGR, frame, err));
   }
-  cv::Mat pixels = wrap(frame);
   if (order == NALA_RGB)
-    cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
+    swap_red_blue(frame, frame);
   frame->order = order;
   reader->frames_read++;
   *got = 1;
@@ -587,13 +625,13 @@ extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_im
     return nala_fail(err, NALA_E_SHAPE, "%s: frame is %dx%dx%d (HxWxC), the video is %dx%dx3", writer->path.c_str(),
                      frame->h, frame->w, frame->c, writer->h, writer->w);
   NALA_SHIM_TRY
-  cv::Mat m = wrap(frame);
   if (frame->order == NALA_RGB) {
-    cv::Mat bgr;
-    cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
-    writer->out.write(bgr);
+    writer->bgr.resize((size_t)frame->w * 3 * (size_t)frame->h); // a no-op after the first frame
+    nala_image bgr = {frame->h, frame->w, 3, (size_t)frame->w * 3, writer->bgr.data(), NALA_BGR};
+    swap_red_blue(frame, &bgr);
+    writer->out.write(wrap(&bgr));
   } else {
-    writer->out.write(m);
+    writer->out.write(wrap(frame));
   }
   return NALA_OK;
   NALA_SHIM_CATCH(err, "writing a frame", writer->path.c_str())

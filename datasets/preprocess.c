@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datasets/image_resize.h"
 #include "nala/config.h"
 
 static const float IMAGENET_MEAN[3] = {123.675f, 116.28f, 103.53f};
@@ -133,7 +134,8 @@ nala_status nala_preprocess_out_size(const nala_preprocess_cfg *cfg, int h, int 
   }
   sizes->out_floats = (size_t)3 * m->pad_h * m->pad_w;
   int resized = m->img_h != h || m->img_w != w;
-  sizes->scratch_bytes = resized ? (size_t)3 * m->img_h * m->img_w : 0;
+  /* the resized image, then the resize's coordinate tables (datasets/image_resize.c) */
+  sizes->scratch_bytes = resized ? (size_t)3 * m->img_h * m->img_w + nala_resize_u8_table_bytes(m->img_h, m->img_w) : 0;
   return NALA_OK;
 }
 
@@ -207,7 +209,9 @@ nala_status nala_preprocess_into(const nala_preprocess_cfg *cfg, const nala_imag
   if (sz.scratch_bytes) {
     nala_image resized = {.h = sz.meta.img_h, .w = sz.meta.img_w, .c = 3, .stride = (size_t)sz.meta.img_w * 3,
                           .data = scratch, .order = img->order};
-    nala_status st = nala_image_resize(img, &resized, cfg->interp, err);
+    /* cv2.resize's arithmetic in C, into the plan's scratch: cv::resize would allocate per frame */
+    size_t image_bytes = resized.stride * (size_t)resized.h;
+    nala_status st = nala_resize_u8(img, &resized, cfg->interp, scratch + image_bytes, sz.scratch_bytes - image_bytes, err);
     if (st != NALA_OK)
       return nala_err_prefix(err, "preprocess: ");
     src = scratch;

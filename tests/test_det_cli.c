@@ -271,6 +271,15 @@ START_TEST(det_folder_and_video) {
   ck_assert_ptr_null(strstr(err, "backbone"));
   free(out);
   free(err);
+  /* No such camera: named with its device node, exit 1, no video left behind. */
+  if (access("/dev/video9", F_OK) != 0) {
+    snprintf(args, sizeof args, "det --config %s --input camera:9 --out %s", p("retina.json"), p("cam.mp4"));
+    ck_assert_int_eq(run(args, &out, &err), 1);
+    ck_assert_ptr_nonnull(strstr(err, "camera 9 (/dev/video9): no such device"));
+    ck_assert_int_eq(access(p("cam.mp4"), F_OK), -1);
+    free(out);
+    free(err);
+  }
 }
 END_TEST
 

@@ -464,6 +464,31 @@ START_TEST(video_errors_name_the_file) {
 }
 END_TEST
 
+/* A camera index with no device: NALA_E_IO naming the camera and its device node, no reader. (No
+ * fake camera here: a v4l2loopback device needs the kernel module, which a container cannot load.) */
+START_TEST(missing_camera_is_named) {
+  int index = -1;
+  char node[32];
+  for (int i = 0; i < 64 && index < 0; i++) {
+    snprintf(node, sizeof node, "/dev/video%d", i);
+    if (!file_exists(node))
+      index = i;
+  }
+  if (index < 0) {
+    printf("missing camera: /dev/video0..63 all exist; skipped\n");
+    return;
+  }
+  nala_err err;
+  nala_video_reader *vr = (nala_video_reader *)&err; /* must come back NULL */
+  ck_assert_int_eq(nala_video_open_camera(index, &vr, &err), NALA_E_IO);
+  ck_assert_ptr_null(vr);
+  printf("missing camera %d: %s\n", index, err.msg);
+  char want[64];
+  snprintf(want, sizeof want, "camera %d (/dev/video%d): no such device", index, index);
+  ck_assert_msg(strstr(err.msg, want) != NULL, "message lacks \"%s\": %s", want, err.msg);
+}
+END_TEST
+
 START_TEST(convert_round_trips) {
   nala_err err;
   nala_image bgr, rgb, gray, back;
@@ -507,6 +532,7 @@ int main(void) {
   tcase_add_test(tc, write_errors_name_the_file);
   tcase_add_test(tc, corrupted_files_never_crash);
   tcase_add_test(tc, convert_round_trips);
+  tcase_add_test(tc, missing_camera_is_named);
   tcase_add_test(tc, video_write_read_back);
   tcase_add_test(tc, video_errors_name_the_file);
   suite_add_tcase(s, tc);

@@ -436,9 +436,13 @@ static void print_report(const seg_run *r, double wall_s) {
     sum += row_ms[i];
   /* Planning is once per input size (once per video), so the rate leaves it out; it is printed below. */
   double run_s = wall_s - r->m.plan_ms / 1e3;
-  printf("%ld frame(s) in %.2f s: %.2f frames/s overall (%s), peak RSS %.1f MB\n", r->frames, run_s,
+  printf("%ld frame(s) in %.2f s: %.2f frames/s overall (%s), peak RSS %.1f MB", r->frames, run_s,
          run_s > 0 ? r->frames / run_s : 0, r->m.seeded ? "seeded weights" : "weights from --weights",
          cli_peak_rss_mb());
+  double heap_mb = cli_heap_in_use_mb();
+  if (heap_mb >= 0)
+    printf(", heap in use at the end %.3f MB", heap_mb);
+  printf("\n");
   printf("%-12s %11s %10s %7s\n", "stage", "total ms", "ms/frame", "share");
   for (int i = 0; i < rows_n; i++)
     printf("%-12s %11.1f %10.2f %6.1f%%\n", rows[i], row_ms[i], row_ms[i] / (double)r->frames,

@@ -2,6 +2,9 @@
 #include "tools/cli_timing.h"
 
 #include <stdio.h>
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -10,6 +13,15 @@ double cli_peak_rss_mb(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0; /* Linux reports KB */
+}
+
+double cli_heap_in_use_mb(void) {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  struct mallinfo2 mi = mallinfo2();
+  return (double)(mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
+#else
+  return -1.0;
+#endif
 }
 
 double cli_now_ms(void) {

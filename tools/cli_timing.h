@@ -9,6 +9,10 @@
 
 /* Peak resident set size of this process in MB. */
 double cli_peak_rss_mb(void);
+/* Bytes the process has malloc'd and not freed (glibc mallinfo2: arenas + mmapped chunks), in MB; -1
+ * where unavailable. Unlike the peak RSS it holds neither the library pages a run happened to fault in
+ * nor the free chunks of malloc's per-thread arenas, so it compares across runs: a leak shows in it. */
+double cli_heap_in_use_mb(void);
 
 /* Monotonic clock in milliseconds. */
 double cli_now_ms(void);

@@ -110,7 +110,9 @@ typedef struct nala_video_info {
 /* Opens a video file; refuses missing, empty or undecodable files with a message naming the path. */
 nala_status nala_video_open(const char *path, nala_video_reader **out, nala_err *err);
 
-/* Opens camera number index (/dev/videoN on Linux). */
+/* Opens camera number index (/dev/videoN on Linux, through V4L2). A missing device is NALA_E_IO naming
+ * the camera and its device node ("camera 3 (/dev/video3): no such device"), as are a device that cannot
+ * be opened (permission, busy) and one OpenCV cannot capture from. */
 nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err *err);
 
 /* Width, height, fps and claimed frame count of an open reader. */

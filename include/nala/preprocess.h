@@ -51,7 +51,7 @@ typedef struct nala_preprocess_meta {
 /* Buffers one call needs for a given input size. */
 typedef struct nala_preprocess_sizes {
   size_t out_floats;    /* 3 * pad_h * pad_w */
-  size_t scratch_bytes; /* resized uint8 image (img_h * img_w * 3), 0 when no resize is needed */
+  size_t scratch_bytes; /* resized uint8 image (img_h * img_w * 3, first) + the resize's tables; 0 when no resize */
   nala_preprocess_meta meta;
 } nala_preprocess_sizes;
 
