@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/nn/bilinear.h"
 #include "core/nn/graph.h"
 #include "models/model.h"
 #include "nala/preprocess.h"
@@ -43,6 +44,7 @@ typedef struct seg_plan {
   int two_resizes;       /* whole, ori != tensor: logits -> tensor size -> crop -> ori (resize2_argmax) */
   size_t cnt_off;        /* slide: windows per tensor pixel (float, as mmseg's count_mat) */
   size_t labels_off;     /* int32 ori h x w */
+  const nala_bilinear_kernels *bk; /* the tier of the fused resize + argmax (bit-identical in all) */
   size_t tmp_off;        /* per thread: one pixel's classes (+ two rows of img_w pixels with two_resizes) */
 } seg_plan;
 
@@ -85,14 +87,14 @@ void seg_resize(char *ws, const seg_map *src, int classes, size_t dst_off, int d
  * computed pixel by pixel (the resized map is never stored), bit-identical to seg_resize followed
  * by an argmax; first maximum wins, NaN counts as the maximum (torch.argmax). tmp: nthreads x
  * classes floats. Equal sizes: the argmax of src itself (F.interpolate to the same size copies). */
-void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_off, int dst_h, int dst_w,
+void seg_resize_argmax(const nala_bilinear_kernels *bk, char *ws, const seg_map *src, int classes, size_t labels_off, int dst_h, int dst_w,
                        size_t tmp_off, int nthreads);
 
 /* whole mode with a resize or padding in the pipeline, without materialising either map:
  * labels = argmax(resize(crop(resize(src -> t_h x t_w), img_h x img_w) -> dst_h x dst_w)), each
  * thread keeping the two rows of the intermediate map its output row reads (tmp: nthreads x
  * (2 * img_w + 1) x classes floats). Bit-identical to seg_resize then seg_resize_argmax. */
-void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
+void seg_resize2_argmax(const nala_bilinear_kernels *bk, char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
                         size_t labels_off, int dst_h, int dst_w, size_t tmp_off, int nthreads);
 
 /* Index of the first maximum of v[0..n) (NaN wins, the first one). */

@@ -104,6 +104,7 @@ static nala_status build(const nala_seg_ctx *ctx, seg_plan *p, nala_seg_input ki
   p->labels_off = nala_graph_region(&p->g, (size_t)h * w * sizeof(int32_t));
   size_t per_thread = p->two_resizes ? (2 * (size_t)p->img_w + 1) * C : C;
   p->tmp_off = nala_graph_region(&p->g, (size_t)ctx->nthreads * per_thread * sizeof(float));
+  p->bk = nala_bilinear_for(m->model->rt->isa);
   p->g.h = h, p->g.w = w;
   return NALA_OK;
 }

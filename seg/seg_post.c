@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/nn/bilinear.h"
 #include "core/nn/prims.h"
 #include "seg/seg_internal.h"
 
@@ -17,19 +18,7 @@ static const float *at(const char *ws, const seg_map *m, int y, int x) {
   return (const float *)(ws + m->off) + ((size_t)y * m->pitch + x) * m->ld;
 }
 
-int seg_argmax(const float *v, int n) {
-  int best = 0;
-  float bv = v[0];
-  if (isnan(bv))
-    return 0;
-  for (int c = 1; c < n; c++) {
-    if (isnan(v[c]))
-      return c;
-    if (v[c] > bv) /* strict: the first maximum wins */
-      bv = v[c], best = c;
-  }
-  return best;
-}
+int seg_argmax(const float *v, int n) { return nala_bilinear_ref.argmax(v, n); }
 
 /* One output index's two source taps and weights (nala_linear_taps: align_corners False). */
 typedef struct {
@@ -48,19 +37,20 @@ static inline float blend(lin_taps ty, lin_taps tx, float p00, float p01, float 
   return ty.w0 * (tx.w0 * p00 + tx.w1 * p01) + ty.w1 * (tx.w0 * p10 + tx.w1 * p11);
 }
 
-/* One pixel of the bilinear resize of src, all classes, into out. */
-static void resize_pixel(const char *ws, const seg_map *s, int classes, lin_taps ty, lin_taps tx, float *out) {
-  const float *p00 = at(ws, s, ty.i0, tx.i0), *p01 = at(ws, s, ty.i0, tx.i1);
-  const float *p10 = at(ws, s, ty.i1, tx.i0), *p11 = at(ws, s, ty.i1, tx.i1);
-  for (int c = 0; c < classes; c++)
-    out[c] = blend(ty, tx, p00[c], p01[c], p10[c], p11[c]);
+/* One pixel of the bilinear resize of src, all classes, into out (bk: any tier, the same bits). */
+static void resize_pixel(const nala_bilinear_kernels *bk, const char *ws, const seg_map *s, int classes, lin_taps ty,
+                         lin_taps tx, float *out) {
+  nala_bilinear_px px = {at(ws, s, ty.i0, tx.i0), at(ws, s, ty.i0, tx.i1), at(ws, s, ty.i1, tx.i0),
+                         at(ws, s, ty.i1, tx.i1), ty.w0, ty.w1, tx.w0, tx.w1};
+  bk->blend(&px, classes, out);
 }
 
 /* Row r of resize(s -> t_h x t_w), columns [0, w), into row (w x classes floats). */
-static void resize_row(const char *ws, const seg_map *s, int classes, int r, int t_h, int t_w, int w, float *row) {
+static void resize_row(const nala_bilinear_kernels *bk, const char *ws, const seg_map *s, int classes, int r, int t_h,
+                       int t_w, int w, float *row) {
   lin_taps ty = taps(r, s->h, t_h);
   for (int x = 0; x < w; x++)
-    resize_pixel(ws, s, classes, ty, taps(x, s->w, t_w), row + (size_t)x * classes);
+    resize_pixel(bk, ws, s, classes, ty, taps(x, s->w, t_w), row + (size_t)x * classes);
 }
 
 void seg_extract_window(char *ws, size_t src_off, int t_w, nala_crop_window win, size_t dst_off, int nthreads) {
@@ -109,17 +99,17 @@ void seg_resize(char *ws, const seg_map *src, int classes, size_t dst_off, int d
   float *dst = (float *)(ws + dst_off);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int y = 0; y < dst_h; y++)
-    resize_row(ws, src, classes, y, dst_h, dst_w, dst_w, dst + (size_t)y * dst_w * classes);
+    resize_row(&nala_bilinear_ref, ws, src, classes, y, dst_h, dst_w, dst_w, dst + (size_t)y * dst_w * classes);
 }
 
-void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_off, int dst_h, int dst_w,
-                       size_t tmp_off, int nthreads) {
+void seg_resize_argmax(const nala_bilinear_kernels *bk, char *ws, const seg_map *src, int classes, size_t labels_off,
+                       int dst_h, int dst_w, size_t tmp_off, int nthreads) {
   int32_t *labels = (int32_t *)(ws + labels_off);
   if (src->h == dst_h && src->w == dst_w) {
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int y = 0; y < dst_h; y++)
       for (int x = 0; x < dst_w; x++)
-        labels[(size_t)y * dst_w + x] = seg_argmax(at(ws, src, y, x), classes);
+        labels[(size_t)y * dst_w + x] = bk->argmax(at(ws, src, y, x), classes);
     return;
   }
 #pragma omp parallel num_threads(nthreads)
@@ -129,14 +119,14 @@ void seg_resize_argmax(char *ws, const seg_map *src, int classes, size_t labels_
     for (int y = 0; y < dst_h; y++) {
       lin_taps ty = taps(y, src->h, dst_h);
       for (int x = 0; x < dst_w; x++) {
-        resize_pixel(ws, src, classes, ty, taps(x, src->w, dst_w), tmp);
-        labels[(size_t)y * dst_w + x] = seg_argmax(tmp, classes);
+        resize_pixel(bk, ws, src, classes, ty, taps(x, src->w, dst_w), tmp);
+        labels[(size_t)y * dst_w + x] = bk->argmax(tmp, classes);
       }
     }
   }
 }
 
-void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
+void seg_resize2_argmax(const nala_bilinear_kernels *bk, char *ws, const seg_map *src, int classes, int t_h, int t_w, int img_h, int img_w,
                         size_t labels_off, int dst_h, int dst_w, size_t tmp_off, int nthreads) {
   int32_t *labels = (int32_t *)(ws + labels_off);
   size_t row_floats = (size_t)img_w * classes;
@@ -155,18 +145,18 @@ void seg_resize2_argmax(char *ws, const seg_map *src, int classes, int t_h, int 
         if (slot < 0) { /* evict the slot the other tap does not use */
           int other = k ? ty.i0 : ty.i1;
           slot = tag[0] == other ? 1 : 0;
-          resize_row(ws, src, classes, want, t_h, t_w, img_w, rows[slot]);
+          resize_row(bk, ws, src, classes, want, t_h, t_w, img_w, rows[slot]);
           tag[slot] = want;
         }
         r[k] = rows[slot];
       }
       for (int x = 0; x < dst_w; x++) {
         lin_taps tx = taps(x, img_w, dst_w);
-        const float *p00 = r[0] + (size_t)tx.i0 * classes, *p01 = r[0] + (size_t)tx.i1 * classes;
-        const float *p10 = r[1] + (size_t)tx.i0 * classes, *p11 = r[1] + (size_t)tx.i1 * classes;
-        for (int c = 0; c < classes; c++)
-          px[c] = blend(ty, tx, p00[c], p01[c], p10[c], p11[c]);
-        labels[(size_t)y * dst_w + x] = seg_argmax(px, classes);
+        nala_bilinear_px taps4 = {r[0] + (size_t)tx.i0 * classes, r[0] + (size_t)tx.i1 * classes,
+                                  r[1] + (size_t)tx.i0 * classes, r[1] + (size_t)tx.i1 * classes,
+                                  ty.w0, ty.w1, tx.w0, tx.w1};
+        bk->blend(&taps4, classes, px);
+        labels[(size_t)y * dst_w + x] = bk->argmax(px, classes);
       }
     }
   }

@@ -60,9 +60,9 @@ static nala_status run_passes(nala_seg_ctx *ctx, nala_err *err) {
     double t0 = omp_get_wtime();
     seg_map lg = logits_map(p);
     if (p->two_resizes) /* predict_by_feat to the padded size, postprocess_result's crop and resize */
-      seg_resize2_argmax(ws, &lg, C, p->t_h, p->t_w, p->img_h, p->img_w, p->labels_off, p->h, p->w, p->tmp_off, nt);
+      seg_resize2_argmax(p->bk, ws, &lg, C, p->t_h, p->t_w, p->img_h, p->img_w, p->labels_off, p->h, p->w, p->tmp_off, nt);
     else /* tensor = img = ori: the second resize is the identity */
-      seg_resize_argmax(ws, &lg, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
+      seg_resize_argmax(p->bk, ws, &lg, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
     add_ms(ctx, SEG_ST_POST, t0);
   } else {
     double t0 = omp_get_wtime();
@@ -82,7 +82,7 @@ static nala_status run_passes(nala_seg_ctx *ctx, nala_err *err) {
     t0 = omp_get_wtime();
     seg_divide(ws, p->acc_off, p->cnt_off, C, p->t_h, p->t_w, nt);
     seg_map src = {.off = p->acc_off, .h = p->img_h, .w = p->img_w, .pitch = p->t_w, .ld = C};
-    seg_resize_argmax(ws, &src, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
+    seg_resize_argmax(p->bk, ws, &src, C, p->labels_off, p->h, p->w, p->tmp_off, nt);
     add_ms(ctx, SEG_ST_POST, t0);
   }
   ctx->ran = 1;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nn/bilinear.h"
 #include "core/nn/prims.h"
 #include "core/nn/runtime.h"
 #include "seg/seg_internal.h"
@@ -37,7 +38,7 @@ START_TEST(fused_argmax_equals_resize_then_argmax) {
   fill(ws, h, w, pitch, 7u + (unsigned)_i);
   seg_map src = {.off = 0, .h = h, .w = w, .pitch = pitch, .ld = LD};
   seg_resize(ws, &src, C, dst_off, oh, ow, 3);
-  seg_resize_argmax(ws, &src, C, lab_off, oh, ow, tmp_off, 3);
+  seg_resize_argmax(nala_bilinear_for(NALA_ISA_AUTO), ws, &src, C, lab_off, oh, ow, tmp_off, 3);
   const float *dst = (const float *)(ws + dst_off);
   const int32_t *lab = (const int32_t *)(ws + lab_off);
   int ties = 0;
@@ -95,8 +96,8 @@ START_TEST(streamed_two_resizes_equal_materialised) {
   seg_map lg = {.off = 0, .h = lh, .w = lw, .pitch = lw, .ld = LD};
   seg_resize(ws, &lg, C, mid_off, th, tw, nt);
   seg_map crop = {.off = mid_off, .h = ih, .w = iw, .pitch = tw, .ld = C};
-  seg_resize_argmax(ws, &crop, C, a_off, oh, ow, tmp_off, nt);
-  seg_resize2_argmax(ws, &lg, C, th, tw, ih, iw, b_off, oh, ow, tmp_off, nt);
+  seg_resize_argmax(nala_bilinear_for(NALA_ISA_AUTO), ws, &crop, C, a_off, oh, ow, tmp_off, nt);
+  seg_resize2_argmax(nala_bilinear_for(NALA_ISA_AUTO), ws, &lg, C, th, tw, ih, iw, b_off, oh, ow, tmp_off, nt);
   ck_assert(!memcmp(ws + a_off, ws + b_off, (size_t)oh * ow * 4));
   printf("%dx%d -> %dx%d [crop %dx%d] -> %dx%d: streamed labels equal\n", lh, lw, th, tw, ih, iw, oh, ow);
   free(ws);
@@ -150,6 +151,44 @@ START_TEST(argmax_ties_and_nan) {
 }
 END_TEST
 
+/* Every tier this CPU runs against the plain-C one: blend bit for bit, argmax on the same index, over
+ * lengths around each vector width, on a 1/8 grid (ties) with NaN, -0 and -inf sprinkled in. */
+START_TEST(bilinear_tiers_agree_with_ref) {
+  static const nala_isa tiers[] = {NALA_ISA_AVX2, NALA_ISA_AVX512};
+  enum { N = 520 };
+  float p[4][N], want[N], got[N];
+  unsigned seed = 99u;
+  int runs = 0;
+  for (int t = 0; t < 2; t++) {
+    if (!nala_isa_supported(tiers[t])) {
+      printf("bilinear: %s tier not supported here, skipped\n", nala_isa_name(tiers[t]));
+      continue;
+    }
+    const nala_bilinear_kernels *bk = t ? &nala_bilinear_avx512 : &nala_bilinear_avx2;
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 37) {
+      for (int trial = 0; trial < 6; trial++, runs++) {
+        for (int k = 0; k < 4; k++)
+          for (int c = 0; c < n; c++) {
+            seed = seed * 1103515245u + 12345u;
+            int r = (int)((seed >> 16) % 41u);
+            p[k][c] = r == 40 && trial == 5 ? NAN : r == 39 ? -0.0f : r == 38 ? -INFINITY : (float)(r % 5 - 2) / 8.0f;
+          }
+        seed = seed * 1103515245u + 12345u;
+        float wy = (float)(seed >> 20) / 4096.0f, wx = (float)((seed >> 8) & 4095u) / 4096.0f;
+        nala_bilinear_px px = {p[0], p[1], p[2], p[3], 1.0f - wy, wy, 1.0f - wx, wx};
+        nala_bilinear_ref.blend(&px, n, want);
+        bk->blend(&px, n, got);
+        ck_assert_msg(!memcmp(want, got, (size_t)n * sizeof(float)), "%s blend differs at n = %d",
+                      nala_isa_name(tiers[t]), n);
+        ck_assert_int_eq(bk->argmax(want, n), nala_bilinear_ref.argmax(want, n));
+        ck_assert_int_eq(bk->argmax(p[trial % 4], n), nala_bilinear_ref.argmax(p[trial % 4], n));
+      }
+    }
+  }
+  printf("bilinear: %d blends and %d argmaxes equal to the plain-C tier\n", runs, 2 * runs);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("seg_post");
   TCase *tc = tcase_create("seg_post");
@@ -157,6 +196,7 @@ int main(void) {
   tcase_add_loop_test(tc, streamed_two_resizes_equal_materialised, 0, (int)(sizeof chains / sizeof *chains));
   tcase_add_test(tc, slide_sum_and_count);
   tcase_add_test(tc, argmax_ties_and_nan);
+  tcase_add_test(tc, bilinear_tiers_agree_with_ref);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }

@@ -1,6 +1,9 @@
 /* Blocked 3x3 convolutions in bands of rows (see conv_banded.h). */
 #include "core/nn/conv_banded.h"
 
+#include "core/nn/band_pack.h"
+#include "core/nn/bilinear.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -21,26 +24,6 @@ nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *
   if (isa >= dnnl_cpu_isa_avx512_core)
     return NALA_BANDED_WINO;
   return isa >= dnnl_cpu_isa_avx2 ? NALA_BANDED_DIRECT8 : NALA_BANDED_NONE;
-}
-
-/* NHWC rows [r0, r0 + rows) of an h x w map with ld floats between pixels, as a 4-d oneDNN md
- * (logical NCHW), and the byte offset of its first row. */
-static size_t nhwc_rows(dnnl_memory_desc_t *md, size_t off, int c, int rows, int w, int ld, int r0) {
-  dnnl_dims_t dims = {1, c, rows, w};
-  dnnl_dims_t strides = {(dnnl_dim_t)rows * w * ld, 1, (dnnl_dim_t)w * ld, ld};
-  dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides);
-  return off + (size_t)r0 * w * ld * sizeof(float);
-}
-
-static void blocked(dnnl_memory_desc_t *md, const nala_layer *L, int c, int rows, int w) {
-  dnnl_dims_t dims = {1, c, rows, w};
-  dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, L->banded == NALA_BANDED_WINO ? dnnl_nChw16c : dnnl_nChw8c);
-}
-
-/* Columns [x0, x0 + cols) of the blocked band md (a view the reorders read or write). */
-static void blocked_cols(dnnl_memory_desc_t *view, const dnnl_memory_desc_t *md, int x0, int cols) {
-  dnnl_dims_t dims = {1, md->dims[1], md->dims[2], cols}, offsets = {0, 0, 0, x0};
-  dnnl_memory_desc_init_submemory(view, md, dims, offsets);
 }
 
 /* Width of the blocked bands for a w-wide map. jit_wino_4x3 blocks its tiles by divisors of the
@@ -103,44 +86,26 @@ nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primit
 
 /* The ops of one band (see conv_banded.h); blk_src / blk_dst are the band buffers. */
 static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, int w, size_t src, int ld_src,
-                             size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, void *zeros,
-                             int bucket, nala_err *err) {
+                             size_t dst, int ld_dst, int posts, size_t blk_src, size_t blk_dst, int bucket,
+                             nala_err *err) {
   int ic = L->conv.ic, oc = L->conv.oc, rows = b->r1 - b->r0, wp = band_width(L, w);
-  /* A sum with no activation after it goes into the output reorder (dst += band) and saves
-   * reordering dst in; sum then an activation must see dst inside the convolution. */
+  int blk = L->banded == NALA_BANDED_WINO ? 16 : 8;
+  /* A sum with no activation after it goes into the output copy (dst += band) and saves copying
+   * dst in; sum then an activation must see dst inside the convolution. */
   int sum_in_conv = (posts & NALA_POST_SUM) && (posts & (NALA_POST_RELU | NALA_POST_GELU | NALA_POST_SWISH));
   int sum_in_reorder = (posts & NALA_POST_SUM) && !sum_in_conv;
-  dnnl_memory_desc_t view, blk, blk_in, blk_pad;
-  size_t at = nhwc_rows(&view, src, ic, b->i1 - b->i0, w, ld_src, b->i0);
-  blocked(&blk, L, ic, b->i1 - b->i0, wp);
-  blocked_cols(&blk_in, &blk, 0, w);
-  NALA_CHECK(nala_banded_add_reorder(g, &view, at, &blk_in, blk_src, 0, bucket, err));
-  if (wp > w) {
-    /* The pad columns: the temporary area holds other ops' data, so zeros go in on every run (from
-     * the plan's zero block, shared by the bands; the memory handle only wraps it). */
-    blocked_cols(&blk_pad, &blk, w, wp - w);
-    dnnl_memory_desc_t zmd;
-    blocked(&zmd, L, ic, b->i1 - b->i0, wp - w);
-    dnnl_primitive_desc_t zpd;
-    NALA_CHECK(nala_reorder_pd(g->engine, &zmd, &blk_pad, 0, &zpd, err));
-    dnnl_memory_t zmem = NULL;
-    if (dnnl_memory_create(&zmem, &zmd, g->engine, zeros) != dnnl_success) {
-      dnnl_primitive_desc_destroy(zpd);
-      return nala_fail(err, NALA_E_NOMEM, "Winograd band %d -> %d: no memory for its zero columns", ic, oc);
-    }
-    nala_dnnl_arg zargs[2] = {{DNNL_ARG_FROM, NALA_MEM_PLAN, zmem}, {DNNL_ARG_TO, blk_src, NULL}};
-    NALA_CHECK(nala_graph_add_dnnl(g, zpd, zargs, 2, bucket, err));
-  }
-  dnnl_memory_desc_t dview, dblk, dblk_out;
-  size_t dat = nhwc_rows(&dview, dst, oc, rows, w, ld_dst, b->r0);
-  blocked(&dblk, L, oc, rows, wp);
-  blocked_cols(&dblk_out, &dblk, 0, w);
+  /* the input rows, their pad columns zeroed on every run (the temporary area holds other ops' data) */
+  nala_band_copy in = {.nhwc = src + (size_t)b->i0 * w * ld_src * sizeof(float), .blocked = blk_src, .c = ic,
+                       .rows = b->i1 - b->i0, .w = w, .wp = wp, .ld = ld_src, .blk = blk};
+  NALA_CHECK(nala_band_pack_op(g, &in, bucket, err));
+  nala_band_copy out = {.nhwc = dst + (size_t)b->r0 * w * ld_dst * sizeof(float), .blocked = blk_dst, .c = oc,
+                        .rows = rows, .w = w, .wp = wp, .ld = ld_dst, .blk = blk, .sum = sum_in_reorder};
   if (sum_in_conv)
-    NALA_CHECK(nala_banded_add_reorder(g, &dview, dat, &dblk_out, blk_dst, 0, bucket, err));
+    NALA_CHECK(nala_band_pack_op(g, &out, bucket, err));
   dnnl_primitive_desc_t pd;
   NALA_CHECK(band_pd(g, L, b, wp, sum_in_reorder ? posts & ~NALA_POST_SUM : posts, &pd, err));
   NALA_CHECK(nala_banded_add_conv(g, L, pd, blk_src, blk_dst, bucket, err));
-  return nala_banded_add_reorder(g, &dblk_out, blk_dst, &dview, dat, sum_in_reorder, bucket, err);
+  return nala_band_unpack_op(g, &out, bucket, err);
 }
 
 /* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in
@@ -188,21 +153,72 @@ nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w
   size_t src_bytes = (size_t)L->conv.ic * (rows + 2) * wp * sizeof(float);
   size_t blk_src = nala_graph_temp(g, 0, src_bytes);
   size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L->conv.oc * rows * wp * sizeof(float));
-  /* Zeros for the pad columns of the tallest band (band_width), freed with the plan. */
-  void *zeros = NULL;
-  if (wp > w) {
-    dnnl_memory_desc_t zmd;
-    blocked(&zmd, L, L->conv.ic, rows + 2, wp - w);
-    size_t zbytes = dnnl_memory_desc_get_size(&zmd);
-    if (!(zeros = nala_graph_alloc(g, zbytes, err)))
-      return NALA_E_NOMEM;
-    memset(zeros, 0, zbytes);
-  }
   nala_status st = NALA_OK;
   for (int r0 = 0; !st && r0 < h; r0 += rows) {
     band b = band_at(r0, rows, h);
-    st = plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, zeros, bucket, err);
+    st = plan_band(g, L, &b, w, src, ld_src, dst, ld_dst, posts, blk_src, blk_dst, bucket, err);
   }
   *planned = !st;
   return st;
+}
+
+/* Input rows [b->i0, b->i1) of part in, packed blocked into blk_src: copied when the map has the
+ * output's size, resized on the fly otherwise. */
+static nala_status pack_part(nala_graph *g, const nala_banded_part *in, const band *b, int h, int w, int wp,
+                             size_t blk_src, const nala_bilinear_kernels *bk, int bucket, nala_err *err) {
+  const nala_layer *L = in->L;
+  int blk = L->banded == NALA_BANDED_WINO ? 16 : 8, ld = nala_feat_ld(&in->src);
+  if (in->src.h == h && in->src.w == w) {
+    nala_band_copy copy = {.nhwc = in->src.off + (size_t)b->i0 * w * ld * sizeof(float), .blocked = blk_src,
+                           .c = L->conv.ic, .rows = b->i1 - b->i0, .w = w, .wp = wp, .ld = ld, .blk = blk};
+    return nala_band_pack_op(g, &copy, bucket, err);
+  }
+  nala_band_resize r = {.src = in->src, .blocked = blk_src, .dst_h = h, .dst_w = w, .r0 = b->i0,
+                        .rows = b->i1 - b->i0, .wp = wp, .blk = blk, .bk = bk};
+  return nala_band_resize_pack_op(g, &r, bucket, err);
+}
+
+nala_status nala_banded_sum_conv_op(nala_graph *g, const nala_banded_part *in, int n, int h, int w, size_t dst,
+                                    int ld_dst, int bucket, int *planned, nala_err *err) {
+  *planned = 0;
+  if (n < 1 || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW || (size_t)h * w < NALA_BANDED_MIN_PIXELS)
+    return NALA_OK;
+  const nala_layer *L0 = in[0].L;
+  for (int i = 0; i < n; i++) {
+    const nala_layer *L = in[i].L;
+    if (!L->banded || L->banded != L0->banded || L->conv.ic != L0->conv.ic || L->conv.oc != L0->conv.oc ||
+        in[i].src.c != L->conv.ic || (i + 1 < n && L->act) || in[i].src.h > h || in[i].src.w > w)
+      return NALA_OK;
+  }
+  int wp = band_width(L0, w), rows = band_rows(L0, h, wp);
+  /* every part's pd on every band shape, before any op is added (as nala_banded_conv_op) */
+  band probe[3] = {band_at(0, rows, h), band_at(rows, rows, h), band_at((h - 1) / rows * rows, rows, h)};
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < n && probe[k].r0 < h; i++) {
+      dnnl_primitive_desc_t pd;
+      nala_err quiet;
+      if (band_pd(g, in[i].L, &probe[k], wp, (i ? NALA_POST_SUM : 0) | in[i].L->act, &pd, &quiet) != NALA_OK)
+        return NALA_OK;
+      dnnl_primitive_desc_destroy(pd);
+    }
+  ld_dst = ld_dst > 0 ? ld_dst : L0->conv.oc;
+  size_t src_bytes = (size_t)L0->conv.ic * (rows + 2) * wp * sizeof(float);
+  size_t blk_src = nala_graph_temp(g, 0, src_bytes);
+  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L0->conv.oc * rows * wp * sizeof(float));
+  const nala_bilinear_kernels *bk = nala_bilinear_for(NALA_ISA_AUTO);
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    band b = band_at(r0, rows, h);
+    for (int i = 0; i < n; i++) {
+      NALA_CHECK(pack_part(g, &in[i], &b, h, w, wp, blk_src, bk, bucket, err));
+      dnnl_primitive_desc_t pd;
+      NALA_CHECK(band_pd(g, in[i].L, &b, wp, (i ? NALA_POST_SUM : 0) | in[i].L->act, &pd, err));
+      NALA_CHECK(nala_banded_add_conv(g, in[i].L, pd, blk_src, blk_dst, bucket, err));
+    }
+    nala_band_copy out = {.nhwc = dst + (size_t)b.r0 * w * ld_dst * sizeof(float), .blocked = blk_dst,
+                          .c = L0->conv.oc, .rows = b.r1 - b.r0, .w = w, .wp = wp, .ld = ld_dst,
+                          .blk = L0->banded == NALA_BANDED_WINO ? 16 : 8};
+    NALA_CHECK(nala_band_unpack_op(g, &out, bucket, err));
+  }
+  *planned = 1;
+  return NALA_OK;
 }

@@ -344,6 +344,27 @@ nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *
   return NALA_OK;
 }
 
+nala_status nala_graph_add_kernel_temp(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size,
+                                       const size_t *fields, int n_fields, int bucket, nala_err *err) {
+  if (n_fields < 0 || n_fields > NALA_GRAPH_MAX_ARGS)
+    return nala_fail(err, NALA_E_ARG, "kernel with %d workspace fields (at most %d)", n_fields, NALA_GRAPH_MAX_ARGS);
+  for (int i = 0; i < n_fields; i++)
+    if (fields[i] + sizeof(size_t) > size)
+      return nala_fail(err, NALA_E_ARG, "kernel workspace field at byte %zu outside its %zu bytes of args", fields[i],
+                       size);
+  NALA_CHECK(nala_graph_add_kernel(g, fn, args, size, bucket, err));
+  /* A kernel op's args[] / mem_off[] (unused otherwise) remember each field's place and value;
+   * memory stays NULL, so release has nothing to destroy. */
+  nala_graph_op *op = &g->ops[g->n_ops - 1];
+  for (int i = 0; i < n_fields; i++) {
+    op->args[i].arg = (int)fields[i];
+    op->args[i].memory = NULL;
+    memcpy(&op->mem_off[i], op->kargs + fields[i], sizeof(size_t));
+  }
+  op->nargs = n_fields;
+  return NALA_OK;
+}
+
 nala_status nala_graph_gate_since(nala_graph *g, int first, size_t count_off, int lo, int hi, nala_err *err) {
   if (first < 0 || first >= g->n_ops || count_off % sizeof(int32_t) || lo >= hi)
     return nala_fail(err, NALA_E_ARG, "graph gate: ops [%d, %d), count at byte %zu, range (%d, %d]", first, g->n_ops,
@@ -377,6 +398,10 @@ void nala_graph_bind(nala_graph *g, void *ws) {
         continue;
       else if (off >= NALA_MEM_TEMP)
         off = temp_off + (off - NALA_MEM_TEMP);
+      if (op->fn) {
+        memcpy(op->kargs + op->args[a].arg, &off, sizeof off);
+        continue;
+      }
       dnnl_memory_set_data_handle(op->args[a].memory, (char *)ws + off);
     }
   }

@@ -185,6 +185,13 @@ nala_status nala_graph_add_dnnl(nala_graph *g, dnnl_primitive_desc_t pd, const n
 nala_status nala_graph_add_kernel(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size, int bucket,
                                   nala_err *err);
 
+/* As nala_graph_add_kernel, for a kernel whose args hold workspace offsets that may point into the
+ * temporary area (NALA_MEM_TEMP + t, nala_graph_temp), which has no place until planning ends: at
+ * each nala_graph_bind the size_t at byte fields[i] of the op's copy of args (n_fields at most
+ * NALA_GRAPH_MAX_ARGS) is set to the workspace offset it resolves to (plain offsets stay as they are). */
+nala_status nala_graph_add_kernel_temp(nala_graph *g, nala_kernel_fn fn, const void *args, size_t size,
+                                       const size_t *fields, int n_fields, int bucket, nala_err *err);
+
 /* Makes the op added last conditional on a count the graph computes at run time (an int32 at
  * workspace byte count_off, e.g. the number of RoIs a kernel kept): it runs only when
  * lo < count <= hi. RoI heads plan one primitive per batch size and gate each to its range, so
