@@ -10,10 +10,7 @@
  * slice of the concat map (no copy pass except x itself into the PSP concat). fpn_bottleneck runs
  * without its concat: split by input channels into one part per level (nala_convmodule_load_split),
  * each level's part adds into the output (post-op sum), BatchNorm folded into every part, ReLU after
- * the last. Banded (core/nn/conv_banded.h, the default) the parts run in one pass over level-0
- * bands: each level's rows are resized straight into the blocked band and every part adds into
- * one blocked output band (nala_banded_sum_conv_op), so neither the resized levels nor the
- * partial sums ever make a level-0 NHWC map. Against the concat and one conv this drops the L*C-channel concat map (128 MB at
+ * the last. Against the concat and one conv this drops the L*C-channel concat map (128 MB at
  * 512x512) and, with Winograd, 151 MB of oneDNN scratchpad (its transformed 2048 x 512 weights
  * buffer); measured (UperNet-T 512x512, 1 thread, CPU time per forward on a loaded Xeon) it costs
  * ~10% with Winograd (2.35 vs 2.1 s) and nothing with direct NHWC convs (3.35 s both); peak RSS
@@ -24,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/nn/conv_banded.h"
 #include "core/nn/module.h"
 #include "core/nn/prims.h"
 #include "heads/decode_head.h"
@@ -158,11 +154,11 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
     NALA_CHECK(nala_add_op(g, &lat[i - 1], &up, &lat[i - 1], bucket, err));
   }
 
-  /* fpn_bottleneck(cat(fpn_outs resized to level 0)) = sum over levels of its parts. Banded (the
-   * default), one pass over level-0 bands: each level's rows resized straight into the band, every
-   * part adding into it (nala_banded_sum_conv_op), so no resized map is stored. Otherwise each
-   * level is resized into one level-0 map (level0, dead once its part has read it) and its part
-   * adds into feats. feats takes lat[0], dead once fpn_convs[0] has read it. */
+  /* fpn_bottleneck(cat(fpn_outs resized to level 0)) = sum over levels of its parts: each level is
+   * resized into one level-0 map (level0, dead once its part has read it) and its part adds into
+   * feats. feats takes lat[0], dead once fpn_convs[0] has read it. The one-pass form
+   * (nala_banded_sum_conv_op, resizing each level's rows straight into the band) measured slower
+   * on a quiet Xeon at 512x512, 1 thread: head 1768-1863 ms against 1512-1523 ms this way. */
   nala_feat outs[NALA_HEAD_MAX_INS];
   outs[0] = nala_graph_feat(g, C, lat[0].h, lat[0].w);
   nala_feat feats = {.c = C, .h = lat[0].h, .w = lat[0].w, .off = lat[0].off};
@@ -179,18 +175,11 @@ static nala_status uper_plan(const void *module, nala_graph *g, const nala_feat 
     NALA_CHECK(conv_into(g, &u->fpn[i], &lat[i], &outs[i], 0, bucket, err));
   }
   outs[L - 1] = lat[L - 1];
-  nala_banded_part parts[NALA_HEAD_MAX_INS];
-  for (int i = 0; i < L; i++)
-    parts[i] = (nala_banded_part){&u->fpn_bottleneck[i], outs[i]};
-  int fused = 0;
-  NALA_CHECK(nala_banded_sum_conv_op(g, parts, L, feats.h, feats.w, feats.off, 0, bucket, &fused, err));
-  if (!fused) {
-    nala_feat level0 = outs[0];
-    NALA_CHECK(conv_into(g, &u->fpn_bottleneck[0], &level0, &feats, 0, bucket, err));
-    for (int i = 1; i < L; i++) {
-      NALA_CHECK(nala_resize_op(g, &outs[i], &level0, NALA_RESIZE_BILINEAR, bucket, err));
-      NALA_CHECK(conv_into(g, &u->fpn_bottleneck[i], &level0, &feats, NALA_POST_SUM, bucket, err));
-    }
+  nala_feat level0 = outs[0];
+  NALA_CHECK(conv_into(g, &u->fpn_bottleneck[0], &level0, &feats, 0, bucket, err));
+  for (int i = 1; i < L; i++) {
+    NALA_CHECK(nala_resize_op(g, &outs[i], &level0, NALA_RESIZE_BILINEAR, bucket, err));
+    NALA_CHECK(conv_into(g, &u->fpn_bottleneck[i], &level0, &feats, NALA_POST_SUM, bucket, err));
   }
   nala_feat logits = {.c = b->num_classes, .h = feats.h, .w = feats.w, .off = scratch};
   if ((size_t)b->num_classes * feats.h * feats.w * sizeof(float) > scratch_bytes)
