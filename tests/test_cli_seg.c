@@ -14,6 +14,7 @@
 #include "nala/image_io.h"
 #include "tests/support/cli.h"
 #include "tests/support/files.h"
+#include "tests/support/frames.h"
 #include "tests/support/suite.h"
 #include "tools/seg_contact_sheet.h"
 #include "tools/seg_overlay.h"
@@ -68,24 +69,11 @@ static void teardown(void) {
 
 static int exists(const char *path) { return access(path, F_OK) == 0; }
 
-/* A smooth colour pattern that moves with k, plus seeded noise, so frames differ and labels vary. */
-static void fill(nala_image *img, int k) {
-  uint32_t s = 2463534242u + 977u * (uint32_t)k;
-  for (int y = 0; y < img->h; y++)
-    for (int x = 0; x < img->w; x++) {
-      s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-      uint8_t *p = img->data + (size_t)y * img->stride + 3 * (size_t)x;
-      p[0] = (uint8_t)((x * 255 / img->w + 25 * k) % 256);
-      p[1] = (uint8_t)((y * 255 / img->h + 40 * k) % 256);
-      p[2] = (uint8_t)(((x + y) * 2 + (s & 31)) % 256);
-    }
-}
-
 static void write_image(const char *path, int h, int w, int k) {
   nala_err err;
   nala_image img;
   ck_assert_int_eq(nala_image_alloc(h, w, 3, NALA_BGR, &img, &err), NALA_OK);
-  fill(&img, k);
+  nala_test_moving_frame(&img, k);
   ck_assert_msg(nala_image_write(path, &img, &err) == NALA_OK, "%s", err.msg);
   nala_image_free(&img);
 }
@@ -97,7 +85,7 @@ static void write_clip(const char *path, int frames, double fps) {
   nala_image frame;
   ck_assert_int_eq(nala_image_alloc(H, W, 3, NALA_BGR, &frame, &err), NALA_OK);
   for (int k = 0; k < frames; k++) {
-    fill(&frame, k);
+    nala_test_moving_frame(&frame, k);
     ck_assert_int_eq(nala_video_write(vw, &frame, &err), NALA_OK);
   }
   ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);

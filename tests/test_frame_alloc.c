@@ -26,23 +26,11 @@
 #include "nala/segmentor.h"
 #include "nala/weights.h"
 #include "tests/support/alloc_count.h"
+#include "tests/support/frames.h"
 #include "tests/support/suite.h"
 #include "tools/seg_overlay.h"
 
 enum { H = 120, W = 160, FRAMES = 12, WARM = 2 };
-
-/* A moving colour pattern with seeded noise: frames differ, labels vary. */
-static void fill(nala_image *img, int k) {
-  uint32_t s = 2463534242u + 977u * (uint32_t)k;
-  for (int y = 0; y < img->h; y++)
-    for (int x = 0; x < img->w; x++) {
-      s ^= s << 13, s ^= s >> 17, s ^= s << 5;
-      uint8_t *p = img->data + (size_t)y * img->stride + 3 * (size_t)x;
-      p[0] = (uint8_t)((x * 255 / img->w + 25 * k) % 256);
-      p[1] = (uint8_t)((y * 255 / img->h + 40 * k) % 256);
-      p[2] = (uint8_t)(((x + y) * 2 + (s & 31)) % 256);
-    }
-}
 
 /* The tensor the frame path used to feed the model: cv::resize (nala_image_resize), then the same
  * normalisation with no resize step. Returns 1 when it equals nala_preprocess_into's bit for bit. */
@@ -83,7 +71,7 @@ START_TEST(video_frames_allocate_nothing) {
   nala_image src;
   ck_assert_int_eq(nala_image_alloc(H, W, 3, NALA_BGR, &src, &err), NALA_OK);
   for (int k = 0; k < FRAMES; k++) {
-    fill(&src, k);
+    nala_test_moving_frame(&src, k);
     ck_assert_int_eq(nala_video_write(vw, &src, &err), NALA_OK);
   }
   ck_assert_int_eq(nala_video_writer_close(vw, &err), NALA_OK);

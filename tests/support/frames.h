@@ -8,4 +8,8 @@
  * check test when out of memory. */
 nala_image nala_test_pattern_frame(int h, int w);
 
+/* Frame k of a moving clip: a smooth colour pattern that shifts with k plus seeded noise, so
+ * frames differ and labels vary. Fills img (BGR, its own h, w and stride) in place. */
+void nala_test_moving_frame(nala_image *img, int k);
+
 #endif
