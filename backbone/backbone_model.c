@@ -231,6 +231,7 @@ nala_status nala_backbone_load(const nala_backbone_cfg *cfg, nala_weights *weigh
   m->attn_linear = nala_attn_linear_for(rt->isa);
   m->attn_softmax = nala_attn_softmax_for(rt->isa);
   m->norm = nala_norm_kernels_for(rt->isa);
+  m->gelu = nala_gelu_for(rt->isa);
 
   nala_status st;
   loader ld = {.w = weights, .rt = rt, .prefix = prefix};

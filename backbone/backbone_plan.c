@@ -11,6 +11,7 @@
 
 static size_t align_up(size_t n) { return (n + NALA_GRAPH_ALIGN - 1) / NALA_GRAPH_ALIGN * NALA_GRAPH_ALIGN; }
 static int half_up(int n) { return (n + 1) / 2; }
+static int min_int(int a, int b) { return a < b ? a : b; }
 
 /* Profiling buckets, in the order nala_backbone_profile reports them. */
 enum { PROF_CONV, PROF_DWCONV, PROF_LINEAR, PROF_NORM, PROF_ATTN_L, PROF_ATTN_V, PROF_COUNT };
@@ -83,6 +84,22 @@ static nala_status linear(builder *b, const nala_layer *L, int rows, size_t src,
   return nala_linear_op(b->g, L, rows, src, 0, dst, 0, posts, b->bucket[PROF_LINEAR], b->err);
 }
 
+/* dst = GELU(L(src)) on rows tokens: our GELU right after the linear, on its output while that is
+ * still in cache (a band of rows, or a stage-3/4 map of at most 4 MB); core/nn/gelu.h says why not
+ * oneDNN's post-op. Counted with the linears, where the post-op was. */
+static nala_status linear_gelu(builder *b, const nala_layer *L, int rows, size_t src, size_t dst) {
+  NALA_CHECK(linear(b, L, rows, src, dst, 0));
+  return nala_gelu_op(b->g, b->m->gelu, dst, (size_t)rows * L->out, b->bucket[PROF_LINEAR], b->err);
+}
+
+/* A stem conv followed by GELU. */
+static nala_status conv_gelu(builder *b, const nala_layer *L, int h, int w, size_t src, size_t dst) {
+  NALA_CHECK(conv(b, L, h, w, src, dst, 0));
+  int oh, ow;
+  nala_layer_out_size(L, h, w, &oh, &ow);
+  return nala_gelu_op(b->g, b->m->gelu, dst, (size_t)oh * ow * L->conv.oc, b->bucket[PROF_CONV], b->err);
+}
+
 static nala_status ln(builder *b, const nala_ln *ln, int rows, size_t src, size_t dst) {
   ln_args a = {b->m->norm.ln, ln, src, dst, rows};
   return nala_graph_add_kernel(b->g, run_ln, &a, sizeof a, b->bucket[PROF_NORM], b->err);
@@ -110,8 +127,6 @@ static int band_rows(int h, int w, int ffn, size_t band_bytes) {
   int rows = (int)(band_bytes / row);
   return rows < 1 ? 1 : rows > h ? h : rows;
 }
-
-static int min_int(int a, int b) { return a < b ? a : b; }
 
 /* Where a block's maps live in the work region. Banded (rows < h): g, lepe and attn first, then
  * q|k and v, which are dead once the attention has run, so the FFN's hidden map h1 can start
@@ -173,7 +188,7 @@ static nala_status build_block_whole(builder *b, const layout *L, int si, const 
   NALA_CHECK(linear(b, &B->out_proj, n, L->a, xo, NALA_POST_SUM));
   NALA_CHECK(conv(b, &B->cpe2, h, w, xo, x, 0));
   NALA_CHECK(ln(b, &B->norm2, n, x, L->a));
-  NALA_CHECK(linear(b, &B->fc1, n, L->a, M->h1, NALA_POST_GELU));
+  NALA_CHECK(linear_gelu(b, &B->fc1, n, L->a, M->h1));
   NALA_CHECK(conv(b, &B->ffn_dw, h, w, M->h1, M->h2, 0));
   return linear(b, &B->fc2, n, M->h2, x, NALA_POST_SUM);
 }
@@ -226,7 +241,7 @@ static nala_status build_block_banded(builder *b, const layout *L, int si, const
     }
     if (need_fc1 > fc1) {
       NALA_CHECK(ln(b, &B->norm2, (need_fc1 - fc1) * w, x + fc1 * crow, L->a + fc1 * crow));
-      NALA_CHECK(linear(b, &B->fc1, (need_fc1 - fc1) * w, L->a + fc1 * crow, M->h1 + fc1 * frow, NALA_POST_GELU));
+      NALA_CHECK(linear_gelu(b, &B->fc1, (need_fc1 - fc1) * w, L->a + fc1 * crow, M->h1 + fc1 * frow));
       fc1 = need_fc1;
     }
     NALA_CHECK(nala_conv_op_rows(b->g, &B->ffn_dw, h, w, r0, r1, M->h1, M->h2, 0, dw, b->err));
@@ -327,9 +342,9 @@ nala_status nala_backbone_plan_graph(const nala_backbone *m, nala_graph *g, cons
 
   /* Stem: conv-BN-GELU x3 at stride 2, 1, 1, then conv-BN at stride 2, ping-ponging in work. */
   size_t sa = L.work, sb = L.work + align_up((size_t)h1 * w1 * half * FS);
-  NALA_CHECK(conv(&b, &m->stem[0], h, w, input->off, sa, NALA_POST_GELU));
-  NALA_CHECK(conv(&b, &m->stem[1], h1, w1, sa, sb, NALA_POST_GELU));
-  NALA_CHECK(conv(&b, &m->stem[2], h1, w1, sb, sa, NALA_POST_GELU));
+  NALA_CHECK(conv_gelu(&b, &m->stem[0], h, w, input->off, sa));
+  NALA_CHECK(conv_gelu(&b, &m->stem[1], h1, w1, sa, sb));
+  NALA_CHECK(conv_gelu(&b, &m->stem[2], h1, w1, sb, sa));
   NALA_CHECK(conv(&b, &m->stem[3], h1, w1, sa, L.x[0], 0));
   int cur = 0;
   for (int si = 0; si <= m->last_stage; si++) {

@@ -7,6 +7,7 @@
 #include "backbone/norm_ops.h"
 #include "core/kernels/attention.h"
 #include "core/nn/context.h"
+#include "core/nn/gelu.h"
 #include "core/nn/layer.h"
 #include "nala/backbone.h"
 
@@ -35,6 +36,7 @@ struct nala_backbone {
   int want[4];    /* level requested */
   nala_norm_kernels norm;
   nala_attn_fn attn_linear, attn_softmax;
+  nala_gelu_fn gelu; /* fc1's and the stem's activation (core/nn/gelu.h) */
 };
 
 struct nala_backbone_ctx {
