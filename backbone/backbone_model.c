@@ -265,8 +265,10 @@ nala_status nala_backbone_create(const nala_backbone_cfg *cfg, nala_weights *wei
     nala_backbone_free(m);
     return st;
   }
-  if (!st)
+  if (!st) {
+    nala_heap_release();
     *out = m;
+  }
   return st;
 }
 

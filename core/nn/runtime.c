@@ -2,6 +2,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "core/nn/dnnl_util.h"
 
@@ -41,4 +44,10 @@ void nala_rt_free(nala_rt *rt) {
     return;
   dnnl_engine_destroy(rt->engine);
   free(rt);
+}
+
+void nala_heap_release(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
