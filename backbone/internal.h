@@ -36,7 +36,7 @@ struct nala_backbone {
   int want[4];    /* level requested */
   nala_norm_kernels norm;
   nala_attn_fn attn_linear, attn_softmax;
-  nala_gelu_fn gelu; /* fc1's and the stem's activation (core/nn/gelu.h) */
+  nala_gelu_fn gelu; /* fc1's activation (core/nn/gelu.h) */
 };
 
 struct nala_backbone_ctx {
