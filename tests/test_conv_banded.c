@@ -220,106 +220,12 @@ START_TEST(unknown_conv_option_is_refused) {
 }
 END_TEST
 
-/* nala_banded_sum_conv_op (UPerHead's fpn_bottleneck: parts of one conv over a concat of maps
- * resized to the output's size) against the unfused plan on NALA_CONV=direct: each map resized
- * with nala_resize_op, its NHWC conv adding into dst, ReLU after the last. Sizes: 65 x 72 output
- * (three bands, the last short), maps of 65 x 72, 33 x 36 and 17 x 18, the last a channel slice. */
-enum { SUM_PARTS = 3, SUM_C = 64, SUM_H = 65, SUM_W = 72 };
-static const int sum_src_hw[SUM_PARTS][2] = {{65, 72}, {33, 36}, {17, 18}};
-
-static void run_sum_conv(const nala_rt *rt, int fused, float *const wt[SUM_PARTS], const float *bias, float *const src[SUM_PARTS],
-                         float *out, int *planned) {
-  nala_err err;
-  nala_layer L[SUM_PARTS];
-  memset(L, 0, sizeof L);
-  nala_graph g;
-  nala_graph_init(&g, rt->engine, 2);
-  nala_banded_part parts[SUM_PARTS];
-  for (int i = 0; i < SUM_PARTS; i++) {
-    nala_conv_shape s = NALA_CONV_SHAPE(SUM_C, SUM_C, 3, 1, 1);
-    ck_assert_msg(nala_conv_init(rt, &L[i], s, wt[i], bias, &err) == NALA_OK, "%s", err.msg);
-    L[i].act = i == SUM_PARTS - 1 ? NALA_POST_RELU : NALA_POST_NONE;
-    int pad = i == 2 ? 16 : 0; /* the last map: channels [8, 72) of an 80-channel one */
-    nala_feat whole = nala_graph_feat(&g, SUM_C + pad, sum_src_hw[i][0], sum_src_hw[i][1]);
-    parts[i] = (nala_banded_part){&L[i], nala_feat_slice(&whole, pad / 2, SUM_C)};
-  }
-  nala_feat dst = nala_graph_feat(&g, SUM_C, SUM_H, SUM_W), level = nala_graph_feat(&g, SUM_C, SUM_H, SUM_W);
-  *planned = 0;
-  if (fused)
-    ck_assert_int_eq(nala_banded_sum_conv_op(&g, parts, SUM_PARTS, SUM_H, SUM_W, dst.off, 0, -1, planned, &err),
-                     NALA_OK);
-  for (int i = 0; !*planned && i < SUM_PARTS; i++) {
-    ck_assert_int_eq(nala_resize_op(&g, &parts[i].src, &level, NALA_RESIZE_BILINEAR, -1, &err), NALA_OK);
-    ck_assert_int_eq(nala_conv_op(&g, &L[i], SUM_H, SUM_W, level.off, 0, dst.off, 0, i ? NALA_POST_SUM : 0, -1, &err),
-                     NALA_OK);
-  }
-  size_t bytes = (nala_graph_ws_bytes(&g) + 63) / 64 * 64;
-  char *ws = aligned_alloc(64, bytes);
-  ck_assert_ptr_nonnull(ws);
-  memset(ws, 0, bytes);
-  for (int i = 0; i < SUM_PARTS; i++) {
-    int ld = nala_feat_ld(&parts[i].src);
-    for (int p = 0; p < sum_src_hw[i][0] * sum_src_hw[i][1]; p++)
-      memcpy(ws + parts[i].src.off + (size_t)p * ld * 4, src[i] + (size_t)p * SUM_C, SUM_C * 4);
-  }
-  nala_graph_bind(&g, ws);
-  dnnl_stream_t stream;
-  ck_assert_int_eq(dnnl_stream_create(&stream, rt->engine, dnnl_stream_default_flags), dnnl_success);
-  ck_assert_msg(nala_graph_execute(&g, stream, &err) == NALA_OK, "%s", err.msg);
-  memcpy(out, ws + dst.off, (size_t)SUM_H * SUM_W * SUM_C * 4);
-  dnnl_stream_destroy(stream);
-  nala_graph_release(&g);
-  for (int i = 0; i < SUM_PARTS; i++)
-    nala_layer_free(&L[i]);
-  free(ws);
-}
-
-START_TEST(sum_conv_over_resized_maps_matches_unfused) {
-  nala_rt *rt_auto = nala_test_conv_runtime(NULL), *rt_direct = nala_test_conv_runtime("direct");
-  unsigned seed = 4321u;
-  size_t wn = (size_t)SUM_C * SUM_C * 9, out_n = (size_t)SUM_H * SUM_W * SUM_C;
-  float *wt[SUM_PARTS], *src[SUM_PARTS], *bias = malloc(SUM_C * 4), *want = malloc(out_n * 4), *got = malloc(out_n * 4);
-  ck_assert(bias && want && got);
-  for (int i = 0; i < SUM_PARTS; i++) {
-    size_t n = (size_t)sum_src_hw[i][0] * sum_src_hw[i][1] * SUM_C;
-    wt[i] = malloc(wn * 4);
-    src[i] = malloc(n * 4);
-    ck_assert(wt[i] && src[i]);
-    for (size_t k = 0; k < wn; k++)
-      wt[i][k] = frand(&seed) * 2.0f / sqrtf((float)SUM_C * 9);
-    for (size_t k = 0; k < n; k++)
-      src[i][k] = frand(&seed) * 2.0f;
-  }
-  for (int k = 0; k < SUM_C; k++)
-    bias[k] = frand(&seed) * 0.2f;
-  int planned_direct, planned_auto;
-  run_sum_conv(rt_direct, 1, wt, bias, src, want, &planned_direct);
-  run_sum_conv(rt_auto, 1, wt, bias, src, got, &planned_auto);
-  ck_assert_msg(!planned_direct, "NALA_CONV=direct planned the banded sum");
-  int have_avx2 = dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx2;
-  ck_assert_msg(planned_auto == have_avx2, "banded sum planned %d, expected %d", planned_auto, have_avx2);
-  printf("banded sum of %d parts (%s): ", SUM_PARTS,
-         dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? "Winograd" : "blocked direct");
-  check_close("banded sum vs unfused direct", got, want, out_n);
-  for (int i = 0; i < SUM_PARTS; i++) {
-    free(wt[i]);
-    free(src[i]);
-  }
-  free(bias);
-  free(want);
-  free(got);
-  nala_rt_free(rt_auto);
-  nala_rt_free(rt_direct);
-}
-END_TEST
-
 static Suite *suite(void) {
   Suite *s = suite_create("conv_banded");
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 300); /* the plain reference of the 256-channel cases takes seconds */
   tcase_add_loop_test(tc, winograd_matches_direct_and_reference, 0, (int)(sizeof cases / sizeof cases[0]));
   tcase_add_test(tc, unknown_conv_option_is_refused);
-  tcase_add_test(tc, sum_conv_over_resized_maps_matches_unfused);
   suite_add_tcase(s, tc);
   return s;
 }
