@@ -26,24 +26,29 @@ typedef struct conv_case {
   int src_pad, dst_pad; /* extra channels around the slice: ld = c + pad, slice at channel pad / 2 */
   int posts;
   int shared; /* plan the layer on a 64x64 map first: a small map then shares its Winograd weights */
+  int wino_bands; /* Winograd convolutions (bands) expected where Winograd runs; 0: not checked */
 } conv_case;
 
 static const conv_case cases[] = {
-    {"67x71 two bands relu", 1, 64, 80, 67, 71, 0, 0, NALA_POST_RELU, 0},
-    {"69x65 slices sum", 1, 96, 64, 69, 65, 32, 48, NALA_POST_SUM, 0},
-    {"69x65 slices sum relu", 1, 96, 64, 69, 65, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0},
-    {"45x128 three bands relu", 1, 128, 128, 45, 128, 0, 0, NALA_POST_RELU, 0},
-    {"45x128 three bands slices sum relu", 1, 128, 128, 45, 128, 16, 32, NALA_POST_SUM | NALA_POST_RELU, 0},
-    {"13x17 sharing a 64x64 plan's weights", 1, 64, 80, 13, 17, 16, 0, NALA_POST_RELU, 1},
-    {"13x17 alone: below the pixel rule", 1, 64, 80, 13, 17, 0, 0, NALA_POST_RELU, 0},
-    {"batch 3 of 13x17 relu", 3, 64, 64, 13, 17, 0, 0, NALA_POST_RELU, 0},
-    {"7x9 below the size rule", 1, 64, 64, 7, 9, 0, 0, 0, 1},
+    {"67x71 two bands relu", 1, 64, 80, 67, 71, 0, 0, NALA_POST_RELU, 0, 0},
+    {"69x65 slices sum", 1, 96, 64, 69, 65, 32, 48, NALA_POST_SUM, 0, 0},
+    {"69x65 slices sum relu", 1, 96, 64, 69, 65, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0, 0},
+    {"45x128 three bands relu", 1, 128, 128, 45, 128, 0, 0, NALA_POST_RELU, 0, 0},
+    {"45x128 three bands slices sum relu", 1, 128, 128, 45, 128, 16, 32, NALA_POST_SUM | NALA_POST_RELU, 0, 0},
+    {"13x17 sharing a 64x64 plan's weights", 1, 64, 80, 13, 17, 16, 0, NALA_POST_RELU, 1, 0},
+    {"13x17 alone: below the pixel rule", 1, 64, 80, 13, 17, 0, 0, NALA_POST_RELU, 0, 0},
+    {"batch 3 of 13x17 relu", 3, 64, 64, 13, 17, 0, 0, NALA_POST_RELU, 0, 0},
+    {"7x9 below the size rule", 1, 64, 64, 7, 9, 0, 0, 0, 1, 0},
     /* SemanticFPN at 512x683 (maps 171, 86, 43 wide): 43 tiles per row, padded to an even count
      * (the pad columns zeroed and cropped); 11 tiles stay unpadded */
-    {"30x171 padded three bands relu", 1, 128, 128, 30, 171, 0, 0, NALA_POST_RELU, 0},
-    {"24x171 padded slices sum", 1, 64, 80, 24, 171, 16, 32, NALA_POST_SUM, 0},
-    {"24x171 padded slices sum relu", 1, 64, 64, 24, 171, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0},
-    {"96x43 slices sum relu", 1, 64, 64, 96, 43, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0},
+    {"30x171 padded three bands relu", 1, 128, 128, 30, 171, 0, 0, NALA_POST_RELU, 0, 0},
+    {"24x171 padded slices sum", 1, 64, 80, 24, 171, 16, 32, NALA_POST_SUM, 0, 0},
+    {"24x171 padded slices sum relu", 1, 64, 64, 24, 171, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0, 0},
+    {"96x43 slices sum relu", 1, 64, 64, 96, 43, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 0, 0},
+    /* 384 -> 384: half its 21.2 MB of transformed weights is above the 6 MB band budget, so at W = 64
+     * (1.77 MB per 4-row tile row) bands of 20 rows (20, 10) where the 6 MB rule gave 12 (12, 12, 6) */
+    {"30x64 384 channels: bands sized by the weights", 1, 384, 384, 30, 64, 0, 0, NALA_POST_SUM | NALA_POST_RELU, 1,
+     2},
 };
 
 static float frand(unsigned *s) {
@@ -186,6 +191,8 @@ START_TEST(winograd_matches_direct_and_reference) {
                 wino_ops_auto, expect_wino ? "some" : "none");
   /* an odd count of 4-wide tiles per row from 25 up is padded to an even one (band_width) */
   int tiles = (c->w + 3) / 4, want_w = tiles % 2 && tiles >= 25 ? (tiles + 1) * 4 : c->w;
+  ck_assert_msg(!wino_ops_auto || !c->wino_bands || wino_ops_auto == c->wino_bands,
+                "%s: %d Winograd bands, expected %d", c->name, wino_ops_auto, c->wino_bands);
   ck_assert_msg(!wino_ops_auto || wino_w == want_w, "%s: Winograd bands %d wide, expected %d", c->name, wino_w,
                 want_w);
   char label[128];

@@ -9,9 +9,16 @@
 #define WINO_ALPHA 6 /* F(4x4, 3x3): 6x6 transformed tiles */
 #define WINO_TILE 4
 /* oneDNN's transformed input and output of one band (36 floats per tile and channel) stay below
- * this: measured here (1 thread, 512 -> 512 at 128x128) one 4-row tile row per band ran 1.5-2.5x
- * faster than 8+ rows or the whole map, whose scratchpad alone is 195 MB. */
+ * this, or below 1 / WINO_WEIGHTS_PER_BAND of the transformed weights when that is more: every band
+ * streams all of them (36 x ic x oc floats: 37.7 MB for 512 -> 512), so where they outweigh the
+ * band's data, fewer, taller bands read them fewer times. Measured (Xeon, 1 thread, CPU time, A/B
+ * in one process, loaded machine): 512 -> 512 at 128x128 with 4 / 8 / 12 / 16 / 32 / 64-row bands
+ * 222-285 / 212-226 / 190-198 / 193-215 / 196-200 / 196 ms, at 64x64 with 4 / 16 / 32 rows 67 / 59
+ * / 56 ms (the rule gives 16 and 32); 256 -> 256 at 128x128 or 200x272 and 128-channel maps moved
+ * by under 5% from 4 to 32 rows and keep the 6 MB rule. The whole map stays slower (its scratchpad
+ * alone is 195 MB at 512 -> 512, 128x128). */
 #define WINO_BAND_BYTES ((size_t)6 << 20)
+#define WINO_WEIGHTS_PER_BAND 2
 /* Blocked direct (AVX2): the band's blocked input and output stay below this. */
 #define DIRECT_BAND_BYTES ((size_t)8 << 20)
 
@@ -108,7 +115,8 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
 }
 
 /* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in
- * WINO_BAND_BYTES; direct, rows while the blocked band pair stays in DIRECT_BAND_BYTES. */
+ * WINO_BAND_BYTES (or half its transformed weights); direct, rows while the blocked band pair stays
+ * in DIRECT_BAND_BYTES. */
 static int band_rows(const nala_layer *L, int h, int w) {
   if (L->banded == NALA_BANDED_DIRECT8) {
     size_t row = (size_t)(L->conv.ic + L->conv.oc) * w * sizeof(float);
@@ -117,7 +125,10 @@ static int band_rows(const nala_layer *L, int h, int w) {
   }
   size_t tile_row = (size_t)WINO_ALPHA * WINO_ALPHA * sizeof(float) * (size_t)(L->conv.ic + L->conv.oc) *
                     (size_t)((w + WINO_TILE - 1) / WINO_TILE);
-  size_t k = WINO_BAND_BYTES / (tile_row ? tile_row : 1);
+  size_t wino_weights = (size_t)WINO_ALPHA * WINO_ALPHA * sizeof(float) * L->conv.ic * L->conv.oc;
+  size_t budget = wino_weights / WINO_WEIGHTS_PER_BAND > WINO_BAND_BYTES ? wino_weights / WINO_WEIGHTS_PER_BAND
+                                                                         : WINO_BAND_BYTES;
+  size_t k = budget / (tile_row ? tile_row : 1);
   int rows = WINO_TILE * (int)(k < 1 ? 1 : k > (size_t)h ? (size_t)h : k);
   return rows < h ? rows : h;
 }
