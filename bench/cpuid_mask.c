@@ -191,7 +191,7 @@ static void install(void) {
 
 // The IFUNC: ld.so calls the resolver while relocating this object, before any constructor runs.
 static void early_anchor_impl(void) {}
-static void (*resolve_early_anchor(void))(void) {
+__attribute__((used)) static void (*resolve_early_anchor(void))(void) {
   install();
   return early_anchor_impl;
 }
