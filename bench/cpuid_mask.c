@@ -263,12 +263,18 @@ static int real_sigaction(int sig, const struct sigaction *act, struct sigaction
 int sigaction(int sig, const struct sigaction *restrict act, struct sigaction *restrict old) {
   if (sig != SIGSEGV || atomic_load(&g_mask.state) != STATE_ON)
     return real_sigaction(sig, act, old);
-  app_lock();
-  if (old)
-    *old = g_mask.app_segv;
+  // The caller's pointers are read and written outside the lock: a bad one faults there, into
+  // chain(), which takes the lock too.
+  struct sigaction next, prev;
   if (act)
-    g_mask.app_segv = *act;
+    next = *act;
+  app_lock();
+  prev = g_mask.app_segv;
+  if (act)
+    g_mask.app_segv = next;
   app_unlock();
+  if (old)
+    *old = prev;
   return 0;
 }
 
