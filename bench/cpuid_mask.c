@@ -238,9 +238,14 @@ __attribute__((destructor)) static void on_exit_report(void) {
   if (now.handler != (void *)on_segv)
     fprintf(stderr, "cpuid_mask: pid %d: our SIGSEGV handler was replaced behind sigaction(): CPUIDs after that "
             "were not emulated\n", (int)getpid());
-  if (verbose())
-    fprintf(stderr, "cpuid_mask: pid %d: %lu CPUIDs emulated, %lu other SIGSEGVs chained\n", (int)getpid(),
-            atomic_load(&g_mask.emulated), atomic_load(&g_mask.chained));
+  if (verbose()) {
+    app_lock();
+    int app_handler = (g_mask.app_segv.sa_flags & SA_SIGINFO) || (g_mask.app_segv.sa_handler != SIG_DFL);
+    app_unlock();
+    fprintf(stderr, "cpuid_mask: pid %d: %lu CPUIDs emulated, %lu other SIGSEGVs chained (SIGSEGV at exit: %s)\n", (int)getpid(),
+            atomic_load(&g_mask.emulated), atomic_load(&g_mask.chained),
+            app_handler ? "the program's handler" : "default");
+  }
 }
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
