@@ -25,7 +25,7 @@
 // the JVM's libjsig uses). A handler installed behind our back (a raw rt_sigaction syscall) would
 // get the CPUID faults and crash the program: loud, never a silent AVX-512; we also check at exit.
 //
-// Without cpuid_fault (AMD CPUs, VMs that hide it) arch_prctl fails: one line on stderr, and the
+// Without cpuid_fault (older AMD CPUs, hypervisors that hide it) arch_prctl fails: one line on stderr, and the
 // process runs unchanged. NALA_CPUID_MASK_VERBOSE=1 prints how many CPUIDs were emulated at exit.
 //
 // Everything here is raw syscalls and lock-free atomics, so the handler is async-signal-safe and

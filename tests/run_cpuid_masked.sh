@@ -2,7 +2,7 @@
 # ctest wrapper: runs a test program as an AVX2-only CPU (Zen 3 class) would, at native speed:
 # bench/cpuid_mask.so hides AVX-512 by CPUID faulting, so nala's own dispatch (not NALA_MAX_ISA)
 # must pick avx2 and skip the avx512 tier. Exit 77 (ctest SKIP_RETURN_CODE) where it cannot: no
-# AVX-512 to hide (the plain entry already is this run) or no cpuid_fault (AMD, most VMs).
+# AVX-512 to hide (the plain entry already is this run) or no cpuid_fault (older AMD CPUs, hypervisors that hide it).
 #   run_cpuid_masked.sh SHIM REQUIRED_REGEX TEST [ARGS...]
 # REQUIRED_REGEX must appear in the output (the suite's line saying it saw AVX2 only, or its skip
 # lines): a suite that still saw AVX-512 fails here even if its checks pass.
