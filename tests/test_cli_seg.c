@@ -507,6 +507,14 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   ck_assert_ptr_nonnull(strstr(full, "mIoU"));
   ck_assert_ptr_nonnull(strstr(full, "5 image(s) evaluated of 5"));
   ck_assert_ptr_nonnull(strstr(full, " wall "));
+  /* --limit N: the first N samples only, said so; its state does not merge with the full run's */
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --limit 2 --save-state %s/lim.json",
+                       CONFIG, root, dir),
+                   0);
+  stdout_has("2 image(s) evaluated of 5 in the dataset (--limit applied)");
+  ck_assert_msg(strcmp(out_text, full), "--limit 2 printed the full run's table");
+  ck_assert_int_eq(run("eval seg --merge %s/lim.json %s/full.json", dir, dir), 1);
+  stderr_has("another selection");
   for (int s = 0; s < 2; s++) {
     ck_assert_int_eq(run("eval seg --config %s --data-root %s --shard %d/2 --no-progress --save-state %s/s%d.json",
                          CONFIG, root, s, dir, s),
