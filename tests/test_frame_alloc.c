@@ -349,7 +349,10 @@ int main(void) {
   TCase *tc = tcase_create("video");
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, video_frames_allocate_nothing);
-  tcase_add_test(tc, detection_frames_allocate_nothing);
   suite_add_tcase(s, tc);
+  TCase *det = tcase_create("detection");
+  tcase_set_timeout(det, 300);
+  tcase_add_test(det, detection_frames_allocate_nothing);
+  suite_add_tcase(s, det);
   return nala_run_suite_nofork(s);
 }
