@@ -10,7 +10,9 @@
 #   THREADS=2 RUNS=3 MODELS=retina bash bench/det.sh
 # Environment: MODELS ("retina maskrcnn"), RETINA_CONFIG, MASK_CONFIG (configs/ of the -T models),
 #   SIZE (800x1088), THREADS ("1 2"), RUNS (5), WARMUP (1), BUILD (build), PY (Debian's python3),
-#   TABLE (bench/out/det.md). Each measurement runs in a fresh process. PyTorch gets
+#   TABLE (bench/out/det.md), AVX2_ONLY (1: the whole run as on an AVX2-only CPU, nala and PyTorch
+#   under bench/cpuid_mask.so, which hides AVX-512 by CPUID faulting; without cpuid_fault nala gets
+#   NALA_ISA=avx2 with oneDNN capped and PyTorch runs as it is, a note says so). Each measurement runs in a fresh process. PyTorch gets
 #   OPENBLAS_NUM_THREADS=1; set OMP_WAIT_POLICY=PASSIVE on a shared machine (see bench/README.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,7 @@ RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
 TABLE=${TABLE:-bench/out/det.md}
 source bench/cpu_info.sh
+source bench/cpuid_mask.sh
 if [ ! -x "$BUILD/nala" ]; then
   echo "det.sh: $BUILD/nala missing: build Release first" >&2
   exit 1
@@ -39,6 +42,17 @@ nala_stage() { awk -v s="$2" '/^per stage/ { on = 1; next } on && /^  / { line =
 mkdir -p "$(dirname "$TABLE")" bench/out
 load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 e2e=() stages=() notes=() tier=""
+nala_env=() torch_env=() masked_title=""
+if [ "${AVX2_ONLY:-0}" = 1 ]; then
+  mask_setup "$BUILD"
+  if [ "$MASK" = on ]; then
+    nala_env=(-u NALA_ISA -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA "${MASK_ENV[@]}") torch_env=("${MASK_ENV[@]}")
+    masked_title=" ($MASK_LABEL; nala and PyTorch both under bench/cpuid_mask.so)"
+  elif [[ "$MASK_WHY" != "this CPU has no AVX-512"* ]]; then
+    nala_env=(NALA_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2)
+    notes+=("AVX2_ONLY without the mask ($MASK_WHY): nala NALA_ISA=avx2 with oneDNN capped to AVX2, PyTorch with AVX-512.")
+  fi
+fi
 status=0
 for model in $MODELS; do
   case $model in
@@ -62,11 +76,11 @@ for model in $MODELS; do
   fi
   for t in $THREADS; do
     log "$name, $t threads: nala"
-    out=$(OMP_NUM_THREADS="$t" "$BUILD/nala" bench det --config "$cfg" --weights "$weights" --size "$SIZE" \
+    out=$(env "${nala_env[@]}" OMP_NUM_THREADS="$t" "$BUILD/nala" bench det --config "$cfg" --weights "$weights" --size "$SIZE" \
       --threads "$t" --runs "$RUNS" --warmup "$WARMUP" 2>&1) || { notes+=("nala $name $t threads failed: $(tail -1 <<<"$out")"); status=1; }
     [ -z "$tier" ] && tier=$(nala_tier "$out")
     log "$name, $t threads: torch"
-    pt=$(OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_det.py --config "$merged" \
+    pt=$(env "${torch_env[@]}" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_det.py --config "$merged" \
       --weights "$weights" --size "$SIZE" --threads "$t" --runs "$RUNS" --warmup "$WARMUP" 2>/dev/null | tail -1) || { notes+=("torch $name $t threads failed"); status=1; }
     nm=$(field median_ms "$out") nr=$(field peak_rss_mb "$out") pm=$(field median_ms "$pt") pr=$(field peak_rss_mb "$pt")
     e2e+=("| $name | $t | $nm | $pm | $(ratio "$pm" "$nm") | $nr | $pr | $(ratio "$nr" "$pr") | $(field dets "$out") / $(field dets "$pt") |")
@@ -78,7 +92,7 @@ for model in $MODELS; do
 done
 load_end=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 {
-  echo "Detection end to end, $(cpu_model), nala tier ${tier:-?}; input $SIZE (a 640x480 image at mmdet's"
+  echo "Detection end to end, $(cpu_model)$masked_title, nala tier ${tier:-?}; input $SIZE (a 640x480 image at mmdet's"
   echo "1333x800 keep-ratio test scale, padded to 32), one weights file on both sides (seeded, seed 0; Mask R-CNN's"
   echo "fc_cls x16 with zero bias so that detections reach the mask head), median of $RUNS runs."
   echo "ratio = torch / nala (above 1: nala is faster); RSS ratio = nala / torch (below 1: nala is smaller)."

@@ -3,9 +3,6 @@
  * the (channel block, row) pairs, so each writes a disjoint part of the destination. */
 #include "core/nn/band_pack.h"
 
-#include "core/nn/bilinear.h"
-#include "core/nn/prims.h"
-
 #include <stddef.h>
 #include <string.h>
 
@@ -52,50 +49,6 @@ void nala_band_unpack(const nala_band_copy *k, char *ws, int nthreads) {
         copy_blk(srow + b * plane + (size_t)x * blk, d + (size_t)b * blk, blk, k->sum);
     }
   }
-}
-
-void nala_band_resize_pack(const nala_band_resize *k, char *ws, int nthreads) {
-  const nala_feat *s = &k->src;
-  const float *src = (const float *)(ws + s->off);
-  float *dst = (float *)(ws + k->blocked);
-  int blk = k->blk, nb = s->c / blk, ld = nala_feat_ld(s);
-  size_t plane = (size_t)k->rows * k->wp * blk;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-  for (int r = 0; r < k->rows; r++) {
-    int y0, y1;
-    float hy0, hy1;
-    nala_linear_taps(k->r0 + r, s->h, k->dst_h, &y0, &y1, &hy0, &hy1);
-    float *drow = dst + (size_t)r * k->wp * blk;
-    for (int x = 0; x < k->dst_w; x++) {
-      int x0, x1;
-      float wx0, wx1;
-      nala_linear_taps(x, s->w, k->dst_w, &x0, &x1, &wx0, &wx1);
-      const float *p00 = src + ((size_t)y0 * s->w + x0) * ld, *p01 = src + ((size_t)y0 * s->w + x1) * ld;
-      const float *p10 = src + ((size_t)y1 * s->w + x0) * ld, *p11 = src + ((size_t)y1 * s->w + x1) * ld;
-      for (int b = 0; b < nb; b++) {
-        size_t c0 = (size_t)b * blk;
-        nala_bilinear_px px = {p00 + c0, p01 + c0, p10 + c0, p11 + c0, hy0, hy1, wx0, wx1};
-        k->bk->blend(&px, blk, drow + b * plane + (size_t)x * blk);
-      }
-    }
-    for (int b = 0; b < nb && k->wp > k->dst_w; b++)
-      memset(drow + b * plane + (size_t)k->dst_w * blk, 0, (size_t)(k->wp - k->dst_w) * blk * sizeof(float));
-  }
-}
-
-static nala_status run_resize_pack(const void *args, char *ws, int nthreads, nala_err *err) {
-  (void)err;
-  nala_band_resize_pack(args, ws, nthreads);
-  return NALA_OK;
-}
-
-nala_status nala_band_resize_pack_op(nala_graph *g, const nala_band_resize *k, int bucket, nala_err *err) {
-  if ((k->blk != 8 && k->blk != 16) || k->src.c % k->blk || k->wp < k->dst_w || k->rows < 1 || k->r0 < 0 ||
-      k->r0 + k->rows > k->dst_h || !k->bk)
-    return nala_fail(err, NALA_E_ARG, "band resize: c %d, block %d, rows [%d, %d) of %d, w %d, wp %d", k->src.c,
-                     k->blk, k->r0, k->r0 + k->rows, k->dst_h, k->dst_w, k->wp);
-  const size_t fields[1] = {offsetof(nala_band_resize, blocked)};
-  return nala_graph_add_kernel_temp(g, run_resize_pack, k, sizeof *k, fields, 1, bucket, err);
 }
 
 static nala_status run_pack(const void *args, char *ws, int nthreads, nala_err *err) {

@@ -20,21 +20,8 @@ typedef struct nala_band_copy {
 nala_status nala_band_pack_op(nala_graph *g, const nala_band_copy *copy, int bucket, nala_err *err);
 nala_status nala_band_unpack_op(nala_graph *g, const nala_band_copy *copy, int bucket, nala_err *err);
 
-/* Rows [r0, r0 + rows) of the bilinear resize (align_corners False, nala_resize_op's values bit for
- * bit) of src to dst_h x dst_w, written blocked as pack writes them (columns [dst_w, wp) zero): a
- * convolution band reads a resized map without the map ever being stored. */
-typedef struct nala_band_resize {
-  nala_feat src;  /* NHWC, any ld */
-  size_t blocked; /* workspace byte offset (may be NALA_MEM_TEMP-based) */
-  int dst_h, dst_w, r0, rows, wp, blk;
-  const struct nala_bilinear_kernels *bk;
-} nala_band_resize;
-
-nala_status nala_band_resize_pack_op(nala_graph *g, const nala_band_resize *r, int bucket, nala_err *err);
-
 /* The copies themselves on a bound workspace (tests run them against oneDNN's reorders). */
 void nala_band_pack(const nala_band_copy *copy, char *ws, int nthreads);
 void nala_band_unpack(const nala_band_copy *copy, char *ws, int nthreads);
-void nala_band_resize_pack(const nala_band_resize *r, char *ws, int nthreads);
 
 #endif

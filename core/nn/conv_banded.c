@@ -2,7 +2,6 @@
 #include "core/nn/conv_banded.h"
 
 #include "core/nn/band_pack.h"
-#include "core/nn/bilinear.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -10,9 +9,16 @@
 #define WINO_ALPHA 6 /* F(4x4, 3x3): 6x6 transformed tiles */
 #define WINO_TILE 4
 /* oneDNN's transformed input and output of one band (36 floats per tile and channel) stay below
- * this: measured here (1 thread, 512 -> 512 at 128x128) one 4-row tile row per band ran 1.5-2.5x
- * faster than 8+ rows or the whole map, whose scratchpad alone is 195 MB. */
+ * this, or below 1 / WINO_WEIGHTS_PER_BAND of the transformed weights when that is more: every band
+ * streams all of them (36 x ic x oc floats: 37.7 MB for 512 -> 512), so where they outweigh the
+ * band's data, fewer, taller bands read them fewer times. Measured (Xeon, 1 thread, CPU time, A/B
+ * in one process, loaded machine): 512 -> 512 at 128x128 with 4 / 8 / 12 / 16 / 32 / 64-row bands
+ * 222-285 / 212-226 / 190-198 / 193-215 / 196-200 / 196 ms, at 64x64 with 4 / 16 / 32 rows 67 / 59
+ * / 56 ms (the rule gives 16 and 32); 256 -> 256 at 128x128 or 200x272 and 128-channel maps moved
+ * by under 5% from 4 to 32 rows and keep the 6 MB rule. The whole map stays slower (its scratchpad
+ * alone is 195 MB at 512 -> 512, 128x128). */
 #define WINO_BAND_BYTES ((size_t)6 << 20)
+#define WINO_WEIGHTS_PER_BAND 2
 /* Blocked direct (AVX2): the band's blocked input and output stay below this. */
 #define DIRECT_BAND_BYTES ((size_t)8 << 20)
 
@@ -109,7 +115,8 @@ static nala_status plan_band(nala_graph *g, const nala_layer *L, const band *b, 
 }
 
 /* Rows per band: Winograd, whole 4-row tile rows while oneDNN's transformed band stays in
- * WINO_BAND_BYTES; direct, rows while the blocked band pair stays in DIRECT_BAND_BYTES. */
+ * WINO_BAND_BYTES (or half its transformed weights); direct, rows while the blocked band pair stays
+ * in DIRECT_BAND_BYTES. */
 static int band_rows(const nala_layer *L, int h, int w) {
   if (L->banded == NALA_BANDED_DIRECT8) {
     size_t row = (size_t)(L->conv.ic + L->conv.oc) * w * sizeof(float);
@@ -118,7 +125,10 @@ static int band_rows(const nala_layer *L, int h, int w) {
   }
   size_t tile_row = (size_t)WINO_ALPHA * WINO_ALPHA * sizeof(float) * (size_t)(L->conv.ic + L->conv.oc) *
                     (size_t)((w + WINO_TILE - 1) / WINO_TILE);
-  size_t k = WINO_BAND_BYTES / (tile_row ? tile_row : 1);
+  size_t wino_weights = (size_t)WINO_ALPHA * WINO_ALPHA * sizeof(float) * L->conv.ic * L->conv.oc;
+  size_t budget = wino_weights / WINO_WEIGHTS_PER_BAND > WINO_BAND_BYTES ? wino_weights / WINO_WEIGHTS_PER_BAND
+                                                                         : WINO_BAND_BYTES;
+  size_t k = budget / (tile_row ? tile_row : 1);
   int rows = WINO_TILE * (int)(k < 1 ? 1 : k > (size_t)h ? (size_t)h : k);
   return rows < h ? rows : h;
 }
@@ -160,65 +170,4 @@ nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w
   }
   *planned = !st;
   return st;
-}
-
-/* Input rows [b->i0, b->i1) of part in, packed blocked into blk_src: copied when the map has the
- * output's size, resized on the fly otherwise. */
-static nala_status pack_part(nala_graph *g, const nala_banded_part *in, const band *b, int h, int w, int wp,
-                             size_t blk_src, const nala_bilinear_kernels *bk, int bucket, nala_err *err) {
-  const nala_layer *L = in->L;
-  int blk = L->banded == NALA_BANDED_WINO ? 16 : 8, ld = nala_feat_ld(&in->src);
-  if (in->src.h == h && in->src.w == w) {
-    nala_band_copy copy = {.nhwc = in->src.off + (size_t)b->i0 * w * ld * sizeof(float), .blocked = blk_src,
-                           .c = L->conv.ic, .rows = b->i1 - b->i0, .w = w, .wp = wp, .ld = ld, .blk = blk};
-    return nala_band_pack_op(g, &copy, bucket, err);
-  }
-  nala_band_resize r = {.src = in->src, .blocked = blk_src, .dst_h = h, .dst_w = w, .r0 = b->i0,
-                        .rows = b->i1 - b->i0, .wp = wp, .blk = blk, .bk = bk};
-  return nala_band_resize_pack_op(g, &r, bucket, err);
-}
-
-nala_status nala_banded_sum_conv_op(nala_graph *g, const nala_banded_part *in, int n, int h, int w, size_t dst,
-                                    int ld_dst, int bucket, int *planned, nala_err *err) {
-  *planned = 0;
-  if (n < 1 || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW || (size_t)h * w < NALA_BANDED_MIN_PIXELS)
-    return NALA_OK;
-  const nala_layer *L0 = in[0].L;
-  for (int i = 0; i < n; i++) {
-    const nala_layer *L = in[i].L;
-    if (!L->banded || L->banded != L0->banded || L->conv.ic != L0->conv.ic || L->conv.oc != L0->conv.oc ||
-        in[i].src.c != L->conv.ic || (i + 1 < n && L->act) || in[i].src.h > h || in[i].src.w > w)
-      return NALA_OK;
-  }
-  int wp = band_width(L0, w), rows = band_rows(L0, h, wp);
-  /* every part's pd on every band shape, before any op is added (as nala_banded_conv_op) */
-  band probe[3] = {band_at(0, rows, h), band_at(rows, rows, h), band_at((h - 1) / rows * rows, rows, h)};
-  for (int k = 0; k < 3; k++)
-    for (int i = 0; i < n && probe[k].r0 < h; i++) {
-      dnnl_primitive_desc_t pd;
-      nala_err quiet;
-      if (band_pd(g, in[i].L, &probe[k], wp, (i ? NALA_POST_SUM : 0) | in[i].L->act, &pd, &quiet) != NALA_OK)
-        return NALA_OK;
-      dnnl_primitive_desc_destroy(pd);
-    }
-  ld_dst = ld_dst > 0 ? ld_dst : L0->conv.oc;
-  size_t src_bytes = (size_t)L0->conv.ic * (rows + 2) * wp * sizeof(float);
-  size_t blk_src = nala_graph_temp(g, 0, src_bytes);
-  size_t blk_dst = nala_graph_temp(g, src_bytes, (size_t)L0->conv.oc * rows * wp * sizeof(float));
-  const nala_bilinear_kernels *bk = nala_bilinear_for(NALA_ISA_AUTO);
-  for (int r0 = 0; r0 < h; r0 += rows) {
-    band b = band_at(r0, rows, h);
-    for (int i = 0; i < n; i++) {
-      NALA_CHECK(pack_part(g, &in[i], &b, h, w, wp, blk_src, bk, bucket, err));
-      dnnl_primitive_desc_t pd;
-      NALA_CHECK(band_pd(g, in[i].L, &b, wp, (i ? NALA_POST_SUM : 0) | in[i].L->act, &pd, err));
-      NALA_CHECK(nala_banded_add_conv(g, in[i].L, pd, blk_src, blk_dst, bucket, err));
-    }
-    nala_band_copy out = {.nhwc = dst + (size_t)b.r0 * w * ld_dst * sizeof(float), .blocked = blk_dst,
-                          .c = L0->conv.oc, .rows = b.r1 - b.r0, .w = w, .wp = wp, .ld = ld_dst,
-                          .blk = L0->banded == NALA_BANDED_WINO ? 16 : 8};
-    NALA_CHECK(nala_band_unpack_op(g, &out, bucket, err));
-  }
-  *planned = 1;
-  return NALA_OK;
 }

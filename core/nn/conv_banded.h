@@ -56,21 +56,4 @@ nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primit
 nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                                 int ld_dst, int posts, int bucket, int *planned, nala_err *err);
 
-/* One part of nala_banded_sum_conv_op: layer L on src, an NHWC map of the output's size or smaller
- * (then resized bilinearly to it on the fly, align_corners False, nala_resize_op's values). */
-typedef struct nala_banded_part {
-  const nala_layer *L;
-  nala_feat src;
-} nala_banded_part;
-
-/* dst (h x w NHWC, ld_dst floats a pixel) = sum over the n parts of conv(L_i, resize(src_i)), the
- * activation of the last part after the sum (parts before it must have none; one conv split by
- * input channels, nala_convmodule_load_split, e.g. UPerHead's fpn_bottleneck over its concat).
- * Band by band: each part's input rows are packed (or resized) into the blocked band and its conv
- * adds into the blocked output band (sum post-op), which is copied out once. Against n banded
- * convs with NHWC sums this never stores a resized map or reads and writes dst n times.
- * *planned = 0 with nothing added when the parts cannot run banded (then plan them one by one). */
-nala_status nala_banded_sum_conv_op(nala_graph *g, const nala_banded_part *in, int n, int h, int w, size_t dst,
-                                    int ld_dst, int bucket, int *planned, nala_err *err);
-
 #endif
