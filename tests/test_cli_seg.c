@@ -260,6 +260,31 @@ START_TEST(video_overlay_keeps_frames_fps_and_size) {
     ck_assert(to_overlay < 12.0); /* mp4v at its default bitrate on a noisy 96x64 frame: 5 to 9 */
     ck_assert(to_overlay * 3 < to_plain && to_overlay * 3 < to_other);
   }
+  /* Frames in order, none dropped or repeated: output frame k is nearest to input frame k of all N. */
+  nala_image in_k[N], out_k[N];
+  for (int k = 0; k < N; k++) {
+    ck_assert_int_eq(decode_all(clip, &info, k, &in_k[k]), N);
+    ck_assert_int_eq(decode_all(out, &info, k, &out_k[k]), N);
+  }
+  int in_place = 0;
+  double worst_margin = 1e9;
+  for (int k = 0; k < N; k++) {
+    int best = -1;
+    double d_best = 1e9, d_own = mean_abs_diff(&out_k[k], &in_k[k]);
+    for (int j = 0; j < N; j++) {
+      double d = mean_abs_diff(&out_k[k], &in_k[j]);
+      if (d < d_best)
+        d_best = d, best = j;
+      if (j != k && d - d_own < worst_margin)
+        worst_margin = d - d_own;
+    }
+    in_place += best == k;
+  }
+  printf("video frames in order: %d of %d output frames nearest to their own input frame (closest other one "
+         "%.2f further)\n", in_place, N, worst_margin);
+  ck_assert_int_eq(in_place, N);
+  for (int k = 0; k < N; k++)
+    nala_image_free(&in_k[k]), nala_image_free(&out_k[k]);
   nala_image_free(&want[0]), nala_image_free(&want[1]);
   nala_image_free(&first_in), nala_image_free(&last_in), nala_image_free(&first_out), nala_image_free(&last_out);
   /* --limit stops early, still a complete file; stderr is a pipe here, so progress comes as plain
@@ -507,6 +532,14 @@ START_TEST(eval_shards_merge_to_the_unsharded_table) {
   ck_assert_ptr_nonnull(strstr(full, "mIoU"));
   ck_assert_ptr_nonnull(strstr(full, "5 image(s) evaluated of 5"));
   ck_assert_ptr_nonnull(strstr(full, " wall "));
+  /* --limit N: the first N samples only, said so; its state does not merge with the full run's */
+  ck_assert_int_eq(run("eval seg --config %s --data-root %s --threads 1 --no-progress --limit 2 --save-state %s/lim.json",
+                       CONFIG, root, dir),
+                   0);
+  stdout_has("2 image(s) evaluated of 5 in the dataset (--limit applied)");
+  ck_assert_msg(strcmp(out_text, full), "--limit 2 printed the full run's table");
+  ck_assert_int_eq(run("eval seg --merge %s/lim.json %s/full.json", dir, dir), 1);
+  stderr_has("another selection");
   for (int s = 0; s < 2; s++) {
     ck_assert_int_eq(run("eval seg --config %s --data-root %s --shard %d/2 --no-progress --save-state %s/s%d.json",
                          CONFIG, root, s, dir, s),

@@ -205,7 +205,9 @@ START_TEST(draw_labels_stay_inside) {
   nala_err err;
   nala_detection d[2] = {{50, 0, 60, 10, 0.9f, 1}, {5, 20, 20, 35, 0.1f, 2}};
   const char *names[3] = {"a", "b", "c"};
-  ck_assert_int_eq(det_draw_detections(&img, d, 2, 0.3f, names, 3, &err), NALA_OK);
+  det_labels labels;
+  ck_assert_int_eq(det_labels_init(&labels, names, 3, 3, &err), NALA_OK);
+  ck_assert_int_eq(det_draw_detections(&img, &labels, d, 2, 0.3f, &err), NALA_OK);
   /* The shown detection's tag (top-right, no room above) is drawn inside the image; the 0.1 one not. */
   uint8_t c1[3];
   det_class_color(1, c1);
@@ -226,7 +228,12 @@ START_TEST(draw_labels_stay_inside) {
   ck_assert_int_gt(white, 3);
   nala_image gray;
   ck_assert_int_eq(nala_image_alloc(4, 4, 1, NALA_GRAY, &gray, &err), NALA_OK);
-  ck_assert_int_eq(det_draw_detections(&gray, d, 1, 0.3f, names, 3, &err), NALA_E_ARG);
+  ck_assert_int_eq(det_draw_detections(&gray, &labels, d, 1, 0.3f, &err), NALA_E_ARG);
+  /* a label the model cannot give is named, not drawn from someone else's memory */
+  nala_detection stray = {1, 1, 5, 5, 0.9f, 3};
+  ck_assert_int_eq(det_draw_detections(&img, &labels, &stray, 1, 0.3f, &err), NALA_E_ARG);
+  ck_assert_ptr_nonnull(strstr(err.msg, "label 3"));
+  det_labels_free(&labels);
   const uint8_t white3[3] = {255, 255, 255};
   ck_assert_int_eq(nala_image_draw_text(&gray, "x", 0, 3, 0.4, white3, &err), NALA_E_ARG);
   ck_assert_ptr_nonnull(strstr(err.msg, "3-channel"));
@@ -239,6 +246,104 @@ START_TEST(draw_labels_stay_inside) {
   ck_assert_int_eq(nala_image_draw_text(&img, "far away", -1000, 5000, 0.4, white3, &err), NALA_OK);
   nala_image_free(&gray);
   nala_image_free(&img);
+}
+END_TEST
+
+/* The tag a label drew before text masks: the same fill, then cv::putText (nala_image_draw_text) of
+ * the name at the tag's pen and of the score at the name's whole-pixel advance (split == 1), or of
+ * the whole "<name> <score>" string (split == 0: where putText puts the score at a sub-pixel pen). */
+static int label_by_puttext(nala_image *img, const char *name, float score, const uint8_t c[3], int split) {
+  nala_err err;
+  char full[128], num[16], pre[112];
+  snprintf(pre, sizeof pre, "%s ", name);
+  snprintf(num, sizeof num, "%.2f", score);
+  snprintf(full, sizeof full, "%s%s", pre, num);
+  int tw, th, base, pw, ph, pb, nw, nh, nb;
+  ck_assert_int_eq(nala_image_text_size(pre, 0.4, &pw, &ph, &pb, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_text_size(num, 0.4, &nw, &nh, &nb, &err), NALA_OK);
+  ck_assert_int_eq(nala_image_text_size(full, 0.4, &tw, &th, &base, &err), NALA_OK);
+  tw = pw - 1 + nw; /* the masks' tag width, within a pixel of the full string's */
+  int w = tw + 4, h = th + base + 4, x = 3, y = h + 2;
+  for (int r = y - h; r < y; r++)
+    for (int q = x; q < x + w; q++)
+      memcpy(img->data + (size_t)r * img->stride + 3 * (size_t)q, c, 3);
+  const uint8_t white[3] = {255, 255, 255};
+  if (split) {
+    ck_assert_int_eq(nala_image_draw_text(img, pre, x + 2, y - base - 2, 0.4, white, &err), NALA_OK);
+    ck_assert_int_eq(nala_image_draw_text(img, num, x + 2 + pw - 1, y - base - 2, 0.4, white, &err), NALA_OK);
+  } else
+    ck_assert_int_eq(nala_image_draw_text(img, full, x + 2, y - base - 2, 0.4, white, &err), NALA_OK);
+  return y; /* the tag's bottom, 2 px below its room above */
+}
+
+/* Labels from text masks against putText: the same pixels up to the rounding of one blend instead
+ * of one per anti-aliased stroke when the pieces are put where the masks put them, and within a
+ * half-pixel shift of the score when putText draws the whole string; a mask loses no ink. */
+START_TEST(label_masks_match_puttext) {
+  nala_err err;
+  const char *names[4] = {"person", "traffic light", "hair drier", "(x|y){j}"};
+  det_labels labels;
+  ck_assert_int_eq(det_labels_init(&labels, names, 4, 5, &err), NALA_OK); /* class 4: "class 4" */
+  /* no ink lost: every printable glyph at scales up to 1.5, summed over the mask vs a wide canvas */
+  char ascii[96];
+  for (int k = 0; k < 95; k++)
+    ascii[k] = (char)(32 + k);
+  ascii[95] = 0;
+  const double scales[] = {0.4, 0.5, 1.0, 1.5};
+  for (int si = 0; si < 4; si++) {
+    nala_text_mask m;
+    ck_assert_int_eq(nala_text_mask_measure(ascii, scales[si], &m, &err), NALA_OK);
+    m.alpha = malloc((size_t)m.w * m.h);
+    ck_assert_int_eq(nala_text_mask_render(ascii, scales[si], &m, &err), NALA_OK);
+    nala_image wide = black(m.h + 40, m.w + 40);
+    const uint8_t white[3] = {255, 255, 255};
+    ck_assert_int_eq(nala_image_draw_text(&wide, ascii, 20 + m.org_x, 20 + m.org_y, scales[si], white, &err), NALA_OK);
+    long in_mask = 0, on_canvas = 0;
+    for (size_t i = 0; i < (size_t)m.w * m.h; i++)
+      in_mask += m.alpha[i];
+    for (int y = 0; y < wide.h; y++)
+      for (int x = 0; x < wide.w; x++)
+        on_canvas += px(&wide, y, x)[0];
+    printf("scale %.1f: ink %ld in the %dx%d mask, %ld on a canvas 20 px wider each side\n", scales[si], in_mask,
+           m.w, m.h, on_canvas);
+    ck_assert_int_gt(in_mask, 0);
+    ck_assert_int_eq(in_mask, on_canvas);
+    free(m.alpha);
+    nala_image_free(&wide);
+  }
+  const float scores[] = {0.87f, 0.305f, 1.0f, 0.5f};
+  int worst_split = 0;
+  double worst_mean_full = 0;
+  for (int k = 0; k < 5; k++)
+    for (int si = 0; si < 4; si++) {
+      uint8_t c[3];
+      det_class_color(k, c);
+      nala_image got = black(30, 160), want = black(30, 160), whole = black(30, 160);
+      const char *name = k < 4 ? names[k] : "class 4";
+      int y = label_by_puttext(&want, name, scores[si], c, 1);
+      ck_assert_int_eq(label_by_puttext(&whole, name, scores[si], c, 0), y);
+      ck_assert_int_eq(det_draw_label(&got, &labels, 3, y, k, scores[si], c, &err), NALA_OK);
+      int max_split = 0;
+      long sum_full = 0, n_px = 0;
+      for (int y = 0; y < 30; y++)
+        for (int x = 0; x < 3 * 160; x++) {
+          int a = got.data[y * got.stride + x], b = want.data[y * want.stride + x], f = whole.data[y * whole.stride + x];
+          max_split = abs(a - b) > max_split ? abs(a - b) : max_split;
+          sum_full += abs(a - f), n_px++;
+        }
+      double mean_full = (double)sum_full / n_px;
+      printf("%-16s %.2f: max |diff| %d to putText of the two pieces, mean |diff| %.3f to putText of the "
+             "whole string\n", name, scores[si], max_split, mean_full);
+      worst_split = max_split > worst_split ? max_split : worst_split;
+      worst_mean_full = mean_full > worst_mean_full ? mean_full : worst_mean_full;
+      nala_image_free(&got), nala_image_free(&want), nala_image_free(&whole);
+    }
+  printf("worst: max |diff| %d (pieces), mean |diff| %.3f (whole string)\n", worst_split, worst_mean_full);
+  /* OpenCV rounds each anti-aliased stroke's blend (>> 8) and overlapping strokes compound it: a few
+   * levels; a misplaced glyph would differ by hundreds. */
+  ck_assert_int_le(worst_split, 5);
+  ck_assert(worst_mean_full < 1.5);
+  det_labels_free(&labels);
 }
 END_TEST
 
@@ -590,6 +695,7 @@ int main(void) {
   tcase_add_test(tc, merge_lists_concatenates);
   tcase_add_test(tc, draw_box_and_mask);
   tcase_add_test(tc, draw_labels_stay_inside);
+  tcase_add_test(tc, label_masks_match_puttext);
   tcase_add_test(tc, eval_model_end_to_end);
   tcase_add_test(tc, shards_merge_to_one_run);
   tcase_add_test(tc, eval_model_bad_arguments);

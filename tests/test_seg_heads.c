@@ -262,6 +262,18 @@ START_TEST(shipped_seg_configs_load_and_build) {
     if (city) {
       ck_assert_int_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tc, "crop_size"), 0)->valueint, 1024);
       ck_assert_int_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tc, "stride"), 1)->valueint, 768);
+      /* without the option: whole mode over the test pipeline's 2048x1024 Resize (keep_ratio) */
+      nala_config *plain = NULL;
+      ck_assert_msg(nala_config_load(path, &plain, &err) == NALA_OK, "%s", err.msg);
+      const nala_model_cfg *mc = nala_config_model(plain);
+      ck_assert_str_eq(mc->test_cfg.mode, "whole");
+      ck_assert(mc->preprocess.has_resize && mc->preprocess.keep_ratio);
+      ck_assert(mc->preprocess.scale[0] == 2048 && mc->preprocess.scale[1] == 1024);
+      ck_assert(mc->test_cfg.crop_size[0] == 1024 && mc->test_cfg.stride[1] == 768);
+      printf("%s: %s by default, Resize %dx%d (keep_ratio); slide %dx%d stride %d with the option\n", cfgs[i].file,
+             mc->test_cfg.mode, mc->preprocess.scale[0], mc->preprocess.scale[1], mc->test_cfg.crop_size[0],
+             mc->test_cfg.crop_size[1], mc->test_cfg.stride[0]);
+      nala_config_free(plain);
     }
     if (cfgs[i].build) {
       nala_weights *w = NULL;

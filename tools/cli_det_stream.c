@@ -97,6 +97,7 @@ typedef struct stream {
   const char *const *names;
   int n_names, has_masks;
   const int *cat_ids; /* COCO ids for an 80-class model, else NULL (category_id = label) */
+  det_labels labels;  /* every class's and score's label text, rendered once */
   uint8_t *mask;      /* one h x w bitmap, reused */
   size_t mask_cap;
   double read_ms, paste_ms, draw_ms, write_ms;
@@ -143,7 +144,7 @@ static nala_status process(stream *s, nala_image *img, long index, int *n_shown,
       det_draw_mask(img, s->mask, c, 0.5f);
     }
   }
-  NALA_CHECK(det_draw_detections(img, r->dets, r->n_dets, (float)s->o->score_thr, s->names, s->n_names, err));
+  NALA_CHECK(det_draw_detections(img, &s->labels, r->dets, r->n_dets, (float)s->o->score_thr, err));
   s->draw_ms += cli_now_ms() - t0;
   s->drawn++;
   s->draw_ms -= s->paste_ms - paste0; /* mask reads are counted as paste */
@@ -358,6 +359,11 @@ int cli_det_stream(const cli_det_opts *o) {
   s.has_masks = nala_detector_has_masks(s.run.model);
   s.cat_ids = nala_detector_num_classes(s.run.model) == 80 ? det_coco_category_ids : NULL;
   int rc = NALA_EXIT_OK;
+  if (det_labels_init(&s.labels, s.names, s.n_names, nala_detector_num_classes(s.run.model), &err)) {
+    fprintf(stderr, CMD ": %s\n", err.msg);
+    det_run_close(&s.run);
+    return NALA_EXIT_RUNTIME;
+  }
   if (o->json && det_json_open(o->json, &s.json, &err)) {
     fprintf(stderr, CMD ": %s\n", err.msg);
     rc = NALA_EXIT_RUNTIME;
@@ -373,6 +379,7 @@ int cli_det_stream(const cli_det_opts *o) {
       fprintf(stderr, "wrote %s\n", o->json);
   }
   free(s.mask);
+  det_labels_free(&s.labels);
   det_run_close(&s.run);
   return rc;
 }

@@ -26,9 +26,10 @@ import safetensors_io  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(HERE))
 WEIGHT_SEED = 0
 
-# (name, variant, stage flags, H, W, input seed, taps, store float64 truth)
+# (name, variant, stage flags, H, W, input seed, taps, store float64 truth[, overrides])
 # Taps are module names of the backbone whose forward output is stored. Sizes are chosen so the
-# whole fixture folder stays around 15 MB.
+# whole fixture folder stays around 15 MB. Overrides (NaLaFormerBackbone keyword arguments) make a
+# "custom" variant whose dims the C test reads from the metadata.
 CASES = [
     ("xt_224x224_llvv", "xt", "llvv", 224, 224, 101,
      ["patch_embed", "layers.0.blocks.0.attn.qkvg", "layers.0.blocks.0.attn",
@@ -38,6 +39,11 @@ CASES = [
      ["layers.2.blocks.0.attn", "layers.3.blocks.0.attn"], False),
     ("t_224x224_llvv", "t", "llvv", 224, 224, 104, ["layers.2.blocks.0.attn"], False),
     ("t_200x328_llvv", "t", "llvv", 200, 328, 105, ["layers.2.blocks.0.attn"], False),
+    # T's widths and heads (head_dim 64, FFN 4x) with one block per stage: every op shape of
+    # t_200x328_llvv, stage 1 planned in bands as there, at a third of its blocks (the emulated Zen 3
+    # run in tests/CMakeLists.txt takes this one instead of the two full T cases).
+    ("t_d1_200x328_llvv", "t", "llvv", 200, 328, 106, ["layers.2.blocks.0.attn"], False,
+     {"depths": [1, 1, 1, 1]}),
 ]
 
 
@@ -83,8 +89,8 @@ def run_with_taps(model, x, taps):
     return outs, captured
 
 
-def make_seeded_case(out_dir, name, variant, flags, h, w, input_seed, taps, store_f64):
-    model = R.build(variant, flags=flags, seed=WEIGHT_SEED)
+def make_seeded_case(out_dir, name, variant, flags, h, w, input_seed, taps, store_f64, overrides=None):
+    model = R.build(variant, flags=flags, seed=WEIGHT_SEED, **(overrides or {}))
     gen = torch.Generator().manual_seed(input_seed)
     x = torch.randn(1, 3, h, w, generator=gen, dtype=torch.float32)
     outs32, taps32 = run_with_taps(model, x, taps)
@@ -106,7 +112,7 @@ def make_seeded_case(out_dir, name, variant, flags, h, w, input_seed, taps, stor
         noise[key] = error_stats(taps32[tap], taps64[tap])
     cfg = model.backbone.config
     metadata = {
-        "case": name, "variant": variant, "flags": json.dumps(cfg["flags"]),
+        "case": name, "variant": "custom" if overrides else variant, "flags": json.dumps(cfg["flags"]),
         "weights": f"seeded (tools/reference/seeded_init.py), seed {WEIGHT_SEED}, keys backbone.*",
         "seed": str(WEIGHT_SEED), "input_seed": str(input_seed),
         "input": f"torch.randn(1,3,{h},{w}) from torch.Generator().manual_seed({input_seed})",
