@@ -3,23 +3,24 @@
 #include <string.h>
 
 #include "core/nn/gelu.h"
+#include "core/nn/gelu_poly.h"
 
 /* As gelu16 of gelu_avx512.c, with a true division: vrcpps has only 12 bits and differs between
  * Intel and AMD, so a Newton step would leave up to ~1.3e-7 of vendor-dependent error. */
 static inline __m256 gelu8(__m256 x) {
   __m256 s = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678f));
-  s = _mm256_max_ps(_mm256_min_ps(s, _mm256_set1_ps(4.0f)), _mm256_set1_ps(-4.0f));
+  s = _mm256_max_ps(_mm256_min_ps(s, _mm256_set1_ps(NALA_ERF_CLAMP)), _mm256_set1_ps(-NALA_ERF_CLAMP));
   __m256 s2 = _mm256_mul_ps(s, s);
-  __m256 p = _mm256_fmadd_ps(s2, _mm256_set1_ps(-2.72614225801306e-10f), _mm256_set1_ps(2.77068142495902e-08f));
-  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(-2.10102402082508e-06f));
-  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(-5.69250639462346e-05f));
-  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(-7.34990630326855e-04f));
-  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(-2.95459980854025e-03f));
-  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(-1.60960333262415e-02f));
-  __m256 q = _mm256_fmadd_ps(s2, _mm256_set1_ps(-1.45660718464996e-05f), _mm256_set1_ps(-2.13374055278905e-04f));
-  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(-1.68282697438203e-03f));
-  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(-7.37332916720468e-03f));
-  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(-1.42647390514189e-02f));
+  __m256 p = _mm256_fmadd_ps(s2, _mm256_set1_ps(NALA_ERF_P6), _mm256_set1_ps(NALA_ERF_P5));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(NALA_ERF_P4));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(NALA_ERF_P3));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(NALA_ERF_P2));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(NALA_ERF_P1));
+  p = _mm256_fmadd_ps(s2, p, _mm256_set1_ps(NALA_ERF_P0));
+  __m256 q = _mm256_fmadd_ps(s2, _mm256_set1_ps(NALA_ERF_Q4), _mm256_set1_ps(NALA_ERF_Q3));
+  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(NALA_ERF_Q2));
+  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(NALA_ERF_Q1));
+  q = _mm256_fmadd_ps(s2, q, _mm256_set1_ps(NALA_ERF_Q0));
   __m256 erf = _mm256_div_ps(_mm256_mul_ps(s, p), q);
   __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
   return _mm256_fmadd_ps(h, erf, h);

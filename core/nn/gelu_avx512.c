@@ -2,24 +2,25 @@
 #include <immintrin.h>
 
 #include "core/nn/gelu.h"
+#include "core/nn/gelu_poly.h"
 
 /* GELU(x) = h + h * erf(s), h = x/2, s = x/sqrt(2) clamped to [-4, 4] (where fp32 erf is +-1):
  * erf(s) = s P(s^2) / Q(s^2), Eigen's generic_fast_erf_float coefficients. A true division: as fast
  * here as vrcp14ps + a Newton step (the FMAs are the bottleneck) and the same on every vendor. */
 static inline __m512 gelu16(__m512 x) {
   __m512 s = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678f));
-  s = _mm512_max_ps(_mm512_min_ps(s, _mm512_set1_ps(4.0f)), _mm512_set1_ps(-4.0f));
+  s = _mm512_max_ps(_mm512_min_ps(s, _mm512_set1_ps(NALA_ERF_CLAMP)), _mm512_set1_ps(-NALA_ERF_CLAMP));
   __m512 s2 = _mm512_mul_ps(s, s);
-  __m512 p = _mm512_fmadd_ps(s2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
-  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(-2.10102402082508e-06f));
-  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(-5.69250639462346e-05f));
-  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(-7.34990630326855e-04f));
-  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(-2.95459980854025e-03f));
-  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(-1.60960333262415e-02f));
-  __m512 q = _mm512_fmadd_ps(s2, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
-  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(-1.68282697438203e-03f));
-  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(-7.37332916720468e-03f));
-  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(-1.42647390514189e-02f));
+  __m512 p = _mm512_fmadd_ps(s2, _mm512_set1_ps(NALA_ERF_P6), _mm512_set1_ps(NALA_ERF_P5));
+  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(NALA_ERF_P4));
+  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(NALA_ERF_P3));
+  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(NALA_ERF_P2));
+  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(NALA_ERF_P1));
+  p = _mm512_fmadd_ps(s2, p, _mm512_set1_ps(NALA_ERF_P0));
+  __m512 q = _mm512_fmadd_ps(s2, _mm512_set1_ps(NALA_ERF_Q4), _mm512_set1_ps(NALA_ERF_Q3));
+  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(NALA_ERF_Q2));
+  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(NALA_ERF_Q1));
+  q = _mm512_fmadd_ps(s2, q, _mm512_set1_ps(NALA_ERF_Q0));
   __m512 erf = _mm512_div_ps(_mm512_mul_ps(s, p), q);
   __m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
   return _mm512_fmadd_ps(h, erf, h);
