@@ -2,6 +2,7 @@
 #include "core/nn/conv_banded.h"
 
 #include "core/nn/band_pack.h"
+#include "core/nn/conv_wino.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -23,13 +24,20 @@
 #define DIRECT_BAND_BYTES ((size_t)8 << 20)
 
 nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s) {
-  if (rt->conv != NALA_CONV_AUTO || s->k != 3 || s->stride != 1 || s->groups != 1 || s->ic % 16 || s->oc % 16 ||
+  if (rt->conv == NALA_CONV_DIRECT || s->k != 3 || s->stride != 1 || s->groups != 1 || s->ic % 16 || s->oc % 16 ||
       s->ic < NALA_BANDED_MIN_CH || s->oc < NALA_BANDED_MIN_CH)
     return NALA_BANDED_NONE;
+  int nala_avx2 = rt->isa >= NALA_ISA_AVX2 && nala_isa_supported(NALA_ISA_AVX2);
+  if (rt->conv == NALA_CONV_WINO)
+    return nala_avx2 ? NALA_BANDED_NWINO : NALA_BANDED_NWINO_REF;
   dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
   if (isa >= dnnl_cpu_isa_avx512_core)
     return NALA_BANDED_WINO;
-  return isa >= dnnl_cpu_isa_avx2 ? NALA_BANDED_DIRECT8 : NALA_BANDED_NONE;
+  if (isa < dnnl_cpu_isa_avx2)
+    return NALA_BANDED_NONE;
+  /* oneDNN 2.6 has no Winograd below AVX-512: ours does 2.25 multiplies an output where its direct
+   * kernel does 9 (measured in conv_wino.h) */
+  return rt->conv == NALA_CONV_AUTO && nala_avx2 ? NALA_BANDED_NWINO : NALA_BANDED_DIRECT8;
 }
 
 /* Width of the blocked bands for a w-wide map. jit_wino_4x3 blocks its tiles by divisors of the
@@ -136,6 +144,9 @@ static int band_rows(const nala_layer *L, int h, int w) {
 nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                                 int ld_dst, int posts, int bucket, int *planned, nala_err *err) {
   *planned = 0;
+  if (L->banded == NALA_BANDED_NWINO || L->banded == NALA_BANDED_NWINO_REF)
+    return nala_wino_conv_op(g, L, nala_wino_for(L->banded == NALA_BANDED_NWINO ? NALA_ISA_AVX2 : NALA_ISA_REF), h,
+                             w, src, ld_src, dst, ld_dst, posts, bucket, planned, err);
   posts |= L->act;
   if (!L->banded || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
     return NALA_OK;

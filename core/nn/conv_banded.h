@@ -24,12 +24,22 @@
 
 #include "core/nn/layer.h"
 
-typedef enum nala_banded_kind { NALA_BANDED_NONE = 0, NALA_BANDED_WINO, NALA_BANDED_DIRECT8 } nala_banded_kind;
+/* WINO: oneDNN's jit_wino_4x3 (AVX-512); DIRECT8: oneDNN's direct nChw8c; NWINO / NWINO_REF: nala's own
+ * Winograd (core/nn/conv_wino.h) with the AVX2 / plain-C transforms. */
+typedef enum nala_banded_kind {
+  NALA_BANDED_NONE = 0,
+  NALA_BANDED_WINO,
+  NALA_BANDED_DIRECT8,
+  NALA_BANDED_NWINO,
+  NALA_BANDED_NWINO_REF
+} nala_banded_kind;
 
 /* How convolutions of shape s may run (decided once at load): banded when 3x3, stride 1, groups 1,
- * channels multiples of 16 and at least NALA_BANDED_MIN_CH, the runtime's NALA_CONV=auto; Winograd
- * when oneDNN's CPU ISA (ONEDNN_MAX_CPU_ISA included) has avx512_core, blocked direct when it has
- * AVX2 only, none below. */
+ * channels multiples of 16 and at least NALA_BANDED_MIN_CH, and NALA_CONV (nala_rt) is not direct.
+ * auto: oneDNN's Winograd when oneDNN's CPU ISA (ONEDNN_MAX_CPU_ISA included) has avx512_core, else
+ * nala's Winograd when oneDNN and nala's tier (NALA_ISA, NALA_MAX_ISA) have AVX2, blocked direct
+ * when only oneDNN has it, none below. blocked: oneDNN's kernels only (Winograd or direct); wino:
+ * nala's Winograd on any CPU (plain-C transforms below the AVX2 tier). */
 nala_banded_kind nala_banded_kind_for(const nala_rt *rt, const nala_conv_shape *s);
 
 /* Appends a reorder of from (at workspace offset from_off) into to (at to_off); sum adds into to. */
@@ -55,5 +65,6 @@ nala_status nala_banded_add_conv(nala_graph *g, const nala_layer *L, dnnl_primit
  * plans the NHWC convolution. */
 nala_status nala_banded_conv_op(nala_graph *g, const nala_layer *L, int h, int w, size_t src, int ld_src, size_t dst,
                                 int ld_dst, int posts, int bucket, int *planned, nala_err *err);
+/* nala's Winograd kinds take the same rules and fallback (core/nn/conv_wino.h). */
 
 #endif

@@ -218,6 +218,19 @@ static nala_status reorder_weights(dnnl_engine_t eng, dnnl_memory_t source, cons
   return st;
 }
 
+/* Room for one more entry in the plan's weights list. */
+static nala_status grow_weights(nala_graph *g, nala_err *err) {
+  if (g->n_weights < g->cap_weights)
+    return NALA_OK;
+  int cap = g->cap_weights ? 2 * g->cap_weights : 8;
+  struct nala_graph_weights *w = realloc(g->weights, (size_t)cap * sizeof *w);
+  if (!w)
+    return nala_fail(err, NALA_E_NOMEM, "out of memory for the plan's weights list");
+  g->weights = w;
+  g->cap_weights = cap;
+  return NALA_OK;
+}
+
 nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
                                dnnl_memory_t *out, nala_err *err) {
   const dnnl_memory_desc_t *have = NULL;
@@ -231,16 +244,42 @@ nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_m
       *out = g->weights[i].copy;
       return NALA_OK;
     }
-  if (g->n_weights == g->cap_weights) {
-    int cap = g->cap_weights ? 2 * g->cap_weights : 8;
-    struct nala_graph_weights *w = realloc(g->weights, (size_t)cap * sizeof *w);
-    if (!w)
-      return nala_fail(err, NALA_E_NOMEM, "out of memory for the plan's weights list");
-    g->weights = w;
-    g->cap_weights = cap;
-  }
+  NALA_CHECK(grow_weights(g, err));
   dnnl_memory_t copy = NULL;
   NALA_CHECK(reorder_weights(g->engine, source, want, &copy, err));
+  g->weights[g->n_weights++] = (struct nala_graph_weights){.source = source, .copy = copy, .md = *want};
+  *out = copy;
+  return NALA_OK;
+}
+
+nala_status nala_graph_weights_derived(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *plain_md,
+                                       const dnnl_memory_desc_t *want, nala_weights_fill_fn fill, const void *ctx,
+                                       dnnl_memory_t *out, nala_err *err) {
+  for (int i = 0; i < g->n_weights; i++)
+    if (g->weights[i].source == source && dnnl_memory_desc_equal(&g->weights[i].md, want)) {
+      *out = g->weights[i].copy;
+      return NALA_OK;
+    }
+  NALA_CHECK(grow_weights(g, err));
+  dnnl_memory_t plain = NULL, copy = NULL;
+  NALA_CHECK(reorder_weights(g->engine, source, plain_md, &plain, err));
+  void *plain_data = NULL, *copy_data = NULL;
+  nala_status st = NALA_OK;
+  dnnl_status_t ds = dnnl_memory_create(&copy, want, g->engine, DNNL_MEMORY_ALLOCATE);
+  if (ds != dnnl_success) {
+    copy = NULL;
+    st = nala_dnnl_status(ds, "derived weights memory", err);
+  }
+  if (!st && (dnnl_memory_get_data_handle(plain, &plain_data) != dnnl_success ||
+              dnnl_memory_get_data_handle(copy, &copy_data) != dnnl_success || !plain_data || !copy_data))
+    st = nala_fail(err, NALA_E_BACKEND, "oneDNN: no data in the derived weights' memories");
+  if (!st)
+    fill(plain_data, copy_data, ctx);
+  dnnl_memory_destroy(plain);
+  if (st) {
+    dnnl_memory_destroy(copy);
+    return st;
+  }
   g->weights[g->n_weights++] = (struct nala_graph_weights){.source = source, .copy = copy, .md = *want};
   *out = copy;
   return NALA_OK;

@@ -163,6 +163,15 @@ void *nala_graph_alloc(nala_graph *g, size_t bytes, nala_err *err);
 nala_status nala_graph_weights(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want,
                                dnnl_memory_t *out, nala_err *err);
 
+/* Weights memory of format want derived from the model's source weights by fill, a transform oneDNN
+ * has no reorder for (nala's Winograd weights, conv_wino.c): fill gets source reordered to plain_md
+ * (e.g. oihw) and writes want's buffer. Made once per plan and shared as nala_graph_weights' copies
+ * are (key: source and want; nala_graph_holds_weights answers for it too). */
+typedef void (*nala_weights_fill_fn)(const float *plain, float *out, const void *ctx);
+nala_status nala_graph_weights_derived(nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *plain_md,
+                                       const dnnl_memory_desc_t *want, nala_weights_fill_fn fill, const void *ctx,
+                                       dnnl_memory_t *out, nala_err *err);
+
 /* 1 when nala_graph_weights(g, source, want) would take no new memory: source is in format want, or
  * the plan already holds that copy. */
 int nala_graph_holds_weights(const nala_graph *g, dnnl_memory_t source, const dnnl_memory_desc_t *want);

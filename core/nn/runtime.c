@@ -13,11 +13,13 @@ static nala_status conv_algo_from_env(nala_conv_algo *out, nala_err *err) {
   *out = NALA_CONV_AUTO;
   if (!env || !*env || !strcmp(env, "auto"))
     return NALA_OK;
-  if (!strcmp(env, "direct")) {
-    *out = NALA_CONV_DIRECT;
-    return NALA_OK;
-  }
-  return nala_fail(err, NALA_E_ARG, "NALA_CONV=%s: expected auto or direct", env);
+  static const char *const names[] = {"auto", "direct", "blocked", "wino"};
+  for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
+    if (!strcmp(env, names[i])) {
+      *out = (nala_conv_algo)i;
+      return NALA_OK;
+    }
+  return nala_fail(err, NALA_E_ARG, "NALA_CONV=%s: expected auto, direct, blocked or wino", env);
 }
 
 nala_status nala_rt_create(nala_isa requested, nala_rt **out, nala_err *err) {

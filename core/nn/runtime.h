@@ -9,10 +9,14 @@
 #include "nala/isa.h"
 #include "nala/status.h"
 
-/* Convolution algorithm choice (NALA_CONV=auto|direct, read once at nala_rt_create): auto plans
- * 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) where oneDNN has it (AVX-512) and it pays
- * (core/nn/conv_banded.h); direct keeps every convolution on oneDNN's direct kernels (A/B, tests). */
-typedef enum nala_conv_algo { NALA_CONV_AUTO = 0, NALA_CONV_DIRECT } nala_conv_algo;
+/* Convolution algorithm choice (NALA_CONV=auto|direct|blocked|wino, read once at nala_rt_create)
+ * for 3x3 stride-1 convolutions where banding pays (core/nn/conv_banded.h):
+ *   auto     oneDNN's Winograd F(4x4, 3x3) on AVX-512; nala's own (core/nn/conv_wino.h) on AVX2
+ *   direct   every convolution on oneDNN's NHWC kernels (A/B, tests)
+ *   blocked  oneDNN's blocked kernels only: its Winograd on AVX-512, direct nChw8c on AVX2 (the
+ *            AVX2 choice before nala had its own Winograd)
+ *   wino     nala's Winograd on any tier (its plain-C transforms under NALA_ISA=ref) */
+typedef enum nala_conv_algo { NALA_CONV_AUTO = 0, NALA_CONV_DIRECT, NALA_CONV_BLOCKED, NALA_CONV_WINO } nala_conv_algo;
 
 typedef struct nala_rt {
   dnnl_engine_t engine;
