@@ -35,7 +35,8 @@ typedef enum nala_banded_kind {
 } nala_banded_kind;
 
 /* How convolutions of shape s may run (decided once at load): banded when 3x3, stride 1, groups 1,
- * channels multiples of 16 and at least NALA_BANDED_MIN_CH, and NALA_CONV (nala_rt) is not direct.
+ * channels multiples of 16 and at least NALA_BANDED_MIN_CH (NALA_CONV=wino: multiples of 8), and
+ * NALA_CONV (nala_rt) is not direct.
  * auto: oneDNN's Winograd when oneDNN's CPU ISA (ONEDNN_MAX_CPU_ISA included) has avx512_core, else
  * nala's Winograd when oneDNN and nala's tier (NALA_ISA, NALA_MAX_ISA) have AVX2, blocked direct
  * when only oneDNN has it, none below. blocked: oneDNN's kernels only (Winograd or direct); wino:
