@@ -27,20 +27,23 @@ typedef struct wino_case {
   int src_pad, dst_pad; /* extra channels around the slice: ld = c + pad, slice at channel pad / 2 */
   int posts;
   int min_bands; /* bands the plan must have at least */
+  int threads;   /* the graph's (0: 1) */
 } wino_case;
 
 static const wino_case cases[] = {
-    {"15x20 16->16", 16, 16, 15, 20, 0, 0, 0, 1},
-    {"16x12 32->48 sum", 32, 48, 16, 12, 0, 0, NALA_POST_SUM, 1},
-    {"37x23 64->80 slices sum relu", 64, 80, 37, 23, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 1},
-    {"15x20 512->512 relu", 512, 512, 15, 20, 0, 0, NALA_POST_RELU, 1},
-    {"37x23 128->256 slices relu", 128, 256, 37, 23, 16, 48, NALA_POST_RELU, 1},
+    {"15x20 16->16", 16, 16, 15, 20, 0, 0, 0, 1, 1},
+    {"16x12 32->48 sum", 32, 48, 16, 12, 0, 0, NALA_POST_SUM, 1, 1},
+    {"37x23 64->80 slices sum relu", 64, 80, 37, 23, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 1, 1},
+    {"15x20 512->512 relu", 512, 512, 15, 20, 0, 0, NALA_POST_RELU, 1, 1},
+    {"37x23 128->256 slices relu", 128, 256, 37, 23, 16, 48, NALA_POST_RELU, 1, 1},
     /* 12-row bands (50 tiles a row): 45 = 12 + 12 + 12 + 9 */
-    {"45x200 128->128 four bands sum relu", 128, 128, 45, 200, 0, 0, NALA_POST_SUM | NALA_POST_RELU, 4},
-    {"66x65 64->64 slices sum", 64, 64, 66, 65, 16, 32, NALA_POST_SUM, 1},
+    {"45x200 128->128 four bands sum relu", 128, 128, 45, 200, 0, 0, NALA_POST_SUM | NALA_POST_RELU, 4, 1},
+    {"45x200 128->128 four bands sum relu, 2 threads", 128, 128, 45, 200, 0, 0, NALA_POST_SUM | NALA_POST_RELU, 4, 2},
+    {"37x23 64->80 slices sum relu, 2 threads", 64, 80, 37, 23, 32, 16, NALA_POST_SUM | NALA_POST_RELU, 1, 2},
+    {"66x65 64->64 slices sum", 64, 64, 66, 65, 16, 32, NALA_POST_SUM, 1, 1},
     /* the accuracy at UPerHead's widths (fpn_convs 512, the PSP bottleneck's 2048 slice) */
-    {"64x64 512->512 relu", 512, 512, 64, 64, 0, 0, NALA_POST_RELU, 1},
-    {"64x64 2048->512 relu", 2048, 512, 64, 64, 0, 0, NALA_POST_RELU, 1},
+    {"64x64 512->512 relu", 512, 512, 64, 64, 0, 0, NALA_POST_RELU, 1, 1},
+    {"64x64 2048->512 relu", 2048, 512, 64, 64, 0, 0, NALA_POST_RELU, 1, 1},
 };
 
 static float frand(unsigned *s) {
@@ -60,8 +63,10 @@ static int run_case(const nala_rt *rt, const wino_case *c, path p, const float *
   memset(&L, 0, sizeof L);
   nala_conv_shape s = NALA_CONV_SHAPE(c->ic, c->oc, 3, 1, 1);
   ck_assert_msg(nala_conv_init(rt, &L, s, wt, bias, &err) == NALA_OK, "%s", err.msg);
+  /* oneDNN fixes a primitive's threads at creation: plan under the graph's count */
+  int threads = c->threads ? c->threads : 1, saved = nala_threads_enter(threads);
   nala_graph g;
-  nala_graph_init(&g, rt->engine, 1);
+  nala_graph_init(&g, rt->engine, threads);
   size_t src_n = (size_t)c->h * c->w * lds, dst_n = (size_t)c->h * c->w * ldd;
   nala_wino_fns fns = nala_wino_for(p == PATH_AVX2 ? NALA_ISA_AVX2 : NALA_ISA_REF);
   int planned = 1;
@@ -99,6 +104,7 @@ static int run_case(const nala_rt *rt, const wino_case *c, path p, const float *
   ck_assert_msg(nala_graph_execute(&g, stream, &err) == NALA_OK, "%s: %s", c->name, err.msg);
   memcpy(out, ws + dst, dst_n * 4);
   dnnl_stream_destroy(stream);
+  nala_threads_leave(saved);
   nala_graph_release(&g);
   nala_layer_free(&L);
   free(ws);
