@@ -3,8 +3,11 @@
  *   AVX-512 (avx512_core): Winograd F(4x4, 3x3) on nChw16c (oneDNN's jit_wino_4x3): 36 multiplies
  *     per 4x4 output tile and channel pair instead of 144; measured 2-4x less time than NHWC
  *     brgconv on the big head convolutions (UperNet, FPN, RetinaNet, RPN).
- *   AVX2 (no Winograd in oneDNN 2.6): direct jit:avx2 on nChw8c, measured 1.4-1.8x less time than
- *     the NHWC jit:avx2 kernel on 256..2048-channel maps (reorders included).
+ *   AVX2 (no Winograd in oneDNN 2.6): nala's own Winograd F(4x4, 3x3) (core/nn/conv_wino.h: its
+ *     own transforms around oneDNN matmuls, NHWC in and out, none of the steps below), 2.4-2.7x less
+ *     time than oneDNN's direct jit:avx2 on nChw8c, which stays selectable (NALA_CONV=blocked, or
+ *     nala's ISA tier below AVX2) and measured 1.4-1.8x less time than the NHWC jit:avx2 kernel on
+ *     256..2048-channel maps (reorders included).
  *
  *   for each band [r0, r1) of output rows:
  *     reorder  NHWC rows [r0-1, r1+1) of src (any ld)  -> blocked band (the border rows come from
