@@ -6,6 +6,7 @@
  * oneDNN has no Winograd (the _as_avx2 run), the transformed weights are made once per plan. */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,87 @@ START_TEST(auto_picks_nala_winograd_below_avx512) {
 }
 END_TEST
 
+/* A counted batch (the mask head's RoI maps): 5 maps of 15x13 in bands of 2 whole maps, each map
+ * padded on its own, count 5 and 3, both tiers, against oneDNN's NHWC batch convolution. */
+START_TEST(batch_matches_direct) {
+  enum { MAPS = 5, H = 15, W = 13, IC = 32, OC = 48, CHUNK = 2 };
+  nala_rt *rt = nala_test_conv_runtime("direct");
+  nala_err err;
+  unsigned seed = 4242u;
+  size_t src_n = (size_t)MAPS * H * W * IC, dst_n = (size_t)MAPS * H * W * OC, wn = (size_t)OC * IC * 9;
+  float *wt = malloc(wn * 4), *bias = malloc(OC * 4), *src = malloc(src_n * 4), *want = malloc(dst_n * 4);
+  float *got = malloc(dst_n * 4);
+  ck_assert(wt && bias && src && want && got);
+  for (size_t i = 0; i < wn; i++)
+    wt[i] = frand(&seed) * 0.1f;
+  for (int i = 0; i < OC; i++)
+    bias[i] = frand(&seed) * 0.2f;
+  for (size_t i = 0; i < src_n; i++)
+    src[i] = frand(&seed) * 2.0f;
+  nala_layer L;
+  memset(&L, 0, sizeof L);
+  ck_assert_msg(nala_conv_init(rt, &L, (nala_conv_shape)NALA_CONV_SHAPE(IC, OC, 3, 1, 1), wt, bias, &err) == NALA_OK,
+                "%s", err.msg);
+  L.act = NALA_POST_RELU;
+  for (int tier = 0; tier < 3; tier++) { /* direct, ref, avx2 */
+    if (tier == 2 && !nala_isa_supported(NALA_ISA_AVX2)) {
+      printf("batch: avx2 transforms skipped (no AVX2 tier here)\n");
+      continue;
+    }
+    nala_graph g;
+    nala_graph_init(&g, rt->engine, 1);
+    size_t count = nala_graph_region(&g, 64), s_off = nala_graph_region(&g, src_n * 4),
+           d_off = nala_graph_region(&g, dst_n * 4);
+    int planned = 1;
+    if (tier == 0)
+      ck_assert_int_eq(nala_conv_op_batch(&g, &L, MAPS, H, W, s_off, d_off, 0, -1, &err), NALA_OK);
+    else
+      ck_assert_msg(nala_wino_conv_op_batch(&g, &L, nala_wino_for(tier == 2 ? NALA_ISA_AVX2 : NALA_ISA_REF), MAPS, H,
+                                            W, CHUNK, s_off, d_off, 0, count, -1, &planned, &err) == NALA_OK,
+                    "%s", err.msg);
+    ck_assert(planned);
+    size_t bytes = (nala_graph_ws_bytes(&g) + 63) / 64 * 64;
+    char *ws = aligned_alloc(64, bytes);
+    ck_assert_ptr_nonnull(ws);
+    nala_graph_bind(&g, ws);
+    dnnl_stream_t stream;
+    ck_assert_int_eq(dnnl_stream_create(&stream, rt->engine, dnnl_stream_default_flags), dnnl_success);
+    const int counts[2] = {MAPS, 3};
+    for (int k = 0; k < (tier ? 2 : 1); k++) {
+      memset(ws, 0x7f, bytes);
+      int32_t c32 = counts[k];
+      memcpy(ws + count, &c32, sizeof c32);
+      memcpy(ws + s_off, src, src_n * 4);
+      ck_assert_msg(nala_graph_execute(&g, stream, &err) == NALA_OK, "%s", err.msg);
+      float *out = tier ? got : want;
+      memcpy(out, ws + d_off, dst_n * 4);
+      if (!tier)
+        continue;
+      /* the bands that ran: whole chunks of CHUNK maps up to the count */
+      int ran = (counts[k] + CHUNK - 1) / CHUNK * CHUNK;
+      ran = ran < MAPS ? ran : MAPS;
+      char label[96];
+      snprintf(label, sizeof label, "batch %s, count %d: maps [0, %d) vs direct", tier == 2 ? "avx2" : "ref", counts[k],
+               ran);
+      check_close(label, got, want, (size_t)ran * H * W * OC, REL_L2_MAX);
+      size_t untouched = 0, past = dst_n - (size_t)ran * H * W * OC;
+      for (size_t i = (size_t)ran * H * W * OC; i < dst_n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &got[i], 4);
+        untouched += bits == 0x7f7f7f7fu;
+      }
+      ck_assert_msg(untouched == past, "%s: %zu of %zu values past the bands written", label, past - untouched, past);
+    }
+    dnnl_stream_destroy(stream);
+    nala_graph_release(&g);
+    free(ws);
+  }
+  nala_layer_free(&L);
+  free(wt), free(bias), free(src), free(want), free(got);
+  nala_rt_free(rt);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("conv_wino");
   TCase *odd = tcase_create("odd"), *wide = tcase_create("wide");
@@ -215,6 +297,7 @@ static Suite *suite(void) {
   tcase_set_timeout(wide, 300);
   tcase_add_loop_test(odd, winograd_matches_direct, 0, N_ODD);
   tcase_add_test(odd, auto_picks_nala_winograd_below_avx512);
+  tcase_add_test(odd, batch_matches_direct);
   tcase_add_loop_test(wide, winograd_matches_direct, N_ODD, (int)(sizeof cases / sizeof cases[0]));
   suite_add_tcase(s, odd);
   suite_add_tcase(s, wide);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "core/nn/conv_banded.h"
+#include "core/nn/conv_wino.h"
 
 static void nhwc(dnnl_memory_desc_t *md, int n, int c, int h, int w) {
   dnnl_dims_t dims = {n, c, h, w};
@@ -41,6 +42,9 @@ static nala_status plan_chunk(nala_graph *g, const nala_layer *L, int j, int map
 nala_status nala_wino_batch_conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
                                     int posts, size_t count_off, int bucket, int *planned, nala_err *err) {
   *planned = 0;
+  if (L->kind == NALA_LAYER_CONV && (L->banded == NALA_BANDED_NWINO || L->banded == NALA_BANDED_NWINO_REF))
+    return nala_wino_conv_op_batch(g, L, nala_wino_for(L->banded == NALA_BANDED_NWINO ? NALA_ISA_AVX2 : NALA_ISA_REF),
+                                   n, h, w, NALA_WINO_BATCH_CHUNK, src, dst, posts, count_off, bucket, planned, err);
   posts |= L->act;
   if (L->kind != NALA_LAYER_CONV || L->banded != NALA_BANDED_WINO || n <= 0 || h < NALA_BANDED_MIN_HW ||
       w < NALA_BANDED_MIN_HW)

@@ -2,6 +2,7 @@
 #include "core/nn/conv_wino.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/nn/conv_banded.h"
 
@@ -89,6 +90,51 @@ static void fill_u(const float *oihw, float *u, const void *ctx) {
   nala_wino_weights(oihw, L->conv.ic, L->conv.oc, u);
 }
 
+/* The three ops of band b: transforms around the 36 GEMMs, V and M at temporary offsets v, m. */
+static nala_status plan_band(nala_graph *g, const nala_layer *L, nala_wino_fns fns, const nala_wino_band *b,
+                             size_t src, size_t dst, size_t v, size_t m, dnnl_memory_t u, int bucket, nala_err *err) {
+  const float *bias = NULL;
+  if (L->b)
+    NALA_DNNL(dnnl_memory_get_data_handle(L->b, (void **)&bias), err);
+  wino_in_args in = {.b = *b, .fn = fns.in, .src = src, .v = v};
+  const size_t in_fields[2] = {offsetof(wino_in_args, src), offsetof(wino_in_args, v)};
+  NALA_CHECK(nala_graph_add_kernel_temp(g, run_in, &in, sizeof in, in_fields, 2, bucket, err));
+  dnnl_primitive_desc_t pd;
+  NALA_CHECK(gemm_pd(g->engine, b->tiles, L->conv.ic, L->conv.oc, &pd, err));
+  nala_dnnl_arg args[3] = {{DNNL_ARG_SRC, v, NULL}, {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, u}, {DNNL_ARG_DST, m, NULL}};
+  NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 3, bucket, err));
+  wino_out_args out = {.b = *b, .fn = fns.out, .m = m, .dst = dst, .bias = bias};
+  const size_t out_fields[2] = {offsetof(wino_out_args, m), offsetof(wino_out_args, dst)};
+  return nala_graph_add_kernel_temp(g, run_out, &out, sizeof out, out_fields, 2, bucket, err);
+}
+
+/* 1 when L fits the transforms with posts (L->act included): 3x3, stride 1, channels multiples of 8. */
+static int fits(const nala_layer *L, int posts) {
+  return L->kind == NALA_LAYER_CONV && L->conv.k == 3 && L->conv.stride == 1 && L->conv.groups == 1 &&
+         L->conv.ic % 8 == 0 && L->conv.oc % 8 == 0 && !(posts & ~(NALA_POST_SUM | NALA_POST_RELU));
+}
+
+/* U for L in this plan (made on first use); *ok = 0 when oneDNN's matmul for `tiles` would be a
+ * reference implementation (then nothing is made). */
+static nala_status weights_for(nala_graph *g, const nala_layer *L, int tiles, dnnl_memory_t *u, int *ok,
+                               nala_err *err) {
+  dnnl_primitive_desc_t probe;
+  nala_err quiet;
+  *ok = 0;
+  if (gemm_pd(g->engine, tiles, L->conv.ic, L->conv.oc, &probe, &quiet) != NALA_OK)
+    return NALA_OK;
+  int is_ref = nala_dnnl_is_ref(probe);
+  dnnl_primitive_desc_destroy(probe);
+  if (is_ref)
+    return NALA_OK;
+  dnnl_memory_desc_t umd, plain_md;
+  u_md(L, &umd);
+  nala_conv_torch_md(&L->conv, &plain_md);
+  NALA_CHECK(nala_graph_weights_derived(g, L->w, &plain_md, &umd, fill_u, L, u, err));
+  *ok = 1;
+  return NALA_OK;
+}
+
 int nala_wino_band_rows(const nala_layer *L, int h, int w) {
   size_t tiles_w = (size_t)(w + NALA_WINO_TILE - 1) / NALA_WINO_TILE;
   size_t tile_row = (size_t)NALA_WINO_POINTS * sizeof(float) * (size_t)(L->conv.ic + L->conv.oc) * tiles_w;
@@ -104,30 +150,20 @@ nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, nala_wino_fns 
   *planned = 0;
   posts |= L->act;
   int ic = L->conv.ic, oc = L->conv.oc;
-  if (L->kind != NALA_LAYER_CONV || L->conv.k != 3 || L->conv.stride != 1 || L->conv.groups != 1 || ic % 8 ||
-      oc % 8 || (posts & ~(NALA_POST_SUM | NALA_POST_RELU)) || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
+  if (!fits(L, posts) || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
     return NALA_OK;
-  dnnl_memory_desc_t umd, plain_md;
+  dnnl_memory_desc_t umd;
   u_md(L, &umd);
   if ((size_t)h * w < NALA_BANDED_MIN_PIXELS && !nala_graph_holds_weights(g, L->w, &umd))
     return NALA_OK; /* a small map pays only when its weights cost nothing new */
   int rows = nala_wino_band_rows(L, h, w), tiles_w = (w + NALA_WINO_TILE - 1) / NALA_WINO_TILE;
   int band_tiles = (rows + NALA_WINO_TILE - 1) / NALA_WINO_TILE * tiles_w;
   /* the matmul must be a real GEMM here, checked before any op is added */
-  dnnl_primitive_desc_t probe;
-  nala_err quiet;
-  if (gemm_pd(g->engine, band_tiles, ic, oc, &probe, &quiet) != NALA_OK)
-    return NALA_OK;
-  int is_ref = nala_dnnl_is_ref(probe);
-  dnnl_primitive_desc_destroy(probe);
-  if (is_ref)
-    return NALA_OK;
-  nala_conv_torch_md(&L->conv, &plain_md);
   dnnl_memory_t u = NULL;
-  NALA_CHECK(nala_graph_weights_derived(g, L->w, &plain_md, &umd, fill_u, L, &u, err));
-  const float *bias = NULL;
-  if (L->b)
-    NALA_DNNL(dnnl_memory_get_data_handle(L->b, (void **)&bias), err);
+  int ok = 0;
+  NALA_CHECK(weights_for(g, L, band_tiles, &u, &ok, err));
+  if (!ok)
+    return NALA_OK;
   size_t v_bytes = (size_t)NALA_WINO_POINTS * band_tiles * ic * sizeof(float);
   size_t v = nala_graph_temp(g, 0, v_bytes);
   size_t m = nala_graph_temp(g, v_bytes, (size_t)NALA_WINO_POINTS * band_tiles * oc * sizeof(float));
@@ -137,16 +173,36 @@ nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, nala_wino_fns 
                         .tiles = (r1 - r0 + NALA_WINO_TILE - 1) / NALA_WINO_TILE * tiles_w, .c = ic,
                         .ld_src = ld_src > 0 ? ld_src : ic, .k = oc, .ld_dst = ld_dst > 0 ? ld_dst : oc,
                         .sum = !!(posts & NALA_POST_SUM), .relu = !!(posts & NALA_POST_RELU)};
-    wino_in_args in = {.b = b, .fn = fns.in, .src = src, .v = v};
-    const size_t in_fields[2] = {offsetof(wino_in_args, src), offsetof(wino_in_args, v)};
-    NALA_CHECK(nala_graph_add_kernel_temp(g, run_in, &in, sizeof in, in_fields, 2, bucket, err));
-    dnnl_primitive_desc_t pd;
-    NALA_CHECK(gemm_pd(g->engine, b.tiles, ic, oc, &pd, err));
-    nala_dnnl_arg args[3] = {{DNNL_ARG_SRC, v, NULL}, {DNNL_ARG_WEIGHTS, NALA_MEM_MODEL, u}, {DNNL_ARG_DST, m, NULL}};
-    NALA_CHECK(nala_graph_add_dnnl(g, pd, args, 3, bucket, err));
-    wino_out_args out = {.b = b, .fn = fns.out, .m = m, .dst = dst, .bias = bias};
-    const size_t out_fields[2] = {offsetof(wino_out_args, m), offsetof(wino_out_args, dst)};
-    NALA_CHECK(nala_graph_add_kernel_temp(g, run_out, &out, sizeof out, out_fields, 2, bucket, err));
+    NALA_CHECK(plan_band(g, L, fns, &b, src, dst, v, m, u, bucket, err));
+  }
+  *planned = 1;
+  return NALA_OK;
+}
+
+nala_status nala_wino_conv_op_batch(nala_graph *g, const nala_layer *L, nala_wino_fns fns, int n, int h, int w,
+                                    int chunk, size_t src, size_t dst, int posts, size_t count_off, int bucket,
+                                    int *planned, nala_err *err) {
+  *planned = 0;
+  posts |= L->act;
+  if (!fits(L, posts) || n <= 0 || chunk <= 0 || h < NALA_BANDED_MIN_HW || w < NALA_BANDED_MIN_HW)
+    return NALA_OK;
+  chunk = n < chunk ? n : chunk;
+  int tiles_w = (w + NALA_WINO_TILE - 1) / NALA_WINO_TILE, map_tiles = (h + NALA_WINO_TILE - 1) / NALA_WINO_TILE * tiles_w;
+  dnnl_memory_t u = NULL;
+  int ok = 0;
+  NALA_CHECK(weights_for(g, L, chunk * map_tiles, &u, &ok, err));
+  if (!ok)
+    return NALA_OK;
+  size_t v_bytes = (size_t)NALA_WINO_POINTS * chunk * map_tiles * L->conv.ic * sizeof(float);
+  size_t v = nala_graph_temp(g, 0, v_bytes);
+  size_t m = nala_graph_temp(g, v_bytes, (size_t)NALA_WINO_POINTS * chunk * map_tiles * L->conv.oc * sizeof(float));
+  for (int j = 0; j < n; j += chunk) {
+    int first = g->n_ops, maps = n - j < chunk ? n - j : chunk;
+    nala_wino_band b = {.h = n * h, .w = w, .r0 = j * h, .r1 = (j + maps) * h, .map_h = h, .tiles_w = tiles_w,
+                        .tiles = maps * map_tiles, .c = L->conv.ic, .ld_src = L->conv.ic, .k = L->conv.oc,
+                        .ld_dst = L->conv.oc, .sum = !!(posts & NALA_POST_SUM), .relu = !!(posts & NALA_POST_RELU)};
+    NALA_CHECK(plan_band(g, L, fns, &b, src, dst, v, m, u, bucket, err));
+    NALA_CHECK(nala_graph_gate_since(g, first, count_off, j, INT32_MAX, err)); /* runs when map j is counted */
   }
   *planned = 1;
   return NALA_OK;

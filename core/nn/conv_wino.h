@@ -28,6 +28,13 @@
 nala_status nala_wino_conv_op(nala_graph *g, const nala_layer *L, nala_wino_fns fns, int h, int w, size_t src,
                               int ld_src, size_t dst, int ld_dst, int posts, int bucket, int *planned, nala_err *err);
 
+/* The same on a counted batch of n dense h x w NHWC maps (src [n][h][w][ic] -> dst [n][h][w][oc], each
+ * padded on its own) in bands of `chunk` whole maps, each band's ops gated on the int32 count at
+ * workspace byte count_off as conv_batch_wino.h does (a band of maps [j, ..) runs when count > j). */
+nala_status nala_wino_conv_op_batch(nala_graph *g, const nala_layer *L, nala_wino_fns fns, int n, int h, int w,
+                                    int chunk, size_t src, size_t dst, int posts, size_t count_off, int bucket,
+                                    int *planned, nala_err *err);
+
 /* Rows per band for L on a w-wide map (a multiple of 4, or h). */
 int nala_wino_band_rows(const nala_layer *L, int h, int w);
 

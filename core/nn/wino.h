@@ -27,9 +27,12 @@
 #define NALA_WINO_POINTS (NALA_WINO_ALPHA * NALA_WINO_ALPHA)
 
 /* One band of output rows [r0, r1) of an h x w map, as tiles_w x ceil((r1 - r0) / 4) tiles in row
- * order (tile t at output row r0 + 4 (t / tiles_w), column 4 (t % tiles_w)). */
+ * order (tile t at output row r0 + 4 (t / tiles_w), column 4 (t % tiles_w)).
+ * A batch of maps (map_h > 0) is h / map_h maps of map_h rows one after another, each padded on its
+ * own; a band is then whole maps [r0 / map_h, r1 / map_h), ceil(map_h / 4) tile rows each. */
 typedef struct nala_wino_band {
   int h, w, r0, r1;
+  int map_h;          /* 0: one map of h rows */
   int tiles_w, tiles; /* ceil(w / 4); tiles of the band (the V / M row count) */
   int c, ld_src;      /* input channels (a multiple of 8) and floats between input pixels */
   int k, ld_dst;      /* output channels (a multiple of 8) and floats between output pixels */
@@ -52,6 +55,17 @@ void nala_wino_in_ref(const nala_wino_band *b, const float *src, float *v, int t
 void nala_wino_out_ref(const nala_wino_band *b, const float *m, const float *bias, float *dst, int t0, int t1);
 void nala_wino_in_avx2(const nala_wino_band *b, const float *src, float *v, int t0, int t1);
 void nala_wino_out_avx2(const nala_wino_band *b, const float *m, const float *bias, float *dst, int t0, int t1);
+
+/* Output row of the band's tile row tr and the rows [*lo, *hi) of its map. */
+static inline int nala_wino_tile_y(const nala_wino_band *b, int tr, int *lo, int *hi) {
+  if (b->map_h <= 0) {
+    *lo = 0, *hi = b->r1;
+    return b->r0 + NALA_WINO_TILE * tr;
+  }
+  int per_map = (b->map_h + NALA_WINO_TILE - 1) / NALA_WINO_TILE, m = b->r0 / b->map_h + tr / per_map;
+  *lo = m * b->map_h, *hi = *lo + b->map_h;
+  return *lo + NALA_WINO_TILE * (tr % per_map);
+}
 
 /* The fastest tier at most isa that this CPU runs (AUTO: the best; ref off x86-64). */
 nala_wino_fns nala_wino_for(nala_isa isa);

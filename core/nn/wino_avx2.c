@@ -35,14 +35,15 @@ static inline void at6(const __m256 m[6], __m256 o[4]) {
 void nala_wino_in_avx2(const nala_wino_band *b, const float *src, float *v, int t0, int t1) {
   size_t point_stride = (size_t)b->tiles * b->c;
   for (int t = t0; t < t1; t++) {
-    int y0 = b->r0 + NALA_WINO_TILE * (t / b->tiles_w) - 1, x0 = NALA_WINO_TILE * (t % b->tiles_w) - 1;
-    /* offsets of the tile's 36 pixels, -1 outside the map */
+    int lo, hi, y0 = nala_wino_tile_y(b, t / b->tiles_w, &lo, &hi) - 1, x0 = NALA_WINO_TILE * (t % b->tiles_w) - 1;
+    hi = b->map_h > 0 ? hi : b->h;
+    /* offsets of the tile's 36 pixels, -1 outside its map */
     ptrdiff_t off[36];
-    int inside = y0 >= 0 && y0 + 6 <= b->h && x0 >= 0 && x0 + 6 <= b->w;
+    int inside = y0 >= lo && y0 + 6 <= hi && x0 >= 0 && x0 + 6 <= b->w;
     for (int i = 0; i < 6; i++)
       for (int j = 0; j < 6; j++) {
         int y = y0 + i, x = x0 + j;
-        off[i * 6 + j] = y < 0 || y >= b->h || x < 0 || x >= b->w ? -1 : ((ptrdiff_t)y * b->w + x) * b->ld_src;
+        off[i * 6 + j] = y < lo || y >= hi || x < 0 || x >= b->w ? -1 : ((ptrdiff_t)y * b->w + x) * b->ld_src;
       }
     float *vt = v + (size_t)t * b->c;
     for (int ch = 0; ch < b->c; ch += 8) {
@@ -73,8 +74,8 @@ void nala_wino_out_avx2(const nala_wino_band *b, const float *m, const float *bi
   size_t point_stride = (size_t)b->tiles * b->k;
   __m256 zero = _mm256_setzero_ps();
   for (int t = t0; t < t1; t++) {
-    int y0 = b->r0 + NALA_WINO_TILE * (t / b->tiles_w), x0 = NALA_WINO_TILE * (t % b->tiles_w);
-    int rows = b->r1 - y0 < 4 ? b->r1 - y0 : 4, cols = b->w - x0 < 4 ? b->w - x0 : 4;
+    int lo, hi, y0 = nala_wino_tile_y(b, t / b->tiles_w, &lo, &hi), x0 = NALA_WINO_TILE * (t % b->tiles_w);
+    int rows = hi - y0 < 4 ? hi - y0 : 4, cols = b->w - x0 < 4 ? b->w - x0 : 4;
     const float *mt = m + (size_t)t * b->k;
     for (int o = 0; o < b->k; o += 8) {
       __m256 col[6], tc[4], r[24], out[4];

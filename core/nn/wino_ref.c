@@ -30,9 +30,9 @@ void nala_wino_weights(const float *oihw, int c, int k, float *u) {
     }
 }
 
-/* Input pixel (y, x) of the map, or NULL outside it (the zero padding). */
-static const float *pixel(const nala_wino_band *b, const float *src, int y, int x) {
-  if (y < 0 || y >= b->h || x < 0 || x >= b->w)
+/* Input pixel (y, x) of the map whose rows are [lo, hi), or NULL outside it (the zero padding). */
+static const float *pixel(const nala_wino_band *b, const float *src, int lo, int hi, int y, int x) {
+  if (y < lo || y >= hi || x < 0 || x >= b->w)
     return NULL;
   return src + ((size_t)y * b->w + x) * b->ld_src;
 }
@@ -40,12 +40,13 @@ static const float *pixel(const nala_wino_band *b, const float *src, int y, int 
 void nala_wino_in_ref(const nala_wino_band *b, const float *src, float *v, int t0, int t1) {
   size_t point_stride = (size_t)b->tiles * b->c;
   for (int t = t0; t < t1; t++) {
-    int y0 = b->r0 + NALA_WINO_TILE * (t / b->tiles_w) - 1, x0 = NALA_WINO_TILE * (t % b->tiles_w) - 1;
+    int lo, hi, y0 = nala_wino_tile_y(b, t / b->tiles_w, &lo, &hi) - 1, x0 = NALA_WINO_TILE * (t % b->tiles_w) - 1;
+    hi = b->map_h > 0 ? hi : b->h;
     for (int ch = 0; ch < b->c; ch++) {
       float d[6][6], tmp[6][6];
       for (int i = 0; i < 6; i++)
         for (int j = 0; j < 6; j++) {
-          const float *p = pixel(b, src, y0 + i, x0 + j);
+          const float *p = pixel(b, src, lo, hi, y0 + i, x0 + j);
           d[i][j] = p ? p[ch] : 0.0f;
         }
       for (int i = 0; i < 6; i++) /* B^T d */
@@ -69,7 +70,7 @@ void nala_wino_in_ref(const nala_wino_band *b, const float *src, float *v, int t
 void nala_wino_out_ref(const nala_wino_band *b, const float *m, const float *bias, float *dst, int t0, int t1) {
   size_t point_stride = (size_t)b->tiles * b->k;
   for (int t = t0; t < t1; t++) {
-    int y0 = b->r0 + NALA_WINO_TILE * (t / b->tiles_w), x0 = NALA_WINO_TILE * (t % b->tiles_w);
+    int lo, hi, y0 = nala_wino_tile_y(b, t / b->tiles_w, &lo, &hi), x0 = NALA_WINO_TILE * (t % b->tiles_w);
     for (int o = 0; o < b->k; o++) {
       float tmp[4][6];
       for (int i = 0; i < 4; i++) /* A^T m */
@@ -79,7 +80,7 @@ void nala_wino_out_ref(const nala_wino_band *b, const float *m, const float *bia
             s += AT[i][l] * m[(size_t)(l * 6 + j) * point_stride + (size_t)t * b->k + o];
           tmp[i][j] = s;
         }
-      for (int i = 0; i < 4 && y0 + i < b->r1; i++) /* (A^T m) A */
+      for (int i = 0; i < 4 && y0 + i < hi; i++) /* (A^T m) A */
         for (int j = 0; j < 4 && x0 + j < b->w; j++) {
           float s = bias ? bias[o] : 0.0f;
           for (int l = 0; l < 6; l++)
