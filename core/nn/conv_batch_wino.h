@@ -26,8 +26,9 @@
 
 /* Plans layer L on maps [0, n) of h x w (dense NHWC batches at src, dst) as above, each chunk's ops
  * gated on the int32 count at byte count_off of the workspace (a chunk [j, ..) runs when
- * count > j); *planned = 0 with nothing added when L is not a Winograd conv here (AVX2 CPUs,
- * NALA_CONV=direct), the maps are below NALA_BANDED_MIN_HW, or oneDNN refuses the shape or the
+ * count > j); nala's own Winograd (conv_wino.h, same gating) where L is one of its kinds (AVX2);
+ * *planned = 0 with nothing added when L is not a Winograd conv here (NALA_CONV=direct or blocked
+ * below AVX-512), the maps are below NALA_BANDED_MIN_HW, or oneDNN refuses the shape or the
  * post-ops: the caller then plans its NHWC convolution. */
 nala_status nala_wino_batch_conv_op(nala_graph *g, const nala_layer *L, int n, int h, int w, size_t src, size_t dst,
                                     int posts, size_t count_off, int bucket, int *planned, nala_err *err);
