@@ -13,7 +13,8 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: nala bench backbone --model M --size HxW [--threads N] [--runs R] [--warmup K] [--profile]\n"
           "prints median latency, GFLOP/s (2 x multiply-adds of convs, linears and attention products)\n"
-          "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z> isa=<tier>\n%s",
+          "and peak RSS; last line: median_ms=<x> gflops=<y> peak_rss_mb=<z> isa=<tier> min_cpu_ms=<c>\n"
+          "(c: the least CPU time of one forward, all threads: the figure to compare builds by on a busy machine)\n%s",
           cli_model_usage());
 }
 
@@ -22,7 +23,7 @@ static void print_profile(nala_backbone_ctx *ctx) {
   float *x = cli_synthetic_image(nala_backbone_ctx_height(ctx), nala_backbone_ctx_width(ctx), 1);
   double one = 0;
   nala_backbone_ctx_set_profiling(ctx, 1);
-  if (x && !cli_time_backbone(ctx, x, 0, 1, &one)) {
+  if (x && !cli_time_backbone(ctx, x, 0, 1, &one, NULL)) {
     const char *names[16];
     double ms[16];
     int n = nala_backbone_profile(ctx, names, ms, 16);
@@ -57,9 +58,9 @@ int nala_bench_backbone(int argc, char **argv) {
   nala_err_clear(&err);
   nala_backbone_ctx *ctx = NULL;
   int rc = NALA_EXIT_RUNTIME;
-  double median = 0, plan_ms = 0;
+  double median = 0, plan_ms = 0, cpu_ms = 0;
   cli_print_tier(m);
-  if (!cli_timed_run(m, o.threads, h, w, warmup, runs, &ctx, &plan_ms, &median)) {
+  if (!cli_timed_run(m, o.threads, h, w, warmup, runs, &ctx, &plan_ms, &median, &cpu_ms)) {
     double gflop = 2e-9 * nala_backbone_macs(nala_backbone_config(m), h, w);
     size_t ws = 0;
     nala_backbone_workspace_size(ctx, h, w, &ws, &err);
@@ -70,8 +71,8 @@ int nala_bench_backbone(int argc, char **argv) {
            rss);
     if (profile)
       print_profile(ctx);
-    printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f isa=%s\n", median, gflop / (median * 1e-3), rss,
-           nala_isa_name(nala_backbone_isa(m)));
+    printf("median_ms=%.3f gflops=%.2f peak_rss_mb=%.1f isa=%s min_cpu_ms=%.3f\n", median, gflop / (median * 1e-3),
+           rss, nala_isa_name(nala_backbone_isa(m)), cpu_ms);
     rc = NALA_EXIT_OK;
   }
   nala_backbone_ctx_free(ctx);

@@ -43,7 +43,7 @@ int nala_cli_demo(int argc, char **argv) {
   nala_backbone_ctx *ctx = NULL;
   int rc = NALA_EXIT_RUNTIME;
   double median, t_plan;
-  if (!cli_timed_run(m, o.threads, h, w, 1, 5, &ctx, &t_plan, &median)) {
+  if (!cli_timed_run(m, o.threads, h, w, 1, 5, &ctx, &t_plan, &median, NULL)) {
     for (int i = 0; i < cfg->n_out; i++) {
       nala_feature f;
       nala_backbone_output(ctx, cfg->out_indices[i], &f, &err);

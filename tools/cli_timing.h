@@ -26,13 +26,17 @@ double cli_median(double *v, size_t n);
 /* Seeded synthetic normalised image, NCHW [1,3,h,w] (a smooth pattern plus noise); NULL on OOM. */
 float *cli_synthetic_image(int h, int w, uint64_t seed);
 
-/* Runs warmup untimed forwards then runs timed ones; median in *median_ms. 0 on success. */
-int cli_time_backbone(nala_backbone_ctx *ctx, const float *x, int warmup, int runs, double *median_ms);
+/* Runs warmup untimed forwards then runs timed ones; median wall time in *median_ms and, when
+ * min_cpu_ms is not NULL, the least process CPU time of one forward (all threads): on a shared
+ * machine the wall clock counts the time other programs ran, the CPU time much less so, which
+ * makes it the figure to compare two builds by at 1 thread. 0 on success. */
+int cli_time_backbone(nala_backbone_ctx *ctx, const float *x, int warmup, int runs, double *median_ms,
+                      double *min_cpu_ms);
 
 /* Timed run of a model on a synthetic h x w image: new context, plan, warm-up, timed forwards.
  * On success *ctx_out holds the context (outputs of the last forward); the caller frees it.
  * Prints the error and returns 1 on failure. */
 int cli_timed_run(const nala_backbone *m, int threads, int h, int w, int warmup, int runs,
-                  nala_backbone_ctx **ctx_out, double *plan_ms, double *median_ms);
+                  nala_backbone_ctx **ctx_out, double *plan_ms, double *median_ms, double *min_cpu_ms);
 
 #endif

@@ -63,27 +63,57 @@ typedef struct query_block {
 /* Floats of one thread's query_block (also counted by attn_common.c). */
 static size_t per_thread_floats(int d) { return nala_round16((size_t)QB * (2 * (size_t)d + KB + 10)); }
 
+/* r[i][j] <- r[j][i] for an 8 x 8 tile: unpack pairs of rows, shuffle pairs of pairs, then swap
+ * 128-bit halves (24 shuffles for 64 floats). */
+static inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
 /* Also copies the values to vp [heads][npad][d], contiguous per head: in place, the rows of one
  * head sit ld_v floats apart (1-2 KB in the backbone), so a key block's rows fall into a quarter
- * or less of the L1 sets and P V reloaded them from L2 for every group of query rows. */
+ * or less of the L1 sets and P V reloaded them from L2 for every group of query rows.
+ * 8 keys at a time: their RoPE'd rows, then 8 x 8 transposes into kt, a vector store per
+ * feature, instead of one scalar store per feature and key. */
 static void build_keys(const nala_attn_args *a, float *kt, float *vp, int npad) {
-  int d = a->d, N = a->N;
+  int d = a->d, D8 = d / 8, N = a->N, groups = npad / 8;
 #pragma omp for schedule(static)
-  for (long long hn = 0; hn < (long long)a->heads * npad; hn++) {
-    int h = (int)(hn / npad), n = (int)(hn % npad);
-    float *blk = kt + ((size_t)h * npad + (size_t)(n / KB) * KB) * d;
-    float kr[128] __attribute__((aligned(32)));
-    if (n < N)
-      nala_rope_vec_avx2(a->k + (size_t)n * a->ld_qk + (size_t)h * d, kr, d / 8, nala_rope_rows_of(a->rope, n));
-    else
-      memset(kr, 0, sizeof kr);
-    for (int c = 0; c < d; c++)
-      blk[(size_t)c * KB + n % KB] = kr[c];
-    float *vrow = vp + ((size_t)h * npad + n) * d;
-    if (n < N)
-      memcpy(vrow, a->v + (size_t)n * a->ld_v + (size_t)h * d, sizeof(float) * d);
-    else
-      memset(vrow, 0, sizeof(float) * d);
+  for (long long hg = 0; hg < (long long)a->heads * groups; hg++) {
+    int h = (int)(hg / groups), n0 = (int)(hg % groups) * 8;
+    float *col = kt + ((size_t)h * npad + (size_t)(n0 / KB) * KB) * d + n0 % KB;
+    float kr[8][128] __attribute__((aligned(32)));
+    for (int j = 0; j < 8; j++) {
+      int n = n0 + j;
+      float *vrow = vp + ((size_t)h * npad + n) * d;
+      if (n < N) {
+        nala_rope_vec_avx2(a->k + (size_t)n * a->ld_qk + (size_t)h * d, kr[j], D8, nala_rope_rows_of(a->rope, n));
+        memcpy(vrow, a->v + (size_t)n * a->ld_v + (size_t)h * d, sizeof(float) * d);
+      } else {
+        memset(kr[j], 0, sizeof(float) * d);
+        memset(vrow, 0, sizeof(float) * d);
+      }
+    }
+    for (int c = 0; c < D8; c++) {
+      __m256 r[8];
+      for (int j = 0; j < 8; j++)
+        r[j] = _mm256_load_ps(kr[j] + 8 * c);
+      transpose8(r);
+      for (int i = 0; i < 8; i++)
+        _mm256_storeu_ps(col + (size_t)(8 * c + i) * KB, r[i]);
+    }
   }
 }
 
