@@ -146,7 +146,8 @@ static void check_close(const char *label, const float *got, const float *want, 
 }
 
 START_TEST(winograd_matches_direct_and_reference) {
-  nala_rt *rt_auto = nala_test_conv_runtime(NULL), *rt_direct = nala_test_conv_runtime("direct");
+  /* oneDNN's blocked kernels (NALA_CONV=blocked; auto now picks nala's Winograd: test_conv_wino.c) */
+  nala_rt *rt_auto = nala_test_conv_runtime("blocked"), *rt_direct = nala_test_conv_runtime("direct");
   dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
   int have_wino = isa >= dnnl_cpu_isa_avx512_core, have_avx2 = isa >= dnnl_cpu_isa_avx2;
   if (!have_wino)

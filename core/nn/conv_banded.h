@@ -1,5 +1,7 @@
-/* 3x3 stride-1 convolutions on blocked maps, in bands of output rows, where that beats oneDNN's
- * NHWC kernels (what every other layer uses):
+/* 3x3 stride-1 convolutions in bands of output rows, where that beats oneDNN's NHWC kernels (what
+ * every other layer uses). NALA_CONV=auto picks nala's own Winograd (below) wherever nala's tier has
+ * AVX2, AVX-512 included (measured faster over whole models than jit_wino_4x3, less RSS);
+ * NALA_CONV=blocked keeps oneDNN's blocked kernels:
  *   AVX-512 (avx512_core): Winograd F(4x4, 3x3) on nChw16c (oneDNN's jit_wino_4x3): 36 multiplies
  *     per 4x4 output tile and channel pair instead of 144; measured 2-4x less time than NHWC
  *     brgconv on the big head convolutions (UperNet, FPN, RetinaNet, RPN).
