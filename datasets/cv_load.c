@@ -1,0 +1,103 @@
+/* Loading the OpenCV shim (datasets/cv_api.h): dlopen of libnala_cv.so on the first image/video call,
+ * so that OpenCV and its ~240 libraries are mapped only in processes that do image or video IO. */
+#define _GNU_SOURCE /* dladdr */
+#include "datasets/cv_api.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where CMake puts the shim in this build tree (tests and programs run from the tree find it there). */
+#ifndef NALA_CV_BUILD_PATH
+#define NALA_CV_BUILD_PATH ""
+#endif
+
+/* The outcome of the one load: written once inside pthread_once, read-only afterwards. */
+typedef struct cv_loaded {
+  const nala_cv_api *api;
+  char why[NALA_ERR_MSG_MAX]; /* when api is NULL: every path tried and dlerror()'s reason */
+} cv_loaded;
+
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
+static cv_loaded cv_state;
+
+/* Appends printf-style text to why (truncating, always terminated). */
+__attribute__((format(printf, 2, 3))) static void why_add(cv_loaded *s, const char *fmt, ...) {
+  size_t used = strlen(s->why);
+  if (used + 1 >= sizeof s->why)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->why + used, sizeof s->why - used, fmt, ap);
+  va_end(ap);
+}
+
+/* Tries one path; 1 when the table was taken from it. */
+static int try_path(cv_loaded *s, const char *path) {
+  dlerror();
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *e = dlerror();
+    why_add(s, "; %s: %s", path, e ? e : "dlopen failed");
+    return 0;
+  }
+  nala_cv_api_fn get = (nala_cv_api_fn)(uintptr_t)dlsym(lib, NALA_CV_API_SYMBOL);
+  if (!get) {
+    const char *e = dlerror();
+    why_add(s, "; %s: %s", path, e ? e : "no " NALA_CV_API_SYMBOL);
+    dlclose(lib);
+    return 0;
+  }
+  const nala_cv_api *api = get();
+  if (!api || api->version != NALA_CV_API_VERSION || api->struct_size != sizeof(nala_cv_api)) {
+    why_add(s, "; %s: API version %d (%zu bytes), this build wants %d (%zu bytes): a stale build", path,
+            api ? api->version : -1, api ? api->struct_size : (size_t)0, NALA_CV_API_VERSION, sizeof(nala_cv_api));
+    dlclose(lib);
+    return 0;
+  }
+  s->api = api; /* never dlclosed: OpenCV does not unload cleanly, and readers/writers hold its objects */
+  return 1;
+}
+
+static void cv_load(void) {
+  cv_loaded *s = &cv_state;
+  const char *env = getenv("NALA_CV_LIBRARY");
+  if (env && *env) {
+    if (!try_path(s, env))
+      why_add(s, " (from $NALA_CV_LIBRARY)");
+    return;
+  }
+  /* $ORIGIN of this code: the executable it is linked into, or libnala itself if that is shared. */
+  Dl_info self;
+  if (dladdr((void *)(uintptr_t)&nala_cv_get, &self) && self.dli_fname) {
+    const char *slash = strrchr(self.dli_fname, '/');
+    if (slash) {
+      char path[4096];
+      int len = snprintf(path, sizeof path, "%.*s/%s", (int)(slash - self.dli_fname), self.dli_fname,
+                         NALA_CV_LIBRARY_NAME);
+      if (len > 0 && (size_t)len < sizeof path && try_path(s, path))
+        return;
+    }
+  }
+  if (NALA_CV_BUILD_PATH[0] && try_path(s, NALA_CV_BUILD_PATH))
+    return;
+  try_path(s, NALA_CV_LIBRARY_NAME);
+}
+
+nala_status nala_cv_get(const nala_cv_api **api, nala_err *err) {
+  *api = NULL;
+  int rc = pthread_once(&cv_once, cv_load);
+  if (rc != 0)
+    return nala_fail(err, NALA_E_UNSUPPORTED, "image/video IO: cannot load " NALA_CV_LIBRARY_NAME ": pthread_once: %s",
+                     strerror(rc));
+  if (!cv_state.api) /* why starts with "; " */
+    return nala_fail(err, NALA_E_UNSUPPORTED,
+                     "image/video IO needs " NALA_CV_LIBRARY_NAME " (nala's OpenCV shim), which cannot be loaded:%s "
+                     "(set NALA_CV_LIBRARY to its path)", cv_state.why[0] ? cv_state.why + 1 : "");
+  *api = cv_state.api;
+  return NALA_OK;
+}
