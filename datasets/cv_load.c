@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Where CMake puts the shim in this build tree (tests and programs run from the tree find it there). */
 #ifndef NALA_CV_BUILD_PATH
@@ -20,6 +21,7 @@
 typedef struct cv_loaded {
   const nala_cv_api *api;
   char why[NALA_ERR_MSG_MAX]; /* when api is NULL: every path tried and dlerror()'s reason */
+  int from_env;               /* the one path tried was $NALA_CV_LIBRARY */
 } cv_loaded;
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
@@ -42,13 +44,13 @@ static int try_path(cv_loaded *s, const char *path) {
   void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char *e = dlerror();
-    why_add(s, "; %s: %s", path, e ? e : "dlopen failed");
+    why_add(s, "; %s", e ? e : path); /* dlerror() names the path */
     return 0;
   }
   nala_cv_api_fn get = (nala_cv_api_fn)(uintptr_t)dlsym(lib, NALA_CV_API_SYMBOL);
   if (!get) {
     const char *e = dlerror();
-    why_add(s, "; %s: %s", path, e ? e : "no " NALA_CV_API_SYMBOL);
+    why_add(s, "; %s", e ? e : path);
     dlclose(lib);
     return 0;
   }
@@ -67,23 +69,28 @@ static void cv_load(void) {
   cv_loaded *s = &cv_state;
   const char *env = getenv("NALA_CV_LIBRARY");
   if (env && *env) {
-    if (!try_path(s, env))
-      why_add(s, " (from $NALA_CV_LIBRARY)");
+    s->from_env = 1;
+    try_path(s, env);
     return;
   }
-  /* $ORIGIN of this code: the executable it is linked into, or libnala itself if that is shared. */
+  /* $ORIGIN of this code: the executable it is linked into, or libnala itself if that is shared. glibc
+   * names the main program as it was started ("./build/nala"), which a chdir since would break. */
+  char self_path[4096] = "";
   Dl_info self;
-  if (dladdr((void *)(uintptr_t)&nala_cv_get, &self) && self.dli_fname) {
-    const char *slash = strrchr(self.dli_fname, '/');
-    if (slash) {
-      char path[4096];
-      int len = snprintf(path, sizeof path, "%.*s/%s", (int)(slash - self.dli_fname), self.dli_fname,
-                         NALA_CV_LIBRARY_NAME);
-      if (len > 0 && (size_t)len < sizeof path && try_path(s, path))
-        return;
-    }
+  if (dladdr((void *)(uintptr_t)&nala_cv_get, &self) && self.dli_fname && self.dli_fname[0] == '/')
+    snprintf(self_path, sizeof self_path, "%s", self.dli_fname);
+  else if (!realpath(self.dli_fname ? self.dli_fname : "", self_path)) {
+    ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    self_path[len > 0 ? len : 0] = '\0';
   }
-  if (NALA_CV_BUILD_PATH[0] && try_path(s, NALA_CV_BUILD_PATH))
+  const char *slash = strrchr(self_path, '/');
+  char path[4096 + sizeof NALA_CV_LIBRARY_NAME] = "";
+  if (slash) {
+    snprintf(path, sizeof path, "%.*s/%s", (int)(slash - self_path), self_path, NALA_CV_LIBRARY_NAME);
+    if (try_path(s, path))
+      return;
+  }
+  if (NALA_CV_BUILD_PATH[0] && strcmp(path, NALA_CV_BUILD_PATH) != 0 && try_path(s, NALA_CV_BUILD_PATH))
     return;
   try_path(s, NALA_CV_LIBRARY_NAME);
 }
@@ -96,8 +103,9 @@ nala_status nala_cv_get(const nala_cv_api **api, nala_err *err) {
                      strerror(rc));
   if (!cv_state.api) /* why starts with "; " */
     return nala_fail(err, NALA_E_UNSUPPORTED,
-                     "image/video IO needs " NALA_CV_LIBRARY_NAME " (nala's OpenCV shim), which cannot be loaded:%s "
-                     "(set NALA_CV_LIBRARY to its path)", cv_state.why[0] ? cv_state.why + 1 : "");
+                     "image/video IO needs " NALA_CV_LIBRARY_NAME " (nala's OpenCV shim), which cannot be loaded:%s (%s)",
+                     cv_state.why[0] ? cv_state.why + 1 : "", cv_state.from_env ? "the path in $NALA_CV_LIBRARY"
+                     : "built beside the nala executable; set $NALA_CV_LIBRARY to its path when it is elsewhere");
   *api = cv_state.api;
   return NALA_OK;
 }
