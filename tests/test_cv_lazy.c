@@ -3,7 +3,9 @@
  * it in (the first call from several threads at once loads it once). A shim that cannot be loaded
  * makes every IO entry point return NALA_E_UNSUPPORTED naming the library and dlerror()'s reason,
  * checked in a fresh child process (this program re-run with $NALA_CV_LIBRARY set), since the load
- * happens once per process. */
+ * happens once per process. The CLI's model-only commands (bench backbone/seg/det from a tensor,
+ * backbone on a safetensors input) load no OpenCV either: the dynamic loader's own log
+ * (LD_DEBUG=files) lists every library a run maps, dlopen'd ones included. */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "nala/image_draw.h"
 #include "nala/image_io.h"
 #include "nala/weights.h"
+#include "tests/support/cli.h"
 #include "tests/support/suite.h"
 
 #define IMG(name) NALA_FIXTURES "/images/" name
@@ -86,6 +89,82 @@ START_TEST(opencv_is_mapped_only_for_io) {
   printf("after image reads: %d libopencv_imgcodecs, %d libnala_cv.so mappings\n", opencv, shim);
   ck_assert_int_gt(opencv, 0);
   ck_assert_int_gt(shim, 0);
+}
+END_TEST
+
+/* Runs `nala argv...` (no shell) with LD_DEBUG=files and returns the loader's log (its stderr). */
+static char *cli_loader_log(const char *const *argv) {
+  char log_path[64];
+  snprintf(log_path, sizeof log_path, "/tmp/nala_cv_lazy_%d.log", (int)getpid());
+  const char *args[32] = {NALA_CLI};
+  int n = 1;
+  for (; argv[n - 1] && n < 31; n++)
+    args[n] = argv[n - 1];
+  args[n] = NULL;
+  fflush(stdout);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    if (!freopen("/dev/null", "w", stdout) || !freopen(log_path, "w", stderr))
+      _exit(98);
+    setenv("LD_DEBUG", "files", 1);
+    execv(NALA_CLI, (char *const *)args);
+    _exit(99);
+  }
+  int wstatus = 0;
+  ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
+  char *log = nala_read_text(log_path);
+  unlink(log_path);
+  ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "nala %s ...: status %#x: %s", argv[0], wstatus,
+                log ? log : "");
+  ck_assert_ptr_nonnull(log);
+  return log;
+}
+
+/* Log lines "file=<name or path> [..];  needed by / dynamically loaded by ..." naming a library that contains what. */
+static int loads(const char *log, const char *what) {
+  int n = 0;
+  for (const char *p = log; (p = strstr(p, "file=")) != NULL; p++) {
+    const char *end = strpbrk(p, " \n"), *hit = strstr(p, what);
+    n += hit && end && hit < end;
+  }
+  return n;
+}
+
+START_TEST(cli_model_commands_load_no_opencv) {
+  char dump[128];
+  snprintf(dump, sizeof dump, "/tmp/nala_cv_lazy_%d.safetensors", (int)getpid());
+  const char *bench_backbone[] = {"bench", "backbone", "--model", "nalaformer_xt", "--size", "64x64", "--threads", "1",
+                                  "--runs", "1", "--warmup", "0", NULL};
+  const char *bench_seg[] = {"bench", "seg", "--config", NALA_SOURCE_DIR "/configs/fpn_nalaformer-demo_synth.json",
+                             "--size", "64x64", "--threads", "1", "--runs", "1", "--warmup", "0", NULL};
+  const char *bench_det[] = {"bench", "det", "--config", NALA_SOURCE_DIR "/configs/mask-rcnn_nalaformer-demo_synth.json",
+                             "--size", "64x64", "--threads", "1", "--runs", "1", "--warmup", "0", "--profile-runs", "0",
+                             NULL};
+  const char *backbone[] = {"backbone", "--model", "nalaformer_xt", "--attn", "l,l,v,v", "--input",
+                            NALA_FIXTURES "/backbone/xt_200x328_llvv.safetensors", "--dump", dump, "--threads", "1",
+                            NULL};
+  const char *const *model_only[] = {bench_backbone, bench_seg, bench_det, backbone};
+  for (size_t i = 0; i < sizeof model_only / sizeof model_only[0]; i++) {
+    char *log = cli_loader_log(model_only[i]);
+    int dnnl = loads(log, "libdnnl"), opencv = loads(log, "libopencv"), shim = loads(log, "libnala_cv");
+    printf("nala %s %s: loader log lines naming libdnnl %d, libopencv* %d, libnala_cv %d\n", model_only[i][0],
+           model_only[i][1], dnnl, opencv, shim);
+    free(log);
+    ck_assert_int_gt(dnnl, 0); /* the log does list libraries */
+    ck_assert_int_eq(opencv, 0);
+    ck_assert_int_eq(shim, 0);
+  }
+  /* An image input does load them. */
+  const char *image[] = {"backbone", "--model", "nalaformer_xt", "--input", NALA_FIXTURES "/images/exif_rot6_37x53.jpg",
+                         "--dump", dump, "--threads", "1", NULL};
+  char *log = cli_loader_log(image);
+  int opencv = loads(log, "libopencv"), shim = loads(log, "libnala_cv");
+  free(log);
+  printf("nala backbone --input <jpg>: loader log lines naming libopencv* %d, libnala_cv %d\n", opencv, shim);
+  ck_assert_int_gt(opencv, 0);
+  ck_assert_int_gt(shim, 0);
+  unlink(dump);
 }
 END_TEST
 
@@ -186,6 +265,7 @@ int main(int argc, char **argv) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, opencv_is_mapped_only_for_io);
   tcase_add_test(tc, missing_shim_is_a_status_naming_it);
+  tcase_add_test(tc, cli_model_commands_load_no_opencv);
   suite_add_tcase(s, tc);
   return nala_run_suite(s);
 }
