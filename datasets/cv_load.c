@@ -110,13 +110,13 @@ nala_status nala_cv_get(const nala_cv_api **api, nala_err *err) {
   return NALA_OK;
 }
 
-/* ASan builds only: the sanitizer defaults of a program that links this loader. GCC 12's *
+/* ASan builds only: the sanitizer defaults of a program that links this loader. GCC 12's
  * LeakSanitizer misreads the dynamic TLS blocks of libraries loaded with dlopen under glibc 2.36
- * (it * records a block at address 0x2280 of size 0x800001102 and its tracer dies with SIGSEGV at
- * exit: * "Tracer caught signal 11 ... LeakSanitizer has encountered a fatal error"). OpenCV's
- * libraries, * loaded with the shim, have such TLS. Without * the __tls_get_addr interception the
- * blocks are still scanned, as heap chunks reachable from each * thread's DTV, so no leak goes
- * unreported and none is invented. Weak: a program's own * __asan_default_options wins. */
+ * (it records a block at address 0x2280 of size 0x800001102 and its tracer dies with SIGSEGV at
+ * exit: "Tracer caught signal 11 ... LeakSanitizer has encountered a fatal error"). OpenCV's
+ * libraries, loaded with the shim, have such TLS. Without the __tls_get_addr interception the
+ * blocks are still scanned, as heap chunks reachable from each thread's DTV, so no leak goes
+ * unreported and none is invented. Weak: a program's own __asan_default_options wins. */
 #if defined(__SANITIZE_ADDRESS__)
 #define NALA_ASAN_BUILD 1
 #elif defined(__has_feature)
