@@ -1,11 +1,15 @@
 // OpenCV shim: the only C++ in nala and the only file that includes OpenCV (images, video, text on
-// images). Every entry point is extern "C", wraps its body in NALA_SHIM_TRY/NALA_SHIM_CATCH so no
-// exception unwinds into C, and names the file at fault.
+// images). It is built as its own shared library, libnala_cv.so, which the C side loads with dlopen on
+// the first image/video call (datasets/cv_load.c, datasets/image_io.c): nothing else links OpenCV, so a
+// program that only runs models never maps it or the ~240 libraries Debian's OpenCV pulls in. The one
+// exported symbol is nala_cv_api_v1 (the table of datasets/cv_api.h). Every entry point wraps its body
+// in NALA_SHIM_TRY/NALA_SHIM_CATCH so no exception unwinds into C, and names the file at fault.
 //
 // Images are read from a memory copy of the file with cv::imdecode (not cv::imread) so that
 // (1) open/read failures carry errno, (2) the format is known and the pixel limit checked from the
 // header before any codec runs (datasets/image_check.c), and (3) a truncated JPEG is refused (libjpeg
 // only warns and pads grey). Label maps do not come through OpenCV: see datasets/label_png.c.
+#include "datasets/cv_api.h"
 #include "nala/image_io.h"
 #include "nala/image_draw.h"
 #include "core/file_mode.h"
@@ -227,40 +231,12 @@ std::string extension_of(const char *path) {
 
 } // namespace
 
-extern "C" {
+namespace {
 
-nala_status nala_image_alloc(int h, int w, int c, nala_channel_order order, nala_image *out, nala_err *err) {
-  if (!out)
-    return nala_fail(err, NALA_E_ARG, "nala_image_alloc: out is NULL");
-  std::memset(out, 0, sizeof *out);
-  if (h <= 0 || w <= 0 || (c != 1 && c != 3))
-    return nala_fail(err, NALA_E_ARG, "nala_image_alloc: bad shape h=%d w=%d c=%d", h, w, c);
-  size_t stride = (size_t)w * c;
-  uint8_t *data = (uint8_t *)std::malloc(stride * (size_t)h);
-  if (!data)
-    return nala_fail(err, NALA_E_NOMEM, "nala_image_alloc: cannot allocate %dx%dx%d bytes", h, w, c);
-  out->h = h;
-  out->w = w;
-  out->c = c;
-  out->stride = stride;
-  out->data = data;
-  out->order = c == 1 ? NALA_GRAY : order;
-  return NALA_OK;
-}
+nala_status shim_image_decode(const uint8_t *bytes, size_t n, const char *name, nala_channel_order order,
+                              size_t max_pixels, nala_exif_mode exif, nala_image *out, nala_err *err);
 
-void nala_image_free(nala_image *img) {
-  if (!img)
-    return;
-  std::free(img->data);
-  std::memset(img, 0, sizeof *img);
-}
-
-nala_status nala_image_read(const char *path, nala_channel_order order, size_t max_pixels, nala_image *out,
-                            nala_err *err) {
-  return nala_image_read_exif(path, order, max_pixels, NALA_EXIF_IGNORE, out, err);
-}
-
-nala_status nala_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
+nala_status shim_image_read_exif(const char *path, nala_channel_order order, size_t max_pixels, nala_exif_mode exif,
                                  nala_image *out, nala_err *err) {
   if (out)
     std::memset(out, 0, sizeof *out);
@@ -270,11 +246,11 @@ nala_status nala_image_read_exif(const char *path, nala_channel_order order, siz
   NALA_SHIM_TRY
   file_bytes bytes;
   NALA_CHECK(read_file_bytes(path, bytes, err));
-  return nala_image_decode(bytes.data(), bytes.size(), path, order, max_pixels, exif, out, err);
+  return shim_image_decode(bytes.data(), bytes.size(), path, order, max_pixels, exif, out, err);
   NALA_SHIM_CATCH(err, "reading image", path)
 }
 
-nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, nala_channel_order order,
+nala_status shim_image_decode(const uint8_t *bytes, size_t n, const char *name, nala_channel_order order,
                               size_t max_pixels, nala_exif_mode exif, nala_image *out, nala_err *err) {
   if (out)
     std::memset(out, 0, sizeof *out);
@@ -297,19 +273,7 @@ nala_status nala_image_decode(const uint8_t *bytes, size_t n, const char *name, 
   NALA_SHIM_CATCH_CLEANUP(err, "decoding image", name, nala_image_free(out))
 }
 
-nala_status nala_image_read_labels(const char *path, nala_image *out, nala_err *err) {
-  if (out)
-    std::memset(out, 0, sizeof *out);
-  if (!path || !out)
-    return nala_fail(err, NALA_E_ARG, "nala_image_read_labels: path or out is NULL");
-  NALA_SHIM_TRY
-  file_bytes bytes;
-  NALA_CHECK(read_file_bytes(path, bytes, err));
-  return nala_image_decode_labels(bytes.data(), bytes.size(), path, out, err);
-  NALA_SHIM_CATCH(err, "reading label map", path)
-}
-
-nala_status nala_image_write(const char *path, const nala_image *img, nala_err *err) {
+nala_status shim_image_write(const char *path, const nala_image *img, nala_err *err) {
   if (!path)
     return nala_fail(err, NALA_E_ARG, "nala_image_write: path is NULL");
   nala_status st = check_image(img, path, err);
@@ -333,11 +297,11 @@ nala_status nala_image_write(const char *path, const nala_image *img, nala_err *
   NALA_SHIM_CATCH(err, "writing image", path)
 }
 
-} // extern "C"
+} // namespace
 
 // ---- resize and colour conversion ----------------------------------------------------------
 
-extern "C" nala_status nala_image_resize(const nala_image *src, nala_image *dst, nala_interp interp, nala_err *err) {
+static nala_status shim_image_resize(const nala_image *src, nala_image *dst, nala_interp interp, nala_err *err) {
   NALA_CHECK(check_image(src, "nala_image_resize: src", err));
   NALA_CHECK(check_image(dst, "nala_image_resize: dst", err));
   if (src->c != dst->c)
@@ -358,7 +322,7 @@ extern "C" nala_status nala_image_resize(const nala_image *src, nala_image *dst,
   NALA_SHIM_CATCH(err, "resizing", "nala_image_resize")
 }
 
-extern "C" nala_status nala_image_convert(const nala_image *src, nala_image *dst, nala_err *err) {
+static nala_status shim_image_convert(const nala_image *src, nala_image *dst, nala_err *err) {
   NALA_CHECK(check_image(src, "nala_image_convert: src", err));
   NALA_CHECK(check_image(dst, "nala_image_convert: dst", err));
   if (src->h != dst->h || src->w != dst->w)
@@ -389,7 +353,7 @@ extern "C" nala_status nala_image_convert(const nala_image *src, nala_image *dst
 // Glyphs are the one drawing job that needs OpenCV (its Hershey fonts); boxes, masks and overlays are
 // plain C in the tools.
 
-extern "C" nala_status nala_image_text_size(const char *text, double scale, int *w, int *h, int *baseline,
+static nala_status shim_image_text_size(const char *text, double scale, int *w, int *h, int *baseline,
                                             nala_err *err) {
   if (!text || !w || !h || !baseline || !(scale > 0))
     return nala_fail(err, NALA_E_ARG, "nala_image_text_size: NULL argument or scale <= 0");
@@ -401,7 +365,7 @@ extern "C" nala_status nala_image_text_size(const char *text, double scale, int 
   NALA_SHIM_CATCH(err, "measuring text", "nala_image_text_size")
 }
 
-extern "C" nala_status nala_image_draw_text(nala_image *img, const char *text, int x, int y, double scale,
+static nala_status shim_image_draw_text(nala_image *img, const char *text, int x, int y, double scale,
                                             const uint8_t color[3], nala_err *err) {
   if (!img || !img->data || !text || !color || !(scale > 0))
     return nala_fail(err, NALA_E_ARG, "nala_image_draw_text: NULL argument or scale <= 0");
@@ -416,25 +380,7 @@ extern "C" nala_status nala_image_draw_text(nala_image *img, const char *text, i
   NALA_SHIM_CATCH(err, "drawing text", "nala_image_draw_text")
 }
 
-// Margin around the text box that holds all of a glyph's anti-aliased ink: at most 2 px beyond
-// the box at scale 0.4, 4 px above the cap line at 1.0 (brackets), measured over the printable
-// ASCII glyphs (tests/test_det_tools checks that a mask loses no ink).
-static int text_mask_margin(double scale) { return 2 + (int)std::ceil(4.0 * scale); }
-
-extern "C" nala_status nala_text_mask_measure(const char *text, double scale, nala_text_mask *m, nala_err *err) {
-  if (!m)
-    return nala_fail(err, NALA_E_ARG, "nala_text_mask_measure: m is NULL");
-  int tw, th, base;
-  NALA_CHECK(nala_image_text_size(text, scale, &tw, &th, &base, err));
-  int margin = text_mask_margin(scale);
-  m->text_w = tw, m->text_h = th, m->baseline = base;
-  m->w = tw + 2 * margin, m->h = th + base + 2 * margin;
-  m->org_x = margin, m->org_y = margin + th;
-  m->alpha = nullptr;
-  return NALA_OK;
-}
-
-extern "C" nala_status nala_text_mask_render(const char *text, double scale, nala_text_mask *m, nala_err *err) {
+static nala_status shim_text_mask_render(const char *text, double scale, nala_text_mask *m, nala_err *err) {
   if (!text || !m || !m->alpha || m->w <= 0 || m->h <= 0 || !(scale > 0))
     return nala_fail(err, NALA_E_ARG, "nala_text_mask_render: NULL argument, unmeasured mask or scale <= 0");
   NALA_SHIM_TRY
@@ -483,7 +429,7 @@ nala_status reader_finish_open(nala_video_reader *r, nala_video_reader **out, na
 
 } // namespace
 
-extern "C" nala_status nala_video_open(const char *path, nala_video_reader **out, nala_err *err) {
+static nala_status shim_video_open(const char *path, nala_video_reader **out, nala_err *err) {
   if (!path || !out)
     return nala_fail(err, NALA_E_ARG, "nala_video_open: path or out is NULL");
   *out = nullptr;
@@ -507,7 +453,7 @@ extern "C" nala_status nala_video_open(const char *path, nala_video_reader **out
   NALA_SHIM_CATCH_CLEANUP(err, "opening video", path, delete r)
 }
 
-extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out, nala_err *err) {
+static nala_status shim_video_open_camera(int index, nala_video_reader **out, nala_err *err) {
   if (!out || index < 0)
     return nala_fail(err, NALA_E_ARG, "nala_video_open_camera: out is NULL or index %d < 0", index);
   *out = nullptr;
@@ -549,12 +495,12 @@ extern "C" nala_status nala_video_open_camera(int index, nala_video_reader **out
   NALA_SHIM_CATCH_CLEANUP(err, "opening camera", "nala_video_open_camera", delete r)
 }
 
-extern "C" nala_video_info nala_video_get_info(const nala_video_reader *reader) {
+static nala_video_info shim_video_get_info(const nala_video_reader *reader) {
   nala_video_info none = {0, 0, 0.0, 0};
   return reader ? reader->info : none;
 }
 
-extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
+static nala_status shim_video_read(nala_video_reader *reader, nala_channel_order order, nala_image *frame, int *got,
                                        nala_err *err) {
   if (got)
     *got = 0;
@@ -596,14 +542,14 @@ extern "C" nala_status nala_video_read(nala_video_reader *reader, nala_channel_o
   NALA_SHIM_CATCH(err, "reading a frame", reader->name.c_str())
 }
 
-extern "C" void nala_video_close(nala_video_reader *reader) {
+static void shim_video_close(nala_video_reader *reader) {
   try {
     delete reader;
   } catch (...) { // a destructor that throws must still not unwind into C
   }
 }
 
-extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, double fps, const char *fourcc,
+static nala_status shim_video_writer_open(const char *path, int w, int h, double fps, const char *fourcc,
                                               nala_video_writer **out, nala_err *err) {
   if (!path || !out)
     return nala_fail(err, NALA_E_ARG, "nala_video_writer_open: path or out is NULL");
@@ -649,7 +595,7 @@ extern "C" nala_status nala_video_writer_open(const char *path, int w, int h, do
   NALA_SHIM_CATCH_CLEANUP(err, "opening video writer", path, delete v)
 }
 
-extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_image *frame, nala_err *err) {
+static nala_status shim_video_write(nala_video_writer *writer, const nala_image *frame, nala_err *err) {
   if (!writer)
     return nala_fail(err, NALA_E_ARG, "nala_video_write: writer is NULL");
   NALA_CHECK(check_image(frame, writer->path.c_str(), err));
@@ -669,7 +615,7 @@ extern "C" nala_status nala_video_write(nala_video_writer *writer, const nala_im
   NALA_SHIM_CATCH(err, "writing a frame", writer->path.c_str())
 }
 
-extern "C" void nala_video_writer_abort(nala_video_writer *writer) {
+static void shim_video_writer_abort(nala_video_writer *writer) {
   if (!writer)
     return;
   try {
@@ -680,7 +626,7 @@ extern "C" void nala_video_writer_abort(nala_video_writer *writer) {
   delete writer;
 }
 
-extern "C" nala_status nala_video_writer_close(nala_video_writer *writer, nala_err *err) {
+static nala_status shim_video_writer_close(nala_video_writer *writer, nala_err *err) {
   if (!writer)
     return nala_fail(err, NALA_E_ARG, "nala_video_writer_close: writer is NULL");
   nala_status st = NALA_OK;
@@ -702,3 +648,18 @@ extern "C" nala_status nala_video_writer_close(nala_video_writer *writer, nala_e
   delete writer;
   return st;
 }
+
+// ---- the table the C side loads (datasets/cv_api.h) -------------------------------------------
+
+namespace {
+const nala_cv_api shim_api = {
+    NALA_CV_API_VERSION,   sizeof(nala_cv_api),    shim_image_read_exif,   shim_image_decode,
+    shim_image_write,      shim_image_resize,      shim_image_convert,     shim_image_text_size,
+    shim_image_draw_text,  shim_text_mask_render,  shim_video_open,        shim_video_open_camera,
+    shim_video_get_info,   shim_video_read,        shim_video_close,       shim_video_writer_open,
+    shim_video_write,      shim_video_writer_close, shim_video_writer_abort,
+};
+} // namespace
+
+// The only symbol libnala_cv.so exports (the build hides the rest, the C helpers linked in included).
+extern "C" __attribute__((visibility("default"))) const nala_cv_api *nala_cv_api_v1(void) { return &shim_api; }
