@@ -51,10 +51,6 @@ static const conv_case cases[] = {
      2},
 };
 
-static float frand(unsigned *s) {
-  *s = *s * 1664525u + 1013904223u;
-  return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
-}
 
 /* Plain reference: NHWC src [n][h][w][lds] slice at channel 0 of the pointer, weights PyTorch
  * [oc][ic][3][3], pad 1; dst slice as src; sum adds the existing dst, relu after. */
@@ -161,15 +157,7 @@ START_TEST(winograd_matches_direct_and_reference) {
   float *wt = malloc(wn * 4), *bias = malloc((size_t)c->oc * 4), *src = malloc(src_n * 4), *dst0 = malloc(dst_n * 4);
   float *want = malloc(dst_n * 4), *got_auto = malloc(dst_n * 4), *got_direct = malloc(dst_n * 4);
   ck_assert(wt && bias && src && dst0 && want && got_auto && got_direct);
-  float wscale = 2.0f / sqrtf((float)c->ic * 9);
-  for (size_t i = 0; i < wn; i++)
-    wt[i] = frand(&seed) * wscale;
-  for (int i = 0; i < c->oc; i++)
-    bias[i] = frand(&seed) * 0.2f;
-  for (size_t i = 0; i < src_n; i++)
-    src[i] = frand(&seed) * 2.0f;
-  for (size_t i = 0; i < dst_n; i++)
-    dst0[i] = frand(&seed);
+  nn_conv_fill(&seed, c->ic, c->oc, wt, bias, src, src_n, dst0, dst_n);
   memcpy(want, dst0, dst_n * 4);
   reference(c, src + c->src_pad / 2, lds, wt, bias, want + c->dst_pad / 2, ldd);
 

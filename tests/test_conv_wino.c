@@ -49,10 +49,6 @@ static const wino_case cases[] = {
     {"64x64 2048->512 relu", 2048, 512, 64, 64, 0, 0, NALA_POST_RELU, 1, 1},
 };
 
-static float frand(unsigned *s) {
-  *s = *s * 1664525u + 1013904223u;
-  return (float)((*s >> 8) & 0xffff) / 65536.0f - 0.5f;
-}
 
 typedef enum path { PATH_DIRECT, PATH_REF, PATH_AVX2 } path;
 
@@ -129,15 +125,7 @@ START_TEST(winograd_matches_direct) {
   float *wt = malloc(wn * 4), *bias = malloc((size_t)c->oc * 4), *src = malloc(src_n * 4), *dst0 = malloc(dst_n * 4);
   float *want = malloc(dst_n * 4), *got_ref = malloc(dst_n * 4), *got_avx2 = malloc(dst_n * 4);
   ck_assert(wt && bias && src && dst0 && want && got_ref && got_avx2);
-  float wscale = 2.0f / sqrtf((float)c->ic * 9);
-  for (size_t i = 0; i < wn; i++)
-    wt[i] = frand(&seed) * wscale;
-  for (int i = 0; i < c->oc; i++)
-    bias[i] = frand(&seed) * 0.2f;
-  for (size_t i = 0; i < src_n; i++)
-    src[i] = frand(&seed) * 2.0f;
-  for (size_t i = 0; i < dst_n; i++)
-    dst0[i] = frand(&seed);
+  nn_conv_fill(&seed, c->ic, c->oc, wt, bias, src, src_n, dst0, dst_n);
   run_case(rt, c, PATH_DIRECT, wt, bias, src, dst0, want);
   char label[160];
   int bands = run_case(rt, c, PATH_REF, wt, bias, src, dst0, got_ref);
@@ -221,11 +209,11 @@ START_TEST(batch_matches_direct) {
   float *got = malloc(dst_n * 4);
   ck_assert(wt && bias && src && want && got);
   for (size_t i = 0; i < wn; i++)
-    wt[i] = frand(&seed) * 0.1f;
+    wt[i] = nn_frand(&seed) * 0.1f;
   for (int i = 0; i < OC; i++)
-    bias[i] = frand(&seed) * 0.2f;
+    bias[i] = nn_frand(&seed) * 0.2f;
   for (size_t i = 0; i < src_n; i++)
-    src[i] = frand(&seed) * 2.0f;
+    src[i] = nn_frand(&seed) * 2.0f;
   nala_layer L;
   memset(&L, 0, sizeof L);
   ck_assert_msg(nala_conv_init(rt, &L, (nala_conv_shape)NALA_CONV_SHAPE(IC, OC, 3, 1, 1), wt, bias, &err) == NALA_OK,
