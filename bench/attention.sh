@@ -17,6 +17,8 @@ TOKENS=${TOKENS:-"4096 16384 65536"}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1
 source bench/cpu_info.sh
+blas_core=$(torch_blas_core "$PYTHON")
+blas_env=$(torch_blas_env "$blas_core" "$([ -n "${LD_PRELOAD:-}" ] && echo masked)")
 
 if [ ! -x "$NALA_BIN" ]; then
   echo "attention.sh: $NALA_BIN not found; build it first (cmake --build build --target nala)" >&2
@@ -55,9 +57,9 @@ for n in $TOKENS; do
   sm_rss[$n]=$(field peak_rss_mb "$l")
   t_nala_ms[$n]=nan t_sm_ms[$n]=nan t_sm_rss[$n]=nan
   if [ $have_torch = 1 ]; then
-    l=$(last_line "$("$PYTHON" bench/torch_attention.py --kind nala --tokens "$n" --dim 64 --threads "$THREADS" --runs "$RUNS")")
+    l=$(last_line "$(env $blas_env "$PYTHON" bench/torch_attention.py --kind nala --tokens "$n" --dim 64 --threads "$THREADS" --runs "$RUNS")")
     t_nala_ms[$n]=$(field median_ms "$l")
-    l=$(last_line "$("$PYTHON" bench/torch_attention.py --kind softmax --tokens "$n" --dim 64 --threads "$THREADS" --runs "$sruns")")
+    l=$(last_line "$(env $blas_env "$PYTHON" bench/torch_attention.py --kind softmax --tokens "$n" --dim 64 --threads "$THREADS" --runs "$sruns")")
     t_sm_ms[$n]=$(field median_ms "$l")
     t_sm_rss[$n]=$(field peak_rss_mb "$l")
     [ "${t_sm_ms[$n]}" = nan ] && t_sm_rss[$n]=nan # skipped: its RSS is the interpreter's only
@@ -90,6 +92,7 @@ echo "x = PyTorch time / nala time; saved = 1 - max(nala MB, sm MB) / NxN MB (th
 echo "peaks, whole process, vs PyTorch's materialised-softmax peak or the analytic N*N*4 bytes)."
 echo "nala's peaks include ~65 MB of mapped libraries (oneDNN, OpenCV): below ~8k tokens that"
 echo "baseline, not the kernels (workspace_mb in the lines above), sets the figure."
+torch_blas_note "$blas_core"
 # flatness on wall time and on process CPU time (the latter is what the kernel costs when other
 # jobs share the cores; both are printed so a loaded machine is visible)
 flatness() { # flatness <label> <values...>

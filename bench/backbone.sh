@@ -32,6 +32,7 @@ REF_SIZES=${REF_SIZES-"224x224"}
 PEERS=${PEERS-"ort openvino ncnn torch"}
 TABLE=${TABLE:-bench/out/backbone.md}
 source bench/cpu_info.sh
+blas_core=$(torch_blas_core "$PY")
 source bench/cpuid_mask.sh
 mask_setup "$BUILD"
 
@@ -43,6 +44,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1 | grep . || echo 
 log() { echo "backbone.sh: $*" >&2; }
 notes=()
 note() { notes+=("$1"); }
+note "$(torch_blas_note "$blas_core")"
 declare -A mask_cpuids # CPUIDs the mask answered, per program (its first masked run)
 
 have_peers=1
@@ -153,7 +155,8 @@ run_peer() {
   [ "$peers" = masked ] && mask_env=("${MASK_ENV[@]}")
   err=$(mktemp)
   if [ "$engine" = torch ]; then
-    out=$(env "${mask_env[@]}" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/torch_backbone.py --model "$MODEL" \
+    # shellcheck disable=SC2046 # torch_blas_env prints one VAR=value or nothing
+    out=$(env "${mask_env[@]}" $(torch_blas_env "$blas_core" "$peers") OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/torch_backbone.py --model "$MODEL" \
       --size "$size" --threads "$t" --runs "$runs" --warmup 1 2>"$err")
   else
     out=$(env "${mask_env[@]}" OMP_NUM_THREADS="$t" "$PEER_PY" bench/peer_backbone.py --engine "$engine" --dir "$dir" \

@@ -27,6 +27,7 @@ RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
 TABLE=${TABLE:-bench/out/det.md}
 source bench/cpu_info.sh
+blas_core=$(torch_blas_core "$PY")
 source bench/cpuid_mask.sh
 if [ ! -x "$BUILD/nala" ]; then
   echo "det.sh: $BUILD/nala missing: build Release first" >&2
@@ -42,6 +43,8 @@ nala_stage() { awk -v s="$2" '/^per stage/ { on = 1; next } on && /^  / { line =
 mkdir -p "$(dirname "$TABLE")" bench/out
 load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 e2e=() stages=() notes=() tier=""
+blas_note=$(torch_blas_note "$blas_core")
+[ -n "$blas_note" ] && notes+=("$blas_note")
 nala_env=() torch_env=() masked_title=""
 if [ "${AVX2_ONLY:-0}" = 1 ]; then
   mask_setup "$BUILD"
@@ -80,7 +83,8 @@ for model in $MODELS; do
       --threads "$t" --runs "$RUNS" --warmup "$WARMUP" 2>&1) || { notes+=("nala $name $t threads failed: $(tail -1 <<<"$out")"); status=1; }
     [ -z "$tier" ] && tier=$(nala_tier "$out")
     log "$name, $t threads: torch"
-    pt=$(env "${torch_env[@]}" OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_det.py --config "$merged" \
+    # shellcheck disable=SC2046 # torch_blas_env prints one VAR=value or nothing
+    pt=$(env "${torch_env[@]}" $(torch_blas_env "$blas_core" "${masked_title:+masked}") OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_det.py --config "$merged" \
       --weights "$weights" --size "$SIZE" --threads "$t" --runs "$RUNS" --warmup "$WARMUP" 2>/dev/null | tail -1) || { notes+=("torch $name $t threads failed"); status=1; }
     nm=$(field median_ms "$out") nr=$(field peak_rss_mb "$out") pm=$(field median_ms "$pt") pr=$(field peak_rss_mb "$pt")
     e2e+=("| $name | $t | $nm | $pm | $(ratio "$pm" "$nm") | $nr | $pr | $(ratio "$nr" "$pr") | $(field dets "$out") / $(field dets "$pt") |")

@@ -26,6 +26,7 @@ RUNS=${RUNS:-5}
 TABLE=${TABLE:-bench/out/seg.md}
 TIERS=${TIERS:-default}
 source bench/cpu_info.sh
+blas_core=$(torch_blas_core "$PY")
 source bench/cpuid_mask.sh
 mask_setup "$BUILD"
 
@@ -34,6 +35,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | tail -1 | grep . || echo 
 log() { echo "seg.sh: $*" >&2; }
 notes=()
 note() { notes+=("$1"); }
+note "$(torch_blas_note "$blas_core")"
 have_ort=1
 "$PEER_PY" -c "import onnxruntime, torch" 2>/dev/null || {
   have_ort=0
@@ -96,7 +98,8 @@ for cfg in $CONFIGS; do
     n_split=""
     [ $rc -eq 0 ] && n_split=$(head -n -1 <<<"$out" | grep -iE 'backbone|neck|head|argmax|resize' | tr -s ' ' |
       paste -sd';' - | cut -c1-200)
-    tout=$(env "${peer_env[@]}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_seg.py torch --config "$cfg" --size "$SIZE" \
+    # shellcheck disable=SC2046 # torch_blas_env prints one VAR=value or nothing
+    tout=$(env "${peer_env[@]}" $(torch_blas_env "$blas_core" "${label_suffix:+masked}") OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=1 "$PY" bench/peer_seg.py torch --config "$cfg" --size "$SIZE" \
       --threads "$t" --runs "$RUNS" 2>/dev/null | tail -1)
     t_ms=$(field median_ms "$tout")
     t_rss=$(field peak_rss_mb "$tout")
